@@ -1,0 +1,97 @@
+package embedded
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// NATSConfig configures the in-process NATS server.
+type NATSConfig struct {
+	// StoreDir is where JetStream keeps its streams.
+	StoreDir string
+	// Listen is a host:port to accept TCP clients on; empty means no
+	// listener at all, so the embedded server never clashes with a local one.
+	Listen string
+}
+
+// NATS is a running in-process nats-server.
+type NATS struct {
+	srv *server.Server
+}
+
+// StartNATS starts a nats-server with JetStream in this process and waits
+// until it accepts connections.
+func StartNATS(cfg NATSConfig, log *slog.Logger) (*NATS, error) {
+	opts := &server.Options{
+		ServerName: "corral-embedded",
+		JetStream:  true,
+		StoreDir:   cfg.StoreDir,
+		DontListen: cfg.Listen == "",
+		NoSigs:     true,
+	}
+	if cfg.Listen != "" {
+		host, port, err := net.SplitHostPort(cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("nats listen address %q: %w", cfg.Listen, err)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil {
+			return nil, fmt.Errorf("nats listen port %q: %w", port, err)
+		}
+		if p == 0 {
+			p = server.RANDOM_PORT
+		}
+		opts.Host, opts.Port = host, p
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	if log != nil {
+		srv.SetLoggerV2(natsLogger{log}, false, false, false)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		return nil, fmt.Errorf("embedded nats: not ready within 10s (store %s)", cfg.StoreDir)
+	}
+	return &NATS{srv: srv}, nil
+}
+
+// Connect opens a client connection; without a listener it goes through the
+// in-process pipe rather than TCP.
+func (n *NATS) Connect(opts ...nats.Option) (*nats.Conn, error) {
+	opts = append([]nats.Option{nats.InProcessServer(n.srv)}, opts...)
+	return nats.Connect("", opts...)
+}
+
+// ClientURL is the TCP address clients in other processes use, or "" when
+// the server does not listen.
+func (n *NATS) ClientURL() string {
+	if n.srv.Addr() == nil {
+		return ""
+	}
+	return n.srv.ClientURL()
+}
+
+// Shutdown stops the server and waits until it has.
+func (n *NATS) Shutdown() {
+	n.srv.Shutdown()
+	n.srv.WaitForShutdown()
+}
+
+// natsLogger sends the server's log lines to slog.
+type natsLogger struct{ l *slog.Logger }
+
+func (l natsLogger) Noticef(format string, v ...any) { l.l.Debug(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Warnf(format string, v ...any)   { l.l.Warn(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Fatalf(format string, v ...any)  { l.l.Error(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Errorf(format string, v ...any)  { l.l.Error(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Debugf(format string, v ...any)  { l.l.Debug(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Tracef(format string, v ...any)  { l.l.Debug(fmt.Sprintf(format, v...)) }
