@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +111,34 @@ func TestREADMEConfigTable(t *testing.T) {
 		}
 		if s.def != "" && !strings.Contains(row, s.def) {
 			t.Errorf("README row for %s lacks default %q: %s", s.env, s.def, row)
+		}
+	}
+}
+
+// TestDeployUsesKnownSettings checks that the deployment files only set
+// variables corral reads, so a renamed setting cannot silently stop working.
+func TestDeployUsesKnownSettings(t *testing.T) {
+	known := map[string]bool{}
+	for _, s := range settings {
+		known[s.env] = true
+	}
+	varLine := regexp.MustCompile(`^\s+((?:CORRAL|NATS|REDIS|OTEL)_[A-Z_]+):`)
+	for _, f := range []string{"k8s/config.yaml", "compose.yaml"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "deploy", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, line := range strings.Split(string(data), "\n") {
+			if m := varLine.FindStringSubmatch(line); m != nil {
+				n++
+				if !known[m[1]] {
+					t.Errorf("deploy/%s sets %s, which corral does not read", f, m[1])
+				}
+			}
+		}
+		if n == 0 {
+			t.Errorf("deploy/%s sets no variables; the pattern is out of date", f)
 		}
 	}
 }

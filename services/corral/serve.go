@@ -51,6 +51,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := tel.Logger
+	redis.SetLogger(redisLogger{log.With("component", "redis-client")})
 	log.Info("corral starting", append([]any{"version", version}, cfg.describe()...)...)
 
 	srv, err := startServer(ctx, cfg, tel)
@@ -234,4 +235,12 @@ func (s *server) stop(cfg Config) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// redisLogger sends go-redis's own messages (pool dial failures and the
+// like) to the process log instead of the standard logger.
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.WarnContext(ctx, fmt.Sprintf(format, v...))
 }
