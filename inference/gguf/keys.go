@@ -1,0 +1,92 @@
+package gguf
+
+import "strconv"
+
+// Standard metadata keys, as llama.cpp names them. The llama.* keys exist
+// for every architecture with the architecture name as prefix; Corral runs
+// Llama-family models, so only the llama forms are spelled out.
+const (
+	KeyArchitecture        = "general.architecture"
+	KeyName                = "general.name"
+	KeyDescription         = "general.description"
+	KeyAlignment           = "general.alignment" // uint32, power of two; default 32
+	KeyFileType            = "general.file_type" // llama.cpp's LLAMA_FTYPE (0 = all F32)
+	KeyQuantizationVersion = "general.quantization_version"
+
+	KeyLlamaContextLength     = "llama.context_length"
+	KeyLlamaEmbeddingLength   = "llama.embedding_length"
+	KeyLlamaBlockCount        = "llama.block_count"
+	KeyLlamaFeedForwardLength = "llama.feed_forward_length"
+	KeyLlamaHeadCount         = "llama.attention.head_count"
+	KeyLlamaHeadCountKV       = "llama.attention.head_count_kv"
+	KeyLlamaRMSEpsilon        = "llama.attention.layer_norm_rms_epsilon"
+	KeyLlamaKeyLength         = "llama.attention.key_length"
+	KeyLlamaValueLength       = "llama.attention.value_length"
+	KeyLlamaRopeDimCount      = "llama.rope.dimension_count"
+	KeyLlamaRopeFreqBase      = "llama.rope.freq_base"
+	KeyLlamaRopeScalingType   = "llama.rope.scaling.type"
+	KeyLlamaRopeScalingFactor = "llama.rope.scaling.factor"
+	KeyLlamaVocabSize         = "llama.vocab_size"
+
+	KeyTokenizerModel  = "tokenizer.ggml.model" // TokenizerLlama or TokenizerGPT2
+	KeyTokenizerPre    = "tokenizer.ggml.pre"   // pre-tokenizer name, such as "llama-bpe"
+	KeyTokens          = "tokenizer.ggml.tokens"
+	KeyScores          = "tokenizer.ggml.scores"
+	KeyTokenType       = "tokenizer.ggml.token_type"
+	KeyMerges          = "tokenizer.ggml.merges"
+	KeyBOSID           = "tokenizer.ggml.bos_token_id"
+	KeyEOSID           = "tokenizer.ggml.eos_token_id"
+	KeyEOTID           = "tokenizer.ggml.eot_token_id"
+	KeyUnknownID       = "tokenizer.ggml.unknown_token_id"
+	KeyPaddingID       = "tokenizer.ggml.padding_token_id"
+	KeySeparatorID     = "tokenizer.ggml.seperator_token_id" // sic: llama.cpp's spelling
+	KeyAddBOS          = "tokenizer.ggml.add_bos_token"
+	KeyAddEOS          = "tokenizer.ggml.add_eos_token"
+	KeyAddSpacePrefix  = "tokenizer.ggml.add_space_prefix"
+	KeyChatTemplate    = "tokenizer.chat_template"
+	KeyHFTokenizerJSON = "tokenizer.huggingface.json"
+)
+
+// Standard values of some keys.
+const (
+	ArchLlama      = "llama" // general.architecture of Llama-family models
+	TokenizerLlama = "llama" // tokenizer.ggml.model: SentencePiece-style (Llama 2)
+	TokenizerGPT2  = "gpt2"  // tokenizer.ggml.model: byte-level BPE (Llama 3)
+
+	FileTypeAllF32 uint32 = 0 // general.file_type of an all-F32 model
+)
+
+// Token types stored in tokenizer.ggml.token_type.
+const (
+	TokenNormal      int32 = 1
+	TokenUnknown     int32 = 2
+	TokenControl     int32 = 3
+	TokenUserDefined int32 = 4
+	TokenUnused      int32 = 5
+	TokenByte        int32 = 6
+)
+
+// Tensor names llama.cpp uses for Llama models. Per-layer tensors are named
+// by LayerTensor from the Layer* parts below.
+const (
+	TensorTokenEmbd  = "token_embd.weight"
+	TensorOutputNorm = "output_norm.weight"
+	TensorOutput     = "output.weight" // absent when tied to token_embd
+	TensorRopeFreqs  = "rope_freqs.weight"
+
+	LayerAttnNorm   = "attn_norm"
+	LayerAttnQ      = "attn_q"
+	LayerAttnK      = "attn_k"
+	LayerAttnV      = "attn_v"
+	LayerAttnOutput = "attn_output"
+	LayerFFNNorm    = "ffn_norm"
+	LayerFFNGate    = "ffn_gate"
+	LayerFFNDown    = "ffn_down"
+	LayerFFNUp      = "ffn_up"
+)
+
+// LayerTensor returns the name of a per-layer weight, such as
+// LayerTensor(3, LayerAttnQ) = "blk.3.attn_q.weight".
+func LayerTensor(layer int, part string) string {
+	return "blk." + strconv.Itoa(layer) + "." + part + ".weight"
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/corral-ai/corral/inference/gguf"
+)
+
+// modelCommands are the subcommands of `corral model`.
+var modelCommands = map[string]command{
+	"info": {"print a GGUF model's architecture, sizes, quant types and tokenizer", runModelInfo},
+
+	"synth": {"write a random-weight Llama model of a named shape (benchmarks)", runModelSynth},
+}
+
+// runModel dispatches `corral model <subcommand> ...`.
+func runModel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printModelUsage(stderr)
+		if len(args) == 0 {
+			return usageError{"model needs a subcommand"}
+		}
+		return flag.ErrHelp
+	}
+	cmd, ok := modelCommands[args[0]]
+	if !ok {
+		printModelUsage(stderr)
+		return usageError{fmt.Sprintf("unknown model subcommand %q", args[0])}
+	}
+	return cmd.run(ctx, args[1:], stdout, stderr)
+}
+
+func printModelUsage(w io.Writer) {
+	names := make([]string, 0, len(modelCommands))
+	for n := range modelCommands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintln(w, "usage: corral model <subcommand> [flags]")
+	fmt.Fprintln(w, "subcommands:")
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, modelCommands[n].summary)
+	}
+}
+
+// runModelInfo implements `corral model info FILE`.
+func runModelInfo(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("model info", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, "usage: corral model info FILE") }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return usageError{fmt.Sprintf("model info needs one FILE, got %d arguments", fs.NArg())}
+	}
+	f, err := gguf.Open(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	printInfo(stdout, fs.Arg(0), f.Info())
+	return nil
+}
+
+func printInfo(w io.Writer, path string, in gguf.Info) {
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+	types := make([]string, len(in.Types))
+	for i, tc := range in.Types {
+		types[i] = fmt.Sprintf("%s×%d", tc.Type, tc.Count)
+	}
+	rows := [][2]string{
+		{"file", path},
+		{"format", fmt.Sprintf("GGUF v%d", in.Version)},
+		{"architecture", in.Architecture},
+		{"name", in.Name},
+		{"parameters", fmt.Sprintf("%d (%s)", in.Parameters, humanCount(in.Parameters))},
+		{"file size", fmt.Sprintf("%d bytes (%s)", in.FileSize, humanBytes(in.FileSize))},
+		{"tensors", fmt.Sprint(in.TensorCount)},
+		{"tensor types", strings.Join(types, " ")},
+		{"context length", fmt.Sprint(in.ContextLength)},
+		{"embedding", fmt.Sprint(in.EmbeddingLength)},
+		{"layers", fmt.Sprint(in.BlockCount)},
+		{"heads", fmt.Sprint(in.HeadCount)},
+		{"kv heads", fmt.Sprint(in.HeadCountKV)},
+		{"feed forward", fmt.Sprint(in.FeedForward)},
+		{"rope dims", fmt.Sprint(in.RopeDimCount)},
+		{"rope base", shortFloat(in.RopeFreqBase)},
+		{"rms epsilon", shortFloat(in.RMSEpsilon)},
+		{"tokenizer", fmt.Sprintf("%s (%s), %d tokens", in.Tokenizer, gguf.TokenizerKind(in.Tokenizer), in.VocabSize)},
+	}
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
+	}
+	_ = tw.Flush()
+}
+
+// shortFloat prints x with float32 precision, the width GGUF files store
+// these values in, so 1e-5 reads as 1e-05 and not 9.999999747378752e-06.
+func shortFloat(x float64) string { return strconv.FormatFloat(x, 'g', -1, 32) }
+
+// humanCount prints n with a K/M/B suffix.
+func humanCount(n uint64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2fB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.2fM", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1fK", float64(n)/1e3)
+	}
+	return fmt.Sprint(n)
+}
+
+// humanBytes prints n in binary units.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/corral-ai/corral/inference/gguf"
+	"github.com/corral-ai/corral/inference/tokenizer"
+)
+
+// runTokenize implements `corral tokenize --model FILE [--no-bos] [--special] TEXT`.
+func runTokenize(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("tokenize", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	model := fs.String("model", "", "GGUF model or vocabulary file")
+	noBOS := fs.Bool("no-bos", false, "do not put the BOS token first")
+	special := fs.Bool("special", false, "recognise control tokens such as <|eot_id|> written in TEXT")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: corral tokenize --model FILE [--no-bos] [--special] TEXT")
+		fmt.Fprintln(stderr, "Prints the token ids of TEXT on one line, separated by spaces.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if *model == "" {
+		return usageError{"tokenize needs --model FILE"}
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return usageError{fmt.Sprintf("tokenize needs one TEXT argument, got %d", fs.NArg())}
+	}
+
+	f, err := gguf.Open(*model)
+	if err != nil {
+		return fmt.Errorf("open model: %w", err)
+	}
+	defer f.Close()
+	tok, err := tokenizer.FromMetadata(f)
+	if err != nil {
+		return fmt.Errorf("load tokenizer of %s: %w", *model, err)
+	}
+	ids := tok.Encode(fs.Arg(0), tokenizer.EncodeOptions{AddBOS: tok.AddBOS() && !*noBOS, ParseSpecial: *special})
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = strconv.Itoa(int(id))
+	}
+	_, err = fmt.Fprintln(stdout, strings.Join(out, " "))
+	return err
+}
