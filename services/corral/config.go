@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -20,6 +21,7 @@ type Config struct {
 	DataDir         string
 	NATSURL         string
 	NATSListen      string
+	StreamReplicas  int
 	RedisURL        string
 	RedisListen     string
 	Model           string
@@ -77,6 +79,15 @@ var settings = []setting{
 		apply: str(func(c *Config) *string { return &c.NATSURL })},
 	{env: "CORRAL_NATS_LISTEN", flag: "nats-listen", def: "", help: "host:port where the embedded NATS server accepts clients; empty means in-process only",
 		apply: str(func(c *Config) *string { return &c.NATSListen })},
+	{env: "CORRAL_STREAM_REPLICAS", flag: "stream-replicas", def: "1", help: "JetStream replicas of the CHAT_IN, CHAT_OUT and CHAT_DLQ streams (3 on a NATS cluster)",
+		apply: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return err
+			}
+			c.StreamReplicas = n
+			return nil
+		}},
 	{env: "REDIS_URL", flag: "redis", def: "", help: "external Redis (redis://, rediss:// or unix://); empty starts an embedded Redis-protocol server kept in the data folder",
 		apply: str(func(c *Config) *string { return &c.RedisURL })},
 	{env: "CORRAL_REDIS_LISTEN", flag: "redis-listen", def: "127.0.0.1:0", help: "host:port of the embedded Redis-protocol server (port 0 picks a free one)",
@@ -179,6 +190,9 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
 			bad("CORRAL_NATS_LISTEN", "%q is not host:port", c.NATSListen)
 		}
+	}
+	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
+		bad("CORRAL_STREAM_REPLICAS", "%d: want 1 to 5", c.StreamReplicas)
 	}
 	if c.RedisURL != "" {
 		if err := checkURL(c.RedisURL, "redis", "rediss", "unix"); err != nil {

@@ -17,8 +17,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
+	corralv1 "github.com/corral-ai/corral/proto/corral/v1"
 	"github.com/corral-ai/corral/services/internal/embedded"
 	"github.com/corral-ai/corral/services/internal/lifecycle"
+	"github.com/corral-ai/corral/services/internal/natsbus"
 	"github.com/corral-ai/corral/services/internal/telemetry"
 )
 
@@ -132,7 +134,11 @@ func (s *server) startNATS(ctx context.Context, cfg Config) error {
 	opts := []nats.Option{
 		nats.Name("corral"),
 		nats.MaxReconnects(-1),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { s.log.Warn("nats disconnected", "err", err) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil { // nil means we closed it ourselves
+				s.log.Warn("nats disconnected", "err", err)
+			}
+		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { s.log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted()) }),
 	}
 	var err error
@@ -154,10 +160,16 @@ func (s *server) startNATS(ctx context.Context, cfg Config) error {
 		s.log.Info("using external NATS", "url", s.nc.ConnectedUrlRedacted())
 	}
 	nc := s.nc
-	s.group.OnStop("nats connection", func(ctx context.Context) error { return drain(ctx, nc) })
+	s.group.OnStop("nats connection", func(ctx context.Context) error { return natsbus.Drain(ctx, nc) })
 	if s.js, err = jetstream.New(nc); err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
+	streams := natsbus.DefaultStreamsConfig()
+	streams.Replicas = cfg.StreamReplicas
+	if err := natsbus.EnsureStreams(ctx, s.js, streams); err != nil {
+		return fmt.Errorf("jetstream streams: %w", err)
+	}
+	s.log.Info("jetstream streams ready", "streams", []string{streams.StreamName(corralv1.StreamChatIn), streams.StreamName(corralv1.StreamChatOut), streams.StreamName(corralv1.StreamChatDLQ)}, "replicas", cfg.StreamReplicas)
 	s.health.AddCheck("nats", func(context.Context) error {
 		if !nc.IsConnected() {
 			return fmt.Errorf("not connected (%s)", nc.Status())
@@ -169,24 +181,6 @@ func (s *server) startNATS(ctx context.Context, cfg Config) error {
 		return err
 	})
 	return nil
-}
-
-// drain lets subscriptions finish what they hold, then closes the
-// connection, within ctx's deadline.
-func drain(ctx context.Context, nc *nats.Conn) error {
-	closed := make(chan struct{})
-	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
-	if err := nc.Drain(); err != nil {
-		nc.Close()
-		return nil
-	}
-	select {
-	case <-closed:
-		return nil
-	case <-ctx.Done():
-		nc.Close()
-		return fmt.Errorf("nats drain: %w", ctx.Err())
-	}
 }
 
 func (s *server) startRedis(ctx context.Context, cfg Config) error {

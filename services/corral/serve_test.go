@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	corralv1 "github.com/corral-ai/corral/proto/corral/v1"
 	"github.com/corral-ai/corral/services/internal/telemetry"
 )
 
@@ -66,6 +67,11 @@ func TestServeEndpoints(t *testing.T) {
 	}
 	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, "go_goroutines") {
 		t.Errorf("/metrics = %d, body lacks runtime metrics", code)
+	}
+	for _, name := range []string{corralv1.StreamChatIn, corralv1.StreamChatOut, corralv1.StreamChatDLQ} {
+		if _, err := s.js.Stream(t.Context(), name); err != nil {
+			t.Errorf("stream %s not created at start: %v", name, err)
+		}
 	}
 	if err := s.stop(cfg); err != nil {
 		t.Fatalf("stop: %v", err)
