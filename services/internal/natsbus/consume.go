@@ -384,11 +384,15 @@ func (c *consumer) handle(ctx context.Context, msg jetstream.Msg) {
 		err := fmt.Errorf("delivered %d times without an answer (max deliver %d, ack wait %v)",
 			md.NumDelivered, c.cfg.MaxDeliver, c.cfg.AckWait)
 		span.SetStatus(codes.Error, "dead-lettered: no ack")
+		metrics.handle(sctx, c.cfg.Durable, outcomeDeadLetter, 0)
 		c.deadLetter(sctx, msg, md, DLQReasonNoAck, err)
 		return
 	}
 
+	began := time.Now()
 	err = c.run(sctx, msg)
+	outcome := outcomeOK
+	defer func() { metrics.handle(sctx, c.cfg.Durable, outcome, time.Since(began)) }()
 	switch {
 	case err == nil:
 		if aerr := msg.Ack(); aerr != nil {
@@ -399,14 +403,17 @@ func (c *consumer) handle(ctx context.Context, msg jetstream.Msg) {
 	case IsPermanent(err):
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "dead-lettered: permanent")
+		outcome = outcomeDeadLetter
 		c.deadLetter(sctx, msg, md, DLQReasonPermanent, err)
 	case md.NumDelivered >= uint64(c.cfg.MaxDeliver):
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "dead-lettered: max deliver")
+		outcome = outcomeDeadLetter
 		c.deadLetter(sctx, msg, md, DLQReasonMaxDeliver, err)
 	default:
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "handler failed; will retry")
+		outcome = outcomeRetry
 		delay := c.backoff(md.NumDelivered)
 		c.log.Warn("natsbus: handler failed, retrying", "subject", msg.Subject(),
 			"delivery", md.NumDelivered, "retry_in", delay, "err", err)

@@ -71,6 +71,7 @@ func publishMsg(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, msgI
 
 	ack, err := js.PublishMsg(ctx, msg, opts...)
 	if err != nil {
+		metrics.publish(ctx, destination(msg.Subject), outcomeError)
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "publish failed")
 		return nil, fmt.Errorf("publish to %s: %w", msg.Subject, err)
@@ -80,6 +81,11 @@ func publishMsg(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, msgI
 		attribute.Int64("messaging.nats.stream.sequence", int64(ack.Sequence)),
 		attribute.Bool("messaging.nats.duplicate", ack.Duplicate),
 	)
+	outcome := outcomeOK
+	if ack.Duplicate {
+		outcome = outcomeDuplicate
+	}
+	metrics.publish(ctx, ack.Stream, outcome)
 	return ack, nil
 }
 
