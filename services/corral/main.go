@@ -26,6 +26,10 @@ var commands = map[string]command{
 
 	"convert": {"convert a model file to GGUF (--from llama2c)", runConvert},
 	"model":   {"inspect model files (model info FILE)", runModel},
+
+	"generate": {"generate text with a GGUF model (--model FILE --prompt TEXT)", runGenerate},
+	"bench":    {"measure prompt and generation speed of a GGUF model (JSON)", runBench},
+	"tokenize": {"print the token ids of a text (--model FILE [--no-bos] [--special] TEXT)", runTokenize},
 }
 
 func main() {

@@ -1,0 +1,112 @@
+package model_test
+
+import (
+	"errors"
+	"math"
+	"testing"
+
+	"github.com/corral-ai/corral/inference/gguf"
+	"github.com/corral-ai/corral/inference/model"
+	"github.com/corral-ai/corral/inference/model/synth"
+)
+
+// TestBatchMatchesSingle runs 8 sequences, each at a different position,
+// as one batch and one token at a time, and wants the same logits.
+func TestBatchMatchesSingle(t *testing.T) {
+	synthetic := func(typ gguf.TensorType) func(t *testing.T) model.Model {
+		return func(t *testing.T) model.Model {
+			m, err := model.Open(writeSynth(t, synth.Spec{Shape: testShape(true, 8), Type: typ, Seed: 9}), model.Options{Threads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { m.Close() })
+			return m
+		}
+	}
+	models := map[string]func(t *testing.T) model.Model{
+		"stories260K":    func(t *testing.T) model.Model { return stories(t) },
+		"synthetic Q4_K": synthetic(gguf.TypeQ4_K),
+		"synthetic Q8_0": synthetic(gguf.TypeQ8_0),
+		"synthetic Q4_0": synthetic(gguf.TypeQ4_0),
+	}
+	for name, open := range models {
+		t.Run(name, func(t *testing.T) {
+			m := open(t)
+			const seqs = 8
+			lengths := []int{1, 3, 9, 2, 17, 5, 30, 12} // tokens per sequence; the last is the batch's
+			prompt := func(s, i int) int32 { return int32((s*31 + i*7 + 1) % 256) }
+			single := newCache(t, m, seqs, 32)
+			want := make([][]float32, seqs)
+			for s, n := range lengths {
+				for i := range n {
+					logits, err := m.Forward([]model.Entry{{Seq: s, Pos: i, Token: prompt(s, i), Logits: i == n-1}}, single)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if i == n-1 {
+						want[s] = append([]float32(nil), logits...)
+					}
+				}
+			}
+			batched := newCache(t, m, seqs, 32)
+			// Fill all but each sequence's last token as one prefill batch,
+			// asking for no logits, then run the 8 last tokens together.
+			var prefill, step []model.Entry
+			for s, n := range lengths {
+				for i := range n - 1 {
+					prefill = append(prefill, model.Entry{Seq: s, Pos: i, Token: prompt(s, i)})
+				}
+				step = append(step, model.Entry{Seq: s, Pos: n - 1, Token: prompt(s, n-1), Logits: true})
+			}
+			if out, err := m.Forward(prefill, batched); err != nil || len(out) != 0 {
+				t.Fatalf("prefill: %d logits, %v", len(out), err)
+			}
+			got, err := m.Forward(step, batched)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := m.Config().Vocab
+			if len(got) != seqs*v {
+				t.Fatalf("%d logits, want %d", len(got), seqs*v)
+			}
+			for s := range seqs {
+				for i, w := range want[s] {
+					g := got[s*v+i]
+					if math.Abs(float64(g-w)) > 1e-5*max(1, math.Abs(float64(w))) {
+						t.Fatalf("sequence %d logit %d: batched %v, single %v", s, i, g, w)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestForwardErrors(t *testing.T) {
+	m := stories(t)
+	kv := newCache(t, m, 1, 4)
+	tests := []struct {
+		name  string
+		batch []model.Entry
+		want  error
+	}{
+		{"token beyond vocabulary", []model.Entry{{Token: 512}}, model.ErrBatch},
+		{"negative token", []model.Entry{{Token: -1}}, model.ErrBatch},
+		{"negative position", []model.Entry{{Pos: -1, Token: 1}}, model.ErrBatch},
+		{"position beyond cache", []model.Entry{{Pos: 4, Token: 1}}, nil},
+		{"sequence beyond cache", []model.Entry{{Seq: 1, Token: 1}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := m.Forward(tt.batch, kv)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if tt.want != nil && !errors.Is(err, tt.want) {
+				t.Fatalf("error %v, want %v", err, tt.want)
+			}
+		})
+	}
+	if out, err := m.Forward(nil, kv); err != nil || out != nil {
+		t.Fatalf("empty batch: %v, %v", out, err)
+	}
+}

@@ -1,0 +1,111 @@
+package model_test
+
+import (
+	"flag"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/corral-ai/corral/inference/gguf"
+	"github.com/corral-ai/corral/inference/model"
+	"github.com/corral-ai/corral/inference/model/synth"
+)
+
+var benchBig = flag.Bool("model.big", false, "also benchmark the llama3-1b shape (writes 0.7-1.3 GB files)")
+
+// benchModel writes a synthetic model of a named shape into a temporary
+// folder and opens it with 2 threads.
+func benchModel(b *testing.B, shape string, typ gguf.TensorType) model.Model {
+	b.Helper()
+	sh, err := synth.LookupShape(shape)
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(b.TempDir(), "model.gguf")
+	if err := synth.WriteFile(path, synth.Spec{Shape: sh, Type: typ, Seed: 1}); err != nil {
+		b.Fatal(err)
+	}
+	m, err := model.Open(path, model.Options{Threads: 2})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { m.Close() })
+	return m
+}
+
+func benchCases() []struct {
+	shape string
+	typ   gguf.TensorType
+} {
+	cases := []struct {
+		shape string
+		typ   gguf.TensorType
+	}{
+		{"llama-110m", gguf.TypeQ8_0}, {"llama-110m", gguf.TypeQ4_0}, {"llama-110m", gguf.TypeF16}, {"llama-110m", gguf.TypeQ4_K},
+	}
+	if *benchBig {
+		cases = append(cases, struct {
+			shape string
+			typ   gguf.TensorType
+		}{"llama3-1b", gguf.TypeQ8_0}, struct {
+			shape string
+			typ   gguf.TensorType
+		}{"llama3-1b", gguf.TypeQ4_0})
+	}
+	return cases
+}
+
+// BenchmarkDecode measures one token of one sequence after a prompt of 64
+// or 1024 tokens, the single-stream generation step. At 64 it is bound by
+// memory bandwidth; at 1024 attention over the cache shows too.
+func BenchmarkDecode(b *testing.B) {
+	for _, c := range benchCases() {
+		for _, ctx := range []int{64, 1024} {
+			if ctx > 64 && c.typ != gguf.TypeQ4_0 {
+				continue
+			}
+			b.Run(fmt.Sprintf("%s/%s/ctx%d", c.shape, c.typ, ctx), func(b *testing.B) {
+				m := benchModel(b, c.shape, c.typ)
+				kv := newCache(b, m, 1, ctx+1)
+				prefill := make([]model.Entry, ctx)
+				for i := range prefill {
+					prefill[i] = model.Entry{Pos: i, Token: int32(i%200 + 3)}
+				}
+				for lo := 0; lo < ctx; lo += 256 {
+					if _, err := m.Forward(prefill[lo:min(ctx, lo+256)], kv); err != nil {
+						b.Fatal(err)
+					}
+				}
+				step := []model.Entry{{Pos: ctx, Token: 42, Logits: true}}
+				b.SetBytes(m.Config().FileSize)
+				for b.Loop() {
+					if _, err := m.Forward(step, kv); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+			})
+		}
+	}
+}
+
+// BenchmarkPrefill measures a 128-token prompt as one batch.
+func BenchmarkPrefill(b *testing.B) {
+	const n = 128
+	for _, c := range benchCases() {
+		b.Run(fmt.Sprintf("%s/%s", c.shape, c.typ), func(b *testing.B) {
+			m := benchModel(b, c.shape, c.typ)
+			kv := newCache(b, m, 1, n)
+			batch := make([]model.Entry, n)
+			for i := range batch {
+				batch[i] = model.Entry{Pos: i, Token: int32(i + 3), Logits: i == n-1}
+			}
+			for b.Loop() {
+				if _, err := m.Forward(batch, kv); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "tok/s")
+		})
+	}
+}

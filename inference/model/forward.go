@@ -1,0 +1,280 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/corral-ai/corral/inference/kernels"
+)
+
+// scratch holds a forward pass's buffers, grown to the largest batch seen.
+type scratch struct {
+	x, xb, out []float32 // n*dim: residual stream, normed input, product
+	q, att     []float32 // n*qDim
+	k, v       []float32 // n*kvDim
+	gate, up   []float32 // n*ffn
+	cos, sin   []float32 // n*ropeDim/2
+	logits     []float32 // nOut*vocab
+	single     []int     // rows attended one at a time
+	kept       []Entry   // rows that want logits
+	mat        matAttn
+	acts       kernels.Activations
+	scores     sync.Pool // *[]float32 attention scores, one per running job
+}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// Forward implements Model.
+func (m *llama) Forward(batch []Entry, kv KV) ([]float32, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := &m.cfg
+	nOut := 0
+	for i, e := range batch {
+		if e.Token < 0 || int(e.Token) >= c.Vocab {
+			return nil, fmt.Errorf("%w: entry %d: token %d outside the vocabulary of %d", ErrBatch, i, e.Token, c.Vocab)
+		}
+		if e.Pos < 0 || e.Seq < 0 {
+			return nil, fmt.Errorf("%w: entry %d: sequence %d, position %d", ErrBatch, i, e.Seq, e.Pos)
+		}
+		if e.Logits {
+			nOut++
+		}
+	}
+	if len(batch) == 0 {
+		return nil, nil
+	}
+	n, dim, qDim, kvDim := len(batch), c.Dim, c.Heads*c.HeadDim, c.KVDim()
+	s := &m.s
+	s.x, s.xb, s.out = grow(s.x, n*dim), grow(s.xb, n*dim), grow(s.out, n*dim)
+	s.q, s.att = grow(s.q, n*qDim), grow(s.att, n*qDim)
+	s.k, s.v = grow(s.k, n*kvDim), grow(s.v, n*kvDim)
+	s.gate, s.up = grow(s.gate, n*c.FFN), grow(s.up, n*c.FFN)
+	half := len(m.invFreq)
+	s.cos, s.sin = grow(s.cos, n*half), grow(s.sin, n*half)
+
+	for i, e := range batch {
+		if err := m.embd.DequantizeRow(s.x[i*dim:(i+1)*dim], int(e.Token)); err != nil {
+			return nil, fmt.Errorf("embed token %d: %w", e.Token, err)
+		}
+		for j, f := range m.invFreq {
+			sn, cs := math.Sincos(float64(e.Pos) * f)
+			s.cos[i*half+j], s.sin[i*half+j] = float32(cs), float32(sn)
+		}
+	}
+
+	rows := batch
+	for l := range m.layers {
+		last := l == len(m.layers)-1
+		if err := m.attention(l, rows, kv); err != nil {
+			return nil, err
+		}
+		if last && nOut < len(rows) {
+			// Only the rows that want logits matter after the last
+			// attention (its keys and values are stored already).
+			rows = m.keepOutputRows(rows)
+		}
+		if err := m.feedForward(l, len(rows)); err != nil {
+			return nil, err
+		}
+	}
+	if nOut == 0 {
+		return nil, nil
+	}
+	// rows now holds exactly the entries that want logits, in order.
+	m.normRows(s.xb, s.x, m.outNorm, nOut)
+	s.logits = grow(s.logits, nOut*c.Vocab)
+	if err := m.pool.MatMul(s.logits, &m.output, s.xb[:nOut*dim], nOut); err != nil {
+		return nil, fmt.Errorf("output: %w", err)
+	}
+	return s.logits, nil
+}
+
+// keepOutputRows moves the residual and attention rows of the entries that
+// want logits to the front and returns those entries.
+func (m *llama) keepOutputRows(rows []Entry) []Entry {
+	s, dim, qDim := &m.s, m.cfg.Dim, m.cfg.Heads*m.cfg.HeadDim
+	kept := s.kept[:0]
+	for i, e := range rows {
+		if !e.Logits {
+			continue
+		}
+		j := len(kept)
+		copy(s.x[j*dim:(j+1)*dim], s.x[i*dim:(i+1)*dim])
+		copy(s.att[j*qDim:(j+1)*qDim], s.att[i*qDim:(i+1)*qDim])
+		kept = append(kept, e)
+	}
+	s.kept = kept
+	return kept
+}
+
+// normRows applies RMSNorm with weight w to the first n rows of src.
+func (m *llama) normRows(dst, src, w []float32, n int) {
+	dim, eps := m.cfg.Dim, m.cfg.RMSEpsilon
+	for i := range n {
+		kernels.RMSNorm(dst[i*dim:(i+1)*dim], src[i*dim:(i+1)*dim], w, eps)
+	}
+}
+
+// attention runs layer l's attention block up to (not including) the
+// output projection for all rows: QKV products, RoPE, cache writes and
+// the attention itself, leaving the heads' outputs in s.att.
+func (m *llama) attention(l int, rows []Entry, kv KV) error {
+	s, c, L := &m.s, &m.cfg, &m.layers[l]
+	n, dim, qDim, kvDim, half := len(rows), c.Dim, c.Heads*c.HeadDim, c.KVDim(), len(m.invFreq)
+	m.normRows(s.xb, s.x, L.attnNorm, n)
+	if err := s.acts.Set(s.xb[:n*dim], n, dim); err != nil {
+		return err
+	}
+	for _, p := range []struct {
+		out []float32
+		w   *kernels.Matrix
+		nm  string
+	}{{s.q, &L.wq, "q"}, {s.k, &L.wk, "k"}, {s.v, &L.wv, "v"}} {
+		if err := m.pool.MatMulActs(p.out[:n*p.w.Rows], p.w, &s.acts); err != nil {
+			return fmt.Errorf("layer %d attn_%s: %w", l, p.nm, err)
+		}
+	}
+	for i, e := range rows {
+		cs, sn := s.cos[i*half:(i+1)*half], s.sin[i*half:(i+1)*half]
+		rope(s.q[i*qDim:(i+1)*qDim], c.HeadDim, cs, sn)
+		k := s.k[i*kvDim : (i+1)*kvDim]
+		rope(k, c.HeadDim, cs, sn)
+		if err := kv.Store(l, e.Seq, e.Pos, k, s.v[i*kvDim:(i+1)*kvDim]); err != nil {
+			return fmt.Errorf("layer %d: store keys of sequence %d position %d: %w", l, e.Seq, e.Pos, err)
+		}
+	}
+	// Long runs of one sequence (prompt chunks) go through the matrix
+	// kernels a block at a time; single tokens (decode steps) are spread
+	// over the pool one (token, KV head) pair per work item.
+	s.single = s.single[:0]
+	for lo := 0; lo < n; {
+		hi := lo + 1
+		for hi < n && rows[hi].Seq == rows[lo].Seq {
+			hi++
+		}
+		if (hi-lo)*(c.Heads/c.KVHeads) < matAttnRows || !littleEndian {
+			for i := lo; i < hi; i++ {
+				s.single = append(s.single, i)
+			}
+		} else if err := m.attendRun(l, rows, lo, hi, kv); err != nil {
+			return fmt.Errorf("layer %d attention: %w", l, err)
+		}
+		lo = hi
+	}
+	var (
+		errMu sync.Mutex
+		first error
+	)
+	err := m.pool.Parallel(len(s.single)*c.KVHeads, func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			i := s.single[j/c.KVHeads]
+			if err := m.attendGroup(l, rows[i], i, j%c.KVHeads, kv); err != nil {
+				errMu.Lock()
+				if first == nil {
+					first = err
+				}
+				errMu.Unlock()
+				return
+			}
+		}
+	})
+	if err == nil {
+		err = first
+	}
+	if err != nil {
+		return fmt.Errorf("layer %d attention: %w", l, err)
+	}
+	return nil
+}
+
+// attendGroup computes the outputs of the query heads that share KV head h
+// for row i, reading each cached key and value row once for all of them.
+func (m *llama) attendGroup(l int, e Entry, i, h int, kv KV) error {
+	s, c := &m.s, &m.cfg
+	hd, kvDim, qDim := c.HeadDim, c.KVDim(), c.Heads*c.HeadDim
+	group := c.Heads / c.KVHeads
+	span := e.Pos + 1
+	bp, _ := s.scores.Get().(*[]float32)
+	if bp == nil {
+		bp = new([]float32)
+	}
+	defer s.scores.Put(bp)
+	*bp = grow(*bp, group*span)
+	scores := *bp
+	q := s.q[i*qDim+h*group*hd : i*qDim+(h+1)*group*hd]
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	for p := 0; p < span; {
+		k, _ := kv.Load(l, e.Seq, p)
+		nr := min(len(k)/kvDim, span-p)
+		if nr == 0 {
+			return fmt.Errorf("sequence %d has no keys at position %d", e.Seq, p)
+		}
+		for r := range nr {
+			kr := k[r*kvDim+h*hd : r*kvDim+(h+1)*hd]
+			for g := range group {
+				scores[g*span+p+r] = kernels.Dot(q[g*hd:(g+1)*hd], kr) * scale
+			}
+		}
+		p += nr
+	}
+	out := s.att[i*qDim+h*group*hd : i*qDim+(h+1)*group*hd]
+	clear(out)
+	for g := range group {
+		softmax(scores[g*span : (g+1)*span])
+	}
+	for p := 0; p < span; {
+		_, v := kv.Load(l, e.Seq, p)
+		nr := min(len(v)/kvDim, span-p)
+		if nr == 0 {
+			return fmt.Errorf("sequence %d has no values at position %d", e.Seq, p)
+		}
+		for r := range nr {
+			vr := v[r*kvDim+h*hd : r*kvDim+(h+1)*hd]
+			for g := range group {
+				kernels.AXPY(scores[g*span+p+r], vr, out[g*hd:(g+1)*hd])
+			}
+		}
+		p += nr
+	}
+	return nil
+}
+
+// feedForward finishes layer l for the first n rows: the attention output
+// projection and residual, then the SwiGLU block and residual.
+func (m *llama) feedForward(l, n int) error {
+	s, c, L := &m.s, &m.cfg, &m.layers[l]
+	dim, qDim, ffn := c.Dim, c.Heads*c.HeadDim, c.FFN
+	if err := m.pool.MatMul(s.out[:n*dim], &L.wo, s.att[:n*qDim], n); err != nil {
+		return fmt.Errorf("layer %d attn_output: %w", l, err)
+	}
+	kernels.Add(s.x[:n*dim], s.out[:n*dim])
+	m.normRows(s.xb, s.x, L.ffnNorm, n)
+	if err := s.acts.Set(s.xb[:n*dim], n, dim); err != nil {
+		return err
+	}
+	if err := m.pool.MatMulActs(s.gate[:n*ffn], &L.gate, &s.acts); err != nil {
+		return fmt.Errorf("layer %d ffn_gate: %w", l, err)
+	}
+	if err := m.pool.MatMulActs(s.up[:n*ffn], &L.up, &s.acts); err != nil {
+		return fmt.Errorf("layer %d ffn_up: %w", l, err)
+	}
+	if n*ffn >= 1<<16 {
+		if err := m.pool.Parallel(n, func(lo, hi int) { swiglu(s.gate[lo*ffn:hi*ffn], s.up[lo*ffn:hi*ffn]) }); err != nil {
+			return err
+		}
+	} else {
+		swiglu(s.gate[:n*ffn], s.up[:n*ffn])
+	}
+	if err := m.pool.MatMul(s.out[:n*dim], &L.down, s.gate[:n*ffn], n); err != nil {
+		return fmt.Errorf("layer %d ffn_down: %w", l, err)
+	}
+	kernels.Add(s.x[:n*dim], s.out[:n*dim])
+	return nil
+}

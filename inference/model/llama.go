@@ -1,0 +1,271 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/corral-ai/corral/inference/gguf"
+	"github.com/corral-ai/corral/inference/kernels"
+)
+
+func init() { Register(gguf.ArchLlama, loadLlama) }
+
+// llama is the Llama 2/3/3.1/3.2 architecture: pre-norm blocks of RMSNorm,
+// grouped-query attention with "normal" RoPE (adjacent pairs, as in the
+// original LLaMA code and as llama.cpp's converters lay out Q and K), and
+// a SwiGLU feed-forward network.
+type llama struct {
+	cfg     Config
+	f       *gguf.File
+	pool    *kernels.Pool
+	embd    kernels.Matrix
+	layers  []llamaLayer
+	outNorm []float32
+	output  kernels.Matrix
+	invFreq []float64 // RoPE inverse frequency of each rotated pair
+
+	mu sync.Mutex // serialises Forward, which owns s
+	s  scratch
+}
+
+type llamaLayer struct {
+	attnNorm, ffnNorm []float32
+	wq, wk, wv, wo    kernels.Matrix
+	gate, up, down    kernels.Matrix
+}
+
+// loadLlama reads the hyperparameters and binds every tensor.
+func loadLlama(f *gguf.File, pool *kernels.Pool) (Model, error) {
+	cfg, err := llamaConfig(f)
+	if err != nil {
+		return nil, err
+	}
+	m := &llama{cfg: cfg, f: f, pool: pool}
+	kvDim, qDim := cfg.KVDim(), cfg.Heads*cfg.HeadDim
+	b := binder{f: f}
+	m.embd = b.matrix(gguf.TensorTokenEmbd, cfg.Vocab, cfg.Dim)
+	m.layers = make([]llamaLayer, cfg.Layers)
+	for i := range m.layers {
+		name := func(part string) string { return gguf.LayerTensor(i, part) }
+		m.layers[i] = llamaLayer{
+			attnNorm: b.vector(name(gguf.LayerAttnNorm), cfg.Dim),
+			wq:       b.matrix(name(gguf.LayerAttnQ), qDim, cfg.Dim),
+			wk:       b.matrix(name(gguf.LayerAttnK), kvDim, cfg.Dim),
+			wv:       b.matrix(name(gguf.LayerAttnV), kvDim, cfg.Dim),
+			wo:       b.matrix(name(gguf.LayerAttnOutput), cfg.Dim, qDim),
+			ffnNorm:  b.vector(name(gguf.LayerFFNNorm), cfg.Dim),
+			gate:     b.matrix(name(gguf.LayerFFNGate), cfg.FFN, cfg.Dim),
+			up:       b.matrix(name(gguf.LayerFFNUp), cfg.FFN, cfg.Dim),
+			down:     b.matrix(name(gguf.LayerFFNDown), cfg.Dim, cfg.FFN),
+		}
+	}
+	m.outNorm = b.vector(gguf.TensorOutputNorm, cfg.Dim)
+	if _, ok := f.Tensor(gguf.TensorOutput); ok {
+		m.output = b.matrix(gguf.TensorOutput, cfg.Vocab, cfg.Dim)
+	} else {
+		m.output, m.cfg.Tied = m.embd, true
+	}
+	var factors []float32
+	if _, ok := f.Tensor(gguf.TensorRopeFreqs); ok {
+		factors = b.vector(gguf.TensorRopeFreqs, cfg.RopeDim/2)
+	}
+	if b.err != nil {
+		return nil, b.err
+	}
+	if m.invFreq, err = ropeFrequencies(f, cfg, factors); err != nil {
+		return nil, err
+	}
+	m.cfg.WeightType = b.dominantType()
+	return m, nil
+}
+
+// llamaConfig reads the llama.* hyperparameters.
+func llamaConfig(f *gguf.File) (Config, error) {
+	arch := f.Architecture()
+	c := Config{Arch: arch, FileSize: f.Size()}
+	c.Name, _ = f.String(gguf.KeyName)
+	var missing []string
+	need := func(key string) int {
+		v, ok := f.Uint(arch + "." + key)
+		if !ok || v == 0 || v > 1<<24 {
+			missing = append(missing, arch+"."+key)
+			return 0
+		}
+		return int(v)
+	}
+	opt := func(key string, def int) int {
+		if v, ok := f.Uint(arch + "." + key); ok && v > 0 && v <= 1<<24 {
+			return int(v)
+		}
+		return def
+	}
+	c.Dim = need("embedding_length")
+	c.Layers = need("block_count")
+	c.FFN = need("feed_forward_length")
+	c.Heads = need("attention.head_count")
+	if len(missing) > 0 {
+		return c, fmt.Errorf("%w: missing or invalid %v", ErrFormat, missing)
+	}
+	c.KVHeads = opt("attention.head_count_kv", c.Heads)
+	c.HeadDim = opt("attention.key_length", c.Dim/c.Heads)
+	if v := opt("attention.value_length", c.HeadDim); v != c.HeadDim {
+		return c, fmt.Errorf("%w: value length %d differs from key length %d", ErrFormat, v, c.HeadDim)
+	}
+	c.RopeDim = opt("rope.dimension_count", c.HeadDim)
+	c.ContextLength = opt("context_length", 2048)
+	c.RopeBase = 10000
+	if v, ok := f.Float(arch + ".rope.freq_base"); ok && v > 0 {
+		c.RopeBase = v
+	}
+	c.RMSEpsilon = 1e-5
+	if v, ok := f.Float(arch + ".attention.layer_norm_rms_epsilon"); ok && v > 0 {
+		c.RMSEpsilon = float32(v)
+	}
+	switch {
+	case c.Heads%c.KVHeads != 0:
+		return c, fmt.Errorf("%w: %d heads is not a multiple of %d KV heads", ErrFormat, c.Heads, c.KVHeads)
+	case c.RopeDim > c.HeadDim || c.RopeDim%2 != 0:
+		return c, fmt.Errorf("%w: RoPE dimension %d with heads of %d", ErrFormat, c.RopeDim, c.HeadDim)
+	}
+	t, ok := f.Tensor(gguf.TensorTokenEmbd)
+	if !ok || len(t.Shape) != 2 {
+		return c, fmt.Errorf("%w: no 2-D %s", ErrFormat, gguf.TensorTokenEmbd)
+	}
+	c.Vocab = int(t.Shape[1])
+	return c, nil
+}
+
+// binder turns tensors into kernel matrices and vectors, remembering the
+// first problem so loading reads as a list.
+type binder struct {
+	f      *gguf.File
+	err    error
+	byType map[string]int64
+}
+
+func (b *binder) tensor(name string, rows, cols int) *gguf.Tensor {
+	if b.err != nil {
+		return nil
+	}
+	t, ok := b.f.Tensor(name)
+	if !ok {
+		b.err = fmt.Errorf("%w: tensor %s is missing", ErrFormat, name)
+		return nil
+	}
+	shapeOK := (len(t.Shape) == 2 && t.Shape[0] == uint64(cols) && t.Shape[1] == uint64(rows)) ||
+		(rows == 1 && len(t.Shape) == 1 && t.Shape[0] == uint64(cols))
+	if !shapeOK {
+		b.err = fmt.Errorf("%w: tensor %s has shape %v, want [%d %d]", ErrFormat, name, t.Shape, cols, rows)
+		return nil
+	}
+	return t
+}
+
+func (b *binder) matrix(name string, rows, cols int) kernels.Matrix {
+	t := b.tensor(name, rows, cols)
+	if t == nil {
+		return kernels.Matrix{}
+	}
+	kt, ok := kernelType(t.Type)
+	if !ok {
+		b.err = fmt.Errorf("%w: tensor %s has type %s, which the kernels do not support", ErrFormat, name, t.Type)
+		return kernels.Matrix{}
+	}
+	m, err := kernels.NewMatrix(kt, rows, cols, t.Data())
+	if err != nil {
+		b.err = fmt.Errorf("%w: tensor %s: %v", ErrFormat, name, err)
+		return kernels.Matrix{}
+	}
+	if b.byType == nil {
+		b.byType = map[string]int64{}
+	}
+	b.byType[t.Type.String()] += int64(len(t.Data()))
+	return m
+}
+
+// vector copies a 1-D tensor into float32s (norms are small).
+func (b *binder) vector(name string, n int) []float32 {
+	t := b.tensor(name, 1, n)
+	if t == nil {
+		return nil
+	}
+	kt, ok := kernelType(t.Type)
+	if !ok {
+		b.err = fmt.Errorf("%w: tensor %s has type %s", ErrFormat, name, t.Type)
+		return nil
+	}
+	v := make([]float32, n)
+	if err := kernels.Dequantize(kt, v, t.Data()); err != nil {
+		b.err = fmt.Errorf("%w: tensor %s: %v", ErrFormat, name, err)
+		return nil
+	}
+	return v
+}
+
+func (b *binder) dominantType() string {
+	best, n := "", int64(-1)
+	for t, c := range b.byType {
+		if c > n || (c == n && t < best) {
+			best, n = t, c
+		}
+	}
+	return best
+}
+
+// kernelType maps a GGUF tensor type to the kernels' type.
+func kernelType(t gguf.TensorType) (kernels.Type, bool) {
+	switch t {
+	case gguf.TypeF32:
+		return kernels.F32, true
+	case gguf.TypeF16:
+		return kernels.F16, true
+	case gguf.TypeBF16:
+		return kernels.BF16, true
+	case gguf.TypeQ8_0:
+		return kernels.Q8_0, true
+	case gguf.TypeQ4_0:
+		return kernels.Q4_0, true
+	case gguf.TypeQ4_K:
+		return kernels.Q4_K, true
+	case gguf.TypeQ5_K:
+		return kernels.Q5_K, true
+	case gguf.TypeQ6_K:
+		return kernels.Q6_K, true
+	}
+	return 0, false
+}
+
+func (m *llama) Config() Config   { return m.cfg }
+func (m *llama) File() *gguf.File { return m.f }
+func (m *llama) Close() error     { return m.f.Close() }
+
+// ropeFrequencies returns the inverse frequency of each rotated pair i:
+// base^(-2i/ropeDim), divided by the rope_freqs factor when the file has
+// one (Llama 3.1's long-context scaling) and by the linear scaling factor
+// when llama.rope.scaling.type is "linear".
+func ropeFrequencies(f *gguf.File, c Config, factors []float32) ([]float64, error) {
+	arch := c.Arch
+	scale := 1.0
+	typ, _ := f.String(arch + ".rope.scaling.type")
+	switch typ {
+	case "", "none":
+	case "linear":
+		if v, ok := f.Float(arch + ".rope.scaling.factor"); ok && v > 0 {
+			scale = 1 / v
+		}
+	default:
+		return nil, fmt.Errorf("%w: RoPE scaling %q is not supported (supported: none, linear, and Llama 3.1's rope_freqs tensor)", ErrFormat, typ)
+	}
+	inv := make([]float64, c.RopeDim/2)
+	for i := range inv {
+		inv[i] = math.Pow(c.RopeBase, -float64(2*i)/float64(c.RopeDim)) * scale
+		if factors != nil {
+			if factors[i] <= 0 {
+				return nil, fmt.Errorf("%w: %s[%d] = %v", ErrFormat, gguf.TensorRopeFreqs, i, factors[i])
+			}
+			inv[i] /= float64(factors[i])
+		}
+	}
+	return inv, nil
+}

@@ -1,0 +1,117 @@
+package model_test
+
+import (
+	"bytes"
+	"errors"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/corral-ai/corral/inference/gguf"
+	"github.com/corral-ai/corral/inference/model"
+	"github.com/corral-ai/corral/inference/model/synth"
+)
+
+// writeGGUF writes a file with the given metadata and F32 tensors of the
+// given shapes (zeros).
+func writeGGUF(t *testing.T, meta map[string]any, tensors map[string][]uint64) string {
+	names := slices.Sorted(maps.Keys(tensors))
+	t.Helper()
+	var buf bytes.Buffer
+	w := gguf.NewWriter(&buf)
+	for k, v := range meta {
+		if err := w.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range names {
+		if err := w.AddTensor(name, gguf.TypeF32, tensors[name]...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range names {
+		n := uint64(4)
+		for _, d := range tensors[name] {
+			n *= d
+		}
+		if err := w.WriteTensor(name, make([]byte, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "m.gguf")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func llamaMeta() map[string]any {
+	return map[string]any{
+		gguf.KeyArchitecture: gguf.ArchLlama, gguf.KeyLlamaEmbeddingLength: uint32(32),
+		gguf.KeyLlamaBlockCount: uint32(1), gguf.KeyLlamaFeedForwardLength: uint32(64),
+		gguf.KeyLlamaHeadCount: uint32(4),
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	small := writeSynth(t, synth.Spec{Shape: testShape(true, 0), Type: gguf.TypeQ8_0, Seed: 1})
+	tests := []struct {
+		name    string
+		path    string
+		opts    model.Options
+		want    error
+		message string
+	}{
+		{"larger than memory", small, model.Options{MemAvailable: 1 << 20}, model.ErrTooLarge, "memory is available"},
+		{"unknown architecture", writeGGUF(t, map[string]any{gguf.KeyArchitecture: "mamba"}, nil), model.Options{}, model.ErrArchitecture, `"mamba" (supported: llama)`},
+		{"missing hyperparameter", writeGGUF(t, map[string]any{gguf.KeyArchitecture: gguf.ArchLlama}, nil), model.Options{}, model.ErrFormat, "llama.embedding_length"},
+		{"missing tensor", writeGGUF(t, llamaMeta(), map[string][]uint64{gguf.TensorTokenEmbd: {32, 10}}), model.Options{}, model.ErrFormat, "blk.0.attn_norm.weight is missing"},
+		{"wrong shape", writeGGUF(t, llamaMeta(), map[string][]uint64{gguf.TensorTokenEmbd: {32, 10}, "blk.0.attn_norm.weight": {31}}), model.Options{}, model.ErrFormat, "has shape [31]"},
+		{"not a file", filepath.Join(t.TempDir(), "absent.gguf"), model.Options{}, os.ErrNotExist, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := model.Open(tt.path, tt.opts)
+			if err == nil {
+				m.Close()
+				t.Fatal("no error")
+			}
+			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.message) {
+				t.Fatalf("error %q, want %v containing %q", err, tt.want, tt.message)
+			}
+		})
+	}
+	m, err := model.Open(small, model.Options{MemAvailable: -1})
+	if err != nil {
+		t.Fatalf("skipping the memory check: %v", err)
+	}
+	m.Close()
+}
+
+func TestConfig(t *testing.T) {
+	path := writeSynth(t, synth.Spec{Shape: testShape(false, 0), Type: gguf.TypeQ4_K, Seed: 1})
+	m, err := model.Open(path, model.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	c := m.Config()
+	want := model.Config{Arch: "llama", Name: "test", Dim: 256, Layers: 2, Heads: 8, KVHeads: 2, HeadDim: 32,
+		FFN: 512, Vocab: 320, ContextLength: 512, RopeBase: 500000, RopeDim: 32, RMSEpsilon: 1e-5,
+		Tied: false, WeightType: "Q4_K", FileSize: c.FileSize}
+	if c != want {
+		t.Fatalf("Config() = %+v\nwant       %+v", c, want)
+	}
+	if st, _ := os.Stat(path); c.FileSize != st.Size() || c.KVDim() != 64 {
+		t.Fatalf("FileSize %d (file %d), KVDim %d", c.FileSize, st.Size(), c.KVDim())
+	}
+	if v, ok := m.File().String(gguf.KeyTokenizerModel); !ok || v != "llama" {
+		t.Fatalf("File() tokenizer model %q", v)
+	}
+}
