@@ -25,7 +25,7 @@ var commands = map[string]command{
 	"serve": {"run every role in one process (the default)", runServe},
 
 	"convert": {"convert a model file to GGUF (--from llama2c)", runConvert},
-	"model":   {"inspect model files (model info FILE)", runModel},
+	"model":   {"inspect or synthesise GGUF models (model info FILE, model synth --shape S --type T --out FILE)", runModel},
 
 	"generate": {"generate text with a GGUF model (--model FILE --prompt TEXT)", runGenerate},
 	"bench":    {"measure prompt and generation speed of a GGUF model (JSON)", runBench},

@@ -11,12 +11,17 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/corral-ai/corral/inference/gguf"
+	"github.com/corral-ai/corral/inference/model"
+	"github.com/corral-ai/corral/inference/model/synth"
 	corralv1 "github.com/corral-ai/corral/proto/corral/v1"
 	"github.com/corral-ai/corral/services/internal/embedded"
 	"github.com/corral-ai/corral/services/internal/lifecycle"
@@ -85,6 +90,8 @@ type server struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	redis  *redis.Client
+	// modelPath is the GGUF file the engine serves.
+	modelPath string
 }
 
 // startServer brings up the backends and the HTTP listener. If anything
@@ -101,6 +108,9 @@ func startServer(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (s *
 	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return s, fmt.Errorf("data folder: %w", err)
+	}
+	if err := s.checkModel(cfg); err != nil {
+		return s, err
 	}
 	if err := s.startNATS(ctx, cfg); err != nil {
 		return s, err
@@ -128,6 +138,41 @@ func startServer(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (s *
 	})
 	log.Info("corral ready", "http", s.addr.String())
 	return s, nil
+}
+
+// demoNotice is what the log (and later the studio page) says while the
+// demo model is in use.
+const demoNotice = "no model configured: serving Corral's demo model, whose random weights make replies that are not meaningful; " +
+	"point Corral at a real Llama GGUF with CORRAL_MODEL=/path/to/model.gguf or --model " +
+	"(for example Llama 3.2 1B or 3B Instruct, or Llama 3.1 8B Instruct, in Q4_K_M or Q8_0)"
+
+// checkModel makes sure there is a model to serve: the configured GGUF file,
+// which must parse, or the demo model, written to the data folder on first
+// start. It sets s.modelPath.
+func (s *server) checkModel(cfg Config) error {
+	if cfg.Model == "" {
+		path, created, err := synth.EnsureDemo(filepath.Join(cfg.DataDir, "models"))
+		if err != nil {
+			return fmt.Errorf("demo model: %w", err)
+		}
+		s.modelPath = path
+		s.log.Warn(demoNotice, "model", path, "written_now", created)
+		return nil
+	}
+	f, err := gguf.Open(cfg.Model)
+	if err != nil {
+		return fmt.Errorf("CORRAL_MODEL: %w", err)
+	}
+	defer f.Close()
+	in := f.Info()
+	if !slices.Contains(model.Architectures(), in.Architecture) {
+		return fmt.Errorf("CORRAL_MODEL %s: architecture %q is not supported (supported: %s)",
+			cfg.Model, in.Architecture, strings.Join(model.Architectures(), ", "))
+	}
+	s.modelPath = cfg.Model
+	s.log.Info("model", "path", cfg.Model, "name", in.Name, "architecture", in.Architecture,
+		"parameters", in.Parameters, "bytes", in.FileSize)
+	return nil
 }
 
 func (s *server) startNATS(ctx context.Context, cfg Config) error {

@@ -156,7 +156,7 @@ func TestServeBinaryRestartKeepsData(t *testing.T) {
 	}
 
 	cmd, logs := start()
-	for _, want := range []string{"using embedded NATS", "using embedded Redis-protocol server"} {
+	for _, want := range []string{"using embedded NATS", "using embedded Redis-protocol server", "not meaningful"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log does not say %q:\n%s", want, logs.String())
 		}
@@ -177,4 +177,37 @@ func TestServeBinaryRestartKeepsData(t *testing.T) {
 	if v := rc.HGet(ctx, "persona:test", "name").Val(); v != "Ada" {
 		t.Fatalf("after restart persona name = %q, want Ada", v)
 	}
+}
+
+func TestServeModelChoice(t *testing.T) {
+	tel, err := telemetry.Setup(t.Context(), telemetry.Config{}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notGGUF := filepath.Join(t.TempDir(), "weights.bin")
+	if err := os.WriteFile(notGGUF, []byte("definitely not a model"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("demo written when none configured", func(t *testing.T) {
+		cfg := testConfig(t)
+		s, err := startServer(t.Context(), cfg, tel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.stop(cfg)
+		if filepath.Dir(s.modelPath) != filepath.Join(cfg.DataDir, "models") {
+			t.Errorf("demo model at %s, want it in the data folder", s.modelPath)
+		}
+		if _, err := os.Stat(s.modelPath); err != nil {
+			t.Errorf("demo model not written: %v", err)
+		}
+	})
+	t.Run("not a GGUF file", func(t *testing.T) {
+		cfg := testConfig(t)
+		cfg.Model = notGGUF
+		_, err := startServer(t.Context(), cfg, tel)
+		if err == nil || !strings.Contains(err.Error(), "CORRAL_MODEL") || !strings.Contains(err.Error(), "magic") {
+			t.Fatalf("startServer = %v, want a CORRAL_MODEL error about the file's magic", err)
+		}
+	})
 }
