@@ -1,0 +1,181 @@
+package kernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Benchmark shapes (rows × cols) of the two synthetic model sizes.
+var benchShapes = []struct {
+	model      string
+	rows, cols int
+}{
+	{"llama-110m", 768, 768},
+	{"llama-110m", 2048, 768},
+	{"llama-110m", 768, 2048},
+	{"llama-110m", 32000, 768},
+	{"llama3-1b", 2048, 2048},
+	{"llama3-1b", 512, 2048},
+	{"llama3-1b", 8192, 2048},
+	{"llama3-1b", 2048, 8192},
+	{"llama3-1b", 128256, 2048},
+}
+
+// benchMatrix fills a matrix with random bytes and sane scales: contents
+// do not change the speed of the kernels, and quantising a gigabyte of
+// weights would take longer than the benchmark.
+func benchMatrix(b *testing.B, ty Type, rows, cols int) Matrix {
+	r := rand.New(rand.NewPCG(uint64(rows), uint64(cols)))
+	rb, _ := ty.RowBytes(cols)
+	data := make([]byte, rows*rb)
+	for i := 0; i+8 <= len(data); i += 8 {
+		v := r.Uint64()
+		for k := range 8 {
+			data[i+k] = byte(v >> (8 * k))
+		}
+	}
+	small := F32ToF16(0.01)
+	bs := ty.BlockBytes()
+	for off := 0; off < len(data); off += bs {
+		blk := data[off : off+bs]
+		switch ty {
+		case F32:
+			put16(blk[2:], uint16(0x3c00+r.IntN(0x200))) // about ±1.0
+		case F16:
+			put16(blk, uint16(0x2000+r.IntN(0x1000))|uint16(r.IntN(2))<<15)
+		case BF16:
+			put16(blk, uint16(0x3c00+r.IntN(0x200)))
+		case Q8_0, Q4_0:
+			put16(blk, small)
+		case Q4_K, Q5_K:
+			put16(blk, small)
+			put16(blk[2:], small)
+		case Q6_K:
+			put16(blk[208:], small)
+		}
+	}
+	m, err := NewMatrix(ty, rows, cols, data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// BenchmarkMatMul reports weight bandwidth (MB/s, from b.SetBytes = weight
+// bytes) and GFLOP/s for each shape, type, batch and implementation: go
+// (portable), asm (assembly, plain layout), x8 (assembly on weights
+// interleaved by Repack). Filter it, e.g.
+// -bench 'MatMul/llama3-1b/2048x2048/Q4_0/n=1/'.
+func BenchmarkMatMul(b *testing.B) {
+	p := NewPool(0)
+	defer p.Close()
+	for _, s := range benchShapes {
+		for _, ty := range weightTypes {
+			var m, mx Matrix
+			var once sync.Once
+			impls := []string{"asm", "go"}
+			if ty == Q4_0 || ty == Q8_0 {
+				impls = []string{"x8", "asm", "go"}
+			}
+			for _, n := range []int{1, 8, 32, 128} {
+				for _, impl := range impls {
+					name := fmt.Sprintf("%s/%dx%d/%s/n=%d/%s", s.model, s.rows, s.cols, ty, n, impl)
+					b.Run(name, func(b *testing.B) {
+						if impl != "go" && !cpuHasAccel() {
+							b.Skip("no assembly kernels on this machine")
+						}
+						once.Do(func() {
+							m = benchMatrix(b, ty, s.rows, s.cols)
+							mx = Repack(m)
+						})
+						defer SetAccelerated(true)
+						SetAccelerated(impl != "go")
+						m := m
+						if impl == "x8" {
+							m = mx
+						}
+						x := randVec(rand.New(rand.NewPCG(1, 1)), n*s.cols, 1)
+						out := make([]float32, n*s.rows)
+						b.SetBytes(int64(len(m.Data)))
+						start := time.Now()
+						for b.Loop() {
+							if err := p.MatMul(out, &m, x, n); err != nil {
+								b.Fatal(err)
+							}
+						}
+						sec := time.Since(start).Seconds() / float64(b.N)
+						b.ReportMetric(2*float64(s.rows)*float64(s.cols)*float64(n)/sec/1e9, "GFLOP/s")
+					})
+				}
+			}
+			m, mx = Matrix{}, Matrix{}
+		}
+	}
+}
+
+var (
+	bwOnce sync.Once
+	bwBuf  []byte
+)
+
+// BenchmarkBandwidth streams 1 GiB from memory with two goroutines (each
+// reads its half) and reports the rate in GB/s; MB/s counts the bytes read.
+// Decode speed × model bytes ÷ this rate says how close decode comes to
+// the memory limit.
+func BenchmarkBandwidth(b *testing.B) {
+	bwOnce.Do(func() {
+		bwBuf = make([]byte, 1<<30)
+		for i := range bwBuf { // touch every page so it is really there
+			bwBuf[i] = byte(i)
+		}
+	})
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
+			b.SetBytes(int64(len(bwBuf)))
+			part := len(bwBuf) / threads
+			var sink [2]uint64
+			start := time.Now()
+			for b.Loop() {
+				var wg sync.WaitGroup
+				for g := range threads {
+					wg.Go(func() { sink[g] += streamSum(bwBuf[g*part : (g+1)*part]) })
+				}
+				wg.Wait()
+			}
+			sec := time.Since(start).Seconds() / float64(b.N)
+			b.ReportMetric(float64(len(bwBuf))/sec/1e9, "GB/s")
+		})
+	}
+}
+
+func BenchmarkQuantizeActivations(b *testing.B) {
+	x := randVec(rand.New(rand.NewPCG(2, 2)), 8192, 1)
+	q, d, m := make([]int8, len(x)), make([]float32, len(x)/qk0), make([]float32, len(x)/qk0)
+	qk, sk := make([]int8, len(x)), make([]int16, len(x)/16)
+	b.Run("q8/asm", func(b *testing.B) {
+		if quantActQ8Fast == nil || !cpuHasAccel() {
+			b.Skip("no assembly kernels")
+		}
+		b.SetBytes(int64(4 * len(x)))
+		for b.Loop() {
+			quantActQ8Fast(q, d, m, x)
+		}
+	})
+	b.Run("q8/go", func(b *testing.B) {
+		b.SetBytes(int64(4 * len(x)))
+		for b.Loop() {
+			quantActQ8Go(q, d, m, x)
+		}
+	})
+	b.Run("q8k/go", func(b *testing.B) {
+		b.SetBytes(int64(4 * len(x)))
+		for b.Loop() {
+			for blk := 0; blk < len(x)/qkK; blk++ {
+				quantRowQ8K(qk[blk*qkK:], sk[blk*16:], x[blk*qkK:(blk+1)*qkK])
+			}
+		}
+	})
+}

@@ -1,0 +1,90 @@
+package kernels
+
+// kernel is the set of routines for one weight type.
+type kernel struct {
+	act actFormat
+	// dot multiplies a weight row with activation row t.
+	dot func(w []byte, a *Activations, t int) float32
+	// dot4 multiplies a weight row with activation rows t..t+3, decoding the
+	// weights once, and stores the results at out[0], out[stride], ...;
+	// nil means four calls of dot.
+	dot4 func(w []byte, a *Activations, t int, out []float32, stride int)
+	// tile34 multiplies three consecutive rows (w holds them, rb bytes
+	// each) with activation rows t..t+3, writing row r, token k at
+	// out[k*stride+r]; it needs a row length that is a multiple of 8.
+	tile34 func(w []byte, rb int, a *Activations, t int, out []float32, stride int)
+	// grp multiplies an interleaved group of eight rows (repack.go) with
+	// activation row t into out[0:8].
+	grp func(g []byte, a *Activations, t int, out []float32)
+	// grp4 does rows t..t+3, writing row k's eight results at out[k*stride:];
+	// nil means four calls of grp.
+	grp4 func(g []byte, a *Activations, t int, out []float32, stride int)
+}
+
+var (
+	// accel says whether the assembly kernels are installed.
+	accel bool
+	// table holds the kernels in use, by weight type.
+	table [numTypes]kernel
+	// quantActQ8Fast, when set, is the vector activation quantiser.
+	quantActQ8Fast func(q []int8, d, m []float32, x []float32)
+)
+
+func init() { SetAccelerated(true) }
+
+// Accelerated reports whether the assembly kernels are in use.
+func Accelerated() bool { return accel }
+
+// SetAccelerated selects the assembly kernels (when the processor has
+// AVX2, FMA and F16C) or forces the portable Go ones, and reports which are
+// now in use. It exists for tests and comparisons; it must not be called
+// while products are running.
+func SetAccelerated(on bool) bool {
+	table = portableKernels()
+	accel = false
+	if on && cpuHasAccel() {
+		installAccel(&table)
+		accel = true
+	}
+	return accel
+}
+
+func (a *Activations) f32Row(t int) []float32 { return a.x[t*a.cols : (t+1)*a.cols] }
+
+func (a *Activations) q8Row(t int) ([]int8, []float32) {
+	c := a.cols
+	return a.q8[t*c : (t+1)*c], a.d8[t*c/qk0 : (t+1)*c/qk0]
+}
+
+func (a *Activations) qkRow(t int) ([]int8, []float32, []int16) {
+	c := a.cols
+	return a.qk[t*c : (t+1)*c], a.dk[t*c/qkK : (t+1)*c/qkK], a.sk[t*c/16 : (t+1)*c/16]
+}
+
+func portableKernels() [numTypes]kernel {
+	var k [numTypes]kernel
+	k[F32] = kernel{act: actF32, dot: func(w []byte, a *Activations, t int) float32 { return dotF32Go(w, a.f32Row(t)) }}
+	k[F16] = kernel{act: actF32, dot: func(w []byte, a *Activations, t int) float32 { return dotF16Go(w, a.f32Row(t)) }}
+	k[BF16] = kernel{act: actF32, dot: func(w []byte, a *Activations, t int) float32 { return dotBF16Go(w, a.f32Row(t)) }}
+	k[Q8_0] = kernel{act: actQ8, dot: func(w []byte, a *Activations, t int) float32 {
+		q, d := a.q8Row(t)
+		return dotQ8_0Go(w, q, d)
+	}, grp: func(g []byte, a *Activations, t int, out []float32) { groupDotGo(Q8_0, g, a, t, out) }}
+	k[Q4_0] = kernel{act: actQ8, dot: func(w []byte, a *Activations, t int) float32 {
+		q, d := a.q8Row(t)
+		return dotQ4_0Go(w, q, d)
+	}, grp: func(g []byte, a *Activations, t int, out []float32) { groupDotGo(Q4_0, g, a, t, out) }}
+	k[Q4_K] = kernel{act: actQ8K, dot: func(w []byte, a *Activations, t int) float32 {
+		q, d, s := a.qkRow(t)
+		return dotQ4KGo(w, q, d, s)
+	}}
+	k[Q5_K] = kernel{act: actQ8K, dot: func(w []byte, a *Activations, t int) float32 {
+		q, d, s := a.qkRow(t)
+		return dotQ5KGo(w, q, d, s)
+	}}
+	k[Q6_K] = kernel{act: actQ8K, dot: func(w []byte, a *Activations, t int) float32 {
+		q, d, _ := a.qkRow(t)
+		return dotQ6KGo(w, q, d)
+	}}
+	return k
+}

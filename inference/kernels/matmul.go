@@ -1,0 +1,195 @@
+package kernels
+
+import (
+	"fmt"
+	"sync/atomic"
+)
+
+const (
+	// chunkBytes is the weight bytes one work item covers: small enough that
+	// the rows stay in the core's L2 cache while every token tile passes over
+	// them, large enough that handing out items costs little.
+	chunkBytes = 64 << 10
+	// tokenTile is how many activation rows meet a chunk of weights before
+	// the next tile; their quantised form (~2 KB per 2048 values) must share
+	// L2 with the weights.
+	tokenTile = 64
+)
+
+// matJob computes out[t*rows+r] for all tokens t and the rows of each chunk.
+type matJob struct {
+	w       *Matrix
+	a       *Activations
+	out     []float32
+	k       *kernel
+	chunk   int
+	nChunks int
+	next    atomic.Int64
+}
+
+func (j *matJob) run() {
+	for {
+		c := int(j.next.Add(1) - 1)
+		if c >= j.nChunks {
+			return
+		}
+		lo := c * j.chunk
+		j.rows(lo, min(lo+j.chunk, j.w.Rows))
+	}
+}
+
+func (j *matJob) rows(lo, hi int) {
+	w, a, k, out := j.w, j.a, j.k, j.out
+	n, rows, rb := a.n, w.Rows, w.rowBytes
+	if gEnd := min(hi, 8*w.groups); lo < gEnd {
+		// Interleaved groups; chunks start at multiples of eight.
+		gb := 8 * rb
+		for t0 := 0; t0 < n; t0 += tokenTile {
+			t1 := min(n, t0+tokenTile)
+			for g := lo / 8; g < gEnd/8; g++ {
+				gd := w.Data[g*gb : (g+1)*gb]
+				t := t0
+				if k.grp4 != nil {
+					for ; t+4 <= t1; t += 4 {
+						k.grp4(gd, a, t, out[t*rows+8*g:], rows)
+					}
+				}
+				for ; t < t1; t++ {
+					k.grp(gd, a, t, out[t*rows+8*g:t*rows+8*g+8])
+				}
+			}
+		}
+		lo = gEnd
+	}
+	if k.tile34 != nil && a.cols%8 == 0 && n >= 4 {
+		// Register tiles of 3 rows × 4 tokens. The four activation rows stay
+		// in L1 while the chunk's rows stream past them.
+		t := 0
+		for ; t+4 <= n; t += 4 {
+			r := lo
+			for ; r+3 <= hi; r += 3 {
+				k.tile34(w.Data[r*rb:(r+3)*rb], rb, a, t, out[t*rows+r:], rows)
+			}
+			for ; r < hi; r++ {
+				k.dot4(w.Data[r*rb:(r+1)*rb], a, t, out[t*rows+r:], rows)
+			}
+		}
+		for ; t < n; t++ {
+			for r := lo; r < hi; r++ {
+				out[t*rows+r] = k.dot(w.Data[r*rb:(r+1)*rb], a, t)
+			}
+		}
+		return
+	}
+	for t0 := 0; t0 < n; t0 += tokenTile {
+		t1 := min(n, t0+tokenTile)
+		for r := lo; r < hi; r++ {
+			row := w.Data[r*rb : (r+1)*rb]
+			t := t0
+			if k.dot4 != nil {
+				for ; t+4 <= t1; t += 4 {
+					k.dot4(row, a, t, out[t*rows+r:], rows)
+				}
+			}
+			for ; t < t1; t++ {
+				out[t*rows+r] = k.dot(row, a, t)
+			}
+		}
+	}
+}
+
+// quantJob quantises activation rows in chunks of tokens.
+type quantJob struct {
+	a       *Activations
+	f       actFormat
+	chunk   int
+	nChunks int
+	next    atomic.Int64
+}
+
+func (j *quantJob) run() {
+	for {
+		c := int(j.next.Add(1) - 1)
+		if c >= j.nChunks {
+			return
+		}
+		lo := c * j.chunk
+		j.a.quantRows(j.f, lo, min(lo+j.chunk, j.a.n))
+	}
+}
+
+// MatMul computes out = x · wᵀ for n rows of x: x holds n×w.Cols values,
+// out n×w.Rows, with out[t*w.Rows+r] the dot product of weight row r and
+// activation row t. The weights are streamed once for the whole batch.
+func (p *Pool) MatMul(out []float32, w *Matrix, x []float32, n int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.scratch.Set(x, n, w.Cols); err != nil {
+		return fmt.Errorf("matmul %s %d×%d: %w", w.Type, w.Rows, w.Cols, err)
+	}
+	err := p.matMul(out, w, &p.scratch)
+	p.scratch.x = nil
+	return err
+}
+
+// MatMulActs is MatMul with activations prepared by the caller, so that
+// several matrices reading the same input quantise it once.
+func (p *Pool) MatMulActs(out []float32, w *Matrix, a *Activations) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.matMul(out, w, a)
+}
+
+func (p *Pool) matMul(out []float32, w *Matrix, a *Activations) error {
+	if p.closed.Load() {
+		return ErrClosed
+	}
+	if !w.Type.Valid() || table[w.Type].dot == nil || (w.groups > 0 && table[w.Type].grp == nil) {
+		return fmt.Errorf("matmul: %w: %s", ErrType, w.Type)
+	}
+	if a.cols != w.Cols || len(out) != a.n*w.Rows || len(w.Data) != w.Rows*w.rowBytes {
+		return fmt.Errorf("matmul %s %d×%d: %w: %d activations of %d, %d outputs", w.Type, w.Rows, w.Cols, ErrShape, a.n, a.cols, len(out))
+	}
+	if a.n == 0 || w.Rows == 0 {
+		return nil
+	}
+	k := &table[w.Type]
+	if err := p.prepare(a, k.act); err != nil {
+		return fmt.Errorf("matmul %s: %w", w.Type, err)
+	}
+	j := &p.mat
+	j.w, j.a, j.out, j.k = w, a, out, k
+	j.chunk = max(1, min(chunkBytes/w.rowBytes, (w.Rows+4*p.threads-1)/(4*p.threads)))
+	if w.groups > 0 {
+		j.chunk = (j.chunk + 7) &^ 7
+	}
+	j.nChunks = (w.Rows + j.chunk - 1) / j.chunk
+	j.next.Store(0)
+	p.dispatch(j)
+	j.w, j.a, j.out = nil, nil, nil
+	return nil
+}
+
+// prepare quantises a into format f, over the pool when the batch is large.
+func (p *Pool) prepare(a *Activations, f actFormat) error {
+	if err := a.check(f); err != nil {
+		return err
+	}
+	if a.has(f) {
+		return nil
+	}
+	a.alloc(f)
+	if a.n*a.cols < 1<<15 || p.threads == 1 {
+		a.quantRows(f, 0, a.n)
+	} else {
+		j := &p.quant
+		j.a, j.f = a, f
+		j.chunk = max(1, a.n/(4*p.threads))
+		j.nChunks = (a.n + j.chunk - 1) / j.chunk
+		j.next.Store(0)
+		p.dispatch(j)
+		j.a = nil
+	}
+	a.mark(f)
+	return nil
+}

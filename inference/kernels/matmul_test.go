@@ -1,0 +1,386 @@
+package kernels
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+)
+
+// withAccel runs f with the assembly kernels on or off and restores the
+// default afterwards. Tests using it must not run in parallel.
+func withAccel(t testing.TB, on bool, f func()) {
+	t.Helper()
+	defer SetAccelerated(true)
+	if SetAccelerated(on) != on {
+		t.Skip("assembly kernels not available on this machine")
+	}
+	f()
+}
+
+// randMatrix quantises random weights of the given shape.
+func randMatrix(t testing.TB, r *rand.Rand, ty Type, rows, cols int) Matrix {
+	t.Helper()
+	rb, err := ty.RowBytes(cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, rows*rb)
+	for i := range rows {
+		if err := Quantize(ty, data[i*rb:(i+1)*rb], randVec(r, cols, 0.5)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := NewMatrix(ty, rows, cols, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// actValues returns activation row tok as the kernels of type ty see it:
+// float32 for float weights, dequantised 8-bit blocks otherwise.
+func actValues(t testing.TB, ty Type, a *Activations, tok int) []float64 {
+	t.Helper()
+	f := table[ty].act
+	if err := a.check(f); err != nil {
+		t.Fatal(err)
+	}
+	if !a.has(f) {
+		a.alloc(f)
+		a.quantRows(f, 0, a.n)
+		a.mark(f)
+	}
+	out := make([]float64, a.cols)
+	switch f {
+	case actF32:
+		for i, v := range a.f32Row(tok) {
+			out[i] = float64(v)
+		}
+	case actQ8:
+		q, d := a.q8Row(tok)
+		for i, v := range q {
+			out[i] = float64(v) * float64(d[i/qk0])
+		}
+	case actQ8K:
+		q, d, _ := a.qkRow(tok)
+		for i, v := range q {
+			out[i] = float64(v) * float64(d[i/qkK])
+		}
+	}
+	return out
+}
+
+// reference computes the product in float64 from dequantised weights and
+// activations, and the sum of magnitudes of the terms for tolerances.
+func reference(t testing.TB, m *Matrix, x []float32, n int) (ref, mag []float64) {
+	t.Helper()
+	var a Activations
+	if err := a.Set(x, n, m.Cols); err != nil {
+		t.Fatal(err)
+	}
+	w := make([]float32, m.Cols)
+	ref = make([]float64, n*m.Rows)
+	mag = make([]float64, n*m.Rows)
+	acts := make([][]float64, n)
+	for tok := range n {
+		acts[tok] = actValues(t, m.Type, &a, tok)
+	}
+	for r := range m.Rows {
+		if err := m.DequantizeRow(w, r); err != nil {
+			t.Fatal(err)
+		}
+		for tok := range n {
+			var s, sa float64
+			for i, v := range acts[tok] {
+				p := float64(w[i]) * v
+				s += p
+				sa += math.Abs(p)
+			}
+			ref[tok*m.Rows+r], mag[tok*m.Rows+r] = s, sa
+		}
+	}
+	return ref, mag
+}
+
+func matmul(t testing.TB, p *Pool, m *Matrix, x []float32, n int) []float32 {
+	t.Helper()
+	out := make([]float32, n*m.Rows)
+	if err := p.MatMul(out, m, x, n); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestMatMul compares the portable and assembly products with a float64
+// reference for every type, odd block counts and batch sizes that exercise
+// the 4-token kernels and their remainders.
+func TestMatMul(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	p := NewPool(3)
+	defer p.Close()
+	for _, ty := range weightTypes {
+		for _, blocks := range []int{1, 3, 8, 11} {
+			cols := blocks * ty.BlockSize()
+			if ty.BlockSize() == 1 {
+				cols = []int{1, 13, 64, 200}[blocks%4]
+			}
+			rows := 1 + blocks*5 // 6, 16, 41, 56: whole and partial groups of 8
+			m := randMatrix(t, r, ty, rows, cols)
+			for _, n := range []int{1, 4, 7} {
+				t.Run(fmt.Sprintf("%s/cols=%d/n=%d", ty, cols, n), func(t *testing.T) {
+					x := randVec(r, n*cols, 1)
+					ref, mag := reference(t, &m, x, n)
+					var slow, fast []float32
+					withAccel(t, false, func() { slow = matmul(t, p, &m, x, n) })
+					check := func(name string, got []float32) {
+						for i := range ref {
+							if d := math.Abs(float64(got[i]) - ref[i]); d > 1e-5*mag[i]+1e-30 {
+								t.Fatalf("%s: output %d = %g, reference %g (|terms| %g)", name, i, got[i], ref[i], mag[i])
+							}
+						}
+					}
+					check("portable", slow)
+					if !cpuHasAccel() {
+						return
+					}
+					withAccel(t, true, func() { fast = matmul(t, p, &m, x, n) })
+					check("assembly", fast)
+					if mr := Repack(m); mr.Interleaved() {
+						withAccel(t, false, func() { slow = matmul(t, p, &mr, x, n) })
+						check("interleaved portable", slow)
+						withAccel(t, true, func() { fast = matmul(t, p, &mr, x, n) })
+						check("interleaved assembly", fast)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestActivationQuant checks the 8-bit activation forms against the input
+// and the vector quantiser against the portable one, bit for bit.
+func TestActivationQuant(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{32, 256, 2048} {
+		x := randVec(r, n, 2)
+		x[5] = 0
+		if n >= 96 {
+			clear(x[64:96]) // an all-zero block
+		}
+		q1, d1, m1 := make([]int8, n), make([]float32, n/qk0), make([]float32, n/qk0)
+		quantActQ8Go(q1, d1, m1, x)
+		for b := range m1 {
+			var s int
+			for _, q := range q1[b*qk0 : (b+1)*qk0] {
+				s += int(q)
+			}
+			if m1[b] != float32(s)*d1[b]*8 {
+				t.Fatalf("block %d: m = %g, want %g", b, m1[b], float32(s)*d1[b]*8)
+			}
+		}
+		for i, v := range x {
+			if got := float32(q1[i]) * d1[i/qk0]; math.Abs(float64(got-v)) > float64(d1[i/qk0])/2*1.0001 {
+				t.Fatalf("q8 value %d = %g, want %g", i, got, v)
+			}
+		}
+		if quantActQ8Fast != nil && cpuHasAccel() {
+			q2, d2, m2 := make([]int8, n), make([]float32, n/qk0), make([]float32, n/qk0)
+			quantActQ8Fast(q2, d2, m2, x)
+			for i := range q1 {
+				if q1[i] != q2[i] {
+					t.Fatalf("n=%d: quant %d: portable %d, vector %d (x=%g, d=%g)", n, i, q1[i], q2[i], x[i], d1[i/qk0])
+				}
+			}
+			for i := range d1 {
+				if d1[i] != d2[i] || m1[i] != m2[i] {
+					t.Fatalf("n=%d: block %d: portable scale %g m %g, vector %g %g", n, i, d1[i], m1[i], d2[i], m2[i])
+				}
+			}
+		}
+		if n%qkK == 0 {
+			qs, sums := make([]int8, qkK), make([]int16, 16)
+			d := quantRowQ8K(qs, sums, x[:qkK])
+			for i, q := range qs {
+				if got := float32(q) * d; math.Abs(float64(got-x[i])) > math.Abs(float64(d))/2*1.0001 {
+					t.Fatalf("q8k value %d = %g, want %g", i, got, x[i])
+				}
+			}
+			for g := range 16 {
+				var s int
+				for _, q := range qs[16*g : 16*g+16] {
+					s += int(q)
+				}
+				if int(sums[g]) != s {
+					t.Fatalf("q8k sum %d = %d, want %d", g, sums[g], s)
+				}
+			}
+		}
+	}
+}
+
+func TestMatMulActsReuse(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	p := NewPool(2)
+	defer p.Close()
+	cols := 512
+	x := randVec(r, 3*cols, 1)
+	var a Activations
+	if err := a.Set(x, 3, cols); err != nil {
+		t.Fatal(err)
+	}
+	for _, ty := range weightTypes {
+		m := randMatrix(t, r, ty, 9, cols)
+		got := make([]float32, 3*9)
+		if err := p.MatMulActs(got, &m, &a); err != nil {
+			t.Fatal(err)
+		}
+		wantOut := matmul(t, p, &m, x, 3)
+		for i := range got {
+			if got[i] != wantOut[i] {
+				t.Fatalf("%s: MatMulActs %d = %g, MatMul %g", ty, i, got[i], wantOut[i])
+			}
+		}
+	}
+}
+
+func TestMatMulErrors(t *testing.T) {
+	p := NewPool(2)
+	m, err := NewMatrix(Q8_0, 2, 32, make([]byte, 2*q80Bytes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.MatMul(make([]float32, 3), &m, make([]float32, 32), 1); !errors.Is(err, ErrShape) {
+		t.Errorf("wrong output length: %v", err)
+	}
+	if err := p.MatMul(make([]float32, 2), &m, make([]float32, 31), 1); !errors.Is(err, ErrShape) {
+		t.Errorf("wrong input length: %v", err)
+	}
+	var a Activations
+	if err := a.Set(make([]float32, 64), 1, 64); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.MatMulActs(make([]float32, 2), &m, &a); !errors.Is(err, ErrShape) {
+		t.Errorf("columns mismatch: %v", err)
+	}
+	p.Close()
+	p.Close()
+	if err := p.MatMul(make([]float32, 2), &m, make([]float32, 32), 1); !errors.Is(err, ErrClosed) {
+		t.Errorf("closed pool: %v", err)
+	}
+	if err := p.Parallel(3, func(int, int) {}); !errors.Is(err, ErrClosed) {
+		t.Errorf("closed pool: %v", err)
+	}
+}
+
+func TestParallel(t *testing.T) {
+	for _, threads := range []int{1, 2, 5} {
+		p := NewPool(threads)
+		for _, n := range []int{1, 3, 100, 1001} {
+			for range 50 { // many dispatches exercise the park and wake paths
+				hits := make([]int32, n)
+				err := p.Parallel(n, func(lo, hi int) {
+					for i := lo; i < hi; i++ {
+						hits[i]++
+					}
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, h := range hits {
+					if h != 1 {
+						t.Fatalf("threads=%d n=%d: index %d visited %d times", threads, n, i, h)
+					}
+				}
+			}
+		}
+		p.Close()
+	}
+}
+
+// TestPoolConcurrentCallers shares one pool between goroutines; operations
+// take turns and each gets its own right answer.
+func TestPoolConcurrentCallers(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	p := NewPool(2)
+	defer p.Close()
+	m := randMatrix(t, r, Q4_0, 40, 256)
+	xs := make([][]float32, 4)
+	wants := make([][]float32, 4)
+	for i := range xs {
+		xs[i] = randVec(r, 2*256, 1)
+		wants[i] = matmul(t, p, &m, xs[i], 2)
+	}
+	var wg sync.WaitGroup
+	for i := range xs {
+		wg.Go(func() {
+			for range 30 {
+				out := make([]float32, 2*40)
+				if err := p.MatMul(out, &m, xs[i], 2); err != nil {
+					t.Error(err)
+					return
+				}
+				for j := range out {
+					if out[j] != wants[i][j] {
+						t.Errorf("caller %d: output %d = %g, want %g", i, j, out[j], wants[i][j])
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestMatMulNoAllocs(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	p := NewPool(2)
+	defer p.Close()
+	for _, ty := range []Type{Q4_0, Q4_K, F16} {
+		m := randMatrix(t, r, ty, 64, 512)
+		x := randVec(r, 5*512, 1)
+		out := make([]float32, 5*64)
+		allocs := testing.AllocsPerRun(20, func() {
+			if err := p.MatMul(out, &m, x, 5); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %v allocations per MatMul", ty, allocs)
+		}
+	}
+}
+
+func TestRepackRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	for _, ty := range []Type{Q4_0, Q8_0} {
+		m := randMatrix(t, r, ty, 21, 96)
+		mr := Repack(m)
+		if cpuHasAccel() != mr.Interleaved() {
+			t.Fatalf("%s: interleaved %v with assembly %v", ty, mr.Interleaved(), cpuHasAccel())
+		}
+		a, b := make([]float32, 96), make([]float32, 96)
+		for row := range 21 {
+			if err := m.DequantizeRow(a, row); err != nil {
+				t.Fatal(err)
+			}
+			if err := mr.DequantizeRow(b, row); err != nil {
+				t.Fatal(err)
+			}
+			for i := range a {
+				if a[i] != b[i] {
+					t.Fatalf("%s row %d value %d: plain %g, interleaved %g", ty, row, i, a[i], b[i])
+				}
+			}
+		}
+		if mr2 := Repack(mr); mr2.Interleaved() != mr.Interleaved() {
+			t.Fatal("repacking twice changed the layout")
+		}
+	}
+	m := randMatrix(t, r, Q4_K, 16, 256)
+	if mr := Repack(m); mr.Interleaved() {
+		t.Error("Q4_K has no interleaved form")
+	}
+}

@@ -1,0 +1,124 @@
+package kernels
+
+import (
+	"encoding/binary"
+	"math"
+)
+
+// Vector operations of a transformer layer. Lengths must match; the
+// functions use the shorter operand where they differ in length only by
+// programmer error (they never read out of bounds).
+
+var (
+	axpyFast func(a float32, x, y []float32)
+	dotFast  func(x, y []float32) float32
+)
+
+// Dot returns Σ x[i]·y[i] over min(len(x), len(y)) values.
+func Dot(x, y []float32) float32 {
+	n := min(len(x), len(y))
+	x, y = x[:n], y[:n]
+	if accel && dotFast != nil {
+		return dotFast(x, y)
+	}
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		s0 += x[i] * y[i]
+		s1 += x[i+1] * y[i+1]
+		s2 += x[i+2] * y[i+2]
+		s3 += x[i+3] * y[i+3]
+	}
+	for ; i < n; i++ {
+		s0 += x[i] * y[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// AXPY adds a·x to y (attention accumulates values with it).
+func AXPY(a float32, x, y []float32) {
+	n := min(len(x), len(y))
+	x, y = x[:n], y[:n]
+	if accel && axpyFast != nil {
+		axpyFast(a, x, y)
+		return
+	}
+	for i := range x {
+		y[i] += a * x[i]
+	}
+}
+
+// Add sets dst[i] = dst[i] + x[i] (residual connections).
+func Add(dst, x []float32) {
+	x = x[:min(len(x), len(dst))]
+	for i, v := range x {
+		dst[i] += v
+	}
+}
+
+// Scale multiplies x by a in place.
+func Scale(x []float32, a float32) {
+	for i := range x {
+		x[i] *= a
+	}
+}
+
+// RMSNorm sets dst[i] = x[i] / sqrt(mean(x²) + eps) · w[i]. dst may be x.
+func RMSNorm(dst, x, w []float32, eps float32) {
+	n := min(len(dst), len(x), len(w))
+	if n == 0 {
+		return
+	}
+	ss := Dot(x[:n], x[:n])
+	inv := float32(1 / math.Sqrt(float64(ss/float32(n)+eps)))
+	for i := range n {
+		dst[i] = x[i] * inv * w[i]
+	}
+}
+
+// Softmax replaces x with exp(x - max) / Σ exp(x - max).
+func Softmax(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	m := x[0]
+	for _, v := range x[1:] {
+		m = max(m, v)
+	}
+	var sum float32
+	for i, v := range x {
+		e := float32(math.Exp(float64(v - m)))
+		x[i] = e
+		sum += e
+	}
+	inv := 1 / sum
+	for i := range x {
+		x[i] *= inv
+	}
+}
+
+// SiLUMul sets gate[i] = silu(gate[i]) · up[i], silu(g) = g / (1 + e^-g):
+// the SwiGLU feed-forward activation.
+func SiLUMul(gate, up []float32) {
+	up = up[:min(len(up), len(gate))]
+	for i, u := range up {
+		g := gate[i]
+		gate[i] = g / (1 + float32(math.Exp(float64(-g)))) * u
+	}
+}
+
+// streamSumGo reads p eight bytes at a time.
+func streamSumGo(p []byte) uint64 {
+	var s0, s1, s2, s3 uint64
+	i := 0
+	for ; i+32 <= len(p); i += 32 {
+		s0 += binary.LittleEndian.Uint64(p[i:])
+		s1 += binary.LittleEndian.Uint64(p[i+8:])
+		s2 += binary.LittleEndian.Uint64(p[i+16:])
+		s3 += binary.LittleEndian.Uint64(p[i+24:])
+	}
+	for ; i < len(p); i++ {
+		s0 += uint64(p[i])
+	}
+	return s0 + s1 + s2 + s3
+}

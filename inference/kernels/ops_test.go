@@ -1,0 +1,87 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestOps(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, n := range []int{1, 7, 8, 33, 1000} {
+		x, y, w := randVec(r, n, 1), randVec(r, n, 1), randVec(r, n, 1)
+		var dot, ss float64
+		for i := range x {
+			dot += float64(x[i]) * float64(y[i])
+			ss += float64(x[i]) * float64(x[i])
+		}
+		for _, on := range []bool{false, true} {
+			withAccel(t, on, func() {
+				if got := Dot(x, y); math.Abs(float64(got)-dot) > 1e-5*math.Sqrt(ss)*float64(n) {
+					t.Errorf("n=%d accel=%v: Dot = %g, want %g", n, on, got, dot)
+				}
+				z := append([]float32(nil), y...)
+				AXPY(0.5, x, z)
+				for i := range z {
+					if want := y[i] + 0.5*x[i]; math.Abs(float64(z[i]-want)) > 1e-6 {
+						t.Fatalf("n=%d: AXPY[%d] = %g, want %g", n, i, z[i], want)
+					}
+				}
+			})
+		}
+		out := make([]float32, n)
+		RMSNorm(out, x, w, 1e-5)
+		inv := 1 / math.Sqrt(ss/float64(n)+1e-5)
+		for i := range out {
+			if want := float64(x[i]) * inv * float64(w[i]); math.Abs(float64(out[i])-want) > 1e-5*math.Abs(want)+1e-6 {
+				t.Fatalf("n=%d: RMSNorm[%d] = %g, want %g", n, i, out[i], want)
+			}
+		}
+		s := append([]float32(nil), x...)
+		Softmax(s)
+		var mx, sum float64 = math.Inf(-1), 0
+		for _, v := range x {
+			mx = max(mx, float64(v))
+		}
+		for _, v := range x {
+			sum += math.Exp(float64(v) - mx)
+		}
+		for i, v := range s {
+			if want := math.Exp(float64(x[i])-mx) / sum; math.Abs(float64(v)-want) > 1e-6 {
+				t.Fatalf("n=%d: Softmax[%d] = %g, want %g", n, i, v, want)
+			}
+		}
+		g := append([]float32(nil), x...)
+		SiLUMul(g, y)
+		for i, v := range g {
+			xi := float64(x[i])
+			if want := xi / (1 + math.Exp(-xi)) * float64(y[i]); math.Abs(float64(v)-want) > 1e-5*math.Abs(want)+1e-6 {
+				t.Fatalf("n=%d: SiLUMul[%d] = %g, want %g", n, i, v, want)
+			}
+		}
+		a := append([]float32(nil), x...)
+		Add(a, y)
+		Scale(a, 2)
+		for i, v := range a {
+			if want := 2 * (x[i] + y[i]); v != want {
+				t.Fatalf("n=%d: Add+Scale[%d] = %g, want %g", n, i, v, want)
+			}
+		}
+	}
+}
+
+func TestStreamSum(t *testing.T) {
+	p := make([]byte, 1000)
+	var want uint64
+	for i := range p {
+		p[i] = byte(i * 7)
+	}
+	// Both sums add the same little-endian words, so they agree exactly
+	// when the length is a multiple of 8.
+	for _, n := range []int{0, 8, 128, 256, 384, 1000} {
+		want = streamSumGo(p[:n])
+		if got := streamSum(p[:n]); got != want {
+			t.Errorf("n=%d: streamSum = %d, want %d", n, got, want)
+		}
+	}
+}
