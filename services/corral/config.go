@@ -152,26 +152,47 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	var errs []error
+	unparsed := map[string]bool{}
 	cfg.raw = make(map[string]string, len(settings))
 	for i, s := range settings {
 		cfg.raw[s.env] = vals[i]
 		if err := s.apply(&cfg, vals[i]); err != nil {
 			errs = append(errs, fmt.Errorf("%s %q: %w", s.env, vals[i], err))
+			unparsed[s.env] = true
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return cfg, err
+	// Report every bad value at once: what did not parse, then what
+	// Validate finds among the rest.
+	for _, p := range cfg.problems() {
+		if !unparsed[p.env] {
+			errs = append(errs, p)
+		}
 	}
-	return cfg, cfg.Validate()
+	return cfg, errors.Join(errs...)
 }
+
+// problem is one bad setting.
+type problem struct {
+	env, msg string
+}
+
+func (p problem) Error() string { return p.env + ": " + p.msg }
 
 var graphVersionRE = regexp.MustCompile(`^v[0-9]+\.[0-9]+$`)
 
 // Validate checks the configuration and names every problem it finds.
 func (c Config) Validate() error {
 	var errs []error
+	for _, p := range c.problems() {
+		errs = append(errs, p)
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) problems() []problem {
+	var errs []problem
 	bad := func(env, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, a...)))
+		errs = append(errs, problem{env, fmt.Sprintf(format, a...)})
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		bad("CORRAL_HTTP_ADDR", "%q is not host:port (%v)", c.HTTPAddr, err)
@@ -224,10 +245,13 @@ func (c Config) Validate() error {
 	default:
 		bad("CORRAL_LOG_LEVEL", "%q: want debug, info, warn or error", c.LogLevel)
 	}
-	if c.ShutdownDelay < 0 || c.ShutdownTimeout <= 0 {
-		bad("CORRAL_SHUTDOWN_TIMEOUT", "delay must be ≥ 0 and timeout > 0")
+	if c.ShutdownDelay < 0 {
+		bad("CORRAL_SHUTDOWN_DELAY", "%v: must not be negative", c.ShutdownDelay)
 	}
-	return errors.Join(errs...)
+	if c.ShutdownTimeout <= 0 {
+		bad("CORRAL_SHUTDOWN_TIMEOUT", "%v: must be positive", c.ShutdownTimeout)
+	}
+	return errs
 }
 
 func checkURL(raw string, schemes ...string) error {
@@ -252,10 +276,27 @@ func (c Config) describe() []any {
 	var out []any
 	for _, s := range settings {
 		v := c.raw[s.env]
-		if s.secret && v != "" {
+		switch {
+		case s.secret && v != "":
 			v = "(set)"
+		case strings.Contains(v, "://"):
+			v = redactURLs(v)
 		}
 		out = append(out, s.env, v)
 	}
 	return out
+}
+
+// redactURLs masks the passwords of a comma-separated list of URLs, so
+// credentials in NATS_URL or REDIS_URL never reach a log.
+func redactURLs(v string) string {
+	parts := strings.Split(v, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil {
+			parts[i] = u.Redacted()
+		} else {
+			parts[i] = "(unparsable URL)"
+		}
+	}
+	return strings.Join(parts, ",")
 }

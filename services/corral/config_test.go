@@ -40,6 +40,13 @@ func TestParseConfigLayers(t *testing.T) {
 	if d := strings.Join(toStrings(cfg.describe()), " "); strings.Contains(d, "s1") {
 		t.Errorf("describe leaks a secret: %s", d)
 	}
+	withPassword, err := parseConfig("serve", []string{"--redis", "redis://user:hunter2@db:6379/0", "--nats", "nats://a:b@n1:4222,nats://n2:4222"}, envOf(nil), io.Discard, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := strings.Join(toStrings(withPassword.describe()), " "); strings.Contains(d, "hunter2") || strings.Contains(d, "a:b@") || !strings.Contains(d, "db:6379") {
+		t.Errorf("describe must mask URL passwords and keep the rest: %s", d)
+	}
 }
 
 func toStrings(v []any) []string {
@@ -68,6 +75,10 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad duration", map[string]string{"CORRAL_SHUTDOWN_TIMEOUT": "soon"}, nil, []string{"CORRAL_SHUTDOWN_TIMEOUT", "soon"}},
 		{"bad log format", nil, []string{"--log-format", "xml"}, []string{"CORRAL_LOG_FORMAT"}},
 		{"several at once", nil, []string{"--http", "x", "--log-level", "loud"}, []string{"CORRAL_HTTP_ADDR", "CORRAL_LOG_LEVEL"}},
+		{"parse and validation errors together", nil,
+			[]string{"--http", "foo", "--stream-replicas", "x", "--shutdown-timeout", "5", "--graph-url", "ftp://x", "--log-level", "loud", "--data", ""},
+			[]string{"CORRAL_HTTP_ADDR", "CORRAL_STREAM_REPLICAS", "CORRAL_SHUTDOWN_TIMEOUT", "CORRAL_GRAPH_URL", "CORRAL_LOG_LEVEL", "CORRAL_DATA_DIR"}},
+		{"negative delay", map[string]string{"CORRAL_SHUTDOWN_DELAY": "-1s"}, nil, []string{"CORRAL_SHUTDOWN_DELAY", "negative"}},
 		{"stray argument", nil, []string{"extra"}, []string{"unexpected arguments"}},
 		{"unknown flag", nil, []string{"--nope"}, []string{"not defined"}},
 	}

@@ -34,6 +34,9 @@ var commands = map[string]command{
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first signal starts a graceful shutdown, a second one gets
+	// the default behaviour and ends the process at once.
+	go func() { <-ctx.Done(); stop() }()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
@@ -58,13 +61,16 @@ func exitCode(err error) int {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "help", "-h", "-help", "--help":
+			printUsage(stdout)
+			return nil
+		}
+	}
 	name := "serve"
 	if len(args) > 0 && (len(args[0]) == 0 || args[0][0] != '-') {
 		name, args = args[0], args[1:]
-	}
-	if name == "help" {
-		printUsage(stdout)
-		return nil
 	}
 	cmd, ok := commands[name]
 	if !ok {
@@ -80,7 +86,7 @@ func printUsage(w io.Writer) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	fmt.Fprintln(w, "usage: corral [command] [flags]   (no command means serve)")
+	fmt.Fprintln(w, "usage: corral [command] [flags]   (no command means serve; corral COMMAND --help for its flags)")
 	fmt.Fprintln(w, "commands:")
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)

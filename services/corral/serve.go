@@ -66,10 +66,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		_ = tel.Shutdown(context.Background())
 		return err
 	}
-	<-ctx.Done()
-	log.Info("shutdown requested, draining", "timeout", cfg.ShutdownTimeout)
+	select {
+	case <-ctx.Done():
+		log.Info("shutdown requested, draining", "timeout", cfg.ShutdownTimeout)
+	case <-srv.group.Failed():
+		log.Error("a component failed, shutting down", "timeout", cfg.ShutdownTimeout)
+	}
 	stopErr := srv.stop(cfg)
-	if err := tel.Shutdown(context.Background()); err != nil {
+	flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tel.Shutdown(flushCtx); err != nil {
 		stopErr = errors.Join(stopErr, fmt.Errorf("flush telemetry: %w", err))
 	}
 	if stopErr != nil {
@@ -109,6 +115,11 @@ func startServer(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (s *
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return s, fmt.Errorf("data folder: %w", err)
 	}
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return s, err
+	}
+	s.group.OnStop("data folder lock", func(context.Context) error { return unlock() })
 	if err := s.checkModel(cfg); err != nil {
 		return s, err
 	}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -122,11 +123,11 @@ func TestServeBinaryRestartKeepsData(t *testing.T) {
 	data := t.TempDir()
 	httpAddr, redisAddr := freeAddr(t), freeAddr(t)
 
-	start := func() (*exec.Cmd, *strings.Builder) {
+	start := func() (*exec.Cmd, *syncBuffer) {
 		cmd := exec.Command(bin, "--http", httpAddr, "--data", data, "--redis-listen", redisAddr)
 		cmd.Env = append(os.Environ(), "NATS_URL=", "REDIS_URL=")
-		var logs strings.Builder
-		cmd.Stderr = &logs
+		logs := &syncBuffer{}
+		cmd.Stderr = logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +137,7 @@ func TestServeBinaryRestartKeepsData(t *testing.T) {
 			if err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == 200 {
-					return cmd, &logs
+					return cmd, logs
 				}
 			}
 			if time.Now().After(deadline) {
@@ -146,7 +147,7 @@ func TestServeBinaryRestartKeepsData(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	stop := func(cmd *exec.Cmd, logs *strings.Builder) {
+	stop := func(cmd *exec.Cmd, logs *syncBuffer) {
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
@@ -161,6 +162,13 @@ func TestServeBinaryRestartKeepsData(t *testing.T) {
 			t.Errorf("log does not say %q:\n%s", want, logs.String())
 		}
 	}
+	// A second process on the same data folder must refuse to start.
+	second := exec.Command(bin, "--http", freeAddr(t), "--data", data)
+	second.Env = append(os.Environ(), "NATS_URL=", "REDIS_URL=")
+	if out, err := second.CombinedOutput(); err == nil || !strings.Contains(string(out), "in use by another corral process") {
+		t.Errorf("second serve on the same data folder: %v\n%s", err, out)
+	}
+
 	ctx := context.Background()
 	rc := redis.NewClient(&redis.Options{Addr: redisAddr})
 	defer rc.Close()
@@ -210,4 +218,22 @@ func TestServeModelChoice(t *testing.T) {
 			t.Fatalf("startServer = %v, want a CORRAL_MODEL error about the file's magic", err)
 		}
 	})
+}
+
+// syncBuffer is a log sink a child process writes to while the test reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

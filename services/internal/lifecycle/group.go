@@ -25,6 +25,8 @@ type Group struct {
 	stops   []namedStop
 	errs    []error
 	stopped atomic.Bool
+	failed  chan struct{} // closed when a goroutine first returns an error
+	failure sync.Once
 }
 
 type namedStop struct {
@@ -37,7 +39,7 @@ type namedStop struct {
 // they stop).
 func NewGroup(ctx context.Context, log *slog.Logger) *Group {
 	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	return &Group{log: log, ctx: gctx, cancel: cancel}
+	return &Group{log: log, ctx: gctx, cancel: cancel, failed: make(chan struct{})}
 }
 
 // OnStop registers how to stop something that has just been started.
@@ -59,10 +61,16 @@ func (g *Group) Go(name string, fn func(ctx context.Context) error) {
 				g.mu.Lock()
 				g.errs = append(g.errs, fmt.Errorf("%s: %w", name, err))
 				g.mu.Unlock()
+				g.failure.Do(func() { close(g.failed) })
 			}
 		})
 	}()
 }
+
+// Failed is closed when a goroutine started with Go fails, so the process
+// can shut down instead of running on without a component; Stop then
+// reports the error.
+func (g *Group) Failed() <-chan struct{} { return g.failed }
 
 // Stop cancels the goroutines, waits for them, then runs the stop functions
 // in reverse order, each bounded by ctx. Only the first call does anything.

@@ -47,6 +47,7 @@ func TestGroupStopsInReverseAfterGoroutines(t *testing.T) {
 func TestGroupReportsGoroutineErrors(t *testing.T) {
 	g := NewGroup(t.Context(), slog.New(slog.DiscardHandler))
 	g.Go("bad", func(context.Context) error { return errors.New("broken") })
+	<-g.Failed()
 	if err := g.Stop(t.Context()); err == nil || !strings.Contains(err.Error(), "bad: broken") {
 		t.Fatalf("Stop = %v", err)
 	}

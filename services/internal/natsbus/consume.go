@@ -398,7 +398,7 @@ func (c *consumer) handle(ctx context.Context, msg jetstream.Msg) {
 		if aerr := msg.Ack(); aerr != nil {
 			// The work is done; at worst the message comes back and the
 			// handler's own dedupe drops it.
-			c.log.Warn("natsbus: ack", "subject", msg.Subject(), "err", aerr)
+			c.log.WarnContext(sctx, "natsbus: ack", "subject", msg.Subject(), "err", aerr)
 		}
 	case IsPermanent(err):
 		span.RecordError(err)
@@ -415,10 +415,10 @@ func (c *consumer) handle(ctx context.Context, msg jetstream.Msg) {
 		span.SetStatus(codes.Error, "handler failed; will retry")
 		outcome = outcomeRetry
 		delay := c.backoff(md.NumDelivered)
-		c.log.Warn("natsbus: handler failed, retrying", "subject", msg.Subject(),
+		c.log.WarnContext(sctx, "natsbus: handler failed, retrying", "subject", msg.Subject(),
 			"delivery", md.NumDelivered, "retry_in", delay, "err", err)
 		if nerr := msg.NakWithDelay(delay); nerr != nil {
-			c.log.Warn("natsbus: nak", "subject", msg.Subject(), "err", nerr)
+			c.log.WarnContext(sctx, "natsbus: nak", "subject", msg.Subject(), "err", nerr)
 		}
 	}
 }
@@ -440,7 +440,7 @@ func (c *consumer) run(ctx context.Context, msg jetstream.Msg) (err error) {
 				return
 			case <-t.C:
 				if err := msg.InProgress(); err != nil {
-					c.log.Warn("natsbus: in-progress ack", "subject", msg.Subject(), "err", err)
+					c.log.WarnContext(ctx, "natsbus: in-progress ack", "subject", msg.Subject(), "err", err)
 				}
 			}
 		}
@@ -449,7 +449,7 @@ func (c *consumer) run(ctx context.Context, msg jetstream.Msg) (err error) {
 		close(done)
 		wg.Wait()
 		if r := recover(); r != nil {
-			c.log.Error("natsbus: handler panicked", "subject", msg.Subject(), "panic", r, "stack", string(debug.Stack()))
+			c.log.ErrorContext(ctx, "natsbus: handler panicked", "subject", msg.Subject(), "panic", r, "stack", string(debug.Stack()))
 			err = fmt.Errorf("handler panicked: %v", r)
 		}
 	}()
@@ -469,7 +469,7 @@ func (c *consumer) backoff(n uint64) time.Duration {
 func (c *consumer) deadLetter(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, reason string, cause error) {
 	log := c.log.With("subject", msg.Subject(), "sequence", md.Sequence.Stream, "deliveries", md.NumDelivered, "reason", reason)
 	if c.cfg.DeadLetter == nil {
-		log.Error("natsbus: dropping poison message (no dead-letter subject)", "err", cause)
+		log.ErrorContext(ctx, "natsbus: dropping poison message (no dead-letter subject)", "err", cause)
 		c.term(msg, log)
 		return
 	}
@@ -495,13 +495,13 @@ func (c *consumer) deadLetter(ctx context.Context, msg jetstream.Msg, md *jetstr
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := publishMsg(pctx, c.js, dl, id); err != nil {
-		log.Error("natsbus: dead-lettering failed; will retry", "err", err, "cause", cause)
+		log.ErrorContext(ctx, "natsbus: dead-lettering failed; will retry", "err", err, "cause", cause)
 		if nerr := msg.NakWithDelay(c.backoff(md.NumDelivered)); nerr != nil {
-			log.Warn("natsbus: nak", "err", nerr)
+			log.WarnContext(ctx, "natsbus: nak", "err", nerr)
 		}
 		return
 	}
-	log.Warn("natsbus: message dead-lettered", "dlq_subject", dl.Subject, "err", cause)
+	log.WarnContext(ctx, "natsbus: message dead-lettered", "dlq_subject", dl.Subject, "err", cause)
 	c.term(msg, log)
 }
 
