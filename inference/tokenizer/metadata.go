@@ -59,12 +59,32 @@ func VocabFromMetadata(md Metadata) (Vocab, error) {
 	if v.Model != ModelSPM && v.Model != ModelBPE {
 		return v, fmt.Errorf("%w: tokenizer model %q (supported: %q, %q)", ErrUnsupported, v.Model, ModelSPM, ModelBPE)
 	}
-	v.Pre, _ = md.String(KeyPre)
+	// An optional key that is present with the wrong type is an error, not
+	// a silent default: a vocabulary built without its scores or token
+	// types would tokenize wrongly without a word.
+	has := keySet(md)
+	wrongType := func(key string, ok bool, want string) error {
+		if !ok && has[key] {
+			return fmt.Errorf("%w: %s is present but is not %s", ErrInvalidVocab, key, want)
+		}
+		return nil
+	}
+	v.Pre, ok = md.String(KeyPre)
+	if err := wrongType(KeyPre, ok, "a string"); err != nil {
+		return v, err
+	}
 	if v.Tokens, ok = md.Strings(KeyTokens); !ok {
 		return v, fmt.Errorf("%w: %s (array of strings)", ErrMissingKey, KeyTokens)
 	}
-	v.Scores, _ = md.Float32s(KeyScores)
-	if types, ok := md.Int32s(KeyTokenType); ok {
+	v.Scores, ok = md.Float32s(KeyScores)
+	if err := wrongType(KeyScores, ok, "an array of float32"); err != nil {
+		return v, err
+	}
+	types, ok := md.Int32s(KeyTokenType)
+	if err := wrongType(KeyTokenType, ok, "an array of integers"); err != nil {
+		return v, err
+	}
+	if ok {
 		v.Types = make([]TokenType, len(types))
 		for i, t := range types {
 			v.Types[i] = TokenType(t)
@@ -95,16 +115,39 @@ func VocabFromMetadata(md Metadata) (Vocab, error) {
 		}
 	}
 	if v.AddBOS, ok = md.Bool(KeyAddBOS); !ok {
+		if err := wrongType(KeyAddBOS, ok, "a bool"); err != nil {
+			return v, err
+		}
 		v.AddBOS = spm || v.Pre == PreLlama3
 	}
 	if v.BOS == NoToken {
 		v.AddBOS = false
 	}
 	if v.AddSpacePrefix, ok = md.Bool(KeyAddSpacePrefix); !ok {
+		if err := wrongType(KeyAddSpacePrefix, ok, "a bool"); err != nil {
+			return v, err
+		}
 		v.AddSpacePrefix = spm
 	}
-	v.ChatTemplate, _ = md.String(KeyChatTemplate)
+	v.ChatTemplate, ok = md.String(KeyChatTemplate)
+	if err := wrongType(KeyChatTemplate, ok, "a string"); err != nil {
+		return v, err
+	}
 	return v, nil
+}
+
+// keySet lists the keys of metadata that can list them (a GGUF file can);
+// for other sources it is empty and wrong types fall back to defaults.
+func keySet(md Metadata) map[string]bool {
+	lister, ok := md.(interface{ Keys() []string })
+	if !ok {
+		return nil
+	}
+	set := map[string]bool{}
+	for _, k := range lister.Keys() {
+		set[k] = true
+	}
+	return set
 }
 
 func pick(cond bool, a, b int32) int32 {

@@ -38,6 +38,9 @@ func runConvert(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := llama2c.ConvertFile(in, out, *tok, llama2c.Options{Name: *name}); err != nil {
 			return err
 		}
+		if *tok == "" {
+			fmt.Fprintln(stderr, "warning: no --tokenizer given: the vocabulary is a placeholder (byte tokens and <tok_N>), so text prompts will not tokenize as the model was trained; pass llama2.c's tokenizer.bin, or use token ids")
+		}
 	case "":
 		return usageError{"convert needs --from (supported: llama2c)"}
 	default:
