@@ -90,21 +90,38 @@ func printInfo(w io.Writer, path string, in gguf.Info) {
 		{"file size", fmt.Sprintf("%d bytes (%s)", in.FileSize, humanBytes(in.FileSize))},
 		{"tensors", fmt.Sprint(in.TensorCount)},
 		{"tensor types", strings.Join(types, " ")},
-		{"context length", fmt.Sprint(in.ContextLength)},
-		{"embedding", fmt.Sprint(in.EmbeddingLength)},
-		{"layers", fmt.Sprint(in.BlockCount)},
-		{"heads", fmt.Sprint(in.HeadCount)},
-		{"kv heads", fmt.Sprint(in.HeadCountKV)},
-		{"feed forward", fmt.Sprint(in.FeedForward)},
-		{"rope dims", fmt.Sprint(in.RopeDimCount)},
-		{"rope base", shortFloat(in.RopeFreqBase)},
-		{"rms epsilon", shortFloat(in.RMSEpsilon)},
+		{"context length", countOrAbsent(in.ContextLength)},
+		{"embedding", countOrAbsent(in.EmbeddingLength)},
+		{"layers", countOrAbsent(in.BlockCount)},
+		{"heads", countOrAbsent(in.HeadCount)},
+		{"kv heads", countOrAbsent(in.HeadCountKV)},
+		{"feed forward", countOrAbsent(in.FeedForward)},
+		{"rope dims", countOrAbsent(in.RopeDimCount)},
+		{"rope base", floatOrAbsent(in.RopeFreqBase)},
+		{"rms epsilon", floatOrAbsent(in.RMSEpsilon)},
 		{"tokenizer", fmt.Sprintf("%s (%s), %d tokens", in.Tokenizer, gguf.TokenizerKind(in.Tokenizer), in.VocabSize)},
 	}
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
 	}
 	_ = tw.Flush()
+}
+
+// countOrAbsent and floatOrAbsent print a hyperparameter, or "absent"
+// when the file does not set it (a vocabulary-only file, say), so a missing
+// key is not mistaken for a zero.
+func countOrAbsent(n uint64) string {
+	if n == 0 {
+		return "absent"
+	}
+	return fmt.Sprint(n)
+}
+
+func floatOrAbsent(x float64) string {
+	if x == 0 {
+		return "absent"
+	}
+	return shortFloat(x)
 }
 
 // shortFloat prints x with float32 precision, the width GGUF files store
