@@ -113,9 +113,7 @@ func (a *Activations) quantRows(f actFormat, lo, hi int) {
 	case actQ8:
 		quantActQ8(a.q8[lo*c:hi*c], a.d8[lo*c/qk0:hi*c/qk0], a.m8[lo*c/qk0:hi*c/qk0], a.x[lo*c:hi*c])
 	case actQ8K:
-		for b := lo * c / qkK; b < hi*c/qkK; b++ {
-			a.dk[b] = quantRowQ8K(a.qk[b*qkK:(b+1)*qkK], a.sk[b*16:(b+1)*16], a.x[b*qkK:(b+1)*qkK])
-		}
+		quantActQ8K(a.qk[lo*c:hi*c], a.dk[lo*c/qkK:hi*c/qkK], a.sk[lo*c/16:hi*c/16], a.x[lo*c:hi*c])
 	}
 }
 

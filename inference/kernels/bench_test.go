@@ -170,6 +170,16 @@ func BenchmarkQuantizeActivations(b *testing.B) {
 			quantActQ8Go(q, d, m, x)
 		}
 	})
+	b.Run("q8k/asm", func(b *testing.B) {
+		if quantActQ8KFast == nil || !cpuHasAccel() {
+			b.Skip("no assembly kernels")
+		}
+		b.SetBytes(int64(4 * len(x)))
+		dk := make([]float32, len(x)/qkK)
+		for b.Loop() {
+			quantActQ8KFast(qk, dk, sk, x)
+		}
+	})
 	b.Run("q8k/go", func(b *testing.B) {
 		b.SetBytes(int64(4 * len(x)))
 		for b.Loop() {
@@ -178,4 +188,43 @@ func BenchmarkQuantizeActivations(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkRepack measures the load-time cost of interleaving the largest
+// matrix of llama3-1b (the 128256×2048 output/embedding matrix).
+func BenchmarkRepack(b *testing.B) {
+	if !cpuHasAccel() {
+		b.Skip("no assembly kernels: Repack keeps the plain layout")
+	}
+	for _, ty := range []Type{Q4_0, Q8_0} {
+		b.Run(ty.String(), func(b *testing.B) {
+			m := benchMatrix(b, ty, 128256, 2048)
+			b.SetBytes(int64(len(m.Data)))
+			for b.Loop() {
+				if mr := Repack(m); !mr.Interleaved() {
+					b.Fatal("not interleaved")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSiLUMul is the SwiGLU activation over one llama3-1b feed-forward
+// row (8192 values).
+func BenchmarkSiLUMul(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 3))
+	g, u := randVec(r, 8192, 2), randVec(r, 8192, 1)
+	for _, on := range []bool{true, false} {
+		b.Run(map[bool]string{true: "asm", false: "go"}[on], func(b *testing.B) {
+			defer SetAccelerated(true)
+			if SetAccelerated(on) != on {
+				b.Skip("no assembly kernels")
+			}
+			b.SetBytes(int64(4 * len(g)))
+			for b.Loop() {
+				SiLUMul(g, u)
+				copy(g, u)
+			}
+		})
+	}
 }

@@ -9,6 +9,11 @@ type kernel struct {
 	// weights once, and stores the results at out[0], out[stride], ...;
 	// nil means four calls of dot.
 	dot4 func(w []byte, a *Activations, t int, out []float32, stride int)
+	// rows4 multiplies four consecutive rows (w holds them, rb bytes each)
+	// with activation row t into out[0:4]; nil means four calls of dot.
+	// Single tokens use it: four rows give the independent work a 1-token
+	// product lacks inside a row.
+	rows4 func(w []byte, rb int, a *Activations, t int, out []float32)
 	// tile34 multiplies three consecutive rows (w holds them, rb bytes
 	// each) with activation rows t..t+3, writing row r, token k at
 	// out[k*stride+r]; it needs a row length that is a multiple of 8.
@@ -28,6 +33,8 @@ var (
 	table [numTypes]kernel
 	// quantActQ8Fast, when set, is the vector activation quantiser.
 	quantActQ8Fast func(q []int8, d, m []float32, x []float32)
+	// quantActQ8KFast, when set, is the vector Q8_K activation quantiser.
+	quantActQ8KFast func(q []int8, d []float32, s []int16, x []float32)
 )
 
 func init() { SetAccelerated(true) }

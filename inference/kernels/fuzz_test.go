@@ -67,6 +67,49 @@ func FuzzBlocks(f *testing.F) {
 				t.Fatal(err)
 			}
 		})
+		// Eight rows (rotations of the bytes) exercise the interleaved layout.
+		if ty == Q4_0 || ty == Q8_0 {
+			rows := make([]byte, 0, 8*len(data))
+			for r := range 8 {
+				rows = append(rows, data[r%len(data):]...)
+				rows = append(rows, data[:r%len(data)]...)
+			}
+			m8, err := NewMatrix(ty, 8, cols, rows)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var plain, inter []float32
+			withAccel(t, true, func() {
+				m8i := Repack(m8)
+				plain = make([]float32, 5*8)
+				inter = make([]float32, 5*8)
+				if err := p.MatMulActs(plain, &m8, &a); err != nil {
+					t.Fatal(err)
+				}
+				if err := p.MatMulActs(inter, &m8i, &a); err != nil {
+					t.Fatal(err)
+				}
+			})
+			row := make([]float32, cols)
+			for r := range 8 {
+				if err := m8.DequantizeRow(row, r); err != nil {
+					t.Fatal(err)
+				}
+				for tok := range 5 {
+					var mag float64
+					for i, v := range actValues(t, ty, &a, tok) {
+						mag += math.Abs(float64(row[i]) * v)
+					}
+					if math.IsInf(mag, 0) || math.IsNaN(mag) || mag > 1e30 {
+						continue
+					}
+					pf, it := float64(plain[tok*8+r]), float64(inter[tok*8+r])
+					if d := math.Abs(pf - it); d > 1e-5*mag+1e-30 {
+						t.Fatalf("%s row %d token %d: plain %g, interleaved %g (|terms| %g)", ty, r, tok, pf, it, mag)
+					}
+				}
+			}
+		}
 		for tok := range 5 {
 			act := actValues(t, ty, &a, tok)
 			var mag float64

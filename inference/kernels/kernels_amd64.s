@@ -91,12 +91,121 @@ DATA packPerm<>+16(SB)/8, $0x0000000600000002
 DATA packPerm<>+24(SB)/8, $0x0000000700000003
 GLOBL packPerm<>(SB), RODATA|NOPTR, $32
 
-// Horizontal sum of the 8 floats in Y0 into X0.
+DATA kmask1<>+0(SB)/8, $0x0f0f0f0f3f3f3f3f
+DATA kmask1<>+8(SB)/8, $0x0f0f0f0f3f3f3f3f
+GLOBL kmask1<>(SB), RODATA|NOPTR, $16
+
+DATA kshift1<>+0(SB)/8, $0x0000000000000000
+DATA kshift1<>+8(SB)/8, $0x0000000400000000
+GLOBL kshift1<>(SB), RODATA|NOPTR, $16
+
+DATA kmask2<>+0(SB)/8, $0x0303030300000000
+DATA kmask2<>+8(SB)/8, $0x0303030300000000
+GLOBL kmask2<>(SB), RODATA|NOPTR, $16
+
+DATA expSign<>+0(SB)/8, $0x8000000080000000
+DATA expSign<>+8(SB)/8, $0x8000000080000000
+DATA expSign<>+16(SB)/8, $0x8000000080000000
+DATA expSign<>+24(SB)/8, $0x8000000080000000
+GLOBL expSign<>(SB), RODATA|NOPTR, $32
+
+DATA expHi<>+0(SB)/8, $0x42b0000042b00000
+DATA expHi<>+8(SB)/8, $0x42b0000042b00000
+DATA expHi<>+16(SB)/8, $0x42b0000042b00000
+DATA expHi<>+24(SB)/8, $0x42b0000042b00000
+GLOBL expHi<>(SB), RODATA|NOPTR, $32
+
+DATA expLo<>+0(SB)/8, $0xc2b00000c2b00000
+DATA expLo<>+8(SB)/8, $0xc2b00000c2b00000
+DATA expLo<>+16(SB)/8, $0xc2b00000c2b00000
+DATA expLo<>+24(SB)/8, $0xc2b00000c2b00000
+GLOBL expLo<>(SB), RODATA|NOPTR, $32
+
+DATA expLog2e<>+0(SB)/8, $0x3fb8aa3b3fb8aa3b
+DATA expLog2e<>+8(SB)/8, $0x3fb8aa3b3fb8aa3b
+DATA expLog2e<>+16(SB)/8, $0x3fb8aa3b3fb8aa3b
+DATA expLog2e<>+24(SB)/8, $0x3fb8aa3b3fb8aa3b
+GLOBL expLog2e<>(SB), RODATA|NOPTR, $32
+
+DATA expC1<>+0(SB)/8, $0x3f3180003f318000
+DATA expC1<>+8(SB)/8, $0x3f3180003f318000
+DATA expC1<>+16(SB)/8, $0x3f3180003f318000
+DATA expC1<>+24(SB)/8, $0x3f3180003f318000
+GLOBL expC1<>(SB), RODATA|NOPTR, $32
+
+DATA expC2<>+0(SB)/8, $0xb95e8083b95e8083
+DATA expC2<>+8(SB)/8, $0xb95e8083b95e8083
+DATA expC2<>+16(SB)/8, $0xb95e8083b95e8083
+DATA expC2<>+24(SB)/8, $0xb95e8083b95e8083
+GLOBL expC2<>(SB), RODATA|NOPTR, $32
+
+DATA expP0<>+0(SB)/8, $0x3950696739506967
+DATA expP0<>+8(SB)/8, $0x3950696739506967
+DATA expP0<>+16(SB)/8, $0x3950696739506967
+DATA expP0<>+24(SB)/8, $0x3950696739506967
+GLOBL expP0<>(SB), RODATA|NOPTR, $32
+
+DATA expP1<>+0(SB)/8, $0x3ab743ce3ab743ce
+DATA expP1<>+8(SB)/8, $0x3ab743ce3ab743ce
+DATA expP1<>+16(SB)/8, $0x3ab743ce3ab743ce
+DATA expP1<>+24(SB)/8, $0x3ab743ce3ab743ce
+GLOBL expP1<>(SB), RODATA|NOPTR, $32
+
+DATA expP2<>+0(SB)/8, $0x3c0889083c088908
+DATA expP2<>+8(SB)/8, $0x3c0889083c088908
+DATA expP2<>+16(SB)/8, $0x3c0889083c088908
+DATA expP2<>+24(SB)/8, $0x3c0889083c088908
+GLOBL expP2<>(SB), RODATA|NOPTR, $32
+
+DATA expP3<>+0(SB)/8, $0x3d2aa9c13d2aa9c1
+DATA expP3<>+8(SB)/8, $0x3d2aa9c13d2aa9c1
+DATA expP3<>+16(SB)/8, $0x3d2aa9c13d2aa9c1
+DATA expP3<>+24(SB)/8, $0x3d2aa9c13d2aa9c1
+GLOBL expP3<>(SB), RODATA|NOPTR, $32
+
+DATA expP4<>+0(SB)/8, $0x3e2aaaaa3e2aaaaa
+DATA expP4<>+8(SB)/8, $0x3e2aaaaa3e2aaaaa
+DATA expP4<>+16(SB)/8, $0x3e2aaaaa3e2aaaaa
+DATA expP4<>+24(SB)/8, $0x3e2aaaaa3e2aaaaa
+GLOBL expP4<>(SB), RODATA|NOPTR, $32
+
+DATA expP5<>+0(SB)/8, $0x3f0000003f000000
+DATA expP5<>+8(SB)/8, $0x3f0000003f000000
+DATA expP5<>+16(SB)/8, $0x3f0000003f000000
+DATA expP5<>+24(SB)/8, $0x3f0000003f000000
+GLOBL expP5<>(SB), RODATA|NOPTR, $32
+
+DATA expOne<>+0(SB)/8, $0x3f8000003f800000
+DATA expOne<>+8(SB)/8, $0x3f8000003f800000
+DATA expOne<>+16(SB)/8, $0x3f8000003f800000
+DATA expOne<>+24(SB)/8, $0x3f8000003f800000
+GLOBL expOne<>(SB), RODATA|NOPTR, $32
+
+DATA expBias<>+0(SB)/8, $0x0000007f0000007f
+DATA expBias<>+8(SB)/8, $0x0000007f0000007f
+DATA expBias<>+16(SB)/8, $0x0000007f0000007f
+DATA expBias<>+24(SB)/8, $0x0000007f0000007f
+GLOBL expBias<>(SB), RODATA|NOPTR, $32
+
+// Horizontal sum of the 8 floats in Y0 into X0 (used where no 4-token
+// kernel has to agree).
 #define HSUM0 \
 	VEXTRACTF128 $1, Y0, X1 \
 	VADDPS       X1, X0, X0 \
 	VHADDPS      X0, X0, X0 \
 	VHADDPS      X0, X0, X0
+
+// Batch invariance: every product kernel reduces each token's eight lanes
+// l0..l7 with the same tree, ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)), so the
+// 1-token, 4-token and tile kernels give identical bits. HSUM1, HSUM4 and
+// HSUM3 (below) all compute that tree.
+
+// Sum of the 8 floats in Y0 into X0.
+#define HSUM1 \
+	VHADDPS      Y0, Y0, Y0 \
+	VHADDPS      Y0, Y0, Y0 \
+	VEXTRACTF128 $1, Y0, X1 \
+	VADDPS       X1, X0, X0
 
 // Sums of Y0..Y3 into the four lanes of X0.
 #define HSUM4 \
@@ -106,6 +215,11 @@ GLOBL packPerm<>(SB), RODATA|NOPTR, $32
 	VEXTRACTF128 $1, Y0, X1 \
 	VADDPS       X1, X0, X0
 
+// The 1-token float kernels keep one accumulator, so that each of its
+// lanes adds the products in the same order as the 4-token and tile
+// kernels (batch invariance); the loops are unrolled only to save
+// branches.
+
 // func dotF32AVX2(w *byte, x *float32, n int) float32
 // n is a multiple of 8.
 TEXT ·dotF32AVX2(SB), NOSPLIT, $0-28
@@ -113,9 +227,6 @@ TEXT ·dotF32AVX2(SB), NOSPLIT, $0-28
 	MOVQ   x+8(FP), DI
 	MOVQ   n+16(FP), CX
 	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
 
 f32loop32:
 	CMPQ        CX, $32
@@ -125,9 +236,9 @@ f32loop32:
 	VMOVUPS     64(SI), Y6
 	VMOVUPS     96(SI), Y7
 	VFMADD231PS (DI), Y4, Y0
-	VFMADD231PS 32(DI), Y5, Y1
-	VFMADD231PS 64(DI), Y6, Y2
-	VFMADD231PS 96(DI), Y7, Y3
+	VFMADD231PS 32(DI), Y5, Y0
+	VFMADD231PS 64(DI), Y6, Y0
+	VFMADD231PS 96(DI), Y7, Y0
 	ADDQ        $128, SI
 	ADDQ        $128, DI
 	SUBQ        $32, CX
@@ -144,12 +255,9 @@ f32loop8:
 	JMP         f32loop8
 
 f32done:
-	VADDPS Y1, Y0, Y0
-	VADDPS Y3, Y2, Y2
-	VADDPS Y2, Y0, Y0
-	HSUM0
+	HSUM1
 	VZEROUPPER
-	MOVSS  X0, ret+24(FP)
+	MOVSS X0, ret+24(FP)
 	RET
 
 // func dotF16AVX2(w *byte, x *float32, n int) float32
@@ -159,9 +267,6 @@ TEXT ·dotF16AVX2(SB), NOSPLIT, $0-28
 	MOVQ   x+8(FP), DI
 	MOVQ   n+16(FP), CX
 	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
 
 f16loop32:
 	CMPQ        CX, $32
@@ -171,9 +276,9 @@ f16loop32:
 	VCVTPH2PS   32(SI), Y6
 	VCVTPH2PS   48(SI), Y7
 	VFMADD231PS (DI), Y4, Y0
-	VFMADD231PS 32(DI), Y5, Y1
-	VFMADD231PS 64(DI), Y6, Y2
-	VFMADD231PS 96(DI), Y7, Y3
+	VFMADD231PS 32(DI), Y5, Y0
+	VFMADD231PS 64(DI), Y6, Y0
+	VFMADD231PS 96(DI), Y7, Y0
 	ADDQ        $64, SI
 	ADDQ        $128, DI
 	SUBQ        $32, CX
@@ -190,12 +295,9 @@ f16loop8:
 	JMP         f16loop8
 
 f16done:
-	VADDPS Y1, Y0, Y0
-	VADDPS Y3, Y2, Y2
-	VADDPS Y2, Y0, Y0
-	HSUM0
+	HSUM1
 	VZEROUPPER
-	MOVSS  X0, ret+24(FP)
+	MOVSS X0, ret+24(FP)
 	RET
 
 // func dotBF16AVX2(w *byte, x *float32, n int) float32
@@ -205,7 +307,6 @@ TEXT ·dotBF16AVX2(SB), NOSPLIT, $0-28
 	MOVQ   x+8(FP), DI
 	MOVQ   n+16(FP), CX
 	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
 
 bf16loop16:
 	CMPQ        CX, $16
@@ -215,7 +316,7 @@ bf16loop16:
 	VPSLLD      $16, Y4, Y4
 	VPSLLD      $16, Y5, Y5
 	VFMADD231PS (DI), Y4, Y0
-	VFMADD231PS 32(DI), Y5, Y1
+	VFMADD231PS 32(DI), Y5, Y0
 	ADDQ        $32, SI
 	ADDQ        $64, DI
 	SUBQ        $16, CX
@@ -233,10 +334,9 @@ bf16loop8:
 	JMP         bf16loop8
 
 bf16done:
-	VADDPS Y1, Y0, Y0
-	HSUM0
+	HSUM1
 	VZEROUPPER
-	MOVSS  X0, ret+24(FP)
+	MOVSS X0, ret+24(FP)
 	RET
 
 // The 4-token float kernels multiply one weight row with four activation
@@ -253,10 +353,6 @@ TEXT ·dot4F32AVX2(SB), NOSPLIT, $0-40
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
 
 d4f32loop16:
 	CMPQ        CX, $16
@@ -267,10 +363,10 @@ d4f32loop16:
 	VFMADD231PS (DI)(R8*1), Y4, Y1
 	VFMADD231PS (DI)(R8*2), Y4, Y2
 	VFMADD231PS (DI)(R10*1), Y4, Y3
-	VFMADD231PS 32(DI), Y9, Y5
-	VFMADD231PS 32(DI)(R8*1), Y9, Y6
-	VFMADD231PS 32(DI)(R8*2), Y9, Y7
-	VFMADD231PS 32(DI)(R10*1), Y9, Y8
+	VFMADD231PS 32(DI), Y9, Y0
+	VFMADD231PS 32(DI)(R8*1), Y9, Y1
+	VFMADD231PS 32(DI)(R8*2), Y9, Y2
+	VFMADD231PS 32(DI)(R10*1), Y9, Y3
 	ADDQ        $64, SI
 	ADDQ        $64, DI
 	SUBQ        $16, CX
@@ -290,10 +386,6 @@ d4f32loop8:
 	JMP         d4f32loop8
 
 d4f32done:
-	VADDPS  Y5, Y0, Y0
-	VADDPS  Y6, Y1, Y1
-	VADDPS  Y7, Y2, Y2
-	VADDPS  Y8, Y3, Y3
 	HSUM4
 	MOVQ    out+32(FP), AX
 	VMOVUPS X0, (AX)
@@ -311,10 +403,6 @@ TEXT ·dot4F16AVX2(SB), NOSPLIT, $0-40
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
 
 d4f16loop16:
 	CMPQ        CX, $16
@@ -325,10 +413,10 @@ d4f16loop16:
 	VFMADD231PS (DI)(R8*1), Y4, Y1
 	VFMADD231PS (DI)(R8*2), Y4, Y2
 	VFMADD231PS (DI)(R10*1), Y4, Y3
-	VFMADD231PS 32(DI), Y9, Y5
-	VFMADD231PS 32(DI)(R8*1), Y9, Y6
-	VFMADD231PS 32(DI)(R8*2), Y9, Y7
-	VFMADD231PS 32(DI)(R10*1), Y9, Y8
+	VFMADD231PS 32(DI), Y9, Y0
+	VFMADD231PS 32(DI)(R8*1), Y9, Y1
+	VFMADD231PS 32(DI)(R8*2), Y9, Y2
+	VFMADD231PS 32(DI)(R10*1), Y9, Y3
 	ADDQ        $32, SI
 	ADDQ        $64, DI
 	SUBQ        $16, CX
@@ -348,10 +436,6 @@ d4f16loop8:
 	JMP         d4f16loop8
 
 d4f16done:
-	VADDPS  Y5, Y0, Y0
-	VADDPS  Y6, Y1, Y1
-	VADDPS  Y7, Y2, Y2
-	VADDPS  Y8, Y3, Y3
 	HSUM4
 	MOVQ    out+32(FP), AX
 	VMOVUPS X0, (AX)
@@ -415,7 +499,6 @@ TEXT ·dotQ8_0AVX2(SB), NOSPLIT, $0-36
 	MOVQ     d+16(FP), DX
 	MOVQ     nb+24(FP), CX
 	VXORPS   Y0, Y0, Y0
-	VXORPS   Y1, Y1, Y1
 	VPCMPEQW Y15, Y15, Y15
 	VPSRLW   $15, Y15, Y15
 
@@ -423,7 +506,7 @@ q80loop2:
 	CMPQ CX, $2
 	JLT  q80tail
 	Q80BLOCK(0, 0, 0, Y0)
-	Q80BLOCK(34, 32, 4, Y1)
+	Q80BLOCK(34, 32, 4, Y0)
 	ADDQ $68, SI
 	ADDQ $64, DI
 	ADDQ $8, DX
@@ -436,8 +519,7 @@ q80tail:
 	Q80BLOCK(0, 0, 0, Y0)
 
 q80done:
-	VADDPS Y1, Y0, Y0
-	HSUM0
+	HSUM1
 	VZEROUPPER
 	MOVSS  X0, ret+32(FP)
 	RET
@@ -469,7 +551,6 @@ TEXT ·dotQ4_0AVX2(SB), NOSPLIT, $0-36
 	MOVQ     d+16(FP), DX
 	MOVQ     nb+24(FP), CX
 	VXORPS   Y0, Y0, Y0
-	VXORPS   Y1, Y1, Y1
 	VPCMPEQW Y15, Y15, Y15
 	VPSRLW   $15, Y15, Y15
 	VMOVDQU  nib<>(SB), Y14
@@ -479,7 +560,7 @@ q40loop2:
 	CMPQ CX, $2
 	JLT  q40tail
 	Q40BLOCK(0, 0, 0, Y0)
-	Q40BLOCK(18, 32, 4, Y1)
+	Q40BLOCK(18, 32, 4, Y0)
 	ADDQ $36, SI
 	ADDQ $64, DI
 	ADDQ $8, DX
@@ -492,8 +573,7 @@ q40tail:
 	Q40BLOCK(0, 0, 0, Y0)
 
 q40done:
-	VADDPS Y1, Y0, Y0
-	HSUM0
+	HSUM1
 	VZEROUPPER
 	MOVSS  X0, ret+32(FP)
 	RET
@@ -796,8 +876,9 @@ ssdone:
 	VMOVQ       R8, X9 \
 	VPMOVZXBD   X9, Y9
 
-// Mins and scales of a Q4_K/Q5_K super-block: adds dmin·dx·Σ m_j·(sum of
-// sub-block j of x) to Y1 and leaves d·dx in Y11.
+// Mins and scales of a Q4_K/Q5_K super-block: subtracts dmin·dx·Σ m_j·(sum
+// of sub-block j of x) from Y0 and leaves d·dx in Y11. Subtracting here,
+// before the block's scaled sum is added, is the order dot4Q4KAVX2 uses.
 #define KMINS \
 	VPMADDWD     (BX), Y15, Y10 \
 	VPMULLD      Y9, Y10, Y10 \
@@ -806,7 +887,7 @@ ssdone:
 	VPBROADCASTW 2(SI), X11 \
 	VCVTPH2PS    X11, Y11 \
 	VMULPS       Y12, Y11, Y11 \
-	VFMADD231PS  Y11, Y10, Y1 \
+	VFNMADD231PS Y11, Y10, Y0 \
 	VPBROADCASTW (SI), X11 \
 	VCVTPH2PS    X11, Y11 \
 	VMULPS       Y12, Y11, Y11
@@ -838,7 +919,6 @@ TEXT ·dotQ4KAVX2(SB), NOSPLIT, $0-44
 	MOVQ     s+24(FP), BX
 	MOVQ     nb+32(FP), CX
 	VXORPS   Y0, Y0, Y0
-	VXORPS   Y1, Y1, Y1
 	VMOVDQU  nib<>(SB), Y14
 	VPCMPEQW Y15, Y15, Y15
 	VPSRLW   $15, Y15, Y15
@@ -863,8 +943,7 @@ q4kloop:
 	JNZ         q4kloop
 
 q4kdone:
-	VSUBPS Y1, Y0, Y0
-	HSUM0
+	HSUM1
 	VZEROUPPER
 	MOVSS  X0, ret+40(FP)
 	RET
@@ -892,7 +971,6 @@ TEXT ·dotQ5KAVX2(SB), NOSPLIT, $0-44
 	MOVQ     s+24(FP), BX
 	MOVQ     nb+32(FP), CX
 	VXORPS   Y0, Y0, Y0
-	VXORPS   Y1, Y1, Y1
 	VMOVDQU  nib<>(SB), Y14
 	VMOVDQU  m10<>(SB), Y13
 	VPCMPEQW Y15, Y15, Y15
@@ -919,8 +997,7 @@ q5kloop:
 	JNZ         q5kloop
 
 q5kdone:
-	VSUBPS Y1, Y0, Y0
-	HSUM0
+	HSUM1
 	VZEROUPPER
 	MOVSS  X0, ret+40(FP)
 	RET
@@ -1000,7 +1077,7 @@ q6kloop:
 	JNZ          q6kloop
 
 q6kdone:
-	HSUM0
+	HSUM1
 	VZEROUPPER
 	MOVSS X0, ret+40(FP)
 	RET
@@ -1479,5 +1556,716 @@ t34bf16done:
 	ADDQ R11, AX
 	HSUM3(Y9, Y10, Y11, X9, X15)
 	STORE3(X9)
+	VZEROUPPER
+	RET
+
+// Vector form of the Q4_K/Q5_K scale unpacking: the three words u0..u2 at
+// 4(SI) become sc0..3, sc4..7, m0..3, m4..7 in the four words of X10, then
+// Y8 = scales as int16 in both lanes, Y9 = mins as int32. Uses X10-X13.
+#define KSCALESV \
+	VMOVDQU     4(SI), X10 \
+	VPSHUFD     $0x98, X10, X11 \
+	VPSRLVD     kshift1<>(SB), X11, X11 \
+	VPAND       kmask1<>(SB), X11, X11 \
+	VPSHUFD     $0x40, X10, X12 \
+	VPSRLD      $6, X12, X12 \
+	VPAND       kmask2<>(SB), X12, X12 \
+	VPSLLD      $4, X12, X12 \
+	VPOR        X12, X11, X11 \
+	VPMOVZXBW   X11, X8 \
+	VINSERTI128 $1, X8, Y8, Y8 \
+	VPSRLDQ     $8, X11, X11 \
+	VPMOVZXBD   X11, Y9
+
+// Per token: subtract dmin·dx·Σ m_j·(sum of sub-block j) from acc. Y13
+// holds dmin.
+#define K4MIN(sa, da, acc) \
+	VPMADDWD     sa, Y15, Y10 \
+	VPMULLD      Y9, Y10, Y10 \
+	VCVTDQ2PS    Y10, Y10 \
+	VBROADCASTSS da, Y11 \
+	VMULPS       Y13, Y11, Y11 \
+	VFNMADD231PS Y11, Y10, acc
+
+#define K4TOK(xa, xb, isum) \
+	VPMADDUBSW xa, Y10, Y9 \
+	VPMADDWD   Y12, Y9, Y9 \
+	VPADDD     Y9, isum, isum \
+	VPMADDUBSW xb, Y11, Y14 \
+	VPMADDWD   Y13, Y14, Y14 \
+	VPADDD     Y14, isum, isum
+
+#define K4CHUNK(qo, xo, so) \
+	VMOVDQU qo(SI), Y10 \
+	VPSRLW  $4, Y10, Y11 \
+	VPAND   nib<>(SB), Y10, Y10 \
+	VPAND   nib<>(SB), Y11, Y11 \
+	VPSHUFB q4kShuf<>+so(SB), Y8, Y12 \
+	VPSHUFB q4kShuf<>+so+32(SB), Y8, Y13 \
+	K4TOK(xo(DI), xo+32(DI), Y4) \
+	K4TOK(xo(DI)(R8*1), xo+32(DI)(R8*1), Y5) \
+	K4TOK(xo(DI)(R8*2), xo+32(DI)(R8*2), Y6) \
+	K4TOK(xo(DI)(R10*1), xo+32(DI)(R10*1), Y7)
+
+#define K4END(da, isum, acc) \
+	VCVTDQ2PS    isum, isum \
+	VBROADCASTSS da, Y11 \
+	VMULPS       Y10, Y11, Y11 \
+	VFMADD231PS  Y11, isum, acc
+
+// func dot4Q4KAVX2(w *byte, x *int8, xs int, d *float32, ds int, s *int16, ss int, nb int, out *[4]float32)
+// One Q4_K row times four Q8_K activation rows: quants, scales and mins are
+// decoded once per super-block for all four.
+TEXT ·dot4Q4KAVX2(SB), NOSPLIT, $0-72
+	MOVQ     w+0(FP), SI
+	MOVQ     x+8(FP), DI
+	MOVQ     xs+16(FP), R8
+	MOVQ     d+24(FP), DX
+	MOVQ     ds+32(FP), R9
+	MOVQ     s+40(FP), BX
+	MOVQ     ss+48(FP), R12
+	MOVQ     nb+56(FP), CX
+	LEAQ     (R8)(R8*2), R10
+	LEAQ     (R9)(R9*2), R11
+	LEAQ     (R12)(R12*2), R13
+	VXORPS   Y0, Y0, Y0
+	VXORPS   Y1, Y1, Y1
+	VXORPS   Y2, Y2, Y2
+	VXORPS   Y3, Y3, Y3
+	VPCMPEQW Y15, Y15, Y15
+	VPSRLW   $15, Y15, Y15
+	TESTQ    CX, CX
+	JZ       d4q4kdone
+
+d4q4kloop:
+	KSCALESV
+	VPBROADCASTW 2(SI), X13
+	VCVTPH2PS    X13, Y13
+	K4MIN((BX), (DX), Y0)
+	K4MIN((BX)(R12*1), (DX)(R9*1), Y1)
+	K4MIN((BX)(R12*2), (DX)(R9*2), Y2)
+	K4MIN((BX)(R13*1), (DX)(R11*1), Y3)
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y5, Y5, Y5
+	VPXOR        Y6, Y6, Y6
+	VPXOR        Y7, Y7, Y7
+	K4CHUNK(16, 0, 0)
+	K4CHUNK(48, 64, 64)
+	K4CHUNK(80, 128, 128)
+	K4CHUNK(112, 192, 192)
+	VPBROADCASTW (SI), X10
+	VCVTPH2PS    X10, Y10
+	K4END((DX), Y4, Y0)
+	K4END((DX)(R9*1), Y5, Y1)
+	K4END((DX)(R9*2), Y6, Y2)
+	K4END((DX)(R11*1), Y7, Y3)
+	ADDQ         $144, SI
+	ADDQ         $256, DI
+	ADDQ         $4, DX
+	ADDQ         $32, BX
+	DECQ         CX
+	JNZ          d4q4kloop
+
+d4q4kdone:
+	HSUM4
+	MOVQ    out+64(FP), AX
+	VMOVUPS X0, (AX)
+	VZEROUPPER
+	RET
+
+// exp of the 8 floats in Y1 into Y3 (Y1, Y2, Y4 clobbered): the argument
+// is clamped to ±88, split as n·ln2 + r with n = round(x·log2 e) (ln2 in two
+// parts for accuracy), e^r from a degree-7 polynomial, and 2^n put in the
+// exponent bits.
+#define EXP8 \
+	VMINPS       expHi<>(SB), Y1, Y1 \
+	VMAXPS       expLo<>(SB), Y1, Y1 \
+	VMULPS       expLog2e<>(SB), Y1, Y2 \
+	VROUNDPS     $0, Y2, Y2 \
+	VFNMADD231PS expC1<>(SB), Y2, Y1 \
+	VFNMADD231PS expC2<>(SB), Y2, Y1 \
+	VMOVUPS      expP0<>(SB), Y3 \
+	VFMADD213PS  expP1<>(SB), Y1, Y3 \
+	VFMADD213PS  expP2<>(SB), Y1, Y3 \
+	VFMADD213PS  expP3<>(SB), Y1, Y3 \
+	VFMADD213PS  expP4<>(SB), Y1, Y3 \
+	VFMADD213PS  expP5<>(SB), Y1, Y3 \
+	VMULPS       Y1, Y1, Y4 \
+	VFMADD213PS  Y1, Y4, Y3 \
+	VADDPS       expOne<>(SB), Y3, Y3 \
+	VCVTTPS2DQ   Y2, Y2 \
+	VPADDD       expBias<>(SB), Y2, Y2 \
+	VPSLLD       $23, Y2, Y2 \
+	VMULPS       Y2, Y3, Y3
+
+// func siluMulAVX2(gate *float32, u *float32, n int)
+// g[i] = g[i]·u[i] / (1 + e^-g[i]); n is a multiple of 8.
+TEXT ·siluMulAVX2(SB), NOSPLIT, $0-24
+	MOVQ  gate+0(FP), SI
+	MOVQ  u+8(FP), DI
+	MOVQ  n+16(FP), CX
+	TESTQ CX, CX
+	JZ    silutail
+
+siluloop:
+	VMOVUPS (SI), Y0
+	VXORPS  expSign<>(SB), Y0, Y1
+	EXP8
+	VADDPS  expOne<>(SB), Y3, Y3
+	VMULPS  (DI), Y0, Y0
+	VDIVPS  Y3, Y0, Y0
+	VMOVUPS Y0, (SI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     siluloop
+
+silutail:
+	VZEROUPPER
+	RET
+
+// func expSubAVX2(x *float32, m float32, n int) float32
+// x[i] = e^(x[i]-m); returns the sum. n is a multiple of 8.
+TEXT ·expSubAVX2(SB), NOSPLIT, $0-28
+	MOVQ         x+0(FP), SI
+	VBROADCASTSS m+8(FP), Y5
+	MOVQ         n+16(FP), CX
+	VXORPS       Y0, Y0, Y0
+	TESTQ        CX, CX
+	JZ           expsubdone
+
+expsubloop:
+	VMOVUPS (SI), Y1
+	VSUBPS  Y5, Y1, Y1
+	EXP8
+	VMOVUPS Y3, (SI)
+	VADDPS  Y3, Y0, Y0
+	ADDQ    $32, SI
+	SUBQ    $8, CX
+	JNZ     expsubloop
+
+expsubdone:
+	HSUM0
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// func quantQ8KAVX2(q *int8, d *float32, s *int16, x *float32, nb int)
+// Each block of 256 floats becomes 256 int8 against the scale max|x|/127
+// (nearest even, as quantRowQ8K) plus the sums of each 16 quants.
+TEXT ·quantQ8KAVX2(SB), NOSPLIT, $0-40
+	MOVQ     q+0(FP), DI
+	MOVQ     d+8(FP), DX
+	MOVQ     s+16(FP), BX
+	MOVQ     x+24(FP), SI
+	MOVQ     nb+32(FP), CX
+	VMOVUPS  absf<>(SB), Y15
+	VMOVDQU  packPerm<>(SB), Y14
+	VPCMPEQB Y11, Y11, Y11
+	VPABSB   Y11, Y11
+	MOVL     $0x42fe0000, AX
+	VMOVD    AX, X13
+	MOVL     $0x3f800000, AX
+	VMOVD    AX, X12
+	TESTQ    CX, CX
+	JZ       qq8kdone
+
+qq8kblock:
+	// max |x| over the block
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ   $0, AX
+
+qq8kmax:
+	VANDPS  (SI)(AX*1), Y15, Y0
+	VANDPS  32(SI)(AX*1), Y15, Y1
+	VMAXPS  Y0, Y4, Y4
+	VMAXPS  Y1, Y5, Y5
+	ADDQ    $64, AX
+	CMPQ    AX, $1024
+	JLT     qq8kmax
+	VMAXPS       Y5, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VMAXPS       X5, X4, X4
+	VPERMILPS    $0x4e, X4, X5
+	VMAXPS       X5, X4, X4
+	VPERMILPS    $0xb1, X4, X5
+	VMAXPS       X5, X4, X4
+	VDIVSS       X13, X4, X5
+	VMOVSS       X5, (DX)
+	VXORPS       X6, X6, X6
+	VCMPSS       $4, X6, X5, X7
+	VDIVSS       X5, X12, X8
+	VANDPS       X7, X8, X8
+	VBROADCASTSS X8, Y8
+	MOVQ         $8, R8
+
+qq8kpack:
+	VMULPS       (SI), Y8, Y0
+	VMULPS       32(SI), Y8, Y1
+	VMULPS       64(SI), Y8, Y2
+	VMULPS       96(SI), Y8, Y3
+	VCVTPS2DQ    Y0, Y0
+	VCVTPS2DQ    Y1, Y1
+	VCVTPS2DQ    Y2, Y2
+	VCVTPS2DQ    Y3, Y3
+	VPACKSSDW    Y1, Y0, Y0
+	VPACKSSDW    Y3, Y2, Y2
+	VPACKSSWB    Y2, Y0, Y0
+	VPERMD       Y0, Y14, Y0
+	VMOVDQU      Y0, (DI)
+	VPMADDUBSW   Y0, Y11, Y1
+	VEXTRACTI128 $1, Y1, X2
+	VPHADDW      X2, X1, X1
+	VPHADDW      X1, X1, X1
+	VPHADDW      X1, X1, X1
+	VMOVD        X1, (BX)
+	ADDQ         $128, SI
+	ADDQ         $32, DI
+	ADDQ         $4, BX
+	DECQ         R8
+	JNZ          qq8kpack
+	ADDQ         $4, DX
+	DECQ         CX
+	JNZ          qq8kblock
+
+qq8kdone:
+	VZEROUPPER
+	RET
+
+// Q6_K times four tokens: the 6-bit quants of each 32-value chunk and the
+// scale vector are built once and used by all four; per token the offset of
+// 32 is taken off through the activation group sums as in dotQ6KAVX2.
+#define Q6K4TOK(xa, isum) \
+	VPMADDUBSW xa, Y13, Y15 \
+	VPMADDWD   Y14, Y15, Y15 \
+	VPADDD     Y15, isum, isum
+
+#define Q6K4SUM(xo, so) \
+	VPSHUFB   q6kShuf<>+so(SB), X8, X14 \
+	VPMOVSXBW X14, Y14 \
+	Q6K4TOK(xo(DI), Y4) \
+	Q6K4TOK(xo(DI)(R8*1), Y5) \
+	Q6K4TOK(xo(DI)(R8*2), Y6) \
+	Q6K4TOK(xo(DI)(R10*1), Y7)
+
+#define Q6K4HALF(qo, ho, xo, so) \
+	VMOVDQU qo(SI), Y10 \
+	VMOVDQU qo+32(SI), Y11 \
+	VMOVDQU ho(SI), Y12 \
+	VPAND   nib<>(SB), Y10, Y13 \
+	VPSLLW  $4, Y12, Y9 \
+	VPAND   m30<>(SB), Y9, Y9 \
+	VPOR    Y9, Y13, Y13 \
+	Q6K4SUM(xo, so) \
+	VPAND   nib<>(SB), Y11, Y13 \
+	VPSLLW  $2, Y12, Y9 \
+	VPAND   m30<>(SB), Y9, Y9 \
+	VPOR    Y9, Y13, Y13 \
+	Q6K4SUM(xo+32, so+16) \
+	VPSRLW  $4, Y10, Y13 \
+	VPAND   nib<>(SB), Y13, Y13 \
+	VPAND   m30<>(SB), Y12, Y9 \
+	VPOR    Y9, Y13, Y13 \
+	Q6K4SUM(xo+64, so+32) \
+	VPSRLW  $4, Y11, Y13 \
+	VPAND   nib<>(SB), Y13, Y13 \
+	VPSRLW  $2, Y12, Y9 \
+	VPAND   m30<>(SB), Y9, Y9 \
+	VPOR    Y9, Y13, Y13 \
+	Q6K4SUM(xo+96, so+48)
+
+#define Q6K4START(sa, isum) \
+	VPMADDWD sa, Y9, isum \
+	VPSLLD   $5, isum, isum \
+	VPSUBD   isum, Y15, isum
+
+#define Q6K4END(da, isum, acc) \
+	VCVTDQ2PS    isum, isum \
+	VBROADCASTSS da, Y15 \
+	VMULPS       Y9, Y15, Y15 \
+	VFMADD231PS  Y15, isum, acc
+
+// func dot4Q6KAVX2(w *byte, x *int8, xs int, d *float32, ds int, s *int16, ss int, nb int, out *[4]float32)
+TEXT ·dot4Q6KAVX2(SB), NOSPLIT, $0-72
+	MOVQ   w+0(FP), SI
+	MOVQ   x+8(FP), DI
+	MOVQ   xs+16(FP), R8
+	MOVQ   d+24(FP), DX
+	MOVQ   ds+32(FP), R9
+	MOVQ   s+40(FP), BX
+	MOVQ   ss+48(FP), R12
+	MOVQ   nb+56(FP), CX
+	LEAQ   (R8)(R8*2), R10
+	LEAQ   (R9)(R9*2), R11
+	LEAQ   (R12)(R12*2), R13
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	TESTQ  CX, CX
+	JZ     d4q6kdone
+
+d4q6kloop:
+	VMOVDQU      192(SI), X8
+	VPMOVSXBW    X8, Y9
+	VPXOR        Y15, Y15, Y15
+	Q6K4START((BX), Y4)
+	Q6K4START((BX)(R12*1), Y5)
+	Q6K4START((BX)(R12*2), Y6)
+	Q6K4START((BX)(R13*1), Y7)
+	Q6K4HALF(0, 128, 0, 0)
+	Q6K4HALF(64, 160, 128, 64)
+	VPBROADCASTW 208(SI), X9
+	VCVTPH2PS    X9, Y9
+	Q6K4END((DX), Y4, Y0)
+	Q6K4END((DX)(R9*1), Y5, Y1)
+	Q6K4END((DX)(R9*2), Y6, Y2)
+	Q6K4END((DX)(R11*1), Y7, Y3)
+	ADDQ         $210, SI
+	ADDQ         $256, DI
+	ADDQ         $4, DX
+	ADDQ         $32, BX
+	DECQ         CX
+	JNZ          d4q6kloop
+
+d4q6kdone:
+	HSUM4
+	MOVQ    out+64(FP), AX
+	VMOVUPS X0, (AX)
+	VZEROUPPER
+	RET
+
+// Row kernels for a single token: four weight rows (rb bytes apart) times
+// one activation row, one accumulator per row and the HSUM4 tree, so each
+// result has the bits of dot*AVX2 and dot4*AVX2 while the four independent
+// multiply-add chains keep the FMA units busy (a 1-token product has no
+// other parallelism inside a row). out gets the four rows' results.
+//
+// Reading four rows side by side breaks the weights' one long sequential
+// stream into short ones that the hardware prefetcher misses, so R11 walks
+// the next four rows (from SI+4·rb) linearly, as fast as the loop consumes
+// this group, prefetching them into the cache.
+
+// func rows4F32AVX2(w *byte, rb int, x *float32, n int, out *[4]float32)
+// n is a multiple of 8.
+TEXT ·rows4F32AVX2(SB), NOSPLIT, $0-40
+	MOVQ   w+0(FP), SI
+	MOVQ   rb+8(FP), R9
+	MOVQ   x+16(FP), DI
+	MOVQ   n+24(FP), CX
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (SI)(R9*4), R11
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	TESTQ  CX, CX
+	JZ     r4f32done
+
+r4f32loop:
+	PREFETCHT0   (R11)
+	PREFETCHT0   64(R11)
+	ADDQ         $128, R11
+	VMOVUPS     (DI), Y4
+	VFMADD231PS (SI), Y4, Y0
+	VFMADD231PS (SI)(R9*1), Y4, Y1
+	VFMADD231PS (SI)(R9*2), Y4, Y2
+	VFMADD231PS (SI)(R10*1), Y4, Y3
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JNZ         r4f32loop
+
+r4f32done:
+	HSUM4
+	MOVQ    out+32(FP), AX
+	VMOVUPS X0, (AX)
+	VZEROUPPER
+	RET
+
+// func rows4F16AVX2(w *byte, rb int, x *float32, n int, out *[4]float32)
+// n is a multiple of 8.
+TEXT ·rows4F16AVX2(SB), NOSPLIT, $0-40
+	MOVQ   w+0(FP), SI
+	MOVQ   rb+8(FP), R9
+	MOVQ   x+16(FP), DI
+	MOVQ   n+24(FP), CX
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (SI)(R9*4), R11
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	TESTQ  CX, CX
+	JZ     r4f16done
+
+r4f16loop16:
+	CMPQ        CX, $16
+	JLT         r4f16loop
+	PREFETCHT0  (R11)
+	PREFETCHT0  64(R11)
+	ADDQ        $128, R11
+	VMOVUPS     (DI), Y4
+	VMOVUPS     32(DI), Y9
+	VCVTPH2PS   (SI), Y5
+	VCVTPH2PS   (SI)(R9*1), Y6
+	VCVTPH2PS   (SI)(R9*2), Y7
+	VCVTPH2PS   (SI)(R10*1), Y8
+	VFMADD231PS Y4, Y5, Y0
+	VFMADD231PS Y4, Y6, Y1
+	VFMADD231PS Y4, Y7, Y2
+	VFMADD231PS Y4, Y8, Y3
+	VCVTPH2PS   16(SI), Y5
+	VCVTPH2PS   16(SI)(R9*1), Y6
+	VCVTPH2PS   16(SI)(R9*2), Y7
+	VCVTPH2PS   16(SI)(R10*1), Y8
+	VFMADD231PS Y9, Y5, Y0
+	VFMADD231PS Y9, Y6, Y1
+	VFMADD231PS Y9, Y7, Y2
+	VFMADD231PS Y9, Y8, Y3
+	ADDQ        $32, SI
+	ADDQ        $64, DI
+	SUBQ        $16, CX
+	JMP         r4f16loop16
+
+r4f16loop:
+	TESTQ       CX, CX
+	JZ          r4f16done
+	VMOVUPS     (DI), Y4
+	VCVTPH2PS   (SI), Y5
+	VCVTPH2PS   (SI)(R9*1), Y6
+	VCVTPH2PS   (SI)(R9*2), Y7
+	VCVTPH2PS   (SI)(R10*1), Y8
+	VFMADD231PS Y4, Y5, Y0
+	VFMADD231PS Y4, Y6, Y1
+	VFMADD231PS Y4, Y7, Y2
+	VFMADD231PS Y4, Y8, Y3
+
+r4f16done:
+	HSUM4
+	MOVQ    out+32(FP), AX
+	VMOVUPS X0, (AX)
+	VZEROUPPER
+	RET
+
+// func rows4BF16AVX2(w *byte, rb int, x *float32, n int, out *[4]float32)
+// n is a multiple of 8.
+TEXT ·rows4BF16AVX2(SB), NOSPLIT, $0-40
+	MOVQ   w+0(FP), SI
+	MOVQ   rb+8(FP), R9
+	MOVQ   x+16(FP), DI
+	MOVQ   n+24(FP), CX
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (SI)(R9*4), R11
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	TESTQ  CX, CX
+	JZ     r4bf16done
+
+r4bf16loop:
+	PREFETCHT0   (R11)
+	ADDQ         $64, R11
+	VMOVUPS     (DI), Y4
+	VPMOVZXWD   (SI), Y5
+	VPMOVZXWD   (SI)(R9*1), Y6
+	VPMOVZXWD   (SI)(R9*2), Y7
+	VPMOVZXWD   (SI)(R10*1), Y8
+	VPSLLD      $16, Y5, Y5
+	VPSLLD      $16, Y6, Y6
+	VPSLLD      $16, Y7, Y7
+	VPSLLD      $16, Y8, Y8
+	VFMADD231PS Y4, Y5, Y0
+	VFMADD231PS Y4, Y6, Y1
+	VFMADD231PS Y4, Y7, Y2
+	VFMADD231PS Y4, Y8, Y3
+	ADDQ        $16, SI
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JNZ         r4bf16loop
+
+r4bf16done:
+	HSUM4
+	MOVQ    out+32(FP), AX
+	VMOVUPS X0, (AX)
+	VZEROUPPER
+	RET
+
+// One row of the 4-row integer kernels: Y2 holds the row's signed weights
+// (quants at wa, f16 scale at sa), Y8 the activations, Y9 their scale;
+// the steps are Q80BLOCK's.
+#define ROW8(sa, acc) \
+	VPSIGNB      Y2, Y8, Y3 \
+	VPABSB       Y2, Y2 \
+	VPMADDUBSW   Y3, Y2, Y2 \
+	VPMADDWD     Y15, Y2, Y2 \
+	VCVTDQ2PS    Y2, Y2 \
+	VPBROADCASTW sa, X4 \
+	VCVTPH2PS    X4, Y4 \
+	VMULPS       Y9, Y4, Y4 \
+	VFMADD231PS  Y4, Y2, acc
+
+#define ROWQ80(wa, sa, acc) \
+	VMOVDQU wa, Y2 \
+	ROW8(sa, acc)
+
+#define ROWQ40(wa, sa, acc) \
+	VMOVDQU     wa, X2 \
+	VPSRLW      $4, X2, X3 \
+	VINSERTI128 $1, X3, Y2, Y2 \
+	VPAND       Y14, Y2, Y2 \
+	VPSUBB      Y13, Y2, Y2 \
+	ROW8(sa, acc)
+
+// func rows4Q8_0AVX2(w *byte, rb int, x *int8, d *float32, nb int, out *[4]float32)
+TEXT ·rows4Q8_0AVX2(SB), NOSPLIT, $0-48
+	MOVQ     w+0(FP), SI
+	MOVQ     rb+8(FP), R9
+	MOVQ     x+16(FP), DI
+	MOVQ     d+24(FP), DX
+	MOVQ     nb+32(FP), CX
+	LEAQ     (R9)(R9*2), R10
+	LEAQ     (SI)(R9*4), R11
+	VXORPS   Y0, Y0, Y0
+	VXORPS   Y1, Y1, Y1
+	VXORPS   Y5, Y5, Y5
+	VXORPS   Y6, Y6, Y6
+	VPCMPEQW Y15, Y15, Y15
+	VPSRLW   $15, Y15, Y15
+	TESTQ    CX, CX
+	JZ       r4q80done
+
+r4q80loop:
+	PREFETCHT0   (R11)
+	PREFETCHT0   64(R11)
+	PREFETCHT0   128(R11)
+	ADDQ         $136, R11
+	VMOVDQU      (DI), Y8
+	VBROADCASTSS (DX), Y9
+	ROWQ80(2(SI), (SI), Y0)
+	ROWQ80(2(SI)(R9*1), (SI)(R9*1), Y1)
+	ROWQ80(2(SI)(R9*2), (SI)(R9*2), Y5)
+	ROWQ80(2(SI)(R10*1), (SI)(R10*1), Y6)
+	ADDQ         $34, SI
+	ADDQ         $32, DI
+	ADDQ         $4, DX
+	DECQ         CX
+	JNZ          r4q80loop
+
+r4q80done:
+	VMOVAPS Y5, Y2
+	VMOVAPS Y6, Y3
+	HSUM4
+	MOVQ    out+40(FP), AX
+	VMOVUPS X0, (AX)
+	VZEROUPPER
+	RET
+
+// func rows4Q4_0AVX2(w *byte, rb int, x *int8, d *float32, nb int, out *[4]float32)
+TEXT ·rows4Q4_0AVX2(SB), NOSPLIT, $0-48
+	MOVQ     w+0(FP), SI
+	MOVQ     rb+8(FP), R9
+	MOVQ     x+16(FP), DI
+	MOVQ     d+24(FP), DX
+	MOVQ     nb+32(FP), CX
+	LEAQ     (R9)(R9*2), R10
+	LEAQ     (SI)(R9*4), R11
+	VXORPS   Y0, Y0, Y0
+	VXORPS   Y1, Y1, Y1
+	VXORPS   Y5, Y5, Y5
+	VXORPS   Y6, Y6, Y6
+	VPCMPEQW Y15, Y15, Y15
+	VPSRLW   $15, Y15, Y15
+	VMOVDQU  nib<>(SB), Y14
+	VMOVDQU  eight<>(SB), Y13
+	TESTQ    CX, CX
+	JZ       r4q40done
+
+r4q40loop:
+	PREFETCHT0   (R11)
+	PREFETCHT0   64(R11)
+	ADDQ         $72, R11
+	VMOVDQU      (DI), Y8
+	VBROADCASTSS (DX), Y9
+	ROWQ40(2(SI), (SI), Y0)
+	ROWQ40(2(SI)(R9*1), (SI)(R9*1), Y1)
+	ROWQ40(2(SI)(R9*2), (SI)(R9*2), Y5)
+	ROWQ40(2(SI)(R10*1), (SI)(R10*1), Y6)
+	ADDQ         $18, SI
+	ADDQ         $32, DI
+	ADDQ         $4, DX
+	DECQ         CX
+	JNZ          r4q40loop
+
+r4q40done:
+	VMOVAPS Y5, Y2
+	VMOVAPS Y6, Y3
+	HSUM4
+	MOVQ    out+40(FP), AX
+	VMOVUPS X0, (AX)
+	VZEROUPPER
+	RET
+
+// Weighted sums of rows: out[0:8·nv] += Σ_p a[p]·v[p·vs : p·vs+8·nv] for
+// p = 0..np-1, nv = 1 or 4 vectors. The sums stay in registers across all
+// rows; each lane is one multiply-add chain in row order, the arithmetic of
+// repeated axpyAVX2 calls.
+
+// func wsum4AVX2(out *float32, a *float32, v *float32, vs int, np int)
+TEXT ·wsum4AVX2(SB), NOSPLIT, $0-40
+	MOVQ    out+0(FP), DI
+	MOVQ    a+8(FP), DX
+	MOVQ    v+16(FP), SI
+	MOVQ    vs+24(FP), R8
+	MOVQ    np+32(FP), CX
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	TESTQ   CX, CX
+	JZ      ws4done
+
+ws4loop:
+	VBROADCASTSS (DX), Y4
+	VFMADD231PS  (SI), Y4, Y0
+	VFMADD231PS  32(SI), Y4, Y1
+	VFMADD231PS  64(SI), Y4, Y2
+	VFMADD231PS  96(SI), Y4, Y3
+	ADDQ         $4, DX
+	ADDQ         R8, SI
+	DECQ         CX
+	JNZ          ws4loop
+
+ws4done:
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VZEROUPPER
+	RET
+
+// func wsum1AVX2(out *float32, a *float32, v *float32, vs int, np int)
+TEXT ·wsum1AVX2(SB), NOSPLIT, $0-40
+	MOVQ    out+0(FP), DI
+	MOVQ    a+8(FP), DX
+	MOVQ    v+16(FP), SI
+	MOVQ    vs+24(FP), R8
+	MOVQ    np+32(FP), CX
+	VMOVUPS (DI), Y0
+	TESTQ   CX, CX
+	JZ      ws1done
+
+ws1loop:
+	VBROADCASTSS (DX), Y4
+	VFMADD231PS  (SI), Y4, Y0
+	ADDQ         $4, DX
+	ADDQ         R8, SI
+	DECQ         CX
+	JNZ          ws1loop
+
+ws1done:
+	VMOVUPS Y0, (DI)
 	VZEROUPPER
 	RET

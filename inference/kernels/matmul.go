@@ -75,26 +75,46 @@ func (j *matJob) rows(lo, hi int) {
 			}
 		}
 		for ; t < n; t++ {
-			for r := lo; r < hi; r++ {
-				out[t*rows+r] = k.dot(w.Data[r*rb:(r+1)*rb], a, t)
-			}
+			j.single(t, lo, hi)
 		}
 		return
 	}
 	for t0 := 0; t0 < n; t0 += tokenTile {
 		t1 := min(n, t0+tokenTile)
-		for r := lo; r < hi; r++ {
-			row := w.Data[r*rb : (r+1)*rb]
-			t := t0
-			if k.dot4 != nil {
-				for ; t+4 <= t1; t += 4 {
+		t4 := t0 // tokens [t0, t4) go four at a time
+		if k.dot4 != nil {
+			t4 = t0 + (t1-t0)&^3
+		}
+		if t4 > t0 {
+			for r := lo; r < hi; r++ {
+				row := w.Data[r*rb : (r+1)*rb]
+				for t := t0; t < t4; t += 4 {
 					k.dot4(row, a, t, out[t*rows+r:], rows)
 				}
 			}
-			for ; t < t1; t++ {
-				out[t*rows+r] = k.dot(row, a, t)
-			}
 		}
+		for t := t4; t < t1; t++ {
+			j.single(t, lo, hi)
+		}
+	}
+}
+
+// single computes token t for rows [lo, hi), four rows at a time where
+// the kernel can. Every kernel gives a product the same bits (the
+// assembly reduces in one order), so how rows and tokens are grouped never
+// changes a result.
+func (j *matJob) single(t, lo, hi int) {
+	w, a, k := j.w, j.a, j.k
+	rb := w.rowBytes
+	out := j.out[t*w.Rows : (t+1)*w.Rows]
+	r := lo
+	if k.rows4 != nil {
+		for ; r+4 <= hi; r += 4 {
+			k.rows4(w.Data[r*rb:(r+4)*rb], rb, a, t, out[r:r+4])
+		}
+	}
+	for ; r < hi; r++ {
+		out[r] = k.dot(w.Data[r*rb:(r+1)*rb], a, t)
 	}
 }
 

@@ -200,6 +200,19 @@ func TestActivationQuant(t *testing.T) {
 				}
 			}
 		}
+		if n%qkK == 0 && quantActQ8KFast != nil && cpuHasAccel() {
+			qa, da, sa := make([]int8, n), make([]float32, n/qkK), make([]int16, n/16)
+			qb, db, sb := make([]int8, n), make([]float32, n/qkK), make([]int16, n/16)
+			for b := range da {
+				da[b] = quantRowQ8K(qa[b*qkK:], sa[b*16:], x[b*qkK:(b+1)*qkK])
+			}
+			quantActQ8KFast(qb, db, sb, x)
+			for i := range qa {
+				if qa[i] != qb[i] || da[i/qkK] != db[i/qkK] || sa[i/16] != sb[i/16] {
+					t.Fatalf("n=%d: q8k value %d: portable %d/%g/%d, vector %d/%g/%d", n, i, qa[i], da[i/qkK], sa[i/16], qb[i], db[i/qkK], sb[i/16])
+				}
+			}
+		}
 		if n%qkK == 0 {
 			qs, sums := make([]int8, qkK), make([]int16, 16)
 			d := quantRowQ8K(qs, sums, x[:qkK])
@@ -382,5 +395,74 @@ func TestRepackRows(t *testing.T) {
 	m := randMatrix(t, r, Q4_K, 16, 256)
 	if mr := Repack(m); mr.Interleaved() {
 		t.Error("Q4_K has no interleaved form")
+	}
+}
+
+// TestMatMulBatchInvariant wants every output of a product to have the same
+// bits whatever the batch around it: token t of an n-token MatMul must equal
+// the 1-token MatMul of that token, for every type, both layouts, the
+// portable and assembly kernels, row counts that leave remainders after the
+// 3-row tiles, 4-token kernels and 8-row groups, and pools of one and three
+// threads (whose chunks split the rows differently). The model re-quantises
+// activations before each product, so a last-bit difference here would
+// change a batched forward pass.
+func TestMatMulBatchInvariant(t *testing.T) {
+	const maxN = 17
+	r := rand.New(rand.NewPCG(21, 22))
+	p1, p3 := NewPool(1), NewPool(3)
+	defer p1.Close()
+	defer p3.Close()
+	for _, accel := range []bool{false, true} {
+		for _, ty := range weightTypes {
+			colsList := []int{ty.BlockSize(), 3 * ty.BlockSize()}
+			if ty.BlockSize() == 1 {
+				colsList = []int{13, 64, 200}
+			}
+			for _, cols := range colsList {
+				for _, rows := range []int{1, 7, 29, 64} {
+					m := randMatrix(t, r, ty, rows, cols)
+					x := randVec(r, maxN*cols, 1)
+					layouts := map[string]Matrix{"plain": m}
+					// Repack interleaves only while the assembly is on (as
+					// it is here); the portable kernels read both layouts.
+					if mr := Repack(m); mr.Interleaved() {
+						layouts["interleaved"] = mr
+					}
+					for layout, m := range layouts {
+						name := fmt.Sprintf("accel=%v/%s/%s/%dx%d", accel, ty, layout, rows, cols)
+						t.Run(name, func(t *testing.T) {
+							withAccel(t, accel, func() {
+								single := make([]float32, maxN*rows)
+								for tok := range maxN {
+									copy(single[tok*rows:], matmul(t, p1, &m, x[tok*cols:(tok+1)*cols], 1))
+								}
+								for n := 1; n <= maxN; n++ {
+									for _, p := range []*Pool{p1, p3} {
+										got := matmul(t, p, &m, x[:n*cols], n)
+										for i, v := range got {
+											if math.Float32bits(v) != math.Float32bits(single[i]) {
+												t.Fatalf("n=%d, %d threads: token %d row %d = %g, alone %g", n, p.Threads(), i/rows, i%rows, v, single[i])
+											}
+										}
+									}
+								}
+								if ty != F32 {
+									return
+								}
+								// Attention scores use Dot where a batch uses MatMul.
+								for tok := range maxN {
+									for row := range rows {
+										w := asF32(m.Data[row*m.rowBytes : (row+1)*m.rowBytes])
+										if d := Dot(w, x[tok*cols:(tok+1)*cols]); math.Float32bits(d) != math.Float32bits(single[tok*rows+row]) {
+											t.Fatalf("Dot of token %d row %d = %g, MatMul %g", tok, row, d, single[tok*rows+row])
+										}
+									}
+								}
+							})
+						})
+					}
+				}
+			}
+		}
 	}
 }

@@ -11,7 +11,11 @@ import (
 
 var (
 	axpyFast func(a float32, x, y []float32)
-	dotFast  func(x, y []float32) float32
+	// weightedSumFast gets non-empty a and v long enough for every row.
+	weightedSumFast func(out, a, v []float32, stride int)
+	dotFast         func(x, y []float32) float32
+	siluMulFast     func(g, u []float32)
+	expSubFast      func(x []float32, m float32) float32
 )
 
 // Dot returns Σ x[i]·y[i] over min(len(x), len(y)) values.
@@ -45,6 +49,31 @@ func AXPY(a float32, x, y []float32) {
 	}
 	for i := range x {
 		y[i] += a * x[i]
+	}
+}
+
+// WeightedSum adds Σ_p a[p]·v[p·stride : p·stride+len(out)] to out: the
+// value rows of attention weighted by their probabilities. Each output is
+// one multiply-add chain in row order, the same arithmetic whether the rows
+// come in one call or several (a paged cache), so it is batch invariant
+// like the products. It does nothing when v is too short for len(a) rows.
+func WeightedSum(out, a, v []float32, stride int) {
+	if len(a) == 0 || len(out) == 0 || stride < len(out) || len(v) < (len(a)-1)*stride+len(out) {
+		return
+	}
+	if accel && weightedSumFast != nil {
+		weightedSumFast(out, a, v, stride)
+		return
+	}
+	weightedSumGo(out, a, v, stride)
+}
+
+func weightedSumGo(out, a, v []float32, stride int) {
+	for p, w := range a {
+		row := v[p*stride : p*stride+len(out)]
+		for i, x := range row {
+			out[i] += w * x
+		}
 	}
 }
 
@@ -86,10 +115,10 @@ func Softmax(x []float32) {
 		m = max(m, v)
 	}
 	var sum float32
-	for i, v := range x {
-		e := float32(math.Exp(float64(v - m)))
-		x[i] = e
-		sum += e
+	if accel && expSubFast != nil {
+		sum = expSubFast(x, m)
+	} else {
+		sum = expSubGo(x, m)
 	}
 	inv := 1 / sum
 	for i := range x {
@@ -100,11 +129,30 @@ func Softmax(x []float32) {
 // SiLUMul sets gate[i] = silu(gate[i]) · up[i], silu(g) = g / (1 + e^-g):
 // the SwiGLU feed-forward activation.
 func SiLUMul(gate, up []float32) {
-	up = up[:min(len(up), len(gate))]
+	n := min(len(up), len(gate))
+	if accel && siluMulFast != nil {
+		siluMulFast(gate[:n], up[:n])
+		return
+	}
+	siluMulGo(gate[:n], up[:n])
+}
+
+func siluMulGo(gate, up []float32) {
 	for i, u := range up {
 		g := gate[i]
-		gate[i] = g / (1 + float32(math.Exp(float64(-g)))) * u
+		gate[i] = g * u / (1 + float32(math.Exp(float64(-g))))
 	}
+}
+
+// expSubGo sets x[i] = e^(x[i]-m) and returns the sum.
+func expSubGo(x []float32, m float32) float32 {
+	var sum float32
+	for i, v := range x {
+		e := float32(math.Exp(float64(v - m)))
+		x[i] = e
+		sum += e
+	}
+	return sum
 }
 
 // streamSumGo reads p eight bytes at a time.

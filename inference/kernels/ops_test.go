@@ -85,3 +85,78 @@ func TestStreamSum(t *testing.T) {
 		}
 	}
 }
+
+// TestExpOps checks SiLUMul and Softmax, both implementations, against
+// float64 on ordinary and extreme inputs.
+func TestExpOps(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	x := randVec(r, 203, 4)
+	copy(x, []float32{0, -0, 100, -100, 88.5, -88.5, 1e-30, -1e-30, 30, -30})
+	u := randVec(r, len(x), 1)
+	for _, on := range []bool{false, true} {
+		withAccel(t, on, func() {
+			g := append([]float32(nil), x...)
+			SiLUMul(g, u)
+			for i, v := range g {
+				xi := float64(x[i])
+				want := xi * float64(u[i]) / (1 + math.Exp(-xi))
+				if math.Abs(float64(v)-want) > 2e-6*math.Abs(want)+1e-30 {
+					t.Fatalf("accel=%v: SiLUMul(%g)·%g = %g, want %g", on, x[i], u[i], v, want)
+				}
+			}
+			s := append([]float32(nil), x[10:]...) // softmax of the finite-range part
+			Softmax(s)
+			var mx, sum float64 = math.Inf(-1), 0
+			for _, v := range x[10:] {
+				mx = max(mx, float64(v))
+			}
+			for _, v := range x[10:] {
+				sum += math.Exp(float64(v) - mx)
+			}
+			for i, v := range s {
+				if want := math.Exp(float64(x[10+i])-mx) / sum; math.Abs(float64(v)-want) > 2e-6*want+1e-12 {
+					t.Fatalf("accel=%v: Softmax[%d] = %g, want %g", on, i, v, want)
+				}
+			}
+		})
+	}
+}
+
+// TestWeightedSum checks WeightedSum against a float64 reference and wants
+// the same bits when the rows come in several calls (pages of a cache).
+func TestWeightedSum(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	for _, width := range []int{1, 7, 8, 40, 64, 72} {
+		for _, rows := range []int{1, 5, 33} {
+			stride := width + 3
+			a, v := randVec(r, rows, 1), randVec(r, rows*stride, 1)
+			init := randVec(r, width, 1)
+			for _, on := range []bool{false, true} {
+				withAccel(t, on, func() {
+					whole := append([]float32(nil), init...)
+					WeightedSum(whole, a, v, stride)
+					for i, got := range whole {
+						want, mag := float64(init[i]), math.Abs(float64(init[i]))
+						for p := range rows {
+							want += float64(a[p]) * float64(v[p*stride+i])
+							mag += math.Abs(float64(a[p]) * float64(v[p*stride+i]))
+						}
+						if math.Abs(float64(got)-want) > 1e-6*mag {
+							t.Fatalf("width %d, %d rows, accel=%v: out[%d] = %g, want %g", width, rows, on, i, got, want)
+						}
+					}
+					paged := append([]float32(nil), init...)
+					for lo := 0; lo < rows; lo += 4 {
+						hi := min(rows, lo+4)
+						WeightedSum(paged, a[lo:hi], v[lo*stride:], stride)
+					}
+					for i := range whole {
+						if math.Float32bits(paged[i]) != math.Float32bits(whole[i]) {
+							t.Fatalf("width %d, %d rows, accel=%v: out[%d] in pages %g, at once %g", width, rows, on, i, paged[i], whole[i])
+						}
+					}
+				})
+			}
+		}
+	}
+}

@@ -34,8 +34,11 @@ type Pool struct {
 
 	gen     atomic.Uint64 // bumped to publish job
 	job     task
-	pending atomic.Int32  // workers still running job
-	done    chan struct{} // the last worker to finish sends once
+	pending atomic.Int32 // workers still running job
+	// The dispatcher polls pending; only when it has given up and parked
+	// (waiting set) does the last worker wake it through done.
+	waiting atomic.Bool
+	done    chan struct{}
 
 	mat     matJob
 	quant   quantJob
@@ -89,7 +92,7 @@ func (p *Pool) loop(w *worker) {
 			return
 		}
 		p.job.run()
-		if p.pending.Add(-1) == 0 {
+		if p.pending.Add(-1) == 0 && p.waiting.Load() && p.waiting.CompareAndSwap(true, false) {
 			p.done <- struct{}{}
 		}
 	}
@@ -138,7 +141,18 @@ func (p *Pool) dispatch(j task) {
 		}
 	}
 	j.run()
-	for i := 0; i < spinRounds && p.pending.Load() != 0; i++ {
+	// Parking on a channel here would be costly: the worker that wakes us
+	// keeps its P while it polls for the next job, so poll first. Same
+	// handshake as await: set waiting, look again; whoever clears waiting
+	// decides whether a wake-up is sent.
+	for range spinRounds {
+		if p.pending.Load() == 0 {
+			return
+		}
+	}
+	p.waiting.Store(true)
+	if p.pending.Load() == 0 && p.waiting.CompareAndSwap(true, false) {
+		return
 	}
 	<-p.done
 }

@@ -92,8 +92,8 @@ func TestLayouts(t *testing.T) {
 		b[4+5] |= (0x13 >> 4) << 6
 		b[4+8+1] = 0x25&0xf | (0x13&0xf)<<4
 		qs := b[16:]
-		qs[0] = 0x07         // value 0 = 7 (sub-block 0), value 32 = 0 (sub-block 1)
-		qs[32*2+5] = 0xa0    // value 128+32+5 (sub-block 5) = 10
+		qs[0] = 0x07      // value 0 = 7 (sub-block 0), value 32 = 0 (sub-block 1)
+		qs[32*2+5] = 0xa0 // value 128+32+5 (sub-block 5) = 10
 		out := make([]float32, 256)
 		mustDequant(t, Q4_K, out, b)
 		want(t, out, map[int]float32{0: 3*7 - 2*1, 32: 0, 165: 0x25*10 - 2*0x13, 164: -2 * 0x13})
@@ -101,7 +101,7 @@ func TestLayouts(t *testing.T) {
 	t.Run("Q5_K", func(t *testing.T) {
 		b := make([]byte, q5KBytes)
 		put16(b, one)
-		b[4+3] = 1      // scale 3 = 1, min 3 = 0
+		b[4+3] = 1 // scale 3 = 1, min 3 = 0
 		qh := b[16:48]
 		qs := b[48:]
 		qs[32*1+2] = 0x30 // value 64+32+2 (sub-block 3) low bits 3

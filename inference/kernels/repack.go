@@ -1,5 +1,11 @@
 package kernels
 
+import (
+	"encoding/binary"
+	"runtime"
+	"sync"
+)
+
 // Interleaved layout of Q4_0 and Q8_0 weights. Rows are taken in groups of
 // eight; for each block of 32 columns a group stores the eight f16 scales
 // (16 bytes) and then the quant bytes in 4-byte pieces, piece c of row j at
@@ -24,18 +30,26 @@ func Repack(m Matrix) Matrix {
 	nb := m.Cols / qk0
 	g := m.Rows / 8
 	data := make([]byte, len(m.Data))
-	for gi := range g {
-		for b := range nb {
-			dst := data[(gi*nb+b)*8*bb : (gi*nb+b+1)*8*bb]
-			for j := range 8 {
-				src := m.Data[(gi*8+j)*m.rowBytes+b*bb:]
-				dst[2*j], dst[2*j+1] = src[0], src[1]
-				for c := range pieces {
-					copy(dst[16+32*c+4*j:16+32*c+4*j+4], src[2+4*c:])
+	// A one-off pass at load: spread it over the cores.
+	workers := min(runtime.GOMAXPROCS(0), g)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for gi := w * g / workers; gi < (w+1)*g/workers; gi++ {
+				for b := range nb {
+					dst := data[(gi*nb+b)*8*bb : (gi*nb+b+1)*8*bb]
+					for j := range 8 {
+						src := m.Data[(gi*8+j)*m.rowBytes+b*bb : (gi*8+j)*m.rowBytes+(b+1)*bb]
+						dst[2*j], dst[2*j+1] = src[0], src[1]
+						for c := range pieces {
+							binary.LittleEndian.PutUint32(dst[16+32*c+4*j:], binary.LittleEndian.Uint32(src[2+4*c:]))
+						}
+					}
 				}
 			}
-		}
+		})
 	}
+	wg.Wait()
 	copy(data[g*8*m.rowBytes:], m.Data[g*8*m.rowBytes:])
 	m.Data, m.groups = data, g
 	return m

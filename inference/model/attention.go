@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math"
+	"sync"
 	"unsafe"
 
 	"github.com/corral-ai/corral/inference/kernels"
@@ -20,13 +21,19 @@ const (
 
 // matAttn is the matrix path's scratch.
 type matAttn struct {
-	q, scores, out []float32 // block rows × headDim, × span, × headDim
-	k, vt          []float32 // span × headDim keys; headDim × span values, transposed
+	q, scores []float32 // block rows × headDim, × span
+	k         []float32 // span × headDim keys
 }
 
 // attendRun computes attention for rows[lo:hi], which all belong to one
-// sequence, with two matrix products per block and KV head: scores = Q·Kᵀ
-// and out = softmax(scores)·V. Positions after a row's own are masked.
+// sequence, per block and KV head: scores = Q·Kᵀ as one matrix product,
+// then each row's softmax and weighted sum of values. Positions after a
+// row's own are masked.
+//
+// Batch invariance: a row's output must have the same bits whether it is
+// computed here or alone in attendGroup. The kernels give a score the same
+// bits from MatMul as from Dot, the queries are scaled the same way before
+// either, and both paths sum the values with weightValues.
 func (m *llama) attendRun(l int, rows []Entry, lo, hi int, kv KV) error {
 	c := &m.cfg
 	group := c.Heads / c.KVHeads
@@ -54,34 +61,24 @@ func (m *llama) attendBlock(l int, rows []Entry, lo, hi, h, span int, kv KV) err
 	hd, kvDim, qDim := c.HeadDim, c.KVDim(), c.Heads*c.HeadDim
 	group := c.Heads / c.KVHeads
 	nq := (hi - lo) * group
-	t.k, t.vt = grow(t.k, span*hd), grow(t.vt, hd*span)
+	t.k = grow(t.k, span*hd)
 	seq := rows[lo].Seq
 	for p := 0; p < span; {
-		k, v := kv.Load(l, seq, p)
-		nr := min(len(k), len(v)) / kvDim
-		nr = min(nr, span-p)
+		k, _ := kv.Load(l, seq, p)
+		nr := min(len(k)/kvDim, span-p)
 		if nr == 0 {
 			return fmt.Errorf("sequence %d has no keys at position %d", seq, p)
 		}
 		for r := range nr {
 			copy(t.k[(p+r)*hd:(p+r+1)*hd], k[r*kvDim+h*hd:r*kvDim+(h+1)*hd])
-			vr := v[r*kvDim+h*hd : r*kvDim+(h+1)*hd]
-			for d, x := range vr {
-				t.vt[d*span+p+r] = x
-			}
 		}
 		p += nr
 	}
 	// Query rows of this KV head's group, scaled by 1/sqrt(headDim) now so
 	// the scores come out scaled.
 	t.q = grow(t.q, nq*hd)
-	scale := float32(1 / math.Sqrt(float64(hd)))
 	for j := range hi - lo {
-		src := s.q[(lo+j)*qDim+h*group*hd : (lo+j)*qDim+(h+1)*group*hd]
-		dst := t.q[j*group*hd : (j+1)*group*hd]
-		for i, x := range src {
-			dst[i] = x * scale
-		}
+		scaleQuery(t.q[j*group*hd:(j+1)*group*hd], s.q[(lo+j)*qDim+h*group*hd:(lo+j)*qDim+(h+1)*group*hd], hd)
 	}
 	keys, err := kernels.NewMatrix(kernels.F32, span, hd, floatBytes(t.k))
 	if err != nil {
@@ -91,26 +88,55 @@ func (m *llama) attendBlock(l int, rows []Entry, lo, hi, h, span int, kv KV) err
 	if err := m.pool.MatMul(t.scores, &keys, t.q, nq); err != nil {
 		return fmt.Errorf("scores: %w", err)
 	}
+	var (
+		errMu sync.Mutex
+		first error
+	)
 	if err := m.pool.Parallel(nq, func(a, b int) {
 		for r := a; r < b; r++ {
-			pos := rows[lo+r/group].Pos
-			row := t.scores[r*span : (r+1)*span]
-			softmax(row[:pos+1])
-			clear(row[pos+1:])
+			j, g := r/group, r%group
+			pos := rows[lo+j].Pos
+			probs := t.scores[r*span : r*span+pos+1]
+			softmax(probs)
+			out := s.att[(lo+j)*qDim+(h*group+g)*hd : (lo+j)*qDim+(h*group+g+1)*hd]
+			clear(out)
+			if err := weightValues(out, probs, l, seq, h, hd, kvDim, kv); err != nil {
+				errMu.Lock()
+				if first == nil {
+					first = err
+				}
+				errMu.Unlock()
+				return
+			}
 		}
 	}); err != nil {
 		return err
 	}
-	values, err := kernels.NewMatrix(kernels.F32, hd, span, floatBytes(t.vt))
-	if err != nil {
-		return err
+	return first
+}
+
+// scaleQuery writes the query heads in src, scaled by 1/sqrt(headDim), to
+// dst; both attention paths scale queries this way, before the scores.
+func scaleQuery(dst, src []float32, headDim int) {
+	scale := float32(1 / math.Sqrt(float64(headDim)))
+	for i, x := range src[:len(dst)] {
+		dst[i] = x * scale
 	}
-	t.out = grow(t.out, nq*hd)
-	if err := m.pool.MatMul(t.out, &values, t.scores, nq); err != nil {
-		return fmt.Errorf("values: %w", err)
-	}
-	for j := range hi - lo {
-		copy(s.att[(lo+j)*qDim+h*group*hd:(lo+j)*qDim+(h+1)*group*hd], t.out[j*group*hd:(j+1)*group*hd])
+}
+
+// weightValues adds Σ probs[p]·v[p] over positions p = 0..len(probs)-1 of
+// seq's values for KV head h to out, position after position (WeightedSum
+// keeps that order across pages): the one summation both attention paths
+// share.
+func weightValues(out, probs []float32, l, seq, h, hd, kvDim int, kv KV) error {
+	for p := 0; p < len(probs); {
+		_, v := kv.Load(l, seq, p)
+		nr := min(len(v)/kvDim, len(probs)-p)
+		if nr == 0 {
+			return fmt.Errorf("sequence %d has no values at position %d", seq, p)
+		}
+		kernels.WeightedSum(out, probs[p:p+nr], v[h*hd:], kvDim)
+		p += nr
 	}
 	return nil
 }

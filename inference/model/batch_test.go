@@ -6,16 +6,20 @@ import (
 	"testing"
 
 	"github.com/corral-ai/corral/inference/gguf"
+	"github.com/corral-ai/corral/inference/kernels"
 	"github.com/corral-ai/corral/inference/model"
 	"github.com/corral-ai/corral/inference/model/synth"
 )
 
 // TestBatchMatchesSingle runs 8 sequences, each at a different position,
-// as one batch and one token at a time, and wants the same logits.
+// as one batch and one token at a time, and wants the same logits, bit for
+// bit: the kernels and both attention paths are batch invariant, and the
+// activations' re-quantisation before each product would turn any
+// last-bit difference into a visible one.
 func TestBatchMatchesSingle(t *testing.T) {
-	synthetic := func(typ gguf.TensorType) func(t *testing.T) model.Model {
+	synthetic := func(typ gguf.TensorType, keep bool) func(t *testing.T) model.Model {
 		return func(t *testing.T) model.Model {
-			m, err := model.Open(writeSynth(t, synth.Spec{Shape: testShape(true, 8), Type: typ, Seed: 9}), model.Options{Threads: 2})
+			m, err := model.Open(writeSynth(t, synth.Spec{Shape: testShape(true, 8), Type: typ, Seed: 9}), model.Options{Threads: 2, KeepLayout: keep})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -24,10 +28,21 @@ func TestBatchMatchesSingle(t *testing.T) {
 		}
 	}
 	models := map[string]func(t *testing.T) model.Model{
-		"stories260K":    func(t *testing.T) model.Model { return stories(t) },
-		"synthetic Q4_K": synthetic(gguf.TypeQ4_K),
-		"synthetic Q8_0": synthetic(gguf.TypeQ8_0),
-		"synthetic Q4_0": synthetic(gguf.TypeQ4_0),
+		"stories260K": func(t *testing.T) model.Model { return stories(t) },
+	}
+	// Both layouts: repacked at load (the default) and as in the file.
+	for _, typ := range []gguf.TensorType{gguf.TypeQ4_K, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeF16} {
+		models["synthetic "+typ.String()] = synthetic(typ, false)
+		models["synthetic "+typ.String()+" kept layout"] = synthetic(typ, true)
+		// The portable kernels must be batch invariant too (they need not
+		// give the assembly's bits).
+		models["synthetic "+typ.String()+" portable"] = func(t *testing.T) model.Model {
+			if kernels.Accelerated() {
+				kernels.SetAccelerated(false)
+				t.Cleanup(func() { kernels.SetAccelerated(true) })
+			}
+			return synthetic(typ, false)(t)
+		}
 	}
 	for name, open := range models {
 		t.Run(name, func(t *testing.T) {
@@ -72,7 +87,7 @@ func TestBatchMatchesSingle(t *testing.T) {
 			for s := range seqs {
 				for i, w := range want[s] {
 					g := got[s*v+i]
-					if math.Abs(float64(g-w)) > 1e-5*max(1, math.Abs(float64(w))) {
+					if math.Float32bits(g) != math.Float32bits(w) {
 						t.Fatalf("sequence %d logit %d: batched %v, single %v", s, i, g, w)
 					}
 				}

@@ -195,7 +195,9 @@ func (m *llama) attention(l int, rows []Entry, kv KV) error {
 }
 
 // attendGroup computes the outputs of the query heads that share KV head h
-// for row i, reading each cached key and value row once for all of them.
+// for row i, reading each cached key row once for all of them. Its
+// arithmetic is attendBlock's, so a token gets the same bits alone as in
+// a prompt chunk.
 func (m *llama) attendGroup(l int, e Entry, i, h int, kv KV) error {
 	s, c := &m.s, &m.cfg
 	hd, kvDim, qDim := c.HeadDim, c.KVDim(), c.Heads*c.HeadDim
@@ -209,7 +211,8 @@ func (m *llama) attendGroup(l int, e Entry, i, h int, kv KV) error {
 	*bp = grow(*bp, group*span)
 	scores := *bp
 	q := s.q[i*qDim+h*group*hd : i*qDim+(h+1)*group*hd]
-	scale := float32(1 / math.Sqrt(float64(hd)))
+	// Scaled in place: nothing reads this row's queries after attention.
+	scaleQuery(q, q, hd)
 	for p := 0; p < span; {
 		k, _ := kv.Load(l, e.Seq, p)
 		nr := min(len(k)/kvDim, span-p)
@@ -219,29 +222,19 @@ func (m *llama) attendGroup(l int, e Entry, i, h int, kv KV) error {
 		for r := range nr {
 			kr := k[r*kvDim+h*hd : r*kvDim+(h+1)*hd]
 			for g := range group {
-				scores[g*span+p+r] = kernels.Dot(q[g*hd:(g+1)*hd], kr) * scale
+				scores[g*span+p+r] = kernels.Dot(kr, q[g*hd:(g+1)*hd])
 			}
 		}
 		p += nr
 	}
-	out := s.att[i*qDim+h*group*hd : i*qDim+(h+1)*group*hd]
-	clear(out)
 	for g := range group {
-		softmax(scores[g*span : (g+1)*span])
-	}
-	for p := 0; p < span; {
-		_, v := kv.Load(l, e.Seq, p)
-		nr := min(len(v)/kvDim, span-p)
-		if nr == 0 {
-			return fmt.Errorf("sequence %d has no values at position %d", e.Seq, p)
+		probs := scores[g*span : (g+1)*span]
+		softmax(probs)
+		out := s.att[i*qDim+(h*group+g)*hd : i*qDim+(h*group+g+1)*hd]
+		clear(out)
+		if err := weightValues(out, probs, l, e.Seq, h, hd, kvDim, kv); err != nil {
+			return err
 		}
-		for r := range nr {
-			vr := v[r*kvDim+h*hd : r*kvDim+(h+1)*hd]
-			for g := range group {
-				kernels.AXPY(scores[g*span+p+r], vr, out[g*hd:(g+1)*hd])
-			}
-		}
-		p += nr
 	}
 	return nil
 }

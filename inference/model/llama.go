@@ -36,14 +36,15 @@ type llamaLayer struct {
 }
 
 // loadLlama reads the hyperparameters and binds every tensor.
-func loadLlama(f *gguf.File, pool *kernels.Pool) (Model, error) {
+func loadLlama(f *gguf.File, o Options) (Model, error) {
+	pool := o.Pool
 	cfg, err := llamaConfig(f)
 	if err != nil {
 		return nil, err
 	}
 	m := &llama{cfg: cfg, f: f, pool: pool}
 	kvDim, qDim := cfg.KVDim(), cfg.Heads*cfg.HeadDim
-	b := binder{f: f}
+	b := binder{f: f, repack: !o.KeepLayout}
 	m.embd = b.matrix(gguf.TensorTokenEmbd, cfg.Vocab, cfg.Dim)
 	m.layers = make([]llamaLayer, cfg.Layers)
 	for i := range m.layers {
@@ -140,6 +141,7 @@ func llamaConfig(f *gguf.File) (Config, error) {
 // first problem so loading reads as a list.
 type binder struct {
 	f      *gguf.File
+	repack bool // copy Q4_0/Q8_0 matrices into the kernels' interleaved layout
 	err    error
 	byType map[string]int64
 }
@@ -176,6 +178,9 @@ func (b *binder) matrix(name string, rows, cols int) kernels.Matrix {
 	if err != nil {
 		b.err = fmt.Errorf("%w: tensor %s: %v", ErrFormat, name, err)
 		return kernels.Matrix{}
+	}
+	if b.repack {
+		m = kernels.Repack(m)
 	}
 	if b.byType == nil {
 		b.byType = map[string]int64{}

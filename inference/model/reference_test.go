@@ -238,16 +238,19 @@ func TestAgainstReference(t *testing.T) {
 		tied      bool
 		ropeScale float64
 		tol       float64
+		keep      bool // model.Options.KeepLayout: no interleaving at load
 	}{
-		{gguf.TypeF32, true, 0, 1e-5},
-		{gguf.TypeF32, false, 8, 1e-5},
-		{gguf.TypeF16, false, 0, 1e-4},
-		{gguf.TypeBF16, true, 0, 1e-4},
-		{gguf.TypeQ8_0, true, 32, 0.03},
-		{gguf.TypeQ4_0, false, 0, 0.03},
-		{gguf.TypeQ4_K, true, 8, 0.03},
-		{gguf.TypeQ5_K, false, 0, 0.03},
-		{gguf.TypeQ6_K, true, 0, 0.03},
+		{gguf.TypeF32, true, 0, 1e-5, false},
+		{gguf.TypeF32, false, 8, 1e-5, false},
+		{gguf.TypeF16, false, 0, 1e-4, false},
+		{gguf.TypeBF16, true, 0, 1e-4, false},
+		{gguf.TypeQ8_0, true, 32, 0.03, false},
+		{gguf.TypeQ4_0, false, 0, 0.03, false},
+		{gguf.TypeQ4_0, true, 0, 0.03, true},
+		{gguf.TypeQ8_0, false, 0, 0.03, true},
+		{gguf.TypeQ4_K, true, 8, 0.03, false},
+		{gguf.TypeQ5_K, false, 0, 0.03, false},
+		{gguf.TypeQ6_K, true, 0, 0.03, false},
 	}
 	for _, tt := range tests {
 		name := tt.typ.String()
@@ -257,10 +260,13 @@ func TestAgainstReference(t *testing.T) {
 		if tt.ropeScale > 0 {
 			name += "/rope_freqs"
 		}
+		if tt.keep {
+			name += "/file_layout"
+		}
 		t.Run(name, func(t *testing.T) {
 			path := writeSynth(t, synth.Spec{Shape: testShape(tt.tied, tt.ropeScale), Type: tt.typ, Seed: 5})
 			ref := loadRef(t, path).run(tokens)
-			m, err := model.Open(path, model.Options{Threads: 2})
+			m, err := model.Open(path, model.Options{Threads: 2, KeepLayout: tt.keep})
 			if err != nil {
 				t.Fatal(err)
 			}
