@@ -169,7 +169,7 @@ func (b *binder) matrix(name string, rows, cols int) kernels.Matrix {
 	if t == nil {
 		return kernels.Matrix{}
 	}
-	kt, ok := kernelType(t.Type)
+	kt, ok := KernelType(t.Type)
 	if !ok {
 		b.err = fmt.Errorf("%w: tensor %s has type %s, which the kernels do not support", ErrFormat, name, t.Type)
 		return kernels.Matrix{}
@@ -195,7 +195,7 @@ func (b *binder) vector(name string, n int) []float32 {
 	if t == nil {
 		return nil
 	}
-	kt, ok := kernelType(t.Type)
+	kt, ok := KernelType(t.Type)
 	if !ok {
 		b.err = fmt.Errorf("%w: tensor %s has type %s", ErrFormat, name, t.Type)
 		return nil
@@ -218,8 +218,9 @@ func (b *binder) dominantType() string {
 	return best
 }
 
-// kernelType maps a GGUF tensor type to the kernels' type.
-func kernelType(t gguf.TensorType) (kernels.Type, bool) {
+// KernelType maps a GGUF tensor type to the kernels' type; ok is false for
+// types the kernels do not implement.
+func KernelType(t gguf.TensorType) (kernels.Type, bool) {
 	switch t {
 	case gguf.TypeF32:
 		return kernels.F32, true

@@ -68,9 +68,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	select {
 	case <-ctx.Done():
-		log.Info("shutdown requested, draining", "timeout", cfg.ShutdownTimeout)
+		log.Info("shutdown requested, draining", "timeout", cfg.ShutdownTimeout.String())
 	case <-srv.group.Failed():
-		log.Error("a component failed, shutting down", "timeout", cfg.ShutdownTimeout)
+		log.Error("a component failed, shutting down", "timeout", cfg.ShutdownTimeout.String())
 	}
 	stopErr := srv.stop(cfg)
 	flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

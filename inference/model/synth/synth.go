@@ -13,6 +13,7 @@ import (
 
 	"github.com/corral-ai/corral/inference/gguf"
 	"github.com/corral-ai/corral/inference/kernels"
+	"github.com/corral-ai/corral/inference/model"
 )
 
 // Shape is the geometry of a Llama model.
@@ -73,29 +74,6 @@ func LookupShape(name string) (Shape, error) {
 // Types lists the weight types synth writes, by their GGUF names.
 var Types = []gguf.TensorType{gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K}
 
-// kernelType maps a GGUF type to the kernels' type for quantising.
-func kernelType(t gguf.TensorType) (kernels.Type, bool) {
-	switch t {
-	case gguf.TypeF32:
-		return kernels.F32, true
-	case gguf.TypeF16:
-		return kernels.F16, true
-	case gguf.TypeBF16:
-		return kernels.BF16, true
-	case gguf.TypeQ8_0:
-		return kernels.Q8_0, true
-	case gguf.TypeQ4_0:
-		return kernels.Q4_0, true
-	case gguf.TypeQ4_K:
-		return kernels.Q4_K, true
-	case gguf.TypeQ5_K:
-		return kernels.Q5_K, true
-	case gguf.TypeQ6_K:
-		return kernels.Q6_K, true
-	}
-	return 0, false
-}
-
 // fileType returns llama.cpp's general.file_type for a model of mostly t.
 func fileType(t gguf.TensorType) uint32 {
 	switch t {
@@ -147,7 +125,7 @@ func (s Spec) validate() error {
 	if sh.Dim%sh.Heads != 0 || sh.Heads%sh.KVHeads != 0 || (sh.Dim/sh.Heads)%2 != 0 {
 		return fmt.Errorf("%w: dim %d, %d heads, %d KV heads", ErrShape, sh.Dim, sh.Heads, sh.KVHeads)
 	}
-	kt, ok := kernelType(s.Type)
+	kt, ok := model.KernelType(s.Type)
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrType, s.Type)
 	}
@@ -215,7 +193,7 @@ func (s Spec) tensors() []tensor {
 func (s Spec) Size() int64 {
 	var n int64
 	for _, t := range s.tensors() {
-		kt, _ := kernelType(t.typ)
+		kt, _ := model.KernelType(t.typ)
 		rb, _ := kt.RowBytes(t.cols)
 		n += int64(rb) * int64(t.rows)
 	}
@@ -330,7 +308,7 @@ type rowReader struct {
 var scale = float32(0.02 * math.Sqrt(3))
 
 func newRowReader(t tensor, seed, index uint64) *rowReader {
-	kt, _ := kernelType(t.typ)
+	kt, _ := model.KernelType(t.typ)
 	rb, _ := kt.RowBytes(t.cols)
 	return &rowReader{
 		t:    t,
