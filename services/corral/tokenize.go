@@ -49,6 +49,11 @@ func runTokenize(_ context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("load tokenizer of %s: %w", *model, err)
 	}
 	ids := tok.Encode(fs.Arg(0), tokenizer.EncodeOptions{AddBOS: tok.AddBOS() && !*noBOS, ParseSpecial: *special})
+	if len(ids) > 1 && ids[0] == tok.BOS() && ids[1] == tok.BOS() {
+		// The text began with the BOS token itself; models see two and
+		// usually answer worse, so say so (the ids are still printed).
+		fmt.Fprintln(stderr, "warning: the text starts with the BOS token and BOS is also added: two BOS tokens; pass --no-bos to keep one")
+	}
 	out := make([]string, len(ids))
 	for i, id := range ids {
 		out[i] = strconv.Itoa(int(id))

@@ -113,3 +113,22 @@ func TestTokenizeErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestTokenizeWarnsOnDoubleBOS(t *testing.T) {
+	vocab := sharedPath(t, "tokenizers", "llama-spm", "ggml-vocab-llama-spm.gguf")
+	var stdout, stderr strings.Builder
+	if err := run(t.Context(), []string{"tokenize", "--model", vocab, "--special", "<s>Hi"}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(stdout.String(), "1 1 ") || !strings.Contains(stderr.String(), "two BOS tokens") {
+		t.Fatalf("stdout %q stderr %q: want the doubled BOS printed and warned about", stdout.String(), stderr.String())
+	}
+	stderr.Reset()
+	stdout.Reset()
+	if err := run(t.Context(), []string{"tokenize", "--model", vocab, "--special", "--no-bos", "<s>Hi"}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if stderr.Len() != 0 {
+		t.Fatalf("unexpected warning with --no-bos: %q", stderr.String())
+	}
+}
