@@ -14,6 +14,12 @@ const (
 	// the next tile; their quantised form (~2 KB per 2048 values) must share
 	// L2 with the weights.
 	tokenTile = 64
+	// streamBytes replaces chunkBytes when no weight is reused across a
+	// chunk (one token, or interleaved groups that every token of a tile
+	// meets at once): each thread then reads long runs of memory, which the
+	// hardware prefetchers follow far better than 64 KB pieces taken in
+	// turn by two threads (single-token decode ran ~30% faster).
+	streamBytes = 1 << 20
 )
 
 // matJob computes out[t*rows+r] for all tokens t and the rows of each chunk.
@@ -22,7 +28,9 @@ type matJob struct {
 	a       *Activations
 	out     []float32
 	k       *kernel
-	chunk   int
+	chunk   int // rows of the first nBig items
+	nBig    int
+	small   int // rows of the items after them
 	nChunks int
 	next    atomic.Int64
 }
@@ -33,8 +41,11 @@ func (j *matJob) run() {
 		if c >= j.nChunks {
 			return
 		}
-		lo := c * j.chunk
-		j.rows(lo, min(lo+j.chunk, j.w.Rows))
+		lo, size := c*j.chunk, j.chunk
+		if c >= j.nBig {
+			lo, size = j.nBig*j.chunk+(c-j.nBig)*j.small, j.small
+		}
+		j.rows(lo, min(lo+size, j.w.Rows))
 	}
 }
 
@@ -179,11 +190,23 @@ func (p *Pool) matMul(out []float32, w *Matrix, a *Activations) error {
 	}
 	j := &p.mat
 	j.w, j.a, j.out, j.k = w, a, out, k
-	j.chunk = max(1, min(chunkBytes/w.rowBytes, (w.Rows+4*p.threads-1)/(4*p.threads)))
-	if w.groups > 0 {
-		j.chunk = (j.chunk + 7) &^ 7
+	size := func(bytes int) int {
+		c := max(1, min(bytes/w.rowBytes, (w.Rows+4*p.threads-1)/(4*p.threads)))
+		if w.groups > 0 {
+			c = (c + 7) &^ 7
+		}
+		return c
 	}
-	j.nChunks = (w.Rows + j.chunk - 1) / j.chunk
+	j.small = size(chunkBytes)
+	j.chunk, j.nBig = j.small, 0
+	if a.n == 1 || (w.groups > 0 && a.n <= tokenTile) {
+		// Long items first, then short ones for the last rows, so that
+		// the threads finish together: a thread left alone with a whole
+		// streamBytes item would idle the others for ~50 µs.
+		j.chunk = size(streamBytes)
+		j.nBig = max(0, w.Rows-2*p.threads*j.small) / j.chunk
+	}
+	j.nChunks = j.nBig + (w.Rows-j.nBig*j.chunk+j.small-1)/j.small
 	j.next.Store(0)
 	p.dispatch(j)
 	j.w, j.a, j.out = nil, nil, nil
