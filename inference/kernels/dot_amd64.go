@@ -99,9 +99,6 @@ func q80x8x4AVX2(w *byte, x *int8, xs int, d *float32, ds int, nb int, out *floa
 func quantQ8KAVX2(q *int8, d *float32, s *int16, x *float32, nb int)
 
 //go:noescape
-func axpyAVX2(a float32, x *float32, y *float32, n int)
-
-//go:noescape
 func wsum4AVX2(out *float32, a *float32, v *float32, vs int, np int)
 
 //go:noescape
@@ -316,15 +313,6 @@ func installAccel(k *[numTypes]kernel) {
 	quantActQ8KFast = func(q []int8, d []float32, s []int16, x []float32) {
 		if len(d) > 0 {
 			quantQ8KAVX2(&q[0], &d[0], &s[0], &x[0], len(d))
-		}
-	}
-	axpyFast = func(a float32, x, y []float32) {
-		n := len(x) &^ 7
-		if n > 0 {
-			axpyAVX2(a, &x[0], &y[0], n)
-		}
-		for i := n; i < len(x); i++ {
-			y[i] += a * x[i]
 		}
 	}
 	weightedSumFast = func(out, a, v []float32, stride int) {

@@ -765,49 +765,6 @@ qq8done:
 	VZEROUPPER
 	RET
 
-// func axpyAVX2(a float32, x *float32, y *float32, n int)
-// y += a·x; n is a multiple of 8.
-TEXT ·axpyAVX2(SB), NOSPLIT, $0-32
-	VBROADCASTSS a+0(FP), Y0
-	MOVQ         x+8(FP), SI
-	MOVQ         y+16(FP), DI
-	MOVQ         n+24(FP), CX
-
-axpyloop32:
-	CMPQ        CX, $32
-	JLT         axpyloop8
-	VMOVUPS     (DI), Y1
-	VMOVUPS     32(DI), Y2
-	VMOVUPS     64(DI), Y3
-	VMOVUPS     96(DI), Y4
-	VFMADD231PS (SI), Y0, Y1
-	VFMADD231PS 32(SI), Y0, Y2
-	VFMADD231PS 64(SI), Y0, Y3
-	VFMADD231PS 96(SI), Y0, Y4
-	VMOVUPS     Y1, (DI)
-	VMOVUPS     Y2, 32(DI)
-	VMOVUPS     Y3, 64(DI)
-	VMOVUPS     Y4, 96(DI)
-	ADDQ        $128, SI
-	ADDQ        $128, DI
-	SUBQ        $32, CX
-	JMP         axpyloop32
-
-axpyloop8:
-	CMPQ        CX, $8
-	JLT         axpydone
-	VMOVUPS     (DI), Y1
-	VFMADD231PS (SI), Y0, Y1
-	VMOVUPS     Y1, (DI)
-	ADDQ        $32, SI
-	ADDQ        $32, DI
-	SUBQ        $8, CX
-	JMP         axpyloop8
-
-axpydone:
-	VZEROUPPER
-	RET
-
 // func streamSumAVX2(p *byte, n int) uint64
 // Reads n bytes (a multiple of 128) as fast as the core can; used to
 // measure memory bandwidth.
@@ -2211,7 +2168,7 @@ r4q40done:
 // Weighted sums of rows: out[0:8·nv] += Σ_p a[p]·v[p·vs : p·vs+8·nv] for
 // p = 0..np-1, nv = 1 or 4 vectors. The sums stay in registers across all
 // rows; each lane is one multiply-add chain in row order, the arithmetic of
-// repeated axpyAVX2 calls.
+// adding one weighted row after another.
 
 // func wsum4AVX2(out *float32, a *float32, v *float32, vs int, np int)
 TEXT ·wsum4AVX2(SB), NOSPLIT, $0-40

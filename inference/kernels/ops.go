@@ -10,7 +10,6 @@ import (
 // programmer error (they never read out of bounds).
 
 var (
-	axpyFast func(a float32, x, y []float32)
 	// weightedSumFast gets non-empty a and v long enough for every row.
 	weightedSumFast func(out, a, v []float32, stride int)
 	dotFast         func(x, y []float32) float32
@@ -37,19 +36,6 @@ func Dot(x, y []float32) float32 {
 		s0 += x[i] * y[i]
 	}
 	return (s0 + s1) + (s2 + s3)
-}
-
-// AXPY adds a·x to y (attention accumulates values with it).
-func AXPY(a float32, x, y []float32) {
-	n := min(len(x), len(y))
-	x, y = x[:n], y[:n]
-	if accel && axpyFast != nil {
-		axpyFast(a, x, y)
-		return
-	}
-	for i := range x {
-		y[i] += a * x[i]
-	}
 }
 
 // WeightedSum adds Σ_p a[p]·v[p·stride : p·stride+len(out)] to out: the
@@ -82,13 +68,6 @@ func Add(dst, x []float32) {
 	x = x[:min(len(x), len(dst))]
 	for i, v := range x {
 		dst[i] += v
-	}
-}
-
-// Scale multiplies x by a in place.
-func Scale(x []float32, a float32) {
-	for i := range x {
-		x[i] *= a
 	}
 }
 
