@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/corral-ai/corral/services/internal/telemetry"
 )
 
 // Config is the root configuration of `corral serve`, built from defaults,
@@ -235,15 +237,12 @@ func (c Config) problems() []problem {
 	if !graphVersionRE.MatchString(c.GraphVersion) {
 		bad("CORRAL_GRAPH_VERSION", "%q is not like v25.0", c.GraphVersion)
 	}
-	switch c.LogFormat {
-	case "json", "text":
-	default:
-		bad("CORRAL_LOG_FORMAT", "%q: want json or text", c.LogFormat)
+	// The telemetry package owns what a valid log setting is.
+	if err := (telemetry.Config{LogFormat: c.LogFormat}).Validate(); err != nil {
+		bad("CORRAL_LOG_FORMAT", "%v", err)
 	}
-	switch strings.ToLower(c.LogLevel) {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("CORRAL_LOG_LEVEL", "%q: want debug, info, warn or error", c.LogLevel)
+	if err := (telemetry.Config{LogLevel: c.LogLevel}).Validate(); err != nil {
+		bad("CORRAL_LOG_LEVEL", "%v", err)
 	}
 	if c.ShutdownDelay < 0 {
 		bad("CORRAL_SHUTDOWN_DELAY", "%v: must not be negative", c.ShutdownDelay)

@@ -63,8 +63,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	srv, err := startServer(ctx, cfg, tel)
 	if err != nil {
-		_ = tel.Shutdown(context.Background())
-		return err
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return errors.Join(err, tel.Shutdown(flushCtx))
 	}
 	select {
 	case <-ctx.Done():
@@ -109,7 +110,9 @@ func startServer(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (s *
 		if err != nil {
 			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 			defer cancel()
-			_ = s.group.Stop(stopCtx)
+			if stopErr := s.group.Stop(stopCtx); stopErr != nil {
+				err = errors.Join(err, fmt.Errorf("undo partial start: %w", stopErr))
+			}
 		}
 	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
