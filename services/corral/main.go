@@ -81,14 +81,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 func printUsage(w io.Writer) {
-	names := make([]string, 0, len(commands))
-	for n := range commands {
+	listCommands(w, "usage: corral [command] [flags]   (no command means serve; corral COMMAND --help for its flags)\ncommands:", commands)
+}
+
+// listCommands prints a header and the commands of set, sorted by name.
+func listCommands(w io.Writer, header string, set map[string]command) {
+	names := make([]string, 0, len(set))
+	for n := range set {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	fmt.Fprintln(w, "usage: corral [command] [flags]   (no command means serve; corral COMMAND --help for its flags)")
-	fmt.Fprintln(w, "commands:")
+	fmt.Fprintln(w, header)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-10s %s\n", n, set[n].summary)
 	}
 }

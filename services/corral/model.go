@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -39,16 +38,7 @@ func runModel(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func printModelUsage(w io.Writer) {
-	names := make([]string, 0, len(modelCommands))
-	for n := range modelCommands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	fmt.Fprintln(w, "usage: corral model <subcommand> [flags]")
-	fmt.Fprintln(w, "subcommands:")
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, modelCommands[n].summary)
-	}
+	listCommands(w, "usage: corral model <subcommand> [flags]\nsubcommands:", modelCommands)
 }
 
 // runModelInfo implements `corral model info FILE`.
