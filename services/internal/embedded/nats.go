@@ -18,6 +18,9 @@ type NATSConfig struct {
 	// Listen is a host:port to accept TCP clients on; empty means no
 	// listener at all, so the embedded server never clashes with a local one.
 	Listen string
+	// MaxMemory and MaxStore cap JetStream's memory and disk use (bytes);
+	// zero lets the server size them from the machine.
+	MaxMemory, MaxStore int64
 }
 
 // NATS is a running in-process nats-server.
@@ -34,6 +37,9 @@ func StartNATS(cfg NATSConfig, log *slog.Logger) (*NATS, error) {
 		StoreDir:   cfg.StoreDir,
 		DontListen: cfg.Listen == "",
 		NoSigs:     true,
+
+		JetStreamMaxMemory: cfg.MaxMemory,
+		JetStreamMaxStore:  cfg.MaxStore,
 	}
 	if cfg.Listen != "" {
 		host, port, err := net.SplitHostPort(cfg.Listen)

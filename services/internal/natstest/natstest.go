@@ -13,10 +13,10 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/corral-ai/corral/services/internal/embedded"
 )
 
 // EnvURL is the environment variable naming an external NATS server.
@@ -45,31 +45,18 @@ func StartServer(t testing.TB) string {
 	// TempDir first: cleanups run last-in first-out, so the server is shut
 	// down before its store directory is removed.
 	dir := t.TempDir()
-	opts := &server.Options{
-		ServerName: "natstest",
-		Host:       "127.0.0.1",
-		Port:       server.RANDOM_PORT,
-		NoLog:      true,
-		NoSigs:     true,
-		JetStream:  true,
-		StoreDir:   dir,
+	s, err := embedded.StartNATS(embedded.NATSConfig{
+		StoreDir: dir,
+		Listen:   "127.0.0.1:0",
 		// Keep the account's JetStream limits small and fixed so tests do
 		// not depend on the machine's memory and disk.
-		JetStreamMaxMemory: 64 << 20,
-		JetStreamMaxStore:  1 << 30,
-	}
-	s, err := server.NewServer(opts)
+		MaxMemory: 64 << 20,
+		MaxStore:  1 << 30,
+	}, nil)
 	if err != nil {
-		t.Fatalf("natstest: new server: %v", err)
+		t.Fatalf("natstest: %v", err)
 	}
-	go s.Start()
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("natstest: in-process nats-server not ready within 10s")
-	}
+	t.Cleanup(s.Shutdown)
 	return s.ClientURL()
 }
 
