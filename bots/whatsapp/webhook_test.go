@@ -126,4 +126,3 @@ func BenchmarkParseAndVerify(b *testing.B) {
 		})
 	}
 }
-
