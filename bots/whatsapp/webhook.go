@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -84,7 +83,7 @@ func Parse(body []byte) (*webhook.Result, error) {
 		return nil, fmt.Errorf("%w: %w", webhook.ErrNotWebhook, err)
 	}
 	if env.Object != Object {
-		return nil, fmt.Errorf("%w: object %q, want %q", webhook.ErrNotWebhook, truncate(string(env.Object)), Object)
+		return nil, fmt.Errorf("%w: object %q, want %q", webhook.ErrNotWebhook, lenient.Truncate(string(env.Object)), Object)
 	}
 	if env.Entry.Items == nil {
 		return nil, fmt.Errorf("%w: no entry list", webhook.ErrNotWebhook)
@@ -151,7 +150,7 @@ func parseChange(res *webhook.Result, path string, raw json.RawMessage) {
 	case field == "":
 		res.Warnf(path, "change without field")
 	default:
-		res.Warnf(path, "unknown subscription field %q", truncate(field))
+		res.Warnf(path, "unknown subscription field %q", lenient.Truncate(field))
 	}
 }
 
@@ -310,7 +309,7 @@ func fill(cm *corralv1.ChatMessage, m *message, typ string) string {
 	case "":
 		return "message without type"
 	default:
-		return fmt.Sprintf("unknown message type %q", truncate(typ))
+		return fmt.Sprintf("unknown message type %q", lenient.Truncate(typ))
 	}
 	return ""
 }
@@ -330,7 +329,7 @@ func fillInteractive(cm *corralv1.ChatMessage, it *interactive) string {
 		cm.Kind = corralv1.MessageKind_MESSAGE_KIND_FLOW_REPLY
 		cm.Text, cm.Payload = string(it.NFMReply.Body), string(it.NFMReply.ResponseJSON)
 	default:
-		return fmt.Sprintf("unknown or empty interactive type %q", truncate(string(it.Type)))
+		return fmt.Sprintf("unknown or empty interactive type %q", lenient.Truncate(string(it.Type)))
 	}
 	return ""
 }
@@ -390,7 +389,7 @@ func parseStatus(res *webhook.Result, path string, raw json.RawMessage, channel 
 	state, ok := statusStates[string(s.Status)]
 	if !ok {
 		state = webhook.StatusUnknown
-		res.Warnf(path, "unknown status %q (kept as unknown)", truncate(string(s.Status)))
+		res.Warnf(path, "unknown status %q (kept as unknown)", lenient.Truncate(string(s.Status)))
 	}
 	st := webhook.Status{
 		Platform:     platform,
@@ -462,17 +461,4 @@ func (m *message) media(typ string) *media {
 		return m.Sticker
 	}
 	return nil
-}
-
-// truncate keeps values quoted in warnings short.
-func truncate(s string) string {
-	const max = 64
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }

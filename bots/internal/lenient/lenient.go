@@ -102,7 +102,7 @@ func parseInt(s string) (int64, error) {
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) ||
 		f < math.MinInt64 || f >= math.MaxInt64 {
-		return 0, fmt.Errorf("integer: cannot read %q", truncate(s))
+		return 0, fmt.Errorf("integer: cannot read %q", Truncate(s))
 	}
 	return int64(f), nil
 }
@@ -136,7 +136,7 @@ func (f *Float) UnmarshalJSON(data []byte) error {
 	}
 	v, err := strconv.ParseFloat(string(text), 64)
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return fmt.Errorf("number: cannot read %q", truncate(string(text)))
+		return fmt.Errorf("number: cannot read %q", Truncate(string(text)))
 	}
 	*f = Float(v)
 	return nil
@@ -154,7 +154,7 @@ func (b *Bool) UnmarshalJSON(data []byte) error {
 	case "false", `"false"`, "0", `"0"`, "null", `""`:
 		*b = false
 	default:
-		return fmt.Errorf("boolean: cannot read %s", truncate(string(data)))
+		return fmt.Errorf("boolean: cannot read %s", Truncate(string(data)))
 	}
 	return nil
 }
@@ -169,8 +169,9 @@ func hasControl(b []byte) bool {
 	return false
 }
 
-// truncate keeps error messages short when a value is huge.
-func truncate(s string) string {
+// Truncate shortens a value quoted in an error or warning to at most 40
+// bytes and an ellipsis, without splitting a UTF-8 sequence.
+func Truncate(s string) string {
 	const max = 40
 	if len(s) <= max {
 		return s
@@ -234,7 +235,7 @@ func IsNull(raw json.RawMessage) bool {
 // invalid list or a null item is reported to warn instead; fn never sees them.
 func (l List) Each(path string, warn func(path, reason string), fn func(path string, raw json.RawMessage)) {
 	if l.Invalid != nil {
-		warn(path, "not a list: "+truncate(string(l.Invalid)))
+		warn(path, "not a list: "+Truncate(string(l.Invalid)))
 		return
 	}
 	for i, raw := range l.Items {

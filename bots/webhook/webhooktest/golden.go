@@ -111,11 +111,14 @@ func Output(res *webhook.Result, err error) ([]byte, error) {
 		}
 		out.Statuses, out.Business, out.Notices, out.Warnings = res.Statuses, res.Business, res.Notices, res.Warnings
 	}
-	b, err := json.MarshalIndent(out, "", "  ")
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
 		return nil, err
 	}
-	return append(b, '\n'), nil
+	return b.Bytes(), nil
 }
 
 func messagesJSON(msgs []*corralv1.ChatMessage) ([]json.RawMessage, error) {
