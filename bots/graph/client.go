@@ -27,8 +27,22 @@ const tracerName = "github.com/corral-ai/corral/bots/graph"
 // few hundred bytes.
 const maxResponse = 1 << 20
 
-// ErrNoToken is returned, wrapped, for a call without an access token.
-var ErrNoToken = errors.New("no access token")
+// Errors of a call refused before it is sent.
+var (
+	// ErrNoToken is returned, wrapped in an *Error of KindAuth, for a call
+	// without an access token.
+	ErrNoToken = errors.New("no access token")
+	// ErrInvalidMessage is returned, wrapped in an *Error of
+	// KindInvalidRequest, for a message the platform would refuse (empty,
+	// over a limit, missing recipient); nothing is sent.
+	ErrInvalidMessage = errors.New("invalid message")
+)
+
+// Invalid returns the *Error for a message refused before sending: op, and
+// a reason that wraps ErrInvalidMessage.
+func Invalid(op, format string, args ...any) error {
+	return &Error{Op: op, Kind: KindInvalidRequest, Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidMessage}, args...)...)}
+}
 
 // Client makes Graph API calls. It is safe for concurrent use.
 type Client struct {
