@@ -211,19 +211,82 @@ type List struct {
 	Invalid json.RawMessage
 }
 
-// UnmarshalJSON implements json.Unmarshaler.
+// UnmarshalJSON implements json.Unmarshaler. The decoder hands over a
+// valid JSON value, so the array is split into items by a small scanner
+// instead of being decoded a second time; the items share one copy of it.
 func (l *List) UnmarshalJSON(data []byte) error {
+	l.Items, l.Invalid = nil, nil
 	switch {
 	case len(data) == 0:
 		return fmt.Errorf("list: %w", ErrType)
 	case data[0] == 'n':
-		l.Items, l.Invalid = nil, nil
 		return nil
 	case data[0] != '[':
 		l.Invalid = append(json.RawMessage(nil), data...)
 		return nil
 	}
-	return json.Unmarshal(data, &l.Items)
+	items, ok := splitArray(append([]byte(nil), data...))
+	if !ok {
+		// Not the valid array the decoder promises (a direct call): decode
+		// it the slow way, which reports the error.
+		return json.Unmarshal(data, &l.Items)
+	}
+	l.Items = items
+	return nil
+}
+
+// splitArray cuts a JSON array into its top-level items, trimmed of
+// whitespace. ok is false when data is not a well-formed array as far as
+// the scanner can tell (unbalanced brackets, unterminated strings, empty
+// items).
+func splitArray(data []byte) (items []json.RawMessage, ok bool) {
+	data = bytes.TrimSpace(data)
+	if len(data) < 2 || data[0] != '[' || data[len(data)-1] != ']' {
+		return nil, false
+	}
+	items = []json.RawMessage{}
+	depth, start, inString, escaped := 0, 1, false, false
+	for i := 1; i < len(data)-1; i++ {
+		c := data[i]
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			depth++
+		case c == ']' || c == '}':
+			depth--
+			if depth < 0 {
+				return nil, false
+			}
+		case c == ',' && depth == 0:
+			item := bytes.TrimSpace(data[start:i])
+			if len(item) == 0 {
+				return nil, false
+			}
+			items = append(items, item[:len(item):len(item)])
+			start = i + 1
+		}
+	}
+	if inString || depth != 0 {
+		return nil, false
+	}
+	last := bytes.TrimSpace(data[start : len(data)-1])
+	switch {
+	case len(last) > 0:
+		items = append(items, last[:len(last):len(last)])
+	case len(items) > 0:
+		return nil, false // trailing comma
+	}
+	return items, true
 }
 
 // IsNull reports whether a raw JSON value is null (or empty).

@@ -1,8 +1,10 @@
 package lenient
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -169,4 +171,65 @@ func TestList(t *testing.T) {
 	if v.C.Items != nil || v.C.Invalid != nil || v.D != 4 {
 		t.Errorf("c = %+v, d = %d", v.C, v.D)
 	}
+}
+
+func TestSplitArray(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+		ok   bool
+	}{
+		{in: `[]`, want: []string{}, ok: true},
+		{in: ` [ ] `, want: []string{}, ok: true},
+		{in: `[1]`, want: []string{"1"}, ok: true},
+		{in: `[1, "a,b", {"x":[1,2]}, [3], null, "q\"]"]`, want: []string{"1", `"a,b"`, `{"x":[1,2]}`, "[3]", "null", `"q\"]"`}, ok: true},
+		{in: `["\\", 2]`, want: []string{`"\\"`, "2"}, ok: true},
+		{in: `[1,]`},
+		{in: `[,1]`},
+		{in: `[1,,2]`},
+		{in: `["open]`},
+		{in: `[{]`},
+		{in: `[}]`},
+		{in: `{}`},
+	}
+	for _, tt := range tests {
+		items, ok := splitArray([]byte(tt.in))
+		if ok != tt.ok {
+			t.Errorf("splitArray(%s) ok = %v", tt.in, ok)
+			continue
+		}
+		var got []string
+		for _, it := range items {
+			got = append(got, string(it))
+		}
+		if ok && strings.Join(got, "|") != strings.Join(tt.want, "|") {
+			t.Errorf("splitArray(%s) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// FuzzList checks that splitting agrees with the standard decoder on every
+// input the decoder accepts as an array.
+func FuzzList(f *testing.F) {
+	for _, s := range []string{`[1,"a",{"b":[2]}]`, `[]`, `["\"",null]`, `[ {"x" : "]"} , 3 ]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var want []json.RawMessage
+		if json.Unmarshal(data, &want) != nil || want == nil {
+			return
+		}
+		var l List
+		if err := json.Unmarshal(data, &l); err != nil {
+			t.Fatalf("List: %v", err)
+		}
+		if len(l.Items) != len(want) {
+			t.Fatalf("%d items, want %d", len(l.Items), len(want))
+		}
+		for i := range want {
+			if !bytes.Equal(l.Items[i], bytes.TrimSpace(want[i])) {
+				t.Fatalf("item %d = %s, want %s", i, l.Items[i], want[i])
+			}
+		}
+	})
 }
