@@ -53,6 +53,11 @@ type event struct {
 	PolicyEnforcement  json.RawMessage `json:"policy-enforcement"`
 	PolicyEnforcement2 json.RawMessage `json:"policy_enforcement"`
 	AppRoles           json.RawMessage `json:"app_roles"`
+	GamePlay           json.RawMessage `json:"game_play"`
+	Payment            json.RawMessage `json:"payment"`
+	CheckoutUpdate     json.RawMessage `json:"checkout_update"`
+	PreCheckout        json.RawMessage `json:"pre_checkout"`
+	MessagingFeedback  json.RawMessage `json:"messaging_feedback"`
 }
 
 type message struct {

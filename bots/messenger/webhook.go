@@ -159,6 +159,12 @@ func noticeKind(ev *event) string {
 		return webhook.NoticePolicy
 	case ev.AppRoles != nil:
 		return webhook.NoticeAppRoles
+	case ev.GamePlay != nil:
+		return "game_play"
+	case ev.Payment != nil, ev.CheckoutUpdate != nil, ev.PreCheckout != nil:
+		return "payment"
+	case ev.MessagingFeedback != nil:
+		return "messaging_feedback"
 	}
 	return ""
 }
@@ -187,6 +193,8 @@ func keys(raw json.RawMessage) string {
 func newChat(ev *event, raw json.RawMessage, pageID, id string) (*corralv1.ChatMessage, string) {
 	channel, user := ev.ids(pageID, false)
 	switch {
+	case user == "" && ev.Sender != nil && ev.Sender.UserRef != "":
+		return nil, "event from a user_ref (plugin guest or opt-in) without a PSID to answer"
 	case user == "":
 		return nil, "event without sender.id"
 	case channel == "":

@@ -167,8 +167,8 @@ type BusinessEvent struct {
 }
 
 // Notice kinds. Parsers may also use a WhatsApp subscription field name
-// (account_update, message_template_status_update...) from a fixed list, so
-// the set stays bounded.
+// (account_update, message_template_status_update...) or a Messenger event
+// key (game_play, payment...) from a fixed list, so the set stays bounded.
 const (
 	NoticeEdit           = "edit"
 	NoticeDelete         = "delete"

@@ -53,7 +53,8 @@ type contact struct {
 type message struct {
 	From       lenient.String  `json:"from"`
 	FromUserID lenient.String  `json:"from_user_id"`
-	To         lenient.String  `json:"to"` // echoes only
+	To         lenient.String  `json:"to"`         // echoes only
+	ToUserID   lenient.String  `json:"to_user_id"` // echoes only
 	ID         lenient.String  `json:"id"`
 	Timestamp  lenient.Int     `json:"timestamp"`
 	Type       lenient.String  `json:"type"`

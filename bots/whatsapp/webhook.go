@@ -25,8 +25,13 @@ var noticeFields = map[string]bool{
 	"automatic_events":                   true,
 	"business_capability_update":         true,
 	"business_status_update":             true,
+	"business_username_update":           true,
 	"calls":                              true,
 	"flows":                              true,
+	"group_lifecycle_update":             true,
+	"group_participants_update":          true,
+	"group_settings_update":              true,
+	"group_status_update":                true,
 	"history":                            true,
 	"message_template_components_update": true,
 	"message_template_quality_update":    true,
@@ -51,6 +56,8 @@ var noticeTypes = map[string]string{
 	"edit":            webhook.NoticeEdit,
 	"request_welcome": webhook.NoticeWelcome,
 	"referral":        webhook.NoticeReferral,
+	// Set by parseMessage for interactive messages of that type.
+	"call_permission_reply": "call_permission_reply",
 }
 
 var mediaTypes = map[string]corralv1.MediaType{
@@ -212,6 +219,9 @@ func parseMessage(res *webhook.Result, path string, raw json.RawMessage, channel
 	typ := string(m.Type)
 	userID, scopedID, name := sender(&m, contacts)
 	sent := lenient.Time(int64(m.Timestamp))
+	if typ == "interactive" && m.Interactive != nil && m.Interactive.Type == "call_permission_reply" {
+		typ = "call_permission_reply" // the user answered a request to call them: not chat
+	}
 	if kind, ok := noticeTypes[typ]; ok {
 		res.Notices = append(res.Notices, webhook.Notice{Kind: kind, Platform: platform, ChannelID: channel,
 			UserID: userID, MessageID: string(m.ID), Time: sent})
@@ -433,12 +443,16 @@ func parseEchoes(res *webhook.Result, path, channel string, list lenient.List) {
 			res.Warnf(p, "cannot read echo: %v", err)
 			return
 		}
-		if m.To == "" {
-			res.Warnf(p, "echo without recipient (to)")
+		user := string(m.To)
+		if user == "" {
+			user = string(m.ToUserID)
+		}
+		if user == "" {
+			res.Warnf(p, "echo without recipient (to, to_user_id)")
 			return
 		}
 		ev := webhook.BusinessEvent{Kind: webhook.BusinessEcho, Platform: platform, ChannelID: channel,
-			UserID: string(m.To), MessageID: string(m.ID), Time: lenient.Time(int64(m.Timestamp))}
+			UserID: user, MessageID: string(m.ID), Time: lenient.Time(int64(m.Timestamp))}
 		if m.Text != nil {
 			ev.Text = string(m.Text.Body)
 		}
