@@ -3,6 +3,7 @@ package whatsapp_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -260,5 +261,46 @@ func TestRateLimitedRepliesArriveOnce(t *testing.T) {
 	t.Logf("%d parts, %d throttled, %d server errors", len(parts), throttled, failed)
 	if throttled+failed == 0 {
 		t.Fatal("no call was throttled or failed; the test proves nothing")
+	}
+}
+
+// TestConcurrentSends checks that the fake gives every accepted message its
+// own id and records each once under concurrent senders.
+func TestConcurrentSends(t *testing.T) {
+	c, fake := newClient(t, graphtest.Options{})
+	const users, perUser = 20, 10
+	errs := make(chan error, users)
+	for u := range users {
+		go func() {
+			var err error
+			for i := range perUser {
+				if _, err = c.SendText(t.Context(), ch, whatsapp.Text{To: fmt.Sprintf("52155%08d", u), Body: fmt.Sprintf("reply %d", i)}); err != nil {
+					break
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range users {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	sent := fake.Sent()
+	ids := map[string]bool{}
+	perRecipient := map[string][]string{}
+	for _, s := range sent {
+		ids[s.MessageID] = true
+		perRecipient[s.Recipient] = append(perRecipient[s.Recipient], s.Text)
+	}
+	if len(sent) != users*perUser || len(ids) != len(sent) {
+		t.Fatalf("%d sends, %d distinct ids", len(sent), len(ids))
+	}
+	for r, texts := range perRecipient {
+		for i, text := range texts {
+			if text != fmt.Sprintf("reply %d", i) {
+				t.Fatalf("%s got %q as message %d", r, text, i)
+			}
+		}
 	}
 }
