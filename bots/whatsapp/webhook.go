@@ -191,8 +191,12 @@ func sender(m *message, contacts []contact) (userID, scopedID, name string) {
 			break
 		}
 	}
+	// A lone contact is the sender unless its ids say otherwise.
 	if c == nil && len(contacts) == 1 {
-		c = &contacts[0]
+		only := &contacts[0]
+		if (from == "" || only.WaID == "") && (fromUser == "" || only.UserID == "") {
+			c = only
+		}
 	}
 	if c != nil {
 		name = string(c.Profile.Name)
