@@ -1,0 +1,132 @@
+package messenger
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/corral-ai/corral/bots/webhook"
+	"github.com/corral-ai/corral/bots/webhook/webhooktest"
+)
+
+func TestParseGolden(t *testing.T) {
+	webhooktest.Golden(t, filepath.Join("testdata", "webhooks"), Parse)
+}
+
+func TestParseRawIsTheItem(t *testing.T) {
+	input, _, err := webhooktest.ReadCase(filepath.Join("testdata", "webhooks", "text.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Parse(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var item struct {
+		Message struct {
+			MID string `json:"mid"`
+		} `json:"message"`
+	}
+	if err := json.Unmarshal(res.Messages[0].GetRaw(), &item); err != nil {
+		t.Fatal(err)
+	}
+	if item.Message.MID != res.Messages[0].GetPlatformMessageId() {
+		t.Fatalf("raw item %s", res.Messages[0].GetRaw())
+	}
+}
+
+func TestParseNotWebhook(t *testing.T) {
+	for _, body := range []string{"", "null", "{}", `{"object":"page","entry":null}`, `"x"`, `{"object":7,"entry":[]}`} {
+		if _, err := Parse([]byte(body)); !errors.Is(err, webhook.ErrNotWebhook) {
+			t.Errorf("Parse(%q) err = %v, want ErrNotWebhook", body, err)
+		}
+	}
+}
+
+// TestParseLargeBatch checks that every item of a batch of 1000 counts.
+func TestParseLargeBatch(t *testing.T) {
+	body := batch(1000)
+	res, err := Parse(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Messages) != 1000 || len(res.Warnings) != 0 {
+		t.Fatalf("%d messages, %d warnings", len(res.Messages), len(res.Warnings))
+	}
+	seen := map[string]bool{}
+	for _, m := range res.Messages {
+		seen[m.GetPlatformMessageId()] = true
+	}
+	if len(seen) != 1000 {
+		t.Fatalf("%d distinct ids", len(seen))
+	}
+}
+
+// batch builds a delivery of n text messages spread over entries of 10.
+func batch(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"object":"page","entry":[`)
+	for e := 0; e*10 < n; e++ {
+		if e > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id":"104000000000001","time":1733310000123,"messaging":[`)
+		for i := 0; i < 10 && e*10+i < n; i++ {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"sender":{"id":"73%014d"},"recipient":{"id":"104000000000001"},"timestamp":1733310000045,"message":{"mid":"m_B%06d","text":"message number %d, with a few more words to look like chat"}}`, e, e*10+i, i)
+		}
+		b.WriteString(`]}`)
+	}
+	b.WriteString(`]}`)
+	return b.Bytes()
+}
+
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "webhooks", "*.txt"))
+	for _, file := range files {
+		input, _, err := webhooktest.ReadCase(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(input)
+	}
+	f.Add(batch(3))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		res, err := Parse(body)
+		webhooktest.CheckInvariants(t, res, err)
+	})
+}
+
+func BenchmarkParseAndVerify(b *testing.B) {
+	v, err := webhook.NewVerifier("bench-secret")
+	if err != nil {
+		b.Fatal(err)
+	}
+	single, _, err := webhooktest.ReadCase(filepath.Join("testdata", "webhooks", "text.txt"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		body []byte
+	}{{"1msg", single}, {"10msgs", batch(10)}, {"100msgs", batch(100)}} {
+		sig := webhook.Sign("bench-secret", bc.body)
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(bc.body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := v.Verify(sig, bc.body); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := Parse(bc.body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
