@@ -161,7 +161,13 @@ func (n *normalizer) flush(foldAll bool, sep *int) {
 		if unicode.IsLetter(r) {
 			hasLetter = true
 			if count >= 3 {
-				count = 1 // stretched ("kiiiill"): one letter
+				// Stretched ("kiiiill", "killlll"): vowels that rarely
+				// double become one, other letters two.
+				count = 2
+				switch r {
+				case 'a', 'i', 'u', 'y':
+					count = 1
+				}
 			}
 		}
 		for range count {
@@ -387,7 +393,7 @@ func decodeLeet(rs []rune) []rune {
 		case !before && after:
 			decode = !unitSuffix(rs[j:]) && lettersFrom(rs[j:]) >= 2
 		case before && !after:
-			decode = j-i <= 2 && (letters >= 2 || rs[i] == '$') && commonTail(rs[i:j])
+			decode = j-i <= 2 && (letters >= 2 || rs[i] == '$') && commonTail(rs[i:j], letters)
 		}
 		if decode {
 			ones := 0
@@ -420,10 +426,17 @@ func lettersFrom(rs []rune) int {
 	return n
 }
 
-func commonTail(rs []rune) bool {
+// commonTail reports whether rs, ending a word of letters, is leetspeak:
+// "1", "0", "!", "$", "@" always; "3" and "7" only after three letters,
+// so "mp3" stays.
+func commonTail(rs []rune, letters int) bool {
 	for _, r := range rs {
 		switch r {
 		case '1', '0', '!', '$', '@':
+		case '3', '7':
+			if letters < 3 {
+				return false
+			}
 		default:
 			return false
 		}

@@ -59,7 +59,9 @@ func TestNormalize(t *testing.T) {
 		"diacritics and stretching": {
 			{"café naïve", "cafe naive"},
 			{"kiiiiill", "kill"},
-			{"sooooo good", "so good"},
+			{"sooooo good", "soo good"},
+			{"killlll", "kill"},
+			{"fuuuuun", "fun"},
 			{"book keeper", "book keeper"},
 		},
 		"punctuation": {

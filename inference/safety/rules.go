@@ -1,0 +1,312 @@
+package safety
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+type ruleKind uint8
+
+const (
+	kindTerm ruleKind = iota
+	kindTarget
+	kindIntent
+	kindGroup
+	kindYou
+	kindSexual
+	kindSafe
+	kindDefense
+)
+
+var ruleKinds = map[string]ruleKind{
+	"term": kindTerm, "target": kindTarget, "intent": kindIntent, "group": kindGroup,
+	"you": kindYou, "sexual": kindSexual, "safe": kindSafe, "defense": kindDefense,
+}
+
+// anchor says which anchor kind raises a category's targets and how near
+// it must be, in words. before means the anchor must come first ("how to
+// … bomb", "you … idiot"); otherwise either side counts ("vermin like …").
+type anchor struct {
+	kind   ruleKind
+	window int
+	before bool
+}
+
+func anchorOf(class int) anchor {
+	switch Categories[class] {
+	case Hate:
+		return anchor{kindGroup, 4, false}
+	case Harassment:
+		return anchor{kindYou, 3, true}
+	case ChildExploitation:
+		return anchor{kindSexual, 6, false}
+	case PromptInjection:
+		// Role play and "from now on" are ordinary on their own; two
+		// different override markers together are an attack.
+		return anchor{kindTarget, 30, false}
+	}
+	return anchor{kindIntent, 8, true}
+}
+
+// allClasses marks a rule that applies to every category.
+const allClasses = -1
+
+// pattern is one phrase of the lexicon.
+type pattern struct {
+	words  []string
+	prefix []bool // words[i] matches any word starting with it
+	kind   ruleKind
+	class  int // index into Categories, or allClasses
+	weight float64
+	text   string // the phrase as written, for evidence
+}
+
+// ruleSet is a compiled lexicon: patterns indexed by their first word.
+type ruleSet struct {
+	exact  map[string][]*pattern
+	prefix map[string][]*pattern // first word is a prefix pattern
+	minPre int                   // shortest prefix in prefix
+	maxPre int
+}
+
+// compileRules parses lexicon lines ("category kind weight | phrase | …").
+func compileRules(src string) (*ruleSet, error) {
+	rs := &ruleSet{exact: map[string][]*pattern{}, prefix: map[string][]*pattern{}, minPre: 1 << 30}
+	for n, line := range strings.Split(src, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		head, rest, ok := strings.Cut(line, "|")
+		f := strings.Fields(head)
+		if !ok || len(f) != 3 {
+			return nil, fmt.Errorf("lexicon line %d: want \"category kind weight | phrase …\"", n+1)
+		}
+		class := allClasses
+		if f[0] != "*" {
+			c, ok := ParseCategory(f[0])
+			if !ok {
+				return nil, fmt.Errorf("lexicon line %d: unknown category %q", n+1, f[0])
+			}
+			class = classOf[c]
+		}
+		kind, ok := ruleKinds[f[1]]
+		if !ok {
+			return nil, fmt.Errorf("lexicon line %d: unknown kind %q", n+1, f[1])
+		}
+		w, err := strconv.ParseFloat(f[2], 64)
+		if err != nil || w < 0 || w > 1 {
+			return nil, fmt.Errorf("lexicon line %d: weight %q not in [0, 1]", n+1, f[2])
+		}
+		for _, phrase := range strings.Split(rest, "|") {
+			if err := rs.add(phrase, kind, class, w); err != nil {
+				return nil, fmt.Errorf("lexicon line %d: %w", n+1, err)
+			}
+		}
+	}
+	return rs, nil
+}
+
+func (rs *ruleSet) add(phrase string, kind ruleKind, class int, w float64) error {
+	phrase = strings.TrimSpace(phrase)
+	p := &pattern{kind: kind, class: class, weight: w, text: phrase}
+	for _, word := range strings.Fields(phrase) {
+		pre := strings.HasSuffix(word, "*")
+		word = strings.TrimSuffix(word, "*")
+		if word == "_" {
+			p.words = append(p.words, word)
+			p.prefix = append(p.prefix, false)
+			continue
+		}
+		parts := strings.Fields(Normalize(word))
+		for i, part := range parts {
+			p.words = append(p.words, part)
+			p.prefix = append(p.prefix, pre && i == len(parts)-1)
+		}
+	}
+	if len(p.words) == 0 {
+		return fmt.Errorf("empty phrase")
+	}
+	if p.words[0] == "_" {
+		return fmt.Errorf("phrase %q starts with a wildcard", phrase)
+	}
+	if p.prefix[0] {
+		rs.prefix[p.words[0]] = append(rs.prefix[p.words[0]], p)
+		rs.minPre = min(rs.minPre, len(p.words[0]))
+		rs.maxPre = max(rs.maxPre, len(p.words[0]))
+	} else {
+		rs.exact[p.words[0]] = append(rs.exact[p.words[0]], p)
+	}
+	return nil
+}
+
+// match is one pattern found at words [start, end).
+type match struct {
+	p          *pattern
+	start, end int
+}
+
+// find appends every match of the rule set in words to dst.
+func (rs *ruleSet) find(dst []match, words []string) []match {
+	for i, w := range words {
+		for _, p := range rs.exact[w] {
+			if end, ok := p.matchAt(words, i); ok {
+				dst = append(dst, match{p, i, end})
+			}
+		}
+		for n := rs.minPre; n <= rs.maxPre && n <= len(w); n++ {
+			for _, p := range rs.prefix[w[:n]] {
+				if end, ok := p.matchAt(words, i); ok {
+					dst = append(dst, match{p, i, end})
+				}
+			}
+		}
+	}
+	return dst
+}
+
+func (p *pattern) matchAt(words []string, i int) (int, bool) {
+	if i+len(p.words) > len(words) {
+		return 0, false
+	}
+	for k, pw := range p.words {
+		w := words[i+k]
+		switch {
+		case pw == "_":
+		case p.prefix[k]:
+			if !strings.HasPrefix(w, pw) {
+				return 0, false
+			}
+		case w != pw:
+			return 0, false
+		}
+	}
+	return i + len(p.words), true
+}
+
+// ruleResult is what the rules pass found in one text.
+type ruleResult struct {
+	scores   [numClasses]float64
+	evidence [numClasses]string // the phrase behind each score
+	masked   []bool             // words inside a harmless look-alike
+	hits     int                // terms and real targets that counted
+	defended bool               // a target was weakened by a defensive phrase
+	request  bool               // a request phrase ("how to", "give me") is present
+	harmless bool               // a harmless look-alike was masked
+}
+
+// minHitWeight is the weight from which a target counts as a hit (a hint
+// that the classifier's probability can be trusted as is).
+const minHitWeight = 0.3
+
+// evaluate runs the rules over the words of a normalised text.
+func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []match {
+	ms := rs.find(scratch[:0], words)
+	*res = ruleResult{masked: res.masked[:0]}
+	for range words {
+		res.masked = append(res.masked, false)
+	}
+	for _, m := range ms {
+		if m.p.kind == kindSafe {
+			res.harmless = true
+			for k := m.start; k < m.end; k++ {
+				res.masked[k] = true
+			}
+		}
+	}
+	for _, m := range ms {
+		if m.p.kind == kindIntent && !res.isMasked(m) {
+			res.request = true
+		}
+		if (m.p.kind != kindTerm && m.p.kind != kindTarget) || res.isMasked(m) {
+			continue
+		}
+		c := m.p.class
+		score := m.p.weight
+		hit := m.p.kind == kindTerm || score >= minHitWeight
+		if m.p.kind == kindTarget {
+			a := anchorOf(c)
+			if anchored(ms, m, a, res) && !negated(words, m.start) {
+				score = min(0.97, max(0.9, score+0.5))
+			}
+			if defended(ms, m, c) {
+				score *= 0.35
+				hit = false
+				res.defended = true
+			}
+		}
+		if hit {
+			res.hits++
+		}
+		if score > res.scores[c] {
+			res.scores[c] = score
+			res.evidence[c] = m.p.text
+		}
+	}
+	return ms
+}
+
+func (r *ruleResult) isMasked(m match) bool {
+	for k := m.start; k < m.end; k++ {
+		if r.masked[k] {
+			return true
+		}
+	}
+	return false
+}
+
+// anchored reports whether an anchor of kind a.kind for the target's
+// category lies within a.window words of target t.
+func anchored(ms []match, t match, a anchor, res *ruleResult) bool {
+	for _, m := range ms {
+		if m.p.kind != a.kind || (m.p.class != allClasses && m.p.class != t.p.class) || res.isMasked(m) {
+			continue
+		}
+		if a.kind == kindTarget && (m.p == t.p || (m.start < t.end && m.end > t.start)) {
+			continue // another marker, not the target itself
+		}
+		if m.end <= t.start && t.start-m.end < a.window {
+			return true
+		}
+		if !a.before && m.start >= t.end && m.start-t.end < a.window {
+			return true
+		}
+	}
+	return false
+}
+
+// negated reports whether one of the three words before position i
+// negates what follows ("are not vermin", "never said you are stupid").
+func negated(words []string, i int) bool {
+	for k := max(0, i-3); k < i; k++ {
+		switch words[k] {
+		case "not", "no", "never", "dont", "isnt", "arent", "wasnt", "werent", "nobody", "nothing", "nicht", "kein", "keine", "nunca", "jamais", "pas", "non":
+			return true
+		}
+	}
+	return false
+}
+
+// defended reports whether a defensive phrase (prevent, detect, history
+// of …) for the target's category is within 10 words of it.
+func defended(ms []match, t match, class int) bool {
+	for _, m := range ms {
+		if m.p.kind != kindDefense || (m.p.class != allClasses && m.p.class != class) {
+			continue
+		}
+		if (m.end <= t.start && t.start-m.end < 10) || (m.start >= t.end && m.start-t.end < 10) {
+			return true
+		}
+	}
+	return false
+}
+
+// baseRules is the compiled lexicon.
+var baseRules = func() *ruleSet {
+	rs, err := compileRules(lexicon)
+	if err != nil {
+		panic("safety: " + err.Error()) // a programmer error, caught by every test
+	}
+	return rs
+}()
