@@ -31,7 +31,7 @@ var confusables = map[rune]rune{
 }
 
 func confusable(r rune) rune {
-	if r < 0x80 {
+	if r < 0x180 {
 		return 0
 	}
 	return confusables[r]
@@ -60,7 +60,7 @@ var baseLetters = func() map[rune]rune {
 }()
 
 func baseLetter(r rune) rune {
-	if r < 0xC0 {
+	if r < 0xC0 || (r >= 0x250 && r < 0x1E00) || r >= 0x1F00 {
 		return 0
 	}
 	return baseLetters[r]

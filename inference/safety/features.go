@@ -66,6 +66,18 @@ func appendFeatures(dst []uint32, s string, scratch []byte) ([]uint32, []byte) {
 	return dst, scratch
 }
 
+// wordFeature is the feature hash of word w alone, as appendFeatures
+// computes it.
+func wordFeature(w string) uint32 {
+	h := uint32(fnvOffset)
+	h = (h ^ '<') * fnvPrime
+	for i := 0; i < len(w); i++ {
+		h = (h ^ uint32(w[i])) * fnvPrime
+	}
+	h = (h ^ '>') * fnvPrime
+	return fmix(h ^ kindWord)
+}
+
 // featureValue is the value of each feature of a text with n features:
 // the feature vector has unit length, so long texts do not score higher
 // just for being long.

@@ -63,6 +63,28 @@ func (n *normalizer) run(text string) string {
 	var sepChar rune
 	prevLatin := false
 	for _, r := range src {
+		if r < 0x80 {
+			// ASCII fast path: no marks, look-alikes or diacritics.
+			if isASCIILetter(r) || (r >= '0' && r <= '9') || isLeetSymbol(r) {
+				if len(n.runes) == 0 && len(n.toks) > 0 {
+					n.toks[len(n.toks)-1].sep = sep
+					n.toks[len(n.toks)-1].sepChar = sepChar
+				}
+				if len(n.runes) >= maxWordRunes {
+					n.flush(foldAll, &sep)
+				}
+				sep = 0
+				if r >= 'A' && r <= 'Z' {
+					r += 'a' - 'A'
+				}
+				n.runes = append(n.runes, r)
+				prevLatin = true
+				continue
+			}
+			if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7F {
+				continue // control characters vanish
+			}
+		}
 		switch {
 		case r == utf8.RuneError:
 			sep++
@@ -70,7 +92,7 @@ func (n *normalizer) run(text string) string {
 			continue
 		case isInvisible(r):
 			continue
-		case unicode.Is(unicode.Mn, r):
+		case r >= 0x300 && unicode.Is(unicode.Mn, r):
 			// Combining marks over Latin letters are decoration (strike
 			// through, accents added to dodge matching); over other
 			// scripts they are part of the spelling.
@@ -478,6 +500,8 @@ func isInvisible(r rune) bool {
 		return true
 	case r == 0x034F || r == 0x115F || r == 0x1160 || r == 0x3164 || r == 0xFFA0:
 		return true // combining grapheme joiner, Hangul fillers
+	case r < 0x600:
+		return r == 0xAD // the only format character below Arabic
 	}
 	return unicode.Is(unicode.Cf, r)
 }

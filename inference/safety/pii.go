@@ -67,50 +67,136 @@ func findPersonal(text string) []Finding {
 		}
 		fs = append(fs, Finding{k, s, e})
 	}
-	if strings.IndexByte(text, '@') >= 0 {
-		for _, m := range reEmail.FindAllStringIndex(text, -1) {
-			add(Email, m[0], m[1])
+	// The patterns run only on short windows around an "@" or a cluster of
+	// digits, so a long message costs a scan, not six regular expressions.
+	if strings.IndexByte(text, '@') < 0 && !hasDigits(text, 6) {
+		return nil
+	}
+	for _, w := range windows(text, atSigns(text), 0) {
+		for _, m := range reEmail.FindAllStringIndex(text[w[0]:w[1]], -1) {
+			add(Email, w[0]+m[0], w[0]+m[1])
 		}
 	}
-	digits := 0
-	for i := 0; i < len(text); i++ {
-		if text[i] >= '0' && text[i] <= '9' {
-			digits++
+	for _, w := range windows(text, digitClusters(text), 6) {
+		sub := text[w[0]:w[1]]
+		for _, m := range reIBAN.FindAllStringIndex(sub, -1) {
+			if validIBAN(sub[m[0]:m[1]]) {
+				add(IBAN, w[0]+m[0], w[0]+m[1])
+			}
 		}
-	}
-	if digits < 6 {
-		return sortFindings(fs)
-	}
-	for _, m := range reIBAN.FindAllStringIndex(text, -1) {
-		if validIBAN(text[m[0]:m[1]]) {
-			add(IBAN, m[0], m[1])
+		for _, m := range reCard.FindAllStringIndex(sub, -1) {
+			if luhn(sub[m[0]:m[1]]) {
+				add(Card, w[0]+m[0], w[0]+m[1])
+			}
 		}
-	}
-	for _, m := range reCard.FindAllStringIndex(text, -1) {
-		if luhn(text[m[0]:m[1]]) {
-			add(Card, m[0], m[1])
+		for _, m := range reSSN.FindAllStringSubmatchIndex(sub, -1) {
+			area, group, serial := sub[m[2]:m[3]], sub[m[4]:m[5]], sub[m[6]:m[7]]
+			if area != "000" && area != "666" && area[0] != '9' && group != "00" && serial != "0000" {
+				add(USSSN, w[0]+m[0], w[0]+m[1])
+			}
 		}
-	}
-	for _, m := range reSSN.FindAllStringSubmatchIndex(text, -1) {
-		area, group, serial := text[m[2]:m[3]], text[m[4]:m[5]], text[m[6]:m[7]]
-		if area != "000" && area != "666" && area[0] != '9' && group != "00" && serial != "0000" {
-			add(USSSN, m[0], m[1])
+		for _, m := range reNINO.FindAllStringSubmatchIndex(sub, -1) {
+			switch strings.ToUpper(sub[m[2]:m[3]]) {
+			case "BG", "GB", "NK", "KN", "TN", "NT", "ZZ":
+				continue
+			}
+			add(UKNINO, w[0]+m[0], w[0]+m[1])
 		}
-	}
-	for _, m := range reNINO.FindAllStringSubmatchIndex(text, -1) {
-		switch strings.ToUpper(text[m[2]:m[3]]) {
-		case "BG", "GB", "NK", "KN", "TN", "NT", "ZZ":
-			continue
-		}
-		add(UKNINO, m[0], m[1])
-	}
-	for _, m := range rePhone.FindAllStringIndex(text, -1) {
-		if phoneLike(text[m[0]:m[1]]) {
-			add(Phone, m[0], m[1])
+		for _, m := range rePhone.FindAllStringIndex(sub, -1) {
+			if phoneLike(sub[m[0]:m[1]]) {
+				add(Phone, w[0]+m[0], w[0]+m[1])
+			}
 		}
 	}
 	return sortFindings(fs)
 }
+
+// hasDigits reports whether text holds at least n ASCII digits.
+func hasDigits(text string, n int) bool {
+	for i := 0; i < len(text) && n > 0; i++ {
+		if text[i]-'0' <= 9 {
+			n--
+		}
+	}
+	return n == 0
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// windowReach is how far a window reaches past its seed: enough for an
+// IBAN's letters and a phone number's prefix.
+const windowReach = 24
+
+// digitClusters returns the spans of digits joined by at most one
+// separator (" -.()/") between them, with their digit counts.
+func digitClusters(text string) []seedSpan {
+	var out []seedSpan
+	for i := 0; i < len(text); {
+		if !isDigit(text[i]) {
+			i++
+			continue
+		}
+		start, end, n := i, i, 0
+		for end < len(text) {
+			if isDigit(text[end]) {
+				n++
+				end++
+				continue
+			}
+			if end+1 < len(text) && strings.IndexByte(" -.()/", text[end]) >= 0 && isDigit(text[end+1]) {
+				end++
+				continue
+			}
+			break
+		}
+		out = append(out, seedSpan{start, end, n})
+		i = end
+	}
+	return out
+}
+
+func atSigns(text string) []seedSpan {
+	var out []seedSpan
+	for i := 0; i < len(text); i++ {
+		if text[i] == '@' {
+			out = append(out, seedSpan{i, i + 1, 1})
+		}
+	}
+	return out
+}
+
+// seedSpan is a run of text that may start a piece of personal data.
+type seedSpan struct{ start, end, n int }
+
+// windows returns merged byte spans of text around the seeds with at
+// least minSeed characters (digits), each widened by windowReach and then
+// to whole words (runs of non-space).
+func windows(text string, seeds []seedSpan, minSeed int) [][2]int {
+	var out [][2]int
+	for _, sd := range seeds {
+		if sd.n < minSeed {
+			continue
+		}
+		lo, hi := max(0, sd.start-windowReach), min(len(text), sd.end+windowReach)
+		if n := len(out); n > 0 {
+			lo = max(lo, out[n-1][0]) // never rescan before the last window
+		}
+		for lo > 0 && !isSpace(text[lo-1]) && (len(out) == 0 || lo > out[len(out)-1][1]) {
+			lo--
+		}
+		for hi < len(text) && !isSpace(text[hi]) {
+			hi++
+		}
+		if n := len(out); n > 0 && lo <= out[n-1][1] {
+			out[n-1][1] = max(out[n-1][1], hi)
+		} else {
+			out = append(out, [2]int{lo, hi})
+		}
+	}
+	return out
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
 
 func sortFindings(fs []Finding) []Finding {
 	slices.SortFunc(fs, func(a, b Finding) int { return a.Start - b.Start })

@@ -112,6 +112,7 @@ func (p Policy) Tighten(s PersonaSettings) (Policy, error) {
 				rs.prefix[k] = slices.Clone(v)
 			}
 			rs.minPre, rs.maxPre = p.topics.minPre, p.topics.maxPre
+			rs.preLen = slices.Clone(p.topics.preLen)
 		}
 		for _, t := range topics {
 			for _, term := range t.Terms {

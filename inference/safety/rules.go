@@ -2,6 +2,7 @@ package safety
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -68,6 +69,7 @@ type ruleSet struct {
 	prefix map[string][]*pattern // first word is a prefix pattern
 	minPre int                   // shortest prefix in prefix
 	maxPre int
+	preLen []int // the distinct lengths of the prefixes, ascending
 }
 
 // compileRules parses lexicon lines ("category kind weight | phrase | …").
@@ -132,6 +134,10 @@ func (rs *ruleSet) add(phrase string, kind ruleKind, class int, w float64) error
 		return fmt.Errorf("phrase %q starts with a wildcard", phrase)
 	}
 	if p.prefix[0] {
+		if n := len(p.words[0]); !slices.Contains(rs.preLen, n) {
+			rs.preLen = append(rs.preLen, n)
+			slices.Sort(rs.preLen)
+		}
 		rs.prefix[p.words[0]] = append(rs.prefix[p.words[0]], p)
 		rs.minPre = min(rs.minPre, len(p.words[0]))
 		rs.maxPre = max(rs.maxPre, len(p.words[0]))
@@ -155,7 +161,10 @@ func (rs *ruleSet) find(dst []match, words []string) []match {
 				dst = append(dst, match{p, i, end})
 			}
 		}
-		for n := rs.minPre; n <= rs.maxPre && n <= len(w); n++ {
+		for _, n := range rs.preLen {
+			if n > len(w) {
+				break
+			}
 			for _, p := range rs.prefix[w[:n]] {
 				if end, ok := p.matchAt(words, i); ok {
 					dst = append(dst, match{p, i, end})
@@ -194,6 +203,7 @@ type ruleResult struct {
 	defended bool               // a target was weakened by a defensive phrase
 	request  bool               // a request phrase ("how to", "give me") is present
 	harmless bool               // a harmless look-alike was masked
+	ctx      contexts
 }
 
 // minHitWeight is the weight from which a target counts as a hit (a hint
@@ -203,7 +213,7 @@ const minHitWeight = 0.3
 // evaluate runs the rules over the words of a normalised text.
 func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []match {
 	ms := rs.find(scratch[:0], words)
-	*res = ruleResult{masked: res.masked[:0]}
+	*res = ruleResult{masked: res.masked[:0], ctx: res.ctx}
 	for range words {
 		res.masked = append(res.masked, false)
 	}
@@ -215,6 +225,7 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 			}
 		}
 	}
+	res.ctx.build(ms, len(words), res.masked)
 	for _, m := range ms {
 		if m.p.kind == kindIntent && !res.isMasked(m) {
 			res.request = true
@@ -227,10 +238,10 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 		hit := m.p.kind == kindTerm || score >= minHitWeight
 		if m.p.kind == kindTarget {
 			a := anchorOf(c)
-			if anchored(ms, m, a, res) && !negated(words, m.start) {
+			if res.ctx.near(anchorKey(c), m, a.window, a.before) && !negated(words, m.start) {
 				score = min(0.97, max(0.9, score+0.5))
 			}
-			if defended(ms, m, c) {
+			if res.ctx.near(ctxDefense, m, 10, false) || (c == classOf[ViolentCrimes] && res.ctx.near(ctxDefenseViolent, m, 10, false)) {
 				score *= 0.35
 				hit = false
 				res.defended = true
@@ -256,26 +267,6 @@ func (r *ruleResult) isMasked(m match) bool {
 	return false
 }
 
-// anchored reports whether an anchor of kind a.kind for the target's
-// category lies within a.window words of target t.
-func anchored(ms []match, t match, a anchor, res *ruleResult) bool {
-	for _, m := range ms {
-		if m.p.kind != a.kind || (m.p.class != allClasses && m.p.class != t.p.class) || res.isMasked(m) {
-			continue
-		}
-		if a.kind == kindTarget && (m.p == t.p || (m.start < t.end && m.end > t.start)) {
-			continue // another marker, not the target itself
-		}
-		if m.end <= t.start && t.start-m.end < a.window {
-			return true
-		}
-		if !a.before && m.start >= t.end && m.start-t.end < a.window {
-			return true
-		}
-	}
-	return false
-}
-
 // negated reports whether one of the three words before position i
 // negates what follows ("are not vermin", "never said you are stupid").
 func negated(words []string, i int) bool {
@@ -288,14 +279,119 @@ func negated(words []string, i int) bool {
 	return false
 }
 
-// defended reports whether a defensive phrase (prevent, detect, history
-// of …) for the target's category is within 10 words of it.
-func defended(ms []match, t match, class int) bool {
+// Anchor lookups: for each kind of context, the nearest match ending at
+// or before each word and starting at or after it, so that every target
+// finds its context in constant time and a text full of matches stays
+// linear.
+const (
+	ctxIntent = iota
+	ctxGroup
+	ctxYou
+	ctxSexual
+	ctxInjection // prompt-injection targets, the context of one another
+	ctxDefense
+	ctxDefenseViolent
+	numCtx
+)
+
+// contextKey returns the context a match provides, or -1.
+func contextKey(p *pattern) int {
+	switch p.kind {
+	case kindIntent:
+		return ctxIntent
+	case kindGroup:
+		return ctxGroup
+	case kindYou:
+		return ctxYou
+	case kindSexual:
+		return ctxSexual
+	case kindTarget:
+		if p.class == classOf[PromptInjection] {
+			return ctxInjection
+		}
+	case kindDefense:
+		if p.class == allClasses {
+			return ctxDefense
+		}
+		if p.class == classOf[ViolentCrimes] {
+			return ctxDefenseViolent
+		}
+	}
+	return -1
+}
+
+func anchorKey(class int) int {
+	switch anchorOf(class).kind {
+	case kindGroup:
+		return ctxGroup
+	case kindYou:
+		return ctxYou
+	case kindSexual:
+		return ctxSexual
+	case kindTarget:
+		return ctxInjection
+	}
+	return ctxIntent
+}
+
+// contexts holds, per context key, lastEnd[i] (the largest end ≤ i of a
+// match, or -1) and nextStart[i] (the smallest start ≥ i, or a large
+// number), for i in [0, len(words)].
+type contexts struct {
+	lastEnd, nextStart [numCtx][]int32
+}
+
+const farAway = 1 << 30
+
+func (cx *contexts) build(ms []match, n int, masked []bool) {
+	for k := range numCtx {
+		le := cx.lastEnd[k][:0]
+		ns := cx.nextStart[k][:0]
+		for range n + 1 {
+			le = append(le, -1)
+			ns = append(ns, farAway)
+		}
+		cx.lastEnd[k], cx.nextStart[k] = le, ns
+	}
 	for _, m := range ms {
-		if m.p.kind != kindDefense || (m.p.class != allClasses && m.p.class != class) {
+		k := contextKey(m.p)
+		if k < 0 || (k != ctxDefense && k != ctxDefenseViolent && maskedSpan(masked, m)) {
 			continue
 		}
-		if (m.end <= t.start && t.start-m.end < 10) || (m.start >= t.end && m.start-t.end < 10) {
+		if int32(m.end) > cx.lastEnd[k][m.end] {
+			cx.lastEnd[k][m.end] = int32(m.end)
+		}
+		if int32(m.start) < cx.nextStart[k][m.start] {
+			cx.nextStart[k][m.start] = int32(m.start)
+		}
+	}
+	for k := range numCtx {
+		le, ns := cx.lastEnd[k], cx.nextStart[k]
+		for i := 1; i <= n; i++ {
+			le[i] = max(le[i], le[i-1])
+		}
+		for i := n - 1; i >= 0; i-- {
+			ns[i] = min(ns[i], ns[i+1])
+		}
+	}
+}
+
+// near reports whether a context of key k ends fewer than window words
+// before t or (unless before) starts fewer than window words after it.
+func (cx *contexts) near(k int, t match, window int, before bool) bool {
+	if e := cx.lastEnd[k][t.start]; e >= 0 && t.start-int(e) < window {
+		return true
+	}
+	if before {
+		return false
+	}
+	s := cx.nextStart[k][t.end]
+	return s != farAway && int(s)-t.end < window
+}
+
+func maskedSpan(masked []bool, m match) bool {
+	for k := m.start; k < m.end; k++ {
+		if masked[k] {
 			return true
 		}
 	}

@@ -344,37 +344,27 @@ func (s *Stage) evidence(a *analysis, sc *scratch, class int) Evidence {
 	if e := a.rules.evidence[class]; e != "" && a.rules.scores[class] >= 0.5 {
 		return Evidence{Category: c, Source: "rule", Detail: e}
 	}
-	type wordWeight struct {
-		w string
-		x float64
-	}
-	var top []wordWeight
-	var buf []byte
+	// The three words that push the classifier most, found in one pass.
+	var top [3]string
+	var weight [3]float64
 	for i, w := range a.words {
-		if a.rules.masked[i] {
+		if a.rules.masked[i] || stopWords[w] || slices.Contains(top[:], w) {
 			continue
 		}
-		if stopWords[w] {
-			continue
-		}
-		var f []uint32
-		if f, buf = appendFeatures(nil, w, buf); len(f) > 0 {
-			top = append(top, wordWeight{w, s.model.contribution(f[0])})
+		x := s.model.contribution(wordFeature(w))
+		for k := range top {
+			if x > weight[k] {
+				copy(top[k+1:], top[k:2])
+				copy(weight[k+1:], weight[k:2])
+				top[k], weight[k] = w, x
+				break
+			}
 		}
 	}
-	slices.SortStableFunc(top, func(x, y wordWeight) int {
-		switch {
-		case x.x > y.x:
-			return -1
-		case x.x < y.x:
-			return 1
-		}
-		return 0
-	})
 	var words []string
-	for _, t := range top[:min(3, len(top))] {
-		if t.x > 0 && !slices.Contains(words, t.w) {
-			words = append(words, t.w)
+	for _, w := range top {
+		if w != "" {
+			words = append(words, w)
 		}
 	}
 	return Evidence{Category: c, Source: "model", Detail: strings.Join(words, " ")}
