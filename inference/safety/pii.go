@@ -11,13 +11,12 @@ type PersonalKind string
 
 // The kinds of personal data Redact finds.
 const (
-	Email   PersonalKind = "email"
-	Phone   PersonalKind = "phone"
-	Card    PersonalKind = "card"    // payment card number passing the Luhn check
-	IBAN    PersonalKind = "iban"    // passing the ISO 13616 mod-97 check
-	USSSN   PersonalKind = "us_ssn"  // US Social Security number, 123-45-6789
-	UKNINO  PersonalKind = "uk_nino" // UK National Insurance number, AB 12 34 56 C
-	Unknown PersonalKind = ""
+	Email  PersonalKind = "email"
+	Phone  PersonalKind = "phone"
+	Card   PersonalKind = "card"    // payment card number passing the Luhn check
+	IBAN   PersonalKind = "iban"    // passing the ISO 13616 mod-97 check
+	USSSN  PersonalKind = "us_ssn"  // US Social Security number, 123-45-6789
+	UKNINO PersonalKind = "uk_nino" // UK National Insurance number, AB 12 34 56 C
 )
 
 // Finding is one piece of personal data: its kind and byte span in the text.

@@ -103,7 +103,7 @@ func (p Policy) Tighten(s PersonaSettings) (Policy, error) {
 		topics = append(slices.Clone(topics), Topic{Name: "extra terms", Terms: s.ExtraTerms})
 	}
 	if len(topics) > 0 {
-		rs := &ruleSet{exact: map[string][]*pattern{}, prefix: map[string][]*pattern{}, minPre: 1 << 30}
+		rs := &ruleSet{exact: map[string][]*pattern{}, prefix: map[string][]*pattern{}}
 		if p.topics != nil { // keep what an earlier Tighten added
 			for k, v := range p.topics.exact {
 				rs.exact[k] = slices.Clone(v)
@@ -111,7 +111,6 @@ func (p Policy) Tighten(s PersonaSettings) (Policy, error) {
 			for k, v := range p.topics.prefix {
 				rs.prefix[k] = slices.Clone(v)
 			}
-			rs.minPre, rs.maxPre = p.topics.minPre, p.topics.maxPre
 			rs.preLen = slices.Clone(p.topics.preLen)
 		}
 		for _, t := range topics {
@@ -155,7 +154,7 @@ func (p *Policy) threshold(c Category) float64 { return p.thresholds[classOf[c]]
 
 // topicsIn returns the persona topics (with the matching term) that words
 // mention.
-func (p *Policy) topicsIn(words []string, sc *scratch) []string {
+func (p *Policy) topicsIn(words []string) []string {
 	if p.topics == nil {
 		return nil
 	}

@@ -67,14 +67,12 @@ type pattern struct {
 type ruleSet struct {
 	exact  map[string][]*pattern
 	prefix map[string][]*pattern // first word is a prefix pattern
-	minPre int                   // shortest prefix in prefix
-	maxPre int
-	preLen []int // the distinct lengths of the prefixes, ascending
+	preLen []int                 // the distinct lengths of the prefixes, ascending
 }
 
 // compileRules parses lexicon lines ("category kind weight | phrase | …").
 func compileRules(src string) (*ruleSet, error) {
-	rs := &ruleSet{exact: map[string][]*pattern{}, prefix: map[string][]*pattern{}, minPre: 1 << 30}
+	rs := &ruleSet{exact: map[string][]*pattern{}, prefix: map[string][]*pattern{}}
 	for n, line := range strings.Split(src, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -139,8 +137,6 @@ func (rs *ruleSet) add(phrase string, kind ruleKind, class int, w float64) error
 			slices.Sort(rs.preLen)
 		}
 		rs.prefix[p.words[0]] = append(rs.prefix[p.words[0]], p)
-		rs.minPre = min(rs.minPre, len(p.words[0]))
-		rs.maxPre = max(rs.maxPre, len(p.words[0]))
 	} else {
 		rs.exact[p.words[0]] = append(rs.exact[p.words[0]], p)
 	}

@@ -317,7 +317,7 @@ func (s *Stage) decide(a *analysis, sc *scratch, role Role, p *Policy) Verdict {
 			v.Evidence = append(v.Evidence, s.evidence(a, sc, i))
 		}
 	}
-	topics := p.topicsIn(a.words, sc)
+	topics := p.topicsIn(a.words)
 	for _, t := range topics {
 		v.Evidence = append(v.Evidence, Evidence{Source: "policy", Detail: t})
 	}
