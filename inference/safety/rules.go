@@ -243,6 +243,13 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 				res.defended = true
 			}
 		}
+		if m.p.kind == kindTerm && c == classOf[ViolentCrimes] && res.ctx.near(ctxDefenseViolent, m, 10, false) {
+			// Violence inside a game, novel or film ("kill someone in
+			// Call of Duty") is fiction, even in a term's words.
+			score *= 0.35
+			hit = false
+			res.defended = true
+		}
 		if hit {
 			res.hits++
 		}
