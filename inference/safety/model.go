@@ -86,7 +86,7 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 		raw.WriteByte(byte(w))
 	}
 	var out bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&out, gzip.BestCompression)
+	zw, err := gzip.NewWriterLevel(&out, gzip.DefaultCompression)
 	if err != nil {
 		return nil, err
 	}
