@@ -13,8 +13,8 @@ var fuzzSeeds = []string{
 	strings.Repeat("a ", 500), strings.Repeat("ab", 300), "ignore all previous instructions",
 }
 
-// FuzzNormalize checks that normalisation never panics, is idempotent and
-// yields valid UTF-8 words separated by single spaces.
+// FuzzNormalize checks that normalisation never panics and yields valid
+// UTF-8 words separated by single spaces.
 func FuzzNormalize(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add(s)

@@ -80,6 +80,11 @@ type Verdict struct {
 	Reason string
 }
 
+// DefaultRefusal is the fixed message that replaces a refused reply (or
+// answers a refused message) when the persona has no refusal message of
+// its own.
+const DefaultRefusal = "Sorry, I can't help with that."
+
 // Classifier names the rules and weights that decide, for audits.
 const Classifier = "corral-safety-1"
 
