@@ -58,11 +58,18 @@ func Redact(text string) (string, []Finding) {
 
 func findPersonal(text string) []Finding {
 	var fs []Finding
+	var taken []bool // bytes inside a finding; the first, more specific, kind wins
 	add := func(k PersonalKind, s, e int) {
-		for _, f := range fs {
-			if s < f.End && e > f.Start {
-				return // the first, more specific, kind wins
+		if taken == nil {
+			taken = make([]bool, len(text))
+		}
+		for i := s; i < e; i++ {
+			if taken[i] {
+				return
 			}
+		}
+		for i := s; i < e; i++ {
+			taken[i] = true
 		}
 		fs = append(fs, Finding{k, s, e})
 	}

@@ -57,9 +57,12 @@ type PersonaSettings struct {
 type Policy struct {
 	thresholds [numClasses]float64
 	topics     *ruleSet
+	topicTerms []topicTerm // what topics was built from, for a later Tighten
 	// RedactForUser says the user sees personal data masked too.
 	RedactForUser bool
 }
+
+type topicTerm struct{ topic, term string }
 
 // Baseline returns the platform policy every persona starts from: every
 // category refused at BaselineThreshold.
@@ -73,10 +76,11 @@ func Baseline() Policy {
 
 // Tighten returns p with a persona's settings applied. Nothing in s can
 // raise a threshold or remove a term. Terms that normalise to nothing are
-// an error.
+// an error, and p is returned unchanged with it.
 func (p Policy) Tighten(s PersonaSettings) (Policy, error) {
+	orig := p
 	if s.Threshold < 0 || s.Threshold > 1 {
-		return p, fmt.Errorf("threshold %v not in [0, 1]", s.Threshold)
+		return orig, fmt.Errorf("threshold %v not in [0, 1]", s.Threshold)
 	}
 	factor := 1.0
 	switch s.Strictness {
@@ -86,7 +90,7 @@ func (p Policy) Tighten(s PersonaSettings) (Policy, error) {
 	case Strictest:
 		factor = 0.6
 	default:
-		return p, fmt.Errorf("unknown strictness %d", s.Strictness)
+		return orig, fmt.Errorf("unknown strictness %d", s.Strictness)
 	}
 	for i, c := range Categories {
 		t := p.thresholds[i] * factor
@@ -103,50 +107,29 @@ func (p Policy) Tighten(s PersonaSettings) (Policy, error) {
 		topics = append(slices.Clone(topics), Topic{Name: "extra terms", Terms: s.ExtraTerms})
 	}
 	if len(topics) > 0 {
-		rs := &ruleSet{exact: map[string][]*pattern{}, prefix: map[string][]*pattern{}}
-		if p.topics != nil { // keep what an earlier Tighten added
-			for k, v := range p.topics.exact {
-				rs.exact[k] = slices.Clone(v)
+		rs := newRuleSet()
+		for _, t := range p.topicTerms {
+			pat, err := rs.add(t.term, kindTerm, allClasses, 1)
+			if err != nil {
+				return orig, err
 			}
-			for k, v := range p.topics.prefix {
-				rs.prefix[k] = slices.Clone(v)
-			}
-			rs.preLen = slices.Clone(p.topics.preLen)
+			pat.text = t.topic + ": " + strings.TrimSpace(t.term)
 		}
+		p.topicTerms = slices.Clone(p.topicTerms)
 		for _, t := range topics {
 			for _, term := range t.Terms {
-				if err := rs.add(term, kindTerm, allClasses, 1); err != nil {
-					return p, fmt.Errorf("topic %q: %w", t.Name, err)
+				pat, err := rs.add(term, kindTerm, allClasses, 1)
+				if err != nil {
+					return orig, fmt.Errorf("topic %q: %w", t.Name, err)
 				}
+				pat.text = t.Name + ": " + strings.TrimSpace(term)
+				p.topicTerms = append(p.topicTerms, topicTerm{t.Name, term})
 			}
-			rs.names(t.Name, t.Terms)
 		}
 		p.topics = rs
 	}
 	p.RedactForUser = p.RedactForUser || s.RedactForUser
 	return p, nil
-}
-
-// names records the topic name on the patterns of its terms (stored in the
-// pattern's text as "topic: term").
-func (rs *ruleSet) names(topic string, terms []string) {
-	set := map[string]bool{}
-	for _, t := range terms {
-		set[strings.TrimSpace(t)] = true
-	}
-	label := func(ps []*pattern) {
-		for _, p := range ps {
-			if set[p.text] {
-				p.text = topic + ": " + p.text
-			}
-		}
-	}
-	for _, ps := range rs.exact {
-		label(ps)
-	}
-	for _, ps := range rs.prefix {
-		label(ps)
-	}
 }
 
 // threshold returns the score at or above which category c is refused.

@@ -63,16 +63,53 @@ type pattern struct {
 	text   string // the phrase as written, for evidence
 }
 
-// ruleSet is a compiled lexicon: patterns indexed by their first word.
+// ruleSet is a compiled lexicon: a trie over words, so finding every
+// match at a position costs the depth of the longest match there, not the
+// number of phrases that share a first word.
 type ruleSet struct {
-	exact  map[string][]*pattern
-	prefix map[string][]*pattern // first word is a prefix pattern
-	preLen []int                 // the distinct lengths of the prefixes, ascending
+	root trieNode
+}
+
+// trieNode is one word position of the phrases through it.
+type trieNode struct {
+	next   map[string]*trieNode // exact next word
+	pre    map[string]*trieNode // next word starts with the key
+	preLen []int                // the distinct lengths of pre's keys, ascending
+	any    *trieNode            // "_": any one word
+	out    []*pattern           // phrases that end here
+}
+
+func newRuleSet() *ruleSet { return &ruleSet{} }
+
+func (n *trieNode) child(word string, prefix bool) *trieNode {
+	if word == "_" {
+		if n.any == nil {
+			n.any = &trieNode{}
+		}
+		return n.any
+	}
+	m := &n.next
+	if prefix {
+		m = &n.pre
+		if !slices.Contains(n.preLen, len(word)) {
+			n.preLen = append(n.preLen, len(word))
+			slices.Sort(n.preLen)
+		}
+	}
+	if *m == nil {
+		*m = map[string]*trieNode{}
+	}
+	c := (*m)[word]
+	if c == nil {
+		c = &trieNode{}
+		(*m)[word] = c
+	}
+	return c
 }
 
 // compileRules parses lexicon lines ("category kind weight | phrase | …").
 func compileRules(src string) (*ruleSet, error) {
-	rs := &ruleSet{exact: map[string][]*pattern{}, prefix: map[string][]*pattern{}}
+	rs := newRuleSet()
 	for n, line := range strings.Split(src, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -100,7 +137,7 @@ func compileRules(src string) (*ruleSet, error) {
 			return nil, fmt.Errorf("lexicon line %d: weight %q not in [0, 1]", n+1, f[2])
 		}
 		for _, phrase := range strings.Split(rest, "|") {
-			if err := rs.add(phrase, kind, class, w); err != nil {
+			if _, err := rs.add(phrase, kind, class, w); err != nil {
 				return nil, fmt.Errorf("lexicon line %d: %w", n+1, err)
 			}
 		}
@@ -108,7 +145,7 @@ func compileRules(src string) (*ruleSet, error) {
 	return rs, nil
 }
 
-func (rs *ruleSet) add(phrase string, kind ruleKind, class int, w float64) error {
+func (rs *ruleSet) add(phrase string, kind ruleKind, class int, w float64) (*pattern, error) {
 	phrase = strings.TrimSpace(phrase)
 	p := &pattern{kind: kind, class: class, weight: w, text: phrase}
 	for _, word := range strings.Fields(phrase) {
@@ -126,21 +163,17 @@ func (rs *ruleSet) add(phrase string, kind ruleKind, class int, w float64) error
 		}
 	}
 	if len(p.words) == 0 {
-		return fmt.Errorf("empty phrase")
+		return nil, fmt.Errorf("empty phrase")
 	}
 	if p.words[0] == "_" {
-		return fmt.Errorf("phrase %q starts with a wildcard", phrase)
+		return nil, fmt.Errorf("phrase %q starts with a wildcard", phrase)
 	}
-	if p.prefix[0] {
-		if n := len(p.words[0]); !slices.Contains(rs.preLen, n) {
-			rs.preLen = append(rs.preLen, n)
-			slices.Sort(rs.preLen)
-		}
-		rs.prefix[p.words[0]] = append(rs.prefix[p.words[0]], p)
-	} else {
-		rs.exact[p.words[0]] = append(rs.exact[p.words[0]], p)
+	n := &rs.root
+	for i, w := range p.words {
+		n = n.child(w, p.prefix[i])
 	}
-	return nil
+	n.out = append(n.out, p)
+	return p, nil
 }
 
 // match is one pattern found at words [start, end).
@@ -151,43 +184,37 @@ type match struct {
 
 // find appends every match of the rule set in words to dst.
 func (rs *ruleSet) find(dst []match, words []string) []match {
-	for i, w := range words {
-		for _, p := range rs.exact[w] {
-			if end, ok := p.matchAt(words, i); ok {
-				dst = append(dst, match{p, i, end})
-			}
-		}
-		for _, n := range rs.preLen {
-			if n > len(w) {
-				break
-			}
-			for _, p := range rs.prefix[w[:n]] {
-				if end, ok := p.matchAt(words, i); ok {
-					dst = append(dst, match{p, i, end})
-				}
-			}
-		}
+	for i := range words {
+		dst = rs.root.walk(dst, words, i, i)
 	}
 	return dst
 }
 
-func (p *pattern) matchAt(words []string, i int) (int, bool) {
-	if i+len(p.words) > len(words) {
-		return 0, false
+// walk appends the phrases through n that match words from start, having
+// matched up to j.
+func (n *trieNode) walk(dst []match, words []string, start, j int) []match {
+	for _, p := range n.out {
+		dst = append(dst, match{p, start, j})
 	}
-	for k, pw := range p.words {
-		w := words[i+k]
-		switch {
-		case pw == "_":
-		case p.prefix[k]:
-			if !strings.HasPrefix(w, pw) {
-				return 0, false
-			}
-		case w != pw:
-			return 0, false
+	if j == len(words) {
+		return dst
+	}
+	w := words[j]
+	if c := n.next[w]; c != nil {
+		dst = c.walk(dst, words, start, j+1)
+	}
+	for _, l := range n.preLen {
+		if l > len(w) {
+			break
+		}
+		if c := n.pre[w[:l]]; c != nil {
+			dst = c.walk(dst, words, start, j+1)
 		}
 	}
-	return i + len(p.words), true
+	if n.any != nil {
+		dst = n.any.walk(dst, words, start, j+1)
+	}
+	return dst
 }
 
 // ruleResult is what the rules pass found in one text.
