@@ -226,6 +226,7 @@ type ruleResult struct {
 	defended bool               // a target was weakened by a defensive phrase
 	request  bool               // a request phrase ("how to", "give me") is present
 	harmless bool               // a harmless look-alike was masked
+	people   bool               // a group of people or the other party is named
 	ctx      contexts
 }
 
@@ -252,6 +253,9 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 	for _, m := range ms {
 		if m.p.kind == kindIntent && !res.isMasked(m) {
 			res.request = true
+		}
+		if m.p.kind == kindGroup || m.p.kind == kindYou {
+			res.people = true
 		}
 		if (m.p.kind != kindTerm && m.p.kind != kindTarget) || res.isMasked(m) {
 			continue

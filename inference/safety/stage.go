@@ -220,7 +220,7 @@ func modelWeight(p float64, r *ruleResult) float64 {
 		floor = modelDefendedFloor
 	case r.hits > 0:
 		return p
-	case r.request && !r.harmless:
+	case (r.request || r.people) && !r.harmless:
 		floor = modelRequestFloor
 	}
 	return max(0, (p-floor)/(1-floor))
@@ -228,8 +228,9 @@ func modelWeight(p float64, r *ruleResult) float64 {
 
 // The classifier's probability p becomes (p-floor)/(1-floor): with no rule
 // hit it must reach 0.725 to refuse at the baseline threshold, 0.65 when
-// the text is at least shaped like a request, and 0.8 when it asks how to
-// prevent, detect or survive a harm.
+// the text is at least shaped like a request or names a group of people or
+// the other party, and 0.8 when it asks how to prevent, detect or survive
+// a harm.
 const (
 	modelAloneFloor    = 0.45
 	modelRequestFloor  = 0.3
