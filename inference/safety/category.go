@@ -9,28 +9,28 @@ type Category = corralv1.HazardCategory
 
 // The categories, by their proto names.
 const (
-	ViolentCrimes        = corralv1.HazardCategory_HAZARD_CATEGORY_VIOLENT_CRIMES
-	NonViolentCrimes     = corralv1.HazardCategory_HAZARD_CATEGORY_NON_VIOLENT_CRIMES
-	SexCrimes            = corralv1.HazardCategory_HAZARD_CATEGORY_SEX_CRIMES
-	ChildExploitation    = corralv1.HazardCategory_HAZARD_CATEGORY_CHILD_EXPLOITATION
-	Defamation           = corralv1.HazardCategory_HAZARD_CATEGORY_DEFAMATION
-	SpecializedAdvice    = corralv1.HazardCategory_HAZARD_CATEGORY_SPECIALIZED_ADVICE
-	Privacy              = corralv1.HazardCategory_HAZARD_CATEGORY_PRIVACY
-	IntellectualProperty = corralv1.HazardCategory_HAZARD_CATEGORY_INTELLECTUAL_PROPERTY
-	IndiscriminateWeapon = corralv1.HazardCategory_HAZARD_CATEGORY_INDISCRIMINATE_WEAPONS
-	Hate                 = corralv1.HazardCategory_HAZARD_CATEGORY_HATE
-	SelfHarm             = corralv1.HazardCategory_HAZARD_CATEGORY_SELF_HARM
-	SexualContent        = corralv1.HazardCategory_HAZARD_CATEGORY_SEXUAL_CONTENT
-	Elections            = corralv1.HazardCategory_HAZARD_CATEGORY_ELECTIONS
-	CodeInterpreterAbuse = corralv1.HazardCategory_HAZARD_CATEGORY_CODE_INTERPRETER_ABUSE
-	PromptInjection      = corralv1.HazardCategory_HAZARD_CATEGORY_PROMPT_INJECTION
-	Harassment           = corralv1.HazardCategory_HAZARD_CATEGORY_HARASSMENT
+	ViolentCrimes         = corralv1.HazardCategory_HAZARD_CATEGORY_VIOLENT_CRIMES
+	NonViolentCrimes      = corralv1.HazardCategory_HAZARD_CATEGORY_NON_VIOLENT_CRIMES
+	SexCrimes             = corralv1.HazardCategory_HAZARD_CATEGORY_SEX_CRIMES
+	ChildExploitation     = corralv1.HazardCategory_HAZARD_CATEGORY_CHILD_EXPLOITATION
+	Defamation            = corralv1.HazardCategory_HAZARD_CATEGORY_DEFAMATION
+	SpecializedAdvice     = corralv1.HazardCategory_HAZARD_CATEGORY_SPECIALIZED_ADVICE
+	Privacy               = corralv1.HazardCategory_HAZARD_CATEGORY_PRIVACY
+	IntellectualProperty  = corralv1.HazardCategory_HAZARD_CATEGORY_INTELLECTUAL_PROPERTY
+	IndiscriminateWeapons = corralv1.HazardCategory_HAZARD_CATEGORY_INDISCRIMINATE_WEAPONS
+	Hate                  = corralv1.HazardCategory_HAZARD_CATEGORY_HATE
+	SelfHarm              = corralv1.HazardCategory_HAZARD_CATEGORY_SELF_HARM
+	SexualContent         = corralv1.HazardCategory_HAZARD_CATEGORY_SEXUAL_CONTENT
+	Elections             = corralv1.HazardCategory_HAZARD_CATEGORY_ELECTIONS
+	CodeInterpreterAbuse  = corralv1.HazardCategory_HAZARD_CATEGORY_CODE_INTERPRETER_ABUSE
+	PromptInjection       = corralv1.HazardCategory_HAZARD_CATEGORY_PROMPT_INJECTION
+	Harassment            = corralv1.HazardCategory_HAZARD_CATEGORY_HARASSMENT
 )
 
 // Categories lists every category, most severe first; verdicts order their
 // categories the same way.
 var Categories = []Category{
-	ChildExploitation, IndiscriminateWeapon, SexCrimes, ViolentCrimes, SelfHarm,
+	ChildExploitation, IndiscriminateWeapons, SexCrimes, ViolentCrimes, SelfHarm,
 	Hate, Harassment, NonViolentCrimes, CodeInterpreterAbuse, PromptInjection,
 	Privacy, SexualContent, Elections, Defamation, SpecializedAdvice, IntellectualProperty,
 }
@@ -40,22 +40,22 @@ const numClasses = 16
 
 // categoryNames are the names used in JSON, the corpus and the CLI.
 var categoryNames = map[Category]string{
-	ViolentCrimes:        "violent_crimes",
-	NonViolentCrimes:     "non_violent_crimes",
-	SexCrimes:            "sex_crimes",
-	ChildExploitation:    "child_exploitation",
-	Defamation:           "defamation",
-	SpecializedAdvice:    "specialized_advice",
-	Privacy:              "privacy",
-	IntellectualProperty: "intellectual_property",
-	IndiscriminateWeapon: "indiscriminate_weapons",
-	Hate:                 "hate",
-	SelfHarm:             "self_harm",
-	SexualContent:        "sexual_content",
-	Elections:            "elections",
-	CodeInterpreterAbuse: "code_interpreter_abuse",
-	PromptInjection:      "prompt_injection",
-	Harassment:           "harassment",
+	ViolentCrimes:         "violent_crimes",
+	NonViolentCrimes:      "non_violent_crimes",
+	SexCrimes:             "sex_crimes",
+	ChildExploitation:     "child_exploitation",
+	Defamation:            "defamation",
+	SpecializedAdvice:     "specialized_advice",
+	Privacy:               "privacy",
+	IntellectualProperty:  "intellectual_property",
+	IndiscriminateWeapons: "indiscriminate_weapons",
+	Hate:                  "hate",
+	SelfHarm:              "self_harm",
+	SexualContent:         "sexual_content",
+	Elections:             "elections",
+	CodeInterpreterAbuse:  "code_interpreter_abuse",
+	PromptInjection:       "prompt_injection",
+	Harassment:            "harassment",
 }
 
 var classOf = func() map[Category]int {
