@@ -30,6 +30,7 @@ var commands = map[string]command{
 	"generate": {"generate text with a GGUF model (--model FILE --prompt TEXT)", runGenerate},
 	"bench":    {"measure prompt and generation speed of a GGUF model (JSON)", runBench},
 	"tokenize": {"print the token ids of a text (--model FILE [--no-bos] [--special] TEXT)", runTokenize},
+	"safety":   {"check texts with the safety stage or train its classifier (safety classify | safety train)", runSafety},
 }
 
 func main() {

@@ -1,0 +1,442 @@
+package safety
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+type ruleKind uint8
+
+const (
+	kindTerm ruleKind = iota
+	kindTarget
+	kindIntent
+	kindGroup
+	kindYou
+	kindSexual
+	kindSafe
+	kindDefense
+)
+
+var ruleKinds = map[string]ruleKind{
+	"term": kindTerm, "target": kindTarget, "intent": kindIntent, "group": kindGroup,
+	"you": kindYou, "sexual": kindSexual, "safe": kindSafe, "defense": kindDefense,
+}
+
+// anchor says which anchor kind raises a category's targets and how near
+// it must be, in words. before means the anchor must come first ("how to
+// … bomb", "you … idiot"); otherwise either side counts ("vermin like …").
+type anchor struct {
+	kind   ruleKind
+	window int
+	before bool
+}
+
+func anchorOf(class int) anchor {
+	switch Categories[class] {
+	case Hate:
+		return anchor{kindGroup, 4, false}
+	case Harassment:
+		return anchor{kindYou, 3, true}
+	case ChildExploitation:
+		return anchor{kindSexual, 6, false}
+	case PromptInjection:
+		// Role play and "from now on" are ordinary on their own; two
+		// different override markers together are an attack.
+		return anchor{kindTarget, 30, false}
+	}
+	return anchor{kindIntent, 8, true}
+}
+
+// allClasses marks a rule that applies to every category.
+const allClasses = -1
+
+// pattern is one phrase of the lexicon.
+type pattern struct {
+	words  []string
+	prefix []bool // words[i] matches any word starting with it
+	kind   ruleKind
+	class  int // index into Categories, or allClasses
+	weight float64
+	text   string // the phrase as written, for evidence
+}
+
+// ruleSet is a compiled lexicon: a trie over words, so finding every
+// match at a position costs the depth of the longest match there, not the
+// number of phrases that share a first word.
+type ruleSet struct {
+	root trieNode
+}
+
+// trieNode is one word position of the phrases through it.
+type trieNode struct {
+	next   map[string]*trieNode // exact next word
+	pre    map[string]*trieNode // next word starts with the key
+	preLen []int                // the distinct lengths of pre's keys, ascending
+	any    *trieNode            // "_": any one word
+	out    []*pattern           // phrases that end here
+}
+
+func newRuleSet() *ruleSet { return &ruleSet{} }
+
+func (n *trieNode) child(word string, prefix bool) *trieNode {
+	if word == "_" {
+		if n.any == nil {
+			n.any = &trieNode{}
+		}
+		return n.any
+	}
+	m := &n.next
+	if prefix {
+		m = &n.pre
+		if !slices.Contains(n.preLen, len(word)) {
+			n.preLen = append(n.preLen, len(word))
+			slices.Sort(n.preLen)
+		}
+	}
+	if *m == nil {
+		*m = map[string]*trieNode{}
+	}
+	c := (*m)[word]
+	if c == nil {
+		c = &trieNode{}
+		(*m)[word] = c
+	}
+	return c
+}
+
+// compileRules parses lexicon lines ("category kind weight | phrase | …").
+func compileRules(src string) (*ruleSet, error) {
+	rs := newRuleSet()
+	for n, line := range strings.Split(src, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		head, rest, ok := strings.Cut(line, "|")
+		f := strings.Fields(head)
+		if !ok || len(f) != 3 {
+			return nil, fmt.Errorf("lexicon line %d: want \"category kind weight | phrase …\"", n+1)
+		}
+		class := allClasses
+		if f[0] != "*" {
+			c, ok := ParseCategory(f[0])
+			if !ok {
+				return nil, fmt.Errorf("lexicon line %d: unknown category %q", n+1, f[0])
+			}
+			class = classOf[c]
+		}
+		kind, ok := ruleKinds[f[1]]
+		if !ok {
+			return nil, fmt.Errorf("lexicon line %d: unknown kind %q", n+1, f[1])
+		}
+		w, err := strconv.ParseFloat(f[2], 64)
+		if err != nil || w < 0 || w > 1 {
+			return nil, fmt.Errorf("lexicon line %d: weight %q not in [0, 1]", n+1, f[2])
+		}
+		for _, phrase := range strings.Split(rest, "|") {
+			if _, err := rs.add(phrase, kind, class, w); err != nil {
+				return nil, fmt.Errorf("lexicon line %d: %w", n+1, err)
+			}
+		}
+	}
+	return rs, nil
+}
+
+func (rs *ruleSet) add(phrase string, kind ruleKind, class int, w float64) (*pattern, error) {
+	phrase = strings.TrimSpace(phrase)
+	p := &pattern{kind: kind, class: class, weight: w, text: phrase}
+	for _, word := range strings.Fields(phrase) {
+		pre := strings.HasSuffix(word, "*")
+		word = strings.TrimSuffix(word, "*")
+		if word == "_" {
+			p.words = append(p.words, word)
+			p.prefix = append(p.prefix, false)
+			continue
+		}
+		parts := strings.Fields(Normalize(word))
+		for i, part := range parts {
+			p.words = append(p.words, part)
+			p.prefix = append(p.prefix, pre && i == len(parts)-1)
+		}
+	}
+	if len(p.words) == 0 {
+		return nil, fmt.Errorf("empty phrase")
+	}
+	if p.words[0] == "_" {
+		return nil, fmt.Errorf("phrase %q starts with a wildcard", phrase)
+	}
+	n := &rs.root
+	for i, w := range p.words {
+		n = n.child(w, p.prefix[i])
+	}
+	n.out = append(n.out, p)
+	return p, nil
+}
+
+// match is one pattern found at words [start, end).
+type match struct {
+	p          *pattern
+	start, end int
+}
+
+// find appends every match of the rule set in words to dst.
+func (rs *ruleSet) find(dst []match, words []string) []match {
+	for i := range words {
+		dst = rs.root.walk(dst, words, i, i)
+	}
+	return dst
+}
+
+// walk appends the phrases through n that match words from start, having
+// matched up to j.
+func (n *trieNode) walk(dst []match, words []string, start, j int) []match {
+	for _, p := range n.out {
+		dst = append(dst, match{p, start, j})
+	}
+	if j == len(words) {
+		return dst
+	}
+	w := words[j]
+	if c := n.next[w]; c != nil {
+		dst = c.walk(dst, words, start, j+1)
+	}
+	for _, l := range n.preLen {
+		if l > len(w) {
+			break
+		}
+		if c := n.pre[w[:l]]; c != nil {
+			dst = c.walk(dst, words, start, j+1)
+		}
+	}
+	if n.any != nil {
+		dst = n.any.walk(dst, words, start, j+1)
+	}
+	return dst
+}
+
+// ruleResult is what the rules pass found in one text.
+type ruleResult struct {
+	scores   [numClasses]float64
+	evidence [numClasses]string // the phrase behind each score
+	masked   []bool             // words inside a harmless look-alike
+	hits     int                // terms and real targets that counted
+	defended bool               // a target was weakened by a defensive phrase
+	request  bool               // a request phrase ("how to", "give me") is present
+	harmless bool               // a harmless look-alike was masked
+	people   bool               // a group of people or the other party is named
+	ctx      contexts
+}
+
+// minHitWeight is the weight from which a target counts as a hit (a hint
+// that the classifier's probability can be trusted as is).
+const minHitWeight = 0.3
+
+// evaluate runs the rules over the words of a normalised text.
+func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []match {
+	ms := rs.find(scratch[:0], words)
+	*res = ruleResult{masked: res.masked[:0], ctx: res.ctx}
+	for range words {
+		res.masked = append(res.masked, false)
+	}
+	for _, m := range ms {
+		if m.p.kind == kindSafe {
+			res.harmless = true
+			for k := m.start; k < m.end; k++ {
+				res.masked[k] = true
+			}
+		}
+	}
+	res.ctx.build(ms, len(words), res.masked)
+	for _, m := range ms {
+		if m.p.kind == kindIntent && !res.isMasked(m) {
+			res.request = true
+		}
+		if m.p.kind == kindGroup || m.p.kind == kindYou {
+			res.people = true
+		}
+		if (m.p.kind != kindTerm && m.p.kind != kindTarget) || res.isMasked(m) {
+			continue
+		}
+		c := m.p.class
+		score := m.p.weight
+		hit := m.p.kind == kindTerm || score >= minHitWeight
+		if m.p.kind == kindTarget {
+			a := anchorOf(c)
+			if res.ctx.near(anchorKey(c), m, a.window, a.before) && !negated(words, m.start) {
+				score = min(0.97, max(0.9, score+0.5))
+			}
+			if res.ctx.near(ctxDefense, m, 10, false) || (c == classOf[ViolentCrimes] && res.ctx.near(ctxDefenseViolent, m, 10, false)) {
+				score *= 0.35
+				hit = false
+				res.defended = true
+			}
+		}
+		if m.p.kind == kindTerm && c == classOf[ViolentCrimes] && res.ctx.near(ctxDefenseViolent, m, 10, false) {
+			// Violence inside a game, novel or film ("kill someone in
+			// Call of Duty") is fiction, even in a term's words.
+			score *= 0.35
+			hit = false
+			res.defended = true
+		}
+		if hit {
+			res.hits++
+		}
+		if score > res.scores[c] {
+			res.scores[c] = score
+			res.evidence[c] = m.p.text
+		}
+	}
+	return ms
+}
+
+func (r *ruleResult) isMasked(m match) bool {
+	for k := m.start; k < m.end; k++ {
+		if r.masked[k] {
+			return true
+		}
+	}
+	return false
+}
+
+// negated reports whether one of the three words before position i
+// negates what follows ("are not vermin", "never said you are stupid").
+func negated(words []string, i int) bool {
+	for k := max(0, i-3); k < i; k++ {
+		switch words[k] {
+		case "not", "no", "never", "dont", "isnt", "arent", "wasnt", "werent", "nobody", "nothing", "nicht", "kein", "keine", "nunca", "jamais", "pas", "non":
+			return true
+		}
+	}
+	return false
+}
+
+// Anchor lookups: for each kind of context, the nearest match ending at
+// or before each word and starting at or after it, so that every target
+// finds its context in constant time and a text full of matches stays
+// linear.
+const (
+	ctxIntent = iota
+	ctxGroup
+	ctxYou
+	ctxSexual
+	ctxInjection // prompt-injection targets, the context of one another
+	ctxDefense
+	ctxDefenseViolent
+	numCtx
+)
+
+// contextKey returns the context a match provides, or -1.
+func contextKey(p *pattern) int {
+	switch p.kind {
+	case kindIntent:
+		return ctxIntent
+	case kindGroup:
+		return ctxGroup
+	case kindYou:
+		return ctxYou
+	case kindSexual:
+		return ctxSexual
+	case kindTarget:
+		if p.class == classOf[PromptInjection] {
+			return ctxInjection
+		}
+	case kindDefense:
+		if p.class == allClasses {
+			return ctxDefense
+		}
+		if p.class == classOf[ViolentCrimes] {
+			return ctxDefenseViolent
+		}
+	}
+	return -1
+}
+
+func anchorKey(class int) int {
+	switch anchorOf(class).kind {
+	case kindGroup:
+		return ctxGroup
+	case kindYou:
+		return ctxYou
+	case kindSexual:
+		return ctxSexual
+	case kindTarget:
+		return ctxInjection
+	}
+	return ctxIntent
+}
+
+// contexts holds, per context key, lastEnd[i] (the largest end ≤ i of a
+// match, or -1) and nextStart[i] (the smallest start ≥ i, or a large
+// number), for i in [0, len(words)].
+type contexts struct {
+	lastEnd, nextStart [numCtx][]int32
+}
+
+const farAway = 1 << 30
+
+func (cx *contexts) build(ms []match, n int, masked []bool) {
+	for k := range numCtx {
+		le := cx.lastEnd[k][:0]
+		ns := cx.nextStart[k][:0]
+		for range n + 1 {
+			le = append(le, -1)
+			ns = append(ns, farAway)
+		}
+		cx.lastEnd[k], cx.nextStart[k] = le, ns
+	}
+	for _, m := range ms {
+		k := contextKey(m.p)
+		if k < 0 || (k != ctxDefense && k != ctxDefenseViolent && maskedSpan(masked, m)) {
+			continue
+		}
+		if int32(m.end) > cx.lastEnd[k][m.end] {
+			cx.lastEnd[k][m.end] = int32(m.end)
+		}
+		if int32(m.start) < cx.nextStart[k][m.start] {
+			cx.nextStart[k][m.start] = int32(m.start)
+		}
+	}
+	for k := range numCtx {
+		le, ns := cx.lastEnd[k], cx.nextStart[k]
+		for i := 1; i <= n; i++ {
+			le[i] = max(le[i], le[i-1])
+		}
+		for i := n - 1; i >= 0; i-- {
+			ns[i] = min(ns[i], ns[i+1])
+		}
+	}
+}
+
+// near reports whether a context of key k ends fewer than window words
+// before t or (unless before) starts fewer than window words after it.
+func (cx *contexts) near(k int, t match, window int, before bool) bool {
+	if e := cx.lastEnd[k][t.start]; e >= 0 && t.start-int(e) < window {
+		return true
+	}
+	if before {
+		return false
+	}
+	s := cx.nextStart[k][t.end]
+	return s != farAway && int(s)-t.end < window
+}
+
+func maskedSpan(masked []bool, m match) bool {
+	for k := m.start; k < m.end; k++ {
+		if masked[k] {
+			return true
+		}
+	}
+	return false
+}
+
+// baseRules is the compiled lexicon.
+var baseRules = func() *ruleSet {
+	rs, err := compileRules(lexicon)
+	if err != nil {
+		panic("safety: " + err.Error()) // a programmer error, caught by every test
+	}
+	return rs
+}()
