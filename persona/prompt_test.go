@@ -175,3 +175,20 @@ func TestPromptProto(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAssemble assembles a prompt from a full persona and a history
+// of 50 messages under a budget that keeps about half of it.
+func BenchmarkAssemble(b *testing.B) {
+	s := validEdit().Spec
+	var history []persona.Message
+	for i := range 25 {
+		history = append(history, user(strings.Repeat("word ", 20+i)), bot(strings.Repeat("reply ", 30)))
+	}
+	history = append(history, user("and now?"))
+	opts := persona.PromptOptions{Count: words, Budget: 1000, PerMessage: 5}
+	for b.Loop() {
+		if _, err := persona.Assemble(s, history, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

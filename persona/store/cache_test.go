@@ -162,3 +162,39 @@ func TestCacheResolve(t *testing.T) {
 		t.Error("Resolve() did not read the persona through the cache")
 	}
 }
+
+// BenchmarkCacheLive reads a published persona through the cache (a hit
+// after the first read) and, for comparison, straight from Redis.
+func BenchmarkCacheLive(b *testing.B) {
+	url := storetest.RedisURL(b)
+	s := storetest.Open(b, store.Config{URL: url}, nil)
+	c, _, err := s.CreateCreator(b.Context(), "Bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := s.Create(b.Context(), c.ID, edit("bench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.Publish(b.Context(), c.ID, p.ID, p.Revision); err != nil {
+		b.Fatal(err)
+	}
+	cache, err := store.NewCache(s, nil, store.CacheConfig{TTL: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("cache", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := cache.Live(b.Context(), p.ID); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("redis", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.Live(b.Context(), p.ID); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -139,13 +139,13 @@ func (s *Store) Create(ctx context.Context, actor string, e persona.Edit) (p per
 	if err := e.Validate(); err != nil {
 		return persona.Persona{}, err
 	}
-	if _, err := s.activeCreator(ctx, actor); err != nil {
-		return persona.Persona{}, err
-	}
 	now := s.now()
 	p = persona.Persona{ID: newID(personaIDPrefix), OwnerID: actor, CreatedAt: now}.Apply(e, now)
 	hk := persona.HandleKey(e.Handle)
 	err = s.txn(ctx, func(tx *redis.Tx) error {
+		if _, err := activeCreatorIn(ctx, tx, s.k, actor); err != nil {
+			return err
+		}
 		if err := handleFree(ctx, tx, s.k, hk, p.ID); err != nil {
 			return err
 		}
@@ -167,7 +167,7 @@ func (s *Store) Create(ctx context.Context, actor string, e persona.Edit) (p per
 			return nil
 		})
 		return err
-	}, s.k.handle(hk), s.k.creatorPersonas(actor))
+	}, s.k.handle(hk), s.k.creatorPersonas(actor), s.k.creator(actor))
 	if err != nil {
 		return persona.Persona{}, fmt.Errorf("create persona @%s: %w", e.Handle, err)
 	}
