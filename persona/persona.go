@@ -19,17 +19,18 @@ const (
 )
 
 // Strictness is how readily the safety stage blocks in conversations with
-// a persona.
+// a persona. A persona can only tighten the platform's baseline, never
+// loosen it.
 type Strictness string
 
-// Strictness levels.
+// Strictness levels, as the safety stage has them.
 const (
-	// Relaxed blocks only clear violations.
-	Relaxed Strictness = "relaxed"
-	// Standard uses the safety stage's default threshold.
+	// Standard is the platform baseline.
 	Standard Strictness = "standard"
-	// Strict blocks borderline content too.
+	// Strict blocks at 80% of the baseline thresholds.
 	Strict Strictness = "strict"
+	// Strictest blocks at 60% of them, for young audiences.
+	Strictest Strictness = "strictest"
 )
 
 // Example is one example exchange that shows the persona's voice.

@@ -10,15 +10,25 @@ import (
 	corralv1 "github.com/corral-ai/corral/proto/corral/v1"
 )
 
-// Threshold returns the safety stage's blocking threshold for s: the score
-// at or above which a category counts as violated, or 0 for the stage's
-// default (Standard and unknown values).
+// Baseline threshold of the safety stage (inference/safety), and the
+// factors its strictness levels apply to it. Kept here as numbers, since
+// persona imports nothing of inference.
+const (
+	baselineThreshold = 0.5
+	strictFactor      = 0.8
+	strictestFactor   = 0.6
+)
+
+// Threshold returns the blocking threshold s stands for, as
+// SafetySettings.threshold carries it: the score at or above which a
+// category counts as violated, or 0 for the safety stage's baseline
+// (Standard and unknown values).
 func (s Strictness) Threshold() float32 {
 	switch s {
-	case Relaxed:
-		return 0.75
 	case Strict:
-		return 0.35
+		return baselineThreshold * strictFactor
+	case Strictest:
+		return baselineThreshold * strictestFactor
 	}
 	return 0
 }
@@ -177,22 +187,22 @@ func visibilityFromProto(v corralv1.PersonaVisibility) Visibility {
 
 func (s Strictness) proto() corralv1.SafetyStrictness {
 	switch s {
-	case Relaxed:
-		return corralv1.SafetyStrictness_SAFETY_STRICTNESS_RELAXED
 	case Standard:
 		return corralv1.SafetyStrictness_SAFETY_STRICTNESS_STANDARD
 	case Strict:
 		return corralv1.SafetyStrictness_SAFETY_STRICTNESS_STRICT
+	case Strictest:
+		return corralv1.SafetyStrictness_SAFETY_STRICTNESS_STRICTEST
 	}
 	return corralv1.SafetyStrictness_SAFETY_STRICTNESS_UNSPECIFIED
 }
 
 func strictnessFromProto(s corralv1.SafetyStrictness) Strictness {
 	switch s {
-	case corralv1.SafetyStrictness_SAFETY_STRICTNESS_RELAXED:
-		return Relaxed
 	case corralv1.SafetyStrictness_SAFETY_STRICTNESS_STRICT:
 		return Strict
+	case corralv1.SafetyStrictness_SAFETY_STRICTNESS_STRICTEST:
+		return Strictest
 	}
 	return Standard
 }

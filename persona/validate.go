@@ -171,9 +171,9 @@ func (p *problems) spec(s Spec) {
 	p.list("traits", s.Traits, MaxTraits, TraitMaxLen)
 	p.list("avoid_topics", s.AvoidTopics, MaxAvoidTopics, AvoidTopicMaxLen)
 	switch s.Safety.Strictness {
-	case Relaxed, Standard, Strict:
+	case Standard, Strict, Strictest:
 	default:
-		p.add("safety.strictness", "must be %q, %q or %q, not %q", Relaxed, Standard, Strict, s.Safety.Strictness)
+		p.add("safety.strictness", "must be %q, %q or %q, not %q", Standard, Strict, Strictest, s.Safety.Strictness)
 	}
 	p.text("safety.refusal_message", s.Safety.RefusalMessage, textRule{max: RefusalMaxLen, multiline: true})
 	p.generation(s.Generation)

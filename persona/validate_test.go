@@ -146,7 +146,7 @@ func TestValidateFields(t *testing.T) {
 		}, "avoid_topics", "at most 20 entries, not 21"},
 		{"topic too long", func(e *persona.Edit) { e.AvoidTopics[0] = strings.Repeat("x", 101) }, "avoid_topics[0]", "at most 100"},
 		{"topic blank", func(e *persona.Edit) { e.AvoidTopics[0] = "\t" }, "avoid_topics[0]", "is required"},
-		{"strictness unknown", func(e *persona.Edit) { e.Safety.Strictness = "off" }, "safety.strictness", `"relaxed", "standard" or "strict", not "off"`},
+		{"strictness unknown", func(e *persona.Edit) { e.Safety.Strictness = "off" }, "safety.strictness", `"standard", "strict" or "strictest", not "off"`},
 		{"refusal too long", func(e *persona.Edit) { e.Safety.RefusalMessage = strings.Repeat("r", 301) }, "safety.refusal_message", "at most 300"},
 		{"temperature negative", func(e *persona.Edit) { e.Generation.Temperature = -0.1 }, "generation.temperature", "from 0 (most predictable) to 2"},
 		{"temperature too high", func(e *persona.Edit) { e.Generation.Temperature = 2.01 }, "generation.temperature", "not 2.01"},

@@ -134,33 +134,33 @@ func (PersonaVisibility) EnumDescriptor() ([]byte, []int) {
 }
 
 // SafetyStrictness is how readily the safety stage blocks in conversations
-// with a persona.
+// with a persona. A persona can only tighten the platform baseline.
 type SafetyStrictness int32
 
 const (
 	// Not set; treated as standard.
 	SafetyStrictness_SAFETY_STRICTNESS_UNSPECIFIED SafetyStrictness = 0
-	// Blocks only clear violations (a higher threshold).
-	SafetyStrictness_SAFETY_STRICTNESS_RELAXED SafetyStrictness = 1
-	// The safety stage's default threshold.
-	SafetyStrictness_SAFETY_STRICTNESS_STANDARD SafetyStrictness = 2
-	// Blocks borderline content too (a lower threshold).
-	SafetyStrictness_SAFETY_STRICTNESS_STRICT SafetyStrictness = 3
+	// The platform baseline.
+	SafetyStrictness_SAFETY_STRICTNESS_STANDARD SafetyStrictness = 1
+	// Blocks at 80% of the baseline thresholds.
+	SafetyStrictness_SAFETY_STRICTNESS_STRICT SafetyStrictness = 2
+	// Blocks at 60% of them, for young audiences.
+	SafetyStrictness_SAFETY_STRICTNESS_STRICTEST SafetyStrictness = 3
 )
 
 // Enum value maps for SafetyStrictness.
 var (
 	SafetyStrictness_name = map[int32]string{
 		0: "SAFETY_STRICTNESS_UNSPECIFIED",
-		1: "SAFETY_STRICTNESS_RELAXED",
-		2: "SAFETY_STRICTNESS_STANDARD",
-		3: "SAFETY_STRICTNESS_STRICT",
+		1: "SAFETY_STRICTNESS_STANDARD",
+		2: "SAFETY_STRICTNESS_STRICT",
+		3: "SAFETY_STRICTNESS_STRICTEST",
 	}
 	SafetyStrictness_value = map[string]int32{
 		"SAFETY_STRICTNESS_UNSPECIFIED": 0,
-		"SAFETY_STRICTNESS_RELAXED":     1,
-		"SAFETY_STRICTNESS_STANDARD":    2,
-		"SAFETY_STRICTNESS_STRICT":      3,
+		"SAFETY_STRICTNESS_STANDARD":    1,
+		"SAFETY_STRICTNESS_STRICT":      2,
+		"SAFETY_STRICTNESS_STRICTEST":   3,
 	}
 )
 
@@ -695,12 +695,12 @@ const file_corral_v1_persona_proto_rawDesc = "" +
 	"\x1ePERSONA_VISIBILITY_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aPERSONA_VISIBILITY_PRIVATE\x10\x01\x12\x1f\n" +
 	"\x1bPERSONA_VISIBILITY_UNLISTED\x10\x02\x12\x1d\n" +
-	"\x19PERSONA_VISIBILITY_PUBLIC\x10\x03*\x92\x01\n" +
+	"\x19PERSONA_VISIBILITY_PUBLIC\x10\x03*\x94\x01\n" +
 	"\x10SafetyStrictness\x12!\n" +
-	"\x1dSAFETY_STRICTNESS_UNSPECIFIED\x10\x00\x12\x1d\n" +
-	"\x19SAFETY_STRICTNESS_RELAXED\x10\x01\x12\x1e\n" +
-	"\x1aSAFETY_STRICTNESS_STANDARD\x10\x02\x12\x1c\n" +
-	"\x18SAFETY_STRICTNESS_STRICT\x10\x03*\x85\x01\n" +
+	"\x1dSAFETY_STRICTNESS_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aSAFETY_STRICTNESS_STANDARD\x10\x01\x12\x1c\n" +
+	"\x18SAFETY_STRICTNESS_STRICT\x10\x02\x12\x1f\n" +
+	"\x1bSAFETY_STRICTNESS_STRICTEST\x10\x03*\x85\x01\n" +
 	"\rPersonaChange\x12\x1e\n" +
 	"\x1aPERSONA_CHANGE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16PERSONA_CHANGE_UPDATED\x10\x01\x12\x1c\n" +
