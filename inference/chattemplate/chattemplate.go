@@ -54,7 +54,10 @@ type Turn struct {
 }
 
 // Conversation is a system prompt (may be empty) and the turns so far,
-// alternating user and assistant, starting and ending with the user.
+// alternating user and assistant and ending with the user. They start with
+// the user, or with one assistant turn that opens the conversation (a
+// persona's greeting); Llama 2, whose format has no place for that, renders
+// it as the answer to an empty first user message.
 type Conversation struct {
 	System string
 	Turns  []Turn
@@ -198,13 +201,18 @@ func (c Conversation) validate() error {
 	if len(c.Turns) == 0 {
 		return fmt.Errorf("%w: no turns", ErrConversation)
 	}
+	// An opening assistant turn shifts the alternation by one.
+	first := 0
+	if c.Turns[0].Role == Assistant {
+		first = 1
+	}
 	for i, turn := range c.Turns {
 		want := User
-		if i%2 == 1 {
+		if (i+first)%2 == 1 {
 			want = Assistant
 		}
 		if turn.Role != want {
-			return fmt.Errorf("%w: turn %d is %q, want %q (turns alternate, starting with the user)", ErrConversation, i, turn.Role, want)
+			return fmt.Errorf("%w: turn %d is %q, want %q (turns alternate, starting with the user or one opening assistant turn)", ErrConversation, i, turn.Role, want)
 		}
 	}
 	if c.Turns[len(c.Turns)-1].Role != User {

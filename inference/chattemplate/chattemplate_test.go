@@ -360,6 +360,40 @@ func TestSelect(t *testing.T) {
 	}
 }
 
+// TestOpeningAssistantTurn renders a conversation the assistant opens (a
+// persona's greeting) in every format.
+func TestOpeningAssistantTurn(t *testing.T) {
+	conv := chattemplate.Conversation{
+		System: "Be brief.",
+		Turns: []chattemplate.Turn{
+			{Role: chattemplate.Assistant, Content: "Hi! "},
+			{Role: chattemplate.User, Content: "Hello"},
+		},
+	}
+	for _, tc := range []struct {
+		tmpl  *chattemplate.Template
+		vocab string
+		want  string
+	}{
+		{chattemplate.Llama3, vocabLlama3, "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>" +
+			"<|start_header_id|>assistant<|end_header_id|>\n\nHi!<|eot_id|>" +
+			"<|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"},
+		{chattemplate.ChatML, vocabChatML, "<|begin_of_text|><|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>assistant\nHi! <|im_end|>\n" +
+			"<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n"},
+		{chattemplate.Llama2, vocabSPM, "<s>[INST] <<SYS>>\nBe brief.\n<</SYS>> [/INST] Hi! </s><s>[INST] Hello [/INST]"},
+	} {
+		t.Run(tc.tmpl.Name(), func(t *testing.T) {
+			p, err := tc.tmpl.Apply(vocabulary(t, tc.vocab), conv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Text != tc.want {
+				t.Errorf("text:\n%q\nwant:\n%q", p.Text, tc.want)
+			}
+		})
+	}
+}
+
 func TestApplyErrors(t *testing.T) {
 	llama3 := vocabulary(t, vocabLlama3)
 	user := chattemplate.Turn{Role: chattemplate.User, Content: "hi"}
@@ -371,7 +405,8 @@ func TestApplyErrors(t *testing.T) {
 		err  error
 	}{
 		{"no turns", chattemplate.Llama3, chattemplate.Conversation{System: "s"}, chattemplate.ErrConversation},
-		{"starts with assistant", chattemplate.Llama3, chattemplate.Conversation{Turns: []chattemplate.Turn{bot, user}}, chattemplate.ErrConversation},
+		{"two assistant turns at the start", chattemplate.Llama3, chattemplate.Conversation{Turns: []chattemplate.Turn{bot, bot, user}}, chattemplate.ErrConversation},
+		{"opening assistant turn alone", chattemplate.Llama3, chattemplate.Conversation{Turns: []chattemplate.Turn{bot}}, chattemplate.ErrConversation},
 		{"two users in a row", chattemplate.Llama3, chattemplate.Conversation{Turns: []chattemplate.Turn{user, user}}, chattemplate.ErrConversation},
 		{"ends with assistant", chattemplate.Llama3, chattemplate.Conversation{Turns: []chattemplate.Turn{user, bot}}, chattemplate.ErrConversation},
 		{"unknown role", chattemplate.Llama3, chattemplate.Conversation{Turns: []chattemplate.Turn{{Role: "tool", Content: "x"}}}, chattemplate.ErrConversation},

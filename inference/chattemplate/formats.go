@@ -43,13 +43,18 @@ var Llama3 = &Template{
 //	<s>[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{user} [/INST] {assistant} </s><s>[INST] {user} [/INST]
 //
 // Message texts are stripped, as the template's .strip() does. The reply
-// ends with EOS.
+// ends with EOS. An opening assistant turn is rendered as the answer to an
+// empty user message, which then carries the system prompt alone.
 var Llama2 = &Template{
 	name:    "llama2",
 	markers: []string{"[INST]", "[/INST]", "<<SYS>>"},
 	render: func(c Conversation) []segment {
 		var segs []segment
-		for i, t := range c.Turns {
+		turns := c.Turns
+		if turns[0].Role == Assistant {
+			turns = append([]Turn{{Role: User}}, turns...)
+		}
+		for i, t := range turns {
 			content := t.Content
 			if t.Role == Assistant {
 				segs = append(segs, text(" "+strip(content)+" "), segment{kind: segEOS})

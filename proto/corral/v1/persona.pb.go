@@ -76,6 +76,178 @@ func (PersonaStatus) EnumDescriptor() ([]byte, []int) {
 	return file_corral_v1_persona_proto_rawDescGZIP(), []int{0}
 }
 
+// PersonaVisibility says who can find and pick a persona.
+type PersonaVisibility int32
+
+const (
+	// Not set; treated as private.
+	PersonaVisibility_PERSONA_VISIBILITY_UNSPECIFIED PersonaVisibility = 0
+	// Only on channels its owner binds it to.
+	PersonaVisibility_PERSONA_VISIBILITY_PRIVATE PersonaVisibility = 1
+	// Also by anyone who knows its handle; not listed.
+	PersonaVisibility_PERSONA_VISIBILITY_UNLISTED PersonaVisibility = 2
+	// Also listed in the public directory once published.
+	PersonaVisibility_PERSONA_VISIBILITY_PUBLIC PersonaVisibility = 3
+)
+
+// Enum value maps for PersonaVisibility.
+var (
+	PersonaVisibility_name = map[int32]string{
+		0: "PERSONA_VISIBILITY_UNSPECIFIED",
+		1: "PERSONA_VISIBILITY_PRIVATE",
+		2: "PERSONA_VISIBILITY_UNLISTED",
+		3: "PERSONA_VISIBILITY_PUBLIC",
+	}
+	PersonaVisibility_value = map[string]int32{
+		"PERSONA_VISIBILITY_UNSPECIFIED": 0,
+		"PERSONA_VISIBILITY_PRIVATE":     1,
+		"PERSONA_VISIBILITY_UNLISTED":    2,
+		"PERSONA_VISIBILITY_PUBLIC":      3,
+	}
+)
+
+func (x PersonaVisibility) Enum() *PersonaVisibility {
+	p := new(PersonaVisibility)
+	*p = x
+	return p
+}
+
+func (x PersonaVisibility) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PersonaVisibility) Descriptor() protoreflect.EnumDescriptor {
+	return file_corral_v1_persona_proto_enumTypes[1].Descriptor()
+}
+
+func (PersonaVisibility) Type() protoreflect.EnumType {
+	return &file_corral_v1_persona_proto_enumTypes[1]
+}
+
+func (x PersonaVisibility) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PersonaVisibility.Descriptor instead.
+func (PersonaVisibility) EnumDescriptor() ([]byte, []int) {
+	return file_corral_v1_persona_proto_rawDescGZIP(), []int{1}
+}
+
+// SafetyStrictness is how readily the safety stage blocks in conversations
+// with a persona. A persona can only tighten the platform baseline.
+type SafetyStrictness int32
+
+const (
+	// Not set; treated as standard.
+	SafetyStrictness_SAFETY_STRICTNESS_UNSPECIFIED SafetyStrictness = 0
+	// The platform baseline.
+	SafetyStrictness_SAFETY_STRICTNESS_STANDARD SafetyStrictness = 1
+	// Blocks at 80% of the baseline thresholds.
+	SafetyStrictness_SAFETY_STRICTNESS_STRICT SafetyStrictness = 2
+	// Blocks at 60% of them, for young audiences.
+	SafetyStrictness_SAFETY_STRICTNESS_STRICTEST SafetyStrictness = 3
+)
+
+// Enum value maps for SafetyStrictness.
+var (
+	SafetyStrictness_name = map[int32]string{
+		0: "SAFETY_STRICTNESS_UNSPECIFIED",
+		1: "SAFETY_STRICTNESS_STANDARD",
+		2: "SAFETY_STRICTNESS_STRICT",
+		3: "SAFETY_STRICTNESS_STRICTEST",
+	}
+	SafetyStrictness_value = map[string]int32{
+		"SAFETY_STRICTNESS_UNSPECIFIED": 0,
+		"SAFETY_STRICTNESS_STANDARD":    1,
+		"SAFETY_STRICTNESS_STRICT":      2,
+		"SAFETY_STRICTNESS_STRICTEST":   3,
+	}
+)
+
+func (x SafetyStrictness) Enum() *SafetyStrictness {
+	p := new(SafetyStrictness)
+	*p = x
+	return p
+}
+
+func (x SafetyStrictness) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SafetyStrictness) Descriptor() protoreflect.EnumDescriptor {
+	return file_corral_v1_persona_proto_enumTypes[2].Descriptor()
+}
+
+func (SafetyStrictness) Type() protoreflect.EnumType {
+	return &file_corral_v1_persona_proto_enumTypes[2]
+}
+
+func (x SafetyStrictness) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SafetyStrictness.Descriptor instead.
+func (SafetyStrictness) EnumDescriptor() ([]byte, []int) {
+	return file_corral_v1_persona_proto_rawDescGZIP(), []int{2}
+}
+
+// PersonaChange is what happened to a persona.
+type PersonaChange int32
+
+const (
+	// Not set.
+	PersonaChange_PERSONA_CHANGE_UNSPECIFIED PersonaChange = 0
+	// The draft, handle or visibility changed.
+	PersonaChange_PERSONA_CHANGE_UPDATED PersonaChange = 1
+	// A new version was published (from the draft or by a rollback).
+	PersonaChange_PERSONA_CHANGE_PUBLISHED PersonaChange = 2
+	// The persona was deleted.
+	PersonaChange_PERSONA_CHANGE_DELETED PersonaChange = 3
+)
+
+// Enum value maps for PersonaChange.
+var (
+	PersonaChange_name = map[int32]string{
+		0: "PERSONA_CHANGE_UNSPECIFIED",
+		1: "PERSONA_CHANGE_UPDATED",
+		2: "PERSONA_CHANGE_PUBLISHED",
+		3: "PERSONA_CHANGE_DELETED",
+	}
+	PersonaChange_value = map[string]int32{
+		"PERSONA_CHANGE_UNSPECIFIED": 0,
+		"PERSONA_CHANGE_UPDATED":     1,
+		"PERSONA_CHANGE_PUBLISHED":   2,
+		"PERSONA_CHANGE_DELETED":     3,
+	}
+)
+
+func (x PersonaChange) Enum() *PersonaChange {
+	p := new(PersonaChange)
+	*p = x
+	return p
+}
+
+func (x PersonaChange) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PersonaChange) Descriptor() protoreflect.EnumDescriptor {
+	return file_corral_v1_persona_proto_enumTypes[3].Descriptor()
+}
+
+func (PersonaChange) Type() protoreflect.EnumType {
+	return &file_corral_v1_persona_proto_enumTypes[3]
+}
+
+func (x PersonaChange) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PersonaChange.Descriptor instead.
+func (PersonaChange) EnumDescriptor() ([]byte, []int) {
+	return file_corral_v1_persona_proto_rawDescGZIP(), []int{3}
+}
+
 // Persona is an AI character a creator builds: its instructions, its voice
 // and its limits. A persona has one draft and any number of published
 // versions; publishing copies the draft into a new, immutable version.
@@ -109,9 +281,35 @@ type Persona struct {
 	CreatedTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=created_time,json=createdTime,proto3" json:"created_time,omitempty"`
 	// When this record was last changed; for a published version, when it was
 	// published (published versions never change after that).
-	UpdatedTime   *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=updated_time,json=updatedTime,proto3" json:"updated_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UpdatedTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=updated_time,json=updatedTime,proto3" json:"updated_time,omitempty"`
+	// Handle users pick the persona by ("/persona @luna"): 3 to 30 ASCII
+	// letters, digits and underscores, starting with a letter; unique ignoring
+	// case. It belongs to the persona, not to a version.
+	Handle string `protobuf:"bytes,14,opt,name=handle,proto3" json:"handle,omitempty"`
+	// Avatar: an https URL of an image, or a single emoji.
+	Avatar string `protobuf:"bytes,15,opt,name=avatar,proto3" json:"avatar,omitempty"`
+	// Example exchanges that show the persona's voice to the model.
+	Examples []*PersonaExample `protobuf:"bytes,16,rep,name=examples,proto3" json:"examples,omitempty"`
+	// Tone and personality traits, e.g. "warm", "dry humour".
+	Traits []string `protobuf:"bytes,17,rep,name=traits,proto3" json:"traits,omitempty"`
+	// Topics the persona declines to discuss.
+	AvoidTopics []string `protobuf:"bytes,18,rep,name=avoid_topics,json=avoidTopics,proto3" json:"avoid_topics,omitempty"`
+	// Who can find and pick the persona. It belongs to the persona, not to a
+	// version.
+	Visibility PersonaVisibility `protobuf:"varint,19,opt,name=visibility,proto3,enum=corral.v1.PersonaVisibility" json:"visibility,omitempty"`
+	// How strictly the safety stage judges conversations with the persona;
+	// safety.threshold is derived from it.
+	SafetyStrictness SafetyStrictness `protobuf:"varint,20,opt,name=safety_strictness,json=safetyStrictness,proto3,enum=corral.v1.SafetyStrictness" json:"safety_strictness,omitempty"`
+	// For a published version made by a rollback, the version it republished;
+	// 0 for versions published from the draft and for the draft.
+	RepublishedFrom uint32 `protobuf:"varint,21,opt,name=republished_from,json=republishedFrom,proto3" json:"republished_from,omitempty"`
+	// Revision of the draft: it grows with every change to the persona, so an
+	// edit based on an older revision is refused instead of overwriting.
+	Revision uint64 `protobuf:"varint,22,opt,name=revision,proto3" json:"revision,omitempty"`
+	// For the draft: the newest published version, 0 when never published.
+	PublishedVersion uint32 `protobuf:"varint,23,opt,name=published_version,json=publishedVersion,proto3" json:"published_version,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Persona) Reset() {
@@ -235,11 +433,223 @@ func (x *Persona) GetUpdatedTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Persona) GetHandle() string {
+	if x != nil {
+		return x.Handle
+	}
+	return ""
+}
+
+func (x *Persona) GetAvatar() string {
+	if x != nil {
+		return x.Avatar
+	}
+	return ""
+}
+
+func (x *Persona) GetExamples() []*PersonaExample {
+	if x != nil {
+		return x.Examples
+	}
+	return nil
+}
+
+func (x *Persona) GetTraits() []string {
+	if x != nil {
+		return x.Traits
+	}
+	return nil
+}
+
+func (x *Persona) GetAvoidTopics() []string {
+	if x != nil {
+		return x.AvoidTopics
+	}
+	return nil
+}
+
+func (x *Persona) GetVisibility() PersonaVisibility {
+	if x != nil {
+		return x.Visibility
+	}
+	return PersonaVisibility_PERSONA_VISIBILITY_UNSPECIFIED
+}
+
+func (x *Persona) GetSafetyStrictness() SafetyStrictness {
+	if x != nil {
+		return x.SafetyStrictness
+	}
+	return SafetyStrictness_SAFETY_STRICTNESS_UNSPECIFIED
+}
+
+func (x *Persona) GetRepublishedFrom() uint32 {
+	if x != nil {
+		return x.RepublishedFrom
+	}
+	return 0
+}
+
+func (x *Persona) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *Persona) GetPublishedVersion() uint32 {
+	if x != nil {
+		return x.PublishedVersion
+	}
+	return 0
+}
+
+// PersonaExample is one example exchange: what a user says and how the
+// persona answers.
+type PersonaExample struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user's message.
+	User string `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	// The persona's answer.
+	Assistant     string `protobuf:"bytes,2,opt,name=assistant,proto3" json:"assistant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersonaExample) Reset() {
+	*x = PersonaExample{}
+	mi := &file_corral_v1_persona_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersonaExample) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersonaExample) ProtoMessage() {}
+
+func (x *PersonaExample) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_persona_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersonaExample.ProtoReflect.Descriptor instead.
+func (*PersonaExample) Descriptor() ([]byte, []int) {
+	return file_corral_v1_persona_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PersonaExample) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *PersonaExample) GetAssistant() string {
+	if x != nil {
+		return x.Assistant
+	}
+	return ""
+}
+
+// PersonaEvent announces a change to a persona on SubjectPersonaUpdated
+// (core NATS, at most once), so that processes caching personas drop their
+// copies. Caches must also expire entries on their own, since an event can
+// be lost while a process is disconnected.
+type PersonaEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The persona that changed.
+	PersonaId string `protobuf:"bytes,1,opt,name=persona_id,json=personaId,proto3" json:"persona_id,omitempty"`
+	// What happened.
+	Change PersonaChange `protobuf:"varint,2,opt,name=change,proto3,enum=corral.v1.PersonaChange" json:"change,omitempty"`
+	// The newest published version after the change; 0 when none.
+	PublishedVersion uint32 `protobuf:"varint,3,opt,name=published_version,json=publishedVersion,proto3" json:"published_version,omitempty"`
+	// Handles (lower case) whose mapping to a persona changed: the old and
+	// the new handle of a renamed persona, the handle of a deleted one.
+	Handles []string `protobuf:"bytes,4,rep,name=handles,proto3" json:"handles,omitempty"`
+	// When the change was committed.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersonaEvent) Reset() {
+	*x = PersonaEvent{}
+	mi := &file_corral_v1_persona_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersonaEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersonaEvent) ProtoMessage() {}
+
+func (x *PersonaEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_persona_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersonaEvent.ProtoReflect.Descriptor instead.
+func (*PersonaEvent) Descriptor() ([]byte, []int) {
+	return file_corral_v1_persona_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PersonaEvent) GetPersonaId() string {
+	if x != nil {
+		return x.PersonaId
+	}
+	return ""
+}
+
+func (x *PersonaEvent) GetChange() PersonaChange {
+	if x != nil {
+		return x.Change
+	}
+	return PersonaChange_PERSONA_CHANGE_UNSPECIFIED
+}
+
+func (x *PersonaEvent) GetPublishedVersion() uint32 {
+	if x != nil {
+		return x.PublishedVersion
+	}
+	return 0
+}
+
+func (x *PersonaEvent) GetHandles() []string {
+	if x != nil {
+		return x.Handles
+	}
+	return nil
+}
+
+func (x *PersonaEvent) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 var File_corral_v1_persona_proto protoreflect.FileDescriptor
 
 const file_corral_v1_persona_proto_rawDesc = "" +
 	"\n" +
-	"\x17corral/v1/persona.proto\x12\tcorral.v1\x1a\x18corral/v1/generate.proto\x1a\x16corral/v1/safety.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf6\x03\n" +
+	"\x17corral/v1/persona.proto\x12\tcorral.v1\x1a\x18corral/v1/generate.proto\x1a\x16corral/v1/safety.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x94\a\n" +
 	"\aPersona\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\x120\n" +
@@ -254,11 +664,48 @@ const file_corral_v1_persona_proto_rawDesc = "" +
 	" \x01(\v2\x1a.corral.v1.SamplingOptionsR\bsampling\x121\n" +
 	"\x06safety\x18\v \x01(\v2\x19.corral.v1.SafetySettingsR\x06safety\x12=\n" +
 	"\fcreated_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\vcreatedTime\x12=\n" +
-	"\fupdated_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\vupdatedTime*g\n" +
+	"\fupdated_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\vupdatedTime\x12\x16\n" +
+	"\x06handle\x18\x0e \x01(\tR\x06handle\x12\x16\n" +
+	"\x06avatar\x18\x0f \x01(\tR\x06avatar\x125\n" +
+	"\bexamples\x18\x10 \x03(\v2\x19.corral.v1.PersonaExampleR\bexamples\x12\x16\n" +
+	"\x06traits\x18\x11 \x03(\tR\x06traits\x12!\n" +
+	"\favoid_topics\x18\x12 \x03(\tR\vavoidTopics\x12<\n" +
+	"\n" +
+	"visibility\x18\x13 \x01(\x0e2\x1c.corral.v1.PersonaVisibilityR\n" +
+	"visibility\x12H\n" +
+	"\x11safety_strictness\x18\x14 \x01(\x0e2\x1b.corral.v1.SafetyStrictnessR\x10safetyStrictness\x12)\n" +
+	"\x10republished_from\x18\x15 \x01(\rR\x0frepublishedFrom\x12\x1a\n" +
+	"\brevision\x18\x16 \x01(\x04R\brevision\x12+\n" +
+	"\x11published_version\x18\x17 \x01(\rR\x10publishedVersion\"B\n" +
+	"\x0ePersonaExample\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\x12\x1c\n" +
+	"\tassistant\x18\x02 \x01(\tR\tassistant\"\xd6\x01\n" +
+	"\fPersonaEvent\x12\x1d\n" +
+	"\n" +
+	"persona_id\x18\x01 \x01(\tR\tpersonaId\x120\n" +
+	"\x06change\x18\x02 \x01(\x0e2\x18.corral.v1.PersonaChangeR\x06change\x12+\n" +
+	"\x11published_version\x18\x03 \x01(\rR\x10publishedVersion\x12\x18\n" +
+	"\ahandles\x18\x04 \x03(\tR\ahandles\x12.\n" +
+	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time*g\n" +
 	"\rPersonaStatus\x12\x1e\n" +
 	"\x1aPERSONA_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14PERSONA_STATUS_DRAFT\x10\x01\x12\x1c\n" +
-	"\x18PERSONA_STATUS_PUBLISHED\x10\x02B6Z4github.com/corral-ai/corral/proto/corral/v1;corralv1b\x06proto3"
+	"\x18PERSONA_STATUS_PUBLISHED\x10\x02*\x97\x01\n" +
+	"\x11PersonaVisibility\x12\"\n" +
+	"\x1ePERSONA_VISIBILITY_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aPERSONA_VISIBILITY_PRIVATE\x10\x01\x12\x1f\n" +
+	"\x1bPERSONA_VISIBILITY_UNLISTED\x10\x02\x12\x1d\n" +
+	"\x19PERSONA_VISIBILITY_PUBLIC\x10\x03*\x94\x01\n" +
+	"\x10SafetyStrictness\x12!\n" +
+	"\x1dSAFETY_STRICTNESS_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aSAFETY_STRICTNESS_STANDARD\x10\x01\x12\x1c\n" +
+	"\x18SAFETY_STRICTNESS_STRICT\x10\x02\x12\x1f\n" +
+	"\x1bSAFETY_STRICTNESS_STRICTEST\x10\x03*\x85\x01\n" +
+	"\rPersonaChange\x12\x1e\n" +
+	"\x1aPERSONA_CHANGE_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16PERSONA_CHANGE_UPDATED\x10\x01\x12\x1c\n" +
+	"\x18PERSONA_CHANGE_PUBLISHED\x10\x02\x12\x1a\n" +
+	"\x16PERSONA_CHANGE_DELETED\x10\x03B6Z4github.com/corral-ai/corral/proto/corral/v1;corralv1b\x06proto3"
 
 var (
 	file_corral_v1_persona_proto_rawDescOnce sync.Once
@@ -272,26 +719,36 @@ func file_corral_v1_persona_proto_rawDescGZIP() []byte {
 	return file_corral_v1_persona_proto_rawDescData
 }
 
-var file_corral_v1_persona_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_corral_v1_persona_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_corral_v1_persona_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_corral_v1_persona_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_corral_v1_persona_proto_goTypes = []any{
 	(PersonaStatus)(0),            // 0: corral.v1.PersonaStatus
-	(*Persona)(nil),               // 1: corral.v1.Persona
-	(*SamplingOptions)(nil),       // 2: corral.v1.SamplingOptions
-	(*SafetySettings)(nil),        // 3: corral.v1.SafetySettings
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(PersonaVisibility)(0),        // 1: corral.v1.PersonaVisibility
+	(SafetyStrictness)(0),         // 2: corral.v1.SafetyStrictness
+	(PersonaChange)(0),            // 3: corral.v1.PersonaChange
+	(*Persona)(nil),               // 4: corral.v1.Persona
+	(*PersonaExample)(nil),        // 5: corral.v1.PersonaExample
+	(*PersonaEvent)(nil),          // 6: corral.v1.PersonaEvent
+	(*SamplingOptions)(nil),       // 7: corral.v1.SamplingOptions
+	(*SafetySettings)(nil),        // 8: corral.v1.SafetySettings
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
 }
 var file_corral_v1_persona_proto_depIdxs = []int32{
-	0, // 0: corral.v1.Persona.status:type_name -> corral.v1.PersonaStatus
-	2, // 1: corral.v1.Persona.sampling:type_name -> corral.v1.SamplingOptions
-	3, // 2: corral.v1.Persona.safety:type_name -> corral.v1.SafetySettings
-	4, // 3: corral.v1.Persona.created_time:type_name -> google.protobuf.Timestamp
-	4, // 4: corral.v1.Persona.updated_time:type_name -> google.protobuf.Timestamp
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	0,  // 0: corral.v1.Persona.status:type_name -> corral.v1.PersonaStatus
+	7,  // 1: corral.v1.Persona.sampling:type_name -> corral.v1.SamplingOptions
+	8,  // 2: corral.v1.Persona.safety:type_name -> corral.v1.SafetySettings
+	9,  // 3: corral.v1.Persona.created_time:type_name -> google.protobuf.Timestamp
+	9,  // 4: corral.v1.Persona.updated_time:type_name -> google.protobuf.Timestamp
+	5,  // 5: corral.v1.Persona.examples:type_name -> corral.v1.PersonaExample
+	1,  // 6: corral.v1.Persona.visibility:type_name -> corral.v1.PersonaVisibility
+	2,  // 7: corral.v1.Persona.safety_strictness:type_name -> corral.v1.SafetyStrictness
+	3,  // 8: corral.v1.PersonaEvent.change:type_name -> corral.v1.PersonaChange
+	9,  // 9: corral.v1.PersonaEvent.time:type_name -> google.protobuf.Timestamp
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_corral_v1_persona_proto_init() }
@@ -306,8 +763,8 @@ func file_corral_v1_persona_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_corral_v1_persona_proto_rawDesc), len(file_corral_v1_persona_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   1,
+			NumEnums:      4,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

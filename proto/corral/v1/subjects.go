@@ -21,6 +21,10 @@ package corralv1
 //	inference.generate   GenerateRequest -> stream of GenerateEvent on the reply subject
 //	inference.models     ModelsRequest   -> ModelsResponse
 //	inference.stats      StatsRequest    -> StatsResponse (per replica)
+//
+// Persona changes (core NATS, at most once; caches also expire on their own):
+//
+//	persona.updated      PersonaEvent    persona store -> every persona cache
 
 import (
 	"errors"
@@ -78,6 +82,12 @@ const (
 	// SubjectInferenceStats is the subject of InferenceEndpointStats.
 	SubjectInferenceStats = InferenceService + "." + InferenceEndpointStats
 )
+
+// SubjectPersonaUpdated carries a PersonaEvent after every committed change
+// to a persona (edit, publish, rollback, delete), so that chat processes
+// drop their cached copies. It is plain NATS, not a stream: a process that
+// misses events while disconnected relies on its cache's expiry.
+const SubjectPersonaUpdated = "persona.updated"
 
 // Errors returned when parsing subjects and tokens.
 var (
