@@ -53,13 +53,13 @@ func TestOpenVocabulary(t *testing.T) {
 	}
 	for key, want := range map[string]uint64{
 		gguf.KeyBOSID: 1, gguf.KeyEOSID: 2, gguf.KeyUnknownID: 0,
-		gguf.KeyLlamaContextLength: 4096, gguf.KeyLlamaBlockCount: 32, gguf.KeyLlamaVocabSize: 32000,
+		"llama.context_length": 4096, "llama.block_count": 32, "llama.vocab_size": 32000,
 	} {
 		if got, ok := f.Uint(key); !ok || got != want {
 			t.Errorf("%s = %d (%v), want %d", key, got, ok, want)
 		}
 	}
-	if eps, ok := f.Float(gguf.KeyLlamaRMSEpsilon); !ok || float32(eps) != 1e-5 {
+	if eps, ok := f.Float("llama.attention.layer_norm_rms_epsilon"); !ok || float32(eps) != 1e-5 {
 		t.Errorf("rms epsilon %v %v", eps, ok)
 	}
 	if add, ok := f.Bool(gguf.KeyAddBOS); !ok || !add {

@@ -2,9 +2,8 @@ package gguf
 
 import "strconv"
 
-// Standard metadata keys, as llama.cpp names them. The llama.* keys exist
-// for every architecture with the architecture name as prefix; Corral runs
-// Llama-family models, so only the llama forms are spelled out.
+// Standard metadata keys, as llama.cpp names them. The "<arch>.*"
+// hyperparameter keys are known only to LlamaParams (llama.go).
 const (
 	KeyArchitecture        = "general.architecture"
 	KeyName                = "general.name"
@@ -12,21 +11,6 @@ const (
 	KeyAlignment           = "general.alignment" // uint32, power of two; default 32
 	KeyFileType            = "general.file_type" // llama.cpp's LLAMA_FTYPE (0 = all F32)
 	KeyQuantizationVersion = "general.quantization_version"
-
-	KeyLlamaContextLength     = "llama.context_length"
-	KeyLlamaEmbeddingLength   = "llama.embedding_length"
-	KeyLlamaBlockCount        = "llama.block_count"
-	KeyLlamaFeedForwardLength = "llama.feed_forward_length"
-	KeyLlamaHeadCount         = "llama.attention.head_count"
-	KeyLlamaHeadCountKV       = "llama.attention.head_count_kv"
-	KeyLlamaRMSEpsilon        = "llama.attention.layer_norm_rms_epsilon"
-	KeyLlamaKeyLength         = "llama.attention.key_length"
-	KeyLlamaValueLength       = "llama.attention.value_length"
-	KeyLlamaRopeDimCount      = "llama.rope.dimension_count"
-	KeyLlamaRopeFreqBase      = "llama.rope.freq_base"
-	KeyLlamaRopeScalingType   = "llama.rope.scaling.type"
-	KeyLlamaRopeScalingFactor = "llama.rope.scaling.factor"
-	KeyLlamaVocabSize         = "llama.vocab_size"
 
 	KeyTokenizerModel  = "tokenizer.ggml.model" // TokenizerLlama or TokenizerGPT2
 	KeyTokenizerPre    = "tokenizer.ggml.pre"   // pre-tokenizer name, such as "llama-bpe"

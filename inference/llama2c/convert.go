@@ -154,25 +154,28 @@ func setMetadata(w *gguf.Writer, c Config, v Vocab, placeholder bool, name strin
 		desc += "; the vocabulary is a placeholder (<unk>, <s>, </s>, byte tokens <0x00>..<0xFF>, then <tok_N>): " +
 			"ids are right but token text is not the model's"
 	}
-	u := func(n int) uint32 { return uint32(n) }
+	params := gguf.LlamaParams{
+		ContextLength:     c.SeqLen,
+		EmbeddingLength:   c.Dim,
+		BlockCount:        c.Layers,
+		FeedForwardLength: c.HiddenDim,
+		HeadCount:         c.Heads,
+		HeadCountKV:       c.KVHeads,
+		RopeDimCount:      c.HeadSize(),
+		VocabSize:         c.VocabSize,
+		RopeFreqBase:      ropeFreqBase,
+		RMSEpsilon:        rmsEpsilon,
+	}
+	if err := params.Write(w); err != nil {
+		return err
+	}
 	kvs := []struct {
 		k string
 		v any
 	}{
-		{gguf.KeyArchitecture, gguf.ArchLlama},
 		{gguf.KeyName, name},
 		{gguf.KeyDescription, desc},
 		{gguf.KeyFileType, gguf.FileTypeAllF32},
-		{gguf.KeyLlamaContextLength, u(c.SeqLen)},
-		{gguf.KeyLlamaEmbeddingLength, u(c.Dim)},
-		{gguf.KeyLlamaBlockCount, u(c.Layers)},
-		{gguf.KeyLlamaFeedForwardLength, u(c.HiddenDim)},
-		{gguf.KeyLlamaHeadCount, u(c.Heads)},
-		{gguf.KeyLlamaHeadCountKV, u(c.KVHeads)},
-		{gguf.KeyLlamaRopeDimCount, u(c.HeadSize())},
-		{gguf.KeyLlamaRopeFreqBase, float32(ropeFreqBase)},
-		{gguf.KeyLlamaRMSEpsilon, float32(rmsEpsilon)},
-		{gguf.KeyLlamaVocabSize, u(c.VocabSize)},
 		{gguf.KeyTokenizerModel, gguf.TokenizerLlama},
 		{gguf.KeyTokens, v.Tokens},
 		{gguf.KeyScores, v.Scores},

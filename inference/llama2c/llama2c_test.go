@@ -103,21 +103,20 @@ func TestConvertStories260K(t *testing.T) {
 		if name, _ := f.String(gguf.KeyName); name != "stories260K" {
 			t.Errorf("name %q", name)
 		}
+		want := gguf.LlamaParams{
+			Arch: "llama", ContextLength: 512, EmbeddingLength: 64, BlockCount: 5, FeedForwardLength: 172,
+			HeadCount: 8, HeadCountKV: 4, RopeDimCount: 8, VocabSize: 512,
+			RopeFreqBase: 10000, RMSEpsilon: float64(float32(1e-5)),
+		}
+		if got := f.LlamaParams(); got != want {
+			t.Errorf("hyperparameters %+v\nwant %+v", got, want)
+		}
 		for key, want := range map[string]uint64{
-			gguf.KeyLlamaContextLength: 512, gguf.KeyLlamaEmbeddingLength: 64, gguf.KeyLlamaBlockCount: 5,
-			gguf.KeyLlamaFeedForwardLength: 172, gguf.KeyLlamaHeadCount: 8, gguf.KeyLlamaHeadCountKV: 4,
-			gguf.KeyLlamaRopeDimCount: 8, gguf.KeyLlamaVocabSize: 512, gguf.KeyFileType: 0,
-			gguf.KeyBOSID: 1, gguf.KeyEOSID: 2, gguf.KeyUnknownID: 0,
+			gguf.KeyFileType: 0, gguf.KeyBOSID: 1, gguf.KeyEOSID: 2, gguf.KeyUnknownID: 0,
 		} {
 			if got, ok := f.Uint(key); !ok || got != want {
 				t.Errorf("%s = %d (%v), want %d", key, got, ok, want)
 			}
-		}
-		if v, _ := f.Float(gguf.KeyLlamaRopeFreqBase); v != 10000 {
-			t.Errorf("rope base %v", v)
-		}
-		if v, _ := f.Float(gguf.KeyLlamaRMSEpsilon); float32(v) != 1e-5 {
-			t.Errorf("rms eps %v", v)
 		}
 		if m, _ := f.String(gguf.KeyTokenizerModel); m != "llama" {
 			t.Errorf("tokenizer model %q", m)
@@ -231,7 +230,7 @@ func TestConvertSeparateClassifier(t *testing.T) {
 	if want := arrays["wk"][4*8:]; k[0] != want[0] || k[len(k)-1] != want[len(want)-1] {
 		t.Errorf("blk.1.attn_k %v.., want %v..", k[0], want[0])
 	}
-	if n, _ := f.Uint(gguf.KeyLlamaHeadCountKV); n != 1 {
+	if n := f.LlamaParams().HeadCountKV; n != 1 {
 		t.Errorf("kv heads %d", n)
 	}
 

@@ -48,7 +48,7 @@ func TestRopeFrequencies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ropeFrequencies(metaFile(t, tt.meta), c, tt.factors)
+			got, err := ropeFrequencies(c, metaFile(t, tt.meta).LlamaParams(), tt.factors)
 			if !errors.Is(err, tt.err) {
 				t.Fatalf("error %v, want %v", err, tt.err)
 			}

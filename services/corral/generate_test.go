@@ -179,7 +179,7 @@ func TestModelSynth(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if n, _ := f.Uint(gguf.KeyLlamaBlockCount); n != 12 {
+	if n := f.LlamaParams().BlockCount; n != 12 {
 		t.Fatalf("block_count %d", n)
 	}
 	if tn, ok := f.Tensor(gguf.LayerTensor(11, gguf.LayerFFNUp)); !ok || tn.Type != gguf.TypeQ4_0 || tn.Shape[1] != 2048 {

@@ -67,6 +67,7 @@ func runModelInfo(_ context.Context, args []string, stdout, stderr io.Writer) er
 
 func printInfo(w io.Writer, path string, in gguf.Info) {
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+	p := in.Params
 	types := make([]string, len(in.Types))
 	for i, tc := range in.Types {
 		types[i] = fmt.Sprintf("%s×%d", tc.Type, tc.Count)
@@ -80,15 +81,15 @@ func printInfo(w io.Writer, path string, in gguf.Info) {
 		{"file size", fmt.Sprintf("%d bytes (%s)", in.FileSize, humanBytes(in.FileSize))},
 		{"tensors", fmt.Sprint(in.TensorCount)},
 		{"tensor types", strings.Join(types, " ")},
-		{"context length", countOrAbsent(in.ContextLength)},
-		{"embedding", countOrAbsent(in.EmbeddingLength)},
-		{"layers", countOrAbsent(in.BlockCount)},
-		{"heads", countOrAbsent(in.HeadCount)},
-		{"kv heads", countOrAbsent(in.HeadCountKV)},
-		{"feed forward", countOrAbsent(in.FeedForward)},
-		{"rope dims", countOrAbsent(in.RopeDimCount)},
-		{"rope base", floatOrAbsent(in.RopeFreqBase)},
-		{"rms epsilon", floatOrAbsent(in.RMSEpsilon)},
+		{"context length", countOrAbsent(p.ContextLength)},
+		{"embedding", countOrAbsent(p.EmbeddingLength)},
+		{"layers", countOrAbsent(p.BlockCount)},
+		{"heads", countOrAbsent(p.HeadCount)},
+		{"kv heads", countOrAbsent(p.HeadCountKV)},
+		{"feed forward", countOrAbsent(p.FeedForwardLength)},
+		{"rope dims", countOrAbsent(p.RopeDimCount)},
+		{"rope base", floatOrAbsent(p.RopeFreqBase)},
+		{"rms epsilon", floatOrAbsent(p.RMSEpsilon)},
 		{"tokenizer", fmt.Sprintf("%s (%s), %d tokens", in.Tokenizer, gguf.TokenizerKind(in.Tokenizer), in.VocabSize)},
 	}
 	for _, r := range rows {
@@ -100,7 +101,7 @@ func printInfo(w io.Writer, path string, in gguf.Info) {
 // countOrAbsent and floatOrAbsent print a hyperparameter, or "absent"
 // when the file does not set it (a vocabulary-only file, say), so a missing
 // key is not mistaken for a zero.
-func countOrAbsent(n uint64) string {
+func countOrAbsent(n int) string {
 	if n == 0 {
 		return "absent"
 	}

@@ -76,7 +76,7 @@ func TestWrite(t *testing.T) {
 				if toks, _ := f.Strings(gguf.KeyTokens); len(toks) != 300 {
 					t.Errorf("%d tokens, want 300", len(toks))
 				}
-				if n, _ := f.Uint(gguf.KeyLlamaHeadCountKV); n != 2 {
+				if n := f.LlamaParams().HeadCountKV; n != 2 {
 					t.Errorf("head_count_kv %d", n)
 				}
 			})
