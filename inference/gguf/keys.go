@@ -16,7 +16,7 @@ const (
 	KeyTokenizerPre    = "tokenizer.ggml.pre"   // pre-tokenizer name, such as "llama-bpe"
 	KeyTokens          = "tokenizer.ggml.tokens"
 	KeyScores          = "tokenizer.ggml.scores"
-	KeyTokenType       = "tokenizer.ggml.token_type"
+	KeyTokenType       = "tokenizer.ggml.token_type" // int32 per token: tokenizer.TokenType
 	KeyMerges          = "tokenizer.ggml.merges"
 	KeyBOSID           = "tokenizer.ggml.bos_token_id"
 	KeyEOSID           = "tokenizer.ggml.eos_token_id"
@@ -38,16 +38,6 @@ const (
 	TokenizerGPT2  = "gpt2"  // tokenizer.ggml.model: byte-level BPE (Llama 3)
 
 	FileTypeAllF32 uint32 = 0 // general.file_type of an all-F32 model
-)
-
-// Token types stored in tokenizer.ggml.token_type.
-const (
-	TokenNormal      int32 = 1
-	TokenUnknown     int32 = 2
-	TokenControl     int32 = 3
-	TokenUserDefined int32 = 4
-	TokenUnused      int32 = 5
-	TokenByte        int32 = 6
 )
 
 // Tensor names llama.cpp uses for Llama models. Per-layer tensors are named

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/corral-ai/corral/inference/gguf"
+	"github.com/corral-ai/corral/inference/tokenizer"
 )
 
 // Q and K layout, and why the converter copies wq and wk unchanged.
@@ -79,7 +80,7 @@ func Convert(dst io.Writer, src io.ReaderAt, size int64, opts Options) error {
 		placeholder = false
 	}
 	w := gguf.NewWriter(dst)
-	if err := setMetadata(w, c, vocab, placeholder, opts.Name); err != nil {
+	if err := setMetadata(w, c, &vocab, placeholder, opts.Name); err != nil {
 		return err
 	}
 	plan := tensorPlan(c)
@@ -145,7 +146,7 @@ func tensorPlan(c Config) []*planned {
 	return plan
 }
 
-func setMetadata(w *gguf.Writer, c Config, v Vocab, placeholder bool, name string) error {
+func setMetadata(w *gguf.Writer, c Config, v *tokenizer.Vocab, placeholder bool, name string) error {
 	if name == "" {
 		name = "llama2c"
 	}
@@ -176,22 +177,13 @@ func setMetadata(w *gguf.Writer, c Config, v Vocab, placeholder bool, name strin
 		{gguf.KeyName, name},
 		{gguf.KeyDescription, desc},
 		{gguf.KeyFileType, gguf.FileTypeAllF32},
-		{gguf.KeyTokenizerModel, gguf.TokenizerLlama},
-		{gguf.KeyTokens, v.Tokens},
-		{gguf.KeyScores, v.Scores},
-		{gguf.KeyTokenType, v.Types},
-		{gguf.KeyUnknownID, uint32(unkID)},
-		{gguf.KeyBOSID, uint32(bosID)},
-		{gguf.KeyEOSID, uint32(eosID)},
-		{gguf.KeyAddBOS, true},
-		{gguf.KeyAddEOS, false},
 	}
 	for _, kv := range kvs {
 		if err := w.Set(kv.k, kv.v); err != nil {
 			return err
 		}
 	}
-	return nil
+	return v.Write(w)
 }
 
 // ConvertFile converts the checkpoint at in to a GGUF file at out, reading

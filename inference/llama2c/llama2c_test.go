@@ -7,12 +7,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/corral-ai/corral/inference/gguf"
 	"github.com/corral-ai/corral/inference/internal/shareddata"
 	"github.com/corral-ai/corral/inference/llama2c"
+	"github.com/corral-ai/corral/inference/tokenizer"
 )
 
 // binArrays reads a legacy checkpoint the simple way, independently of the
@@ -130,14 +132,17 @@ func TestConvertStories260K(t *testing.T) {
 		checks := []struct {
 			id   int
 			text string
-			typ  int32
-		}{{0, "<unk>", gguf.TokenUnknown}, {1, "<s>", gguf.TokenControl}, {2, "</s>", gguf.TokenControl},
-			{3, "<0x00>", gguf.TokenByte}, {13, "<0x0A>", gguf.TokenByte}, {258, "<0xFF>", gguf.TokenByte},
-			{259, "<tok_259>", gguf.TokenNormal}, {511, "<tok_511>", gguf.TokenNormal}}
+			typ  tokenizer.TokenType
+		}{{0, "<unk>", tokenizer.TypeUnknown}, {1, "<s>", tokenizer.TypeControl}, {2, "</s>", tokenizer.TypeControl},
+			{3, "<0x00>", tokenizer.TypeByte}, {13, "<0x0A>", tokenizer.TypeByte}, {258, "<0xFF>", tokenizer.TypeByte},
+			{259, "<tok_259>", tokenizer.TypeNormal}, {511, "<tok_511>", tokenizer.TypeNormal}}
 		for _, c := range checks {
-			if tokens[c.id] != c.text || types[c.id] != c.typ {
+			if tokens[c.id] != c.text || tokenizer.TokenType(types[c.id]) != c.typ {
 				t.Errorf("token %d = %q type %d, want %q type %d", c.id, tokens[c.id], types[c.id], c.text, c.typ)
 			}
+		}
+		if v, err := tokenizer.VocabFromMetadata(f); err != nil || !reflect.DeepEqual(v, llama2c.PlaceholderVocab(512)) {
+			t.Errorf("vocabulary read back differs from PlaceholderVocab(512) (%v)", err)
 		}
 		if d, _ := f.String(gguf.KeyDescription); !strings.Contains(d, "placeholder") {
 			t.Errorf("description %q does not say the vocabulary is a placeholder", d)

@@ -11,8 +11,9 @@ import (
 	"github.com/corral-ai/corral/inference/tokenizer"
 )
 
-// writeTokenizerGGUF writes a vocabulary-only GGUF file with md's keys.
-func writeTokenizerGGUF(t *testing.T, md []tokenizer.KeyValue) string {
+// writeTokenizerGGUF writes a vocabulary-only GGUF file holding v (no
+// tokenizer at all when v is nil).
+func writeTokenizerGGUF(t *testing.T, v *tokenizer.Vocab) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "vocab.gguf")
 	f, err := os.Create(path)
@@ -23,8 +24,8 @@ func writeTokenizerGGUF(t *testing.T, md []tokenizer.KeyValue) string {
 	if err := w.Set(gguf.KeyArchitecture, gguf.ArchLlama); err != nil {
 		t.Fatal(err)
 	}
-	for _, kv := range md {
-		if err := w.Set(kv.Key, kv.Value); err != nil {
+	if v != nil {
+		if err := v.Write(w); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -49,7 +50,7 @@ func llama3GGUF(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return writeTokenizerGGUF(t, v.Metadata())
+	return writeTokenizerGGUF(t, &v)
 }
 
 func TestTokenize(t *testing.T) {

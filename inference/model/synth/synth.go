@@ -14,6 +14,7 @@ import (
 	"github.com/corral-ai/corral/inference/gguf"
 	"github.com/corral-ai/corral/inference/kernels"
 	"github.com/corral-ai/corral/inference/model"
+	"github.com/corral-ai/corral/inference/tokenizer"
 )
 
 // Shape is the geometry of a Llama model.
@@ -120,7 +121,7 @@ type Spec struct {
 	Seed uint64
 	// Vocab is the tokenizer to embed; nil means a placeholder vocabulary
 	// of Shape.Vocab tokens (see PlaceholderVocab).
-	Vocab *Vocab
+	Vocab *tokenizer.Vocab
 	// Name goes into general.name; empty means the shape's name.
 	Name string
 
@@ -248,7 +249,7 @@ func Write(w io.Writer, s Spec) error {
 			return fmt.Errorf("synth: %w", err)
 		}
 	}
-	if err := voc.set(g); err != nil {
+	if err := voc.Write(g); err != nil {
 		return fmt.Errorf("synth: vocabulary: %w", err)
 	}
 	ts := s.tensors()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -193,6 +194,13 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	v, err := tokenizer.VocabFromMetadata(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&v, synth.DemoVocab()) {
+		t.Fatal("the vocabulary read from the demo file differs from DemoVocab()")
+	}
 	tok, err := tokenizer.FromMetadata(f)
 	if err != nil {
 		t.Fatal(err)
