@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/corral-ai/corral/inference/bytesize"
 	"github.com/corral-ai/corral/inference/gguf"
 )
 
@@ -78,7 +79,7 @@ func printInfo(w io.Writer, path string, in gguf.Info) {
 		{"architecture", in.Architecture},
 		{"name", in.Name},
 		{"parameters", fmt.Sprintf("%d (%s)", in.Parameters, humanCount(in.Parameters))},
-		{"file size", fmt.Sprintf("%d bytes (%s)", in.FileSize, humanBytes(in.FileSize))},
+		{"file size", fmt.Sprintf("%d bytes (%s)", in.FileSize, bytesize.Format(in.FileSize))},
 		{"tensors", fmt.Sprint(in.TensorCount)},
 		{"tensor types", strings.Join(types, " ")},
 		{"context length", countOrAbsent(p.ContextLength)},
@@ -130,18 +131,4 @@ func humanCount(n uint64) string {
 		return fmt.Sprintf("%.1fK", float64(n)/1e3)
 	}
 	return fmt.Sprint(n)
-}
-
-// humanBytes prints n in binary units.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
