@@ -12,7 +12,7 @@ import "fmt"
 func Format(n int64) string {
 	sign, u := "", uint64(n)
 	if n < 0 {
-		sign, u = "-", uint64(-(n + 1))+1 // no overflow at math.MinInt64
+		sign, u = "-", uint64(-(n+1))+1 // no overflow at math.MinInt64
 	}
 	const unit = 1024
 	if u < unit {

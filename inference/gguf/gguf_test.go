@@ -10,12 +10,15 @@ import (
 	"testing"
 
 	"github.com/corral-ai/corral/inference/gguf"
-	"github.com/corral-ai/corral/inference/internal/shareddata"
+	"github.com/corral-ai/corral/inference/shareddata"
 )
+
+// vocabFile is the Llama 2 vocabulary GGUF in the shared test data.
+var vocabFile = []string{"tokenizers", "llama-spm", "ggml-vocab-llama-spm.gguf"}
 
 func vocabPath(tb testing.TB) string {
 	tb.Helper()
-	return shareddata.Path(tb, "tokenizers", "llama-spm", "ggml-vocab-llama-spm.gguf")
+	return shareddata.Path(tb, vocabFile...)
 }
 
 func TestOpenVocabulary(t *testing.T) {

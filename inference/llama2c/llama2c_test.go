@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/corral-ai/corral/inference/gguf"
-	"github.com/corral-ai/corral/inference/internal/shareddata"
 	"github.com/corral-ai/corral/inference/llama2c"
+	"github.com/corral-ai/corral/inference/shareddata"
 	"github.com/corral-ai/corral/inference/tokenizer"
 )
 
@@ -398,7 +398,11 @@ func FuzzParseHeader(f *testing.F) {
 	f.Add(header(8, 12, 1, 2, 2, -10, 4))
 	f.Add(header(288, 768, 6, 6, 6, 32000, 256))
 	f.Add([]byte("ak42\x01\x00\x00\x00"))
-	if real, err := os.ReadFile(shareddata.Path(f, "stories260K", "stories260K.bin")); err == nil {
+	if p, ok := shareddata.Lookup(f, "stories260K", "stories260K.bin"); ok {
+		real, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
 		f.Add(real[:28])
 	}
 	f.Fuzz(func(t *testing.T, p []byte) {

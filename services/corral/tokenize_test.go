@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/corral-ai/corral/inference/gguf"
+	"github.com/corral-ai/corral/inference/shareddata"
 	"github.com/corral-ai/corral/inference/tokenizer"
 )
 
@@ -38,11 +39,11 @@ func writeTokenizerGGUF(t *testing.T, v *tokenizer.Vocab) string {
 // llama3GGUF imports the shared Llama 3 tokenizer.json into a GGUF file.
 func llama3GGUF(t *testing.T) string {
 	t.Helper()
-	js, err := os.ReadFile(sharedPath(t, "tokenizers", "llama3-bpe", "tokenizer.json"))
+	js, err := os.ReadFile(shareddata.Path(t, "tokenizers", "llama3-bpe", "tokenizer.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := os.ReadFile(sharedPath(t, "tokenizers", "llama3-bpe", "tokenizer_config.json"))
+	cfg, err := os.ReadFile(shareddata.Path(t, "tokenizers", "llama3-bpe", "tokenizer_config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func llama3GGUF(t *testing.T) string {
 }
 
 func TestTokenize(t *testing.T) {
-	spm := sharedPath(t, "tokenizers", "llama-spm", "ggml-vocab-llama-spm.gguf")
+	spm := shareddata.Path(t, "tokenizers", "llama-spm", "ggml-vocab-llama-spm.gguf")
 	bpe := llama3GGUF(t)
 	tests := []struct {
 		name string
@@ -84,7 +85,7 @@ func TestTokenize(t *testing.T) {
 }
 
 func TestTokenizeErrors(t *testing.T) {
-	spm := sharedPath(t, "tokenizers", "llama-spm", "ggml-vocab-llama-spm.gguf")
+	spm := shareddata.Path(t, "tokenizers", "llama-spm", "ggml-vocab-llama-spm.gguf")
 	noTokenizer := writeTokenizerGGUF(t, nil)
 	tests := []struct {
 		name     string
@@ -116,7 +117,7 @@ func TestTokenizeErrors(t *testing.T) {
 }
 
 func TestTokenizeWarnsOnDoubleBOS(t *testing.T) {
-	vocab := sharedPath(t, "tokenizers", "llama-spm", "ggml-vocab-llama-spm.gguf")
+	vocab := shareddata.Path(t, "tokenizers", "llama-spm", "ggml-vocab-llama-spm.gguf")
 	var stdout, stderr strings.Builder
 	if err := run(t.Context(), []string{"tokenize", "--model", vocab, "--special", "<s>Hi"}, &stdout, &stderr); err != nil {
 		t.Fatal(err)
