@@ -15,7 +15,7 @@ import (
 
 	"github.com/corral-ai/corral/inference/chattemplate"
 	"github.com/corral-ai/corral/inference/gguf"
-	"github.com/corral-ai/corral/inference/internal/shareddata"
+	"github.com/corral-ai/corral/inference/shareddata"
 	"github.com/corral-ai/corral/inference/tokenizer"
 )
 

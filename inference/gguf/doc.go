@@ -18,7 +18,7 @@
 //	f, err := gguf.Open(path)
 //	if err != nil { ... }
 //	defer f.Close()
-//	n, _ := f.Uint(gguf.KeyLlamaBlockCount)
+//	layers := f.LlamaParams().BlockCount
 //	tokens, _ := f.Strings(gguf.KeyTokens)
 //	q, _ := f.Tensor(gguf.LayerTensor(0, gguf.LayerAttnQ))
 //	raw := q.Data()

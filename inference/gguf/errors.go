@@ -30,6 +30,9 @@ var (
 	ErrRange = errors.New("tensor data out of range")
 	// ErrWriter means the writer was used out of order or with bad input.
 	ErrWriter = errors.New("gguf writer")
+	// ErrParams means model hyperparameters (LlamaParams) are missing, out
+	// of range or inconsistent.
+	ErrParams = errors.New("bad model hyperparameters")
 )
 
 // Hard limits checked before anything is allocated, so hostile lengths and

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/corral-ai/corral/inference/gguf"
+	"github.com/corral-ai/corral/inference/shareddata"
 )
 
 // FuzzParse feeds the reader real files, writer output, and truncated and
@@ -15,7 +16,11 @@ import (
 // with prefixes; TestRealFileVariants runs the whole file's variants.
 func FuzzParse(f *testing.F) {
 	var seeds [][]byte
-	if vocab, err := os.ReadFile(vocabPath(f)); err == nil {
+	if p, ok := shareddata.Lookup(f, vocabFile...); ok {
+		vocab, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
 		seeds = append(seeds, vocab[:2048], vocab[:16384])
 	}
 	small, err := os.ReadFile("testdata/small.gguf")

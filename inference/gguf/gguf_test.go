@@ -10,12 +10,15 @@ import (
 	"testing"
 
 	"github.com/corral-ai/corral/inference/gguf"
-	"github.com/corral-ai/corral/inference/internal/shareddata"
+	"github.com/corral-ai/corral/inference/shareddata"
 )
+
+// vocabFile is the Llama 2 vocabulary GGUF in the shared test data.
+var vocabFile = []string{"tokenizers", "llama-spm", "ggml-vocab-llama-spm.gguf"}
 
 func vocabPath(tb testing.TB) string {
 	tb.Helper()
-	return shareddata.Path(tb, "tokenizers", "llama-spm", "ggml-vocab-llama-spm.gguf")
+	return shareddata.Path(tb, vocabFile...)
 }
 
 func TestOpenVocabulary(t *testing.T) {
@@ -48,18 +51,18 @@ func TestOpenVocabulary(t *testing.T) {
 		t.Errorf("scores: ok %v len %d", ok, len(scores))
 	}
 	types, ok := f.Int32s(gguf.KeyTokenType)
-	if !ok || len(types) != 32000 || types[0] != gguf.TokenUnknown || types[1] != gguf.TokenControl || types[3] != gguf.TokenByte || types[259] != gguf.TokenNormal {
+	if !ok || len(types) != 32000 || types[0] != 2 || types[1] != 3 || types[3] != 6 || types[259] != 1 { // unknown, control, byte, normal
 		t.Errorf("token types: ok %v len %d head %v", ok, len(types), types[:4])
 	}
 	for key, want := range map[string]uint64{
 		gguf.KeyBOSID: 1, gguf.KeyEOSID: 2, gguf.KeyUnknownID: 0,
-		gguf.KeyLlamaContextLength: 4096, gguf.KeyLlamaBlockCount: 32, gguf.KeyLlamaVocabSize: 32000,
+		"llama.context_length": 4096, "llama.block_count": 32, "llama.vocab_size": 32000,
 	} {
 		if got, ok := f.Uint(key); !ok || got != want {
 			t.Errorf("%s = %d (%v), want %d", key, got, ok, want)
 		}
 	}
-	if eps, ok := f.Float(gguf.KeyLlamaRMSEpsilon); !ok || float32(eps) != 1e-5 {
+	if eps, ok := f.Float("llama.attention.layer_norm_rms_epsilon"); !ok || float32(eps) != 1e-5 {
 		t.Errorf("rms epsilon %v %v", eps, ok)
 	}
 	if add, ok := f.Bool(gguf.KeyAddBOS); !ok || !add {

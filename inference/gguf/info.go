@@ -3,8 +3,6 @@ package gguf
 import "sort"
 
 // Info summarises a model file for people: what `corral model info` prints.
-// Hyperparameters are read from "<architecture>.*" keys; a zero means the
-// key is absent.
 type Info struct {
 	Architecture string
 	Name         string
@@ -15,15 +13,9 @@ type Info struct {
 	// Types counts tensors per tensor type, most frequent first.
 	Types []TypeCount
 
-	ContextLength   uint64
-	EmbeddingLength uint64
-	BlockCount      uint64
-	HeadCount       uint64
-	HeadCountKV     uint64
-	FeedForward     uint64
-	RopeDimCount    uint64
-	RopeFreqBase    float64
-	RMSEpsilon      float64
+	// Params are the hyperparameters as the file states them (no
+	// defaults): a zero means the key is absent.
+	Params LlamaParams
 
 	// Tokenizer is tokenizer.ggml.model: TokenizerLlama, TokenizerGPT2 or other.
 	Tokenizer string
@@ -72,21 +64,12 @@ func (f *File) Info() Info {
 		a, b := in.Types[i], in.Types[j]
 		return a.Count > b.Count || (a.Count == b.Count && a.Type < b.Type)
 	})
-	key := func(suffix string) string { return arch + "." + suffix }
-	in.ContextLength, _ = f.Uint(key("context_length"))
-	in.EmbeddingLength, _ = f.Uint(key("embedding_length"))
-	in.BlockCount, _ = f.Uint(key("block_count"))
-	in.HeadCount, _ = f.Uint(key("attention.head_count"))
-	in.HeadCountKV, _ = f.Uint(key("attention.head_count_kv"))
-	in.FeedForward, _ = f.Uint(key("feed_forward_length"))
-	in.RopeDimCount, _ = f.Uint(key("rope.dimension_count"))
-	in.RopeFreqBase, _ = f.Float(key("rope.freq_base"))
-	in.RMSEpsilon, _ = f.Float(key("attention.layer_norm_rms_epsilon"))
+	in.Params = f.LlamaParams()
 	in.Tokenizer, _ = f.String(KeyTokenizerModel)
 	if v, ok := f.kv[KeyTokens]; ok && v.typ == ValueArray {
 		in.VocabSize = v.Len()
-	} else if n, ok := f.Uint(key("vocab_size")); ok {
-		in.VocabSize = int(n)
+	} else {
+		in.VocabSize = in.Params.VocabSize
 	}
 	return in
 }

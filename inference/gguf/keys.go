@@ -2,9 +2,8 @@ package gguf
 
 import "strconv"
 
-// Standard metadata keys, as llama.cpp names them. The llama.* keys exist
-// for every architecture with the architecture name as prefix; Corral runs
-// Llama-family models, so only the llama forms are spelled out.
+// Standard metadata keys, as llama.cpp names them. The "<arch>.*"
+// hyperparameter keys are known only to LlamaParams (llama.go).
 const (
 	KeyArchitecture        = "general.architecture"
 	KeyName                = "general.name"
@@ -13,26 +12,11 @@ const (
 	KeyFileType            = "general.file_type" // llama.cpp's LLAMA_FTYPE (0 = all F32)
 	KeyQuantizationVersion = "general.quantization_version"
 
-	KeyLlamaContextLength     = "llama.context_length"
-	KeyLlamaEmbeddingLength   = "llama.embedding_length"
-	KeyLlamaBlockCount        = "llama.block_count"
-	KeyLlamaFeedForwardLength = "llama.feed_forward_length"
-	KeyLlamaHeadCount         = "llama.attention.head_count"
-	KeyLlamaHeadCountKV       = "llama.attention.head_count_kv"
-	KeyLlamaRMSEpsilon        = "llama.attention.layer_norm_rms_epsilon"
-	KeyLlamaKeyLength         = "llama.attention.key_length"
-	KeyLlamaValueLength       = "llama.attention.value_length"
-	KeyLlamaRopeDimCount      = "llama.rope.dimension_count"
-	KeyLlamaRopeFreqBase      = "llama.rope.freq_base"
-	KeyLlamaRopeScalingType   = "llama.rope.scaling.type"
-	KeyLlamaRopeScalingFactor = "llama.rope.scaling.factor"
-	KeyLlamaVocabSize         = "llama.vocab_size"
-
 	KeyTokenizerModel  = "tokenizer.ggml.model" // TokenizerLlama or TokenizerGPT2
 	KeyTokenizerPre    = "tokenizer.ggml.pre"   // pre-tokenizer name, such as "llama-bpe"
 	KeyTokens          = "tokenizer.ggml.tokens"
 	KeyScores          = "tokenizer.ggml.scores"
-	KeyTokenType       = "tokenizer.ggml.token_type"
+	KeyTokenType       = "tokenizer.ggml.token_type" // int32 per token: tokenizer.TokenType
 	KeyMerges          = "tokenizer.ggml.merges"
 	KeyBOSID           = "tokenizer.ggml.bos_token_id"
 	KeyEOSID           = "tokenizer.ggml.eos_token_id"
@@ -54,16 +38,6 @@ const (
 	TokenizerGPT2  = "gpt2"  // tokenizer.ggml.model: byte-level BPE (Llama 3)
 
 	FileTypeAllF32 uint32 = 0 // general.file_type of an all-F32 model
-)
-
-// Token types stored in tokenizer.ggml.token_type.
-const (
-	TokenNormal      int32 = 1
-	TokenUnknown     int32 = 2
-	TokenControl     int32 = 3
-	TokenUserDefined int32 = 4
-	TokenUnused      int32 = 5
-	TokenByte        int32 = 6
 )
 
 // Tensor names llama.cpp uses for Llama models. Per-layer tensors are named

@@ -266,8 +266,8 @@ func goldenFile(tb testing.TB) []byte {
 		}{
 			{gguf.KeyArchitecture, "llama"},
 			{gguf.KeyName, "golden"},
-			{gguf.KeyLlamaContextLength, uint32(16)},
-			{gguf.KeyLlamaRopeFreqBase, float32(10000)},
+			{"llama.context_length", uint32(16)},
+			{"llama.rope.freq_base", float32(10000)},
 			{gguf.KeyTokens, []string{"<unk>", "<s>", "</s>"}},
 			{gguf.KeyScores, []float32{0, -1, -2}},
 			{gguf.KeyTokenType, []int32{2, 3, 3}},

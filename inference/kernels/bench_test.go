@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -214,17 +215,35 @@ func BenchmarkRepack(b *testing.B) {
 func BenchmarkSiLUMul(b *testing.B) {
 	r := rand.New(rand.NewPCG(3, 3))
 	g, u := randVec(r, 8192, 2), randVec(r, 8192, 1)
-	for _, on := range []bool{true, false} {
-		b.Run(map[bool]string{true: "asm", false: "go"}[on], func(b *testing.B) {
-			defer SetAccelerated(true)
-			if SetAccelerated(on) != on {
-				b.Skip("no assembly kernels")
-			}
-			b.SetBytes(int64(4 * len(g)))
-			for b.Loop() {
-				SiLUMul(g, u)
-				copy(g, u)
-			}
-		})
+	b.SetBytes(int64(4 * len(g)))
+	for b.Loop() {
+		SiLUMul(g, u)
+		copy(g, u)
 	}
+}
+
+// BenchmarkExp compares Exp with math.Exp over 4096 values in [-41, 0].
+func BenchmarkExp(b *testing.B) {
+	x := make([]float32, 4096)
+	for i := range x {
+		x[i] = -float32(i) / 100
+	}
+	b.Run("Exp", func(b *testing.B) {
+		var s float32
+		for b.Loop() {
+			for _, v := range x {
+				s += Exp(v)
+			}
+		}
+		_ = s
+	})
+	b.Run("math.Exp", func(b *testing.B) {
+		var s float64
+		for b.Loop() {
+			for _, v := range x {
+				s += math.Exp(float64(v))
+			}
+		}
+		_ = s
+	})
 }

@@ -13,9 +13,19 @@ var (
 	// weightedSumFast gets non-empty a and v long enough for every row.
 	weightedSumFast func(out, a, v []float32, stride int)
 	dotFast         func(x, y []float32) float32
-	siluMulFast     func(g, u []float32)
-	expSubFast      func(x []float32, m float32) float32
 )
+
+// siluMulFast and expSubFast are AVX2 forms of SiLUMul and of Softmax's
+// exponentials. They are installed but never called: their float32
+// polynomial differs from Exp in the last bits (a third of the values, by up
+// to 5 ulp), and Exp defines the model's outputs. They go when their
+// assembly goes.
+//
+//lint:ignore U1000 kept only until siluMulAVX2 and expSubAVX2 are deleted
+var siluMulFast func(g, u []float32)
+
+//lint:ignore U1000 kept only until siluMulAVX2 and expSubAVX2 are deleted
+var expSubFast func(x []float32, m float32) float32
 
 // Dot returns Σ x[i]·y[i] over min(len(x), len(y)) values.
 func Dot(x, y []float32) float32 {
@@ -84,7 +94,8 @@ func RMSNorm(dst, x, w []float32, eps float32) {
 	}
 }
 
-// Softmax replaces x with exp(x - max) / Σ exp(x - max).
+// Softmax replaces x with exp(x - max) / Σ exp(x - max), the exponentials
+// by Exp and summed in order: the same bits on every machine.
 func Softmax(x []float32) {
 	if len(x) == 0 {
 		return
@@ -93,33 +104,23 @@ func Softmax(x []float32) {
 	for _, v := range x[1:] {
 		m = max(m, v)
 	}
-	var sum float32
-	if accel && expSubFast != nil {
-		sum = expSubFast(x, m)
-	} else {
-		sum = expSubGo(x, m)
-	}
-	inv := 1 / sum
+	inv := 1 / expSubGo(x, m)
 	for i := range x {
 		x[i] *= inv
 	}
 }
 
-// SiLUMul sets gate[i] = silu(gate[i]) · up[i], silu(g) = g / (1 + e^-g):
-// the SwiGLU feed-forward activation.
+// SiLUMul sets gate[i] = silu(gate[i]) · up[i], silu(g) = g / (1 + e^-g)
+// with e^-g by Exp: the SwiGLU feed-forward activation.
 func SiLUMul(gate, up []float32) {
 	n := min(len(up), len(gate))
-	if accel && siluMulFast != nil {
-		siluMulFast(gate[:n], up[:n])
-		return
-	}
 	siluMulGo(gate[:n], up[:n])
 }
 
 func siluMulGo(gate, up []float32) {
 	for i, u := range up {
 		g := gate[i]
-		gate[i] = g * u / (1 + float32(math.Exp(float64(-g))))
+		gate[i] = g / (1 + Exp(-g)) * u
 	}
 }
 
@@ -127,11 +128,34 @@ func siluMulGo(gate, up []float32) {
 func expSubGo(x []float32, m float32) float32 {
 	var sum float32
 	for i, v := range x {
-		e := float32(math.Exp(float64(v - m)))
+		e := Exp(v - m)
 		x[i] = e
 		sum += e
 	}
 	return sum
+}
+
+// Exp is e^x in float32 to about 1e-7 relative error, several times faster
+// than math.Exp: range reduction to 2^n · 2^f with |f| <= 1/2 and the Taylor
+// series of 2^f to degree 6, in float64. It is the one exponential of the
+// model and the sampler (softmax, SiLU, sampling weights), so their results
+// do not depend on which of them computes one. Below -87 it returns 0
+// (float32's normal range ends there), above 88 +Inf, and NaN for NaN.
+func Exp(x float32) float32 {
+	switch {
+	case x < -87:
+		return 0
+	case x > 88:
+		return float32(math.Inf(1))
+	case x != x:
+		return x
+	}
+	const log2e, ln2 = 1.4426950408889634, 0.6931471805599453
+	t := float64(x) * log2e
+	n := math.Floor(t + 0.5)
+	g := (t - n) * ln2
+	p := 1 + g*(1+g*(1.0/2+g*(1.0/6+g*(1.0/24+g*(1.0/120+g*(1.0/720))))))
+	return float32(p) * math.Float32frombits(uint32(int32(n)+127)<<23)
 }
 
 // streamSumGo reads p eight bytes at a time.

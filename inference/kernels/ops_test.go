@@ -78,17 +78,20 @@ func TestStreamSum(t *testing.T) {
 	}
 }
 
-// TestExpOps checks SiLUMul and Softmax, both implementations, against
-// float64 on ordinary and extreme inputs.
+// TestExpOps checks SiLUMul and Softmax against float64 on ordinary and
+// extreme inputs, and wants the same bits with the assembly kernels on and
+// off: the model's outputs must not depend on the machine.
 func TestExpOps(t *testing.T) {
 	r := rand.New(rand.NewPCG(19, 20))
 	x := randVec(r, 203, 4)
 	copy(x, []float32{0, -0, 100, -100, 88.5, -88.5, 1e-30, -1e-30, 30, -30})
 	u := randVec(r, len(x), 1)
+	silu, soft := map[bool][]float32{}, map[bool][]float32{}
 	for _, on := range []bool{false, true} {
 		withAccel(t, on, func() {
 			g := append([]float32(nil), x...)
 			SiLUMul(g, u)
+			silu[on] = g
 			for i, v := range g {
 				xi := float64(x[i])
 				want := xi * float64(u[i]) / (1 + math.Exp(-xi))
@@ -110,7 +113,44 @@ func TestExpOps(t *testing.T) {
 					t.Fatalf("accel=%v: Softmax[%d] = %g, want %g", on, i, v, want)
 				}
 			}
+			soft[on] = s
 		})
+	}
+	for name, got := range map[string]map[bool][]float32{"SiLUMul": silu, "Softmax": soft} {
+		for i, v := range got[false] {
+			if w := got[true][i]; math.Float32bits(v) != math.Float32bits(w) {
+				t.Fatalf("%s[%d]: %g without assembly, %g with", name, i, v, w)
+			}
+		}
+	}
+}
+
+func TestExp(t *testing.T) {
+	for x := float32(-87); x <= 88; x += 0.0173 {
+		got, want := float64(Exp(x)), math.Exp(float64(x))
+		if rel := math.Abs(got-want) / want; rel > 3e-7 {
+			t.Fatalf("Exp(%v) = %v, want %v (rel %g)", x, got, want, rel)
+		}
+	}
+	tests := []struct {
+		name string
+		x    float32
+		want float32
+	}{
+		{"zero", 0, 1},
+		{"negative zero", float32(math.Copysign(0, -1)), 1},
+		{"below the normal range", -87.5, 0},
+		{"minus infinity", float32(math.Inf(-1)), 0},
+		{"above the range", 88.5, float32(math.Inf(1))},
+		{"plus infinity", float32(math.Inf(1)), float32(math.Inf(1))},
+	}
+	for _, tt := range tests {
+		if got := Exp(tt.x); got != tt.want {
+			t.Errorf("%s: Exp(%v) = %v, want %v", tt.name, tt.x, got, tt.want)
+		}
+	}
+	if nan := float32(math.NaN()); !math.IsNaN(float64(Exp(nan))) {
+		t.Errorf("Exp(NaN) = %v", Exp(nan))
 	}
 }
 

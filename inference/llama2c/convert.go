@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/corral-ai/corral/inference/gguf"
+	"github.com/corral-ai/corral/inference/tokenizer"
 )
 
 // Q and K layout, and why the converter copies wq and wk unchanged.
@@ -79,7 +80,7 @@ func Convert(dst io.Writer, src io.ReaderAt, size int64, opts Options) error {
 		placeholder = false
 	}
 	w := gguf.NewWriter(dst)
-	if err := setMetadata(w, c, vocab, placeholder, opts.Name); err != nil {
+	if err := setMetadata(w, c, &vocab, placeholder, opts.Name); err != nil {
 		return err
 	}
 	plan := tensorPlan(c)
@@ -145,7 +146,7 @@ func tensorPlan(c Config) []*planned {
 	return plan
 }
 
-func setMetadata(w *gguf.Writer, c Config, v Vocab, placeholder bool, name string) error {
+func setMetadata(w *gguf.Writer, c Config, v *tokenizer.Vocab, placeholder bool, name string) error {
 	if name == "" {
 		name = "llama2c"
 	}
@@ -154,41 +155,35 @@ func setMetadata(w *gguf.Writer, c Config, v Vocab, placeholder bool, name strin
 		desc += "; the vocabulary is a placeholder (<unk>, <s>, </s>, byte tokens <0x00>..<0xFF>, then <tok_N>): " +
 			"ids are right but token text is not the model's"
 	}
-	u := func(n int) uint32 { return uint32(n) }
+	params := gguf.LlamaParams{
+		ContextLength:     c.SeqLen,
+		EmbeddingLength:   c.Dim,
+		BlockCount:        c.Layers,
+		FeedForwardLength: c.HiddenDim,
+		HeadCount:         c.Heads,
+		HeadCountKV:       c.KVHeads,
+		RopeDimCount:      c.HeadSize(),
+		VocabSize:         c.VocabSize,
+		RopeFreqBase:      ropeFreqBase,
+		RMSEpsilon:        rmsEpsilon,
+	}
+	if err := params.Write(w); err != nil {
+		return err
+	}
 	kvs := []struct {
 		k string
 		v any
 	}{
-		{gguf.KeyArchitecture, gguf.ArchLlama},
 		{gguf.KeyName, name},
 		{gguf.KeyDescription, desc},
 		{gguf.KeyFileType, gguf.FileTypeAllF32},
-		{gguf.KeyLlamaContextLength, u(c.SeqLen)},
-		{gguf.KeyLlamaEmbeddingLength, u(c.Dim)},
-		{gguf.KeyLlamaBlockCount, u(c.Layers)},
-		{gguf.KeyLlamaFeedForwardLength, u(c.HiddenDim)},
-		{gguf.KeyLlamaHeadCount, u(c.Heads)},
-		{gguf.KeyLlamaHeadCountKV, u(c.KVHeads)},
-		{gguf.KeyLlamaRopeDimCount, u(c.HeadSize())},
-		{gguf.KeyLlamaRopeFreqBase, float32(ropeFreqBase)},
-		{gguf.KeyLlamaRMSEpsilon, float32(rmsEpsilon)},
-		{gguf.KeyLlamaVocabSize, u(c.VocabSize)},
-		{gguf.KeyTokenizerModel, gguf.TokenizerLlama},
-		{gguf.KeyTokens, v.Tokens},
-		{gguf.KeyScores, v.Scores},
-		{gguf.KeyTokenType, v.Types},
-		{gguf.KeyUnknownID, uint32(unkID)},
-		{gguf.KeyBOSID, uint32(bosID)},
-		{gguf.KeyEOSID, uint32(eosID)},
-		{gguf.KeyAddBOS, true},
-		{gguf.KeyAddEOS, false},
 	}
 	for _, kv := range kvs {
 		if err := w.Set(kv.k, kv.v); err != nil {
 			return err
 		}
 	}
-	return nil
+	return v.Write(w)
 }
 
 // ConvertFile converts the checkpoint at in to a GGUF file at out, reading

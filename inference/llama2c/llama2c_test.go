@@ -7,12 +7,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/corral-ai/corral/inference/gguf"
-	"github.com/corral-ai/corral/inference/internal/shareddata"
 	"github.com/corral-ai/corral/inference/llama2c"
+	"github.com/corral-ai/corral/inference/shareddata"
+	"github.com/corral-ai/corral/inference/tokenizer"
 )
 
 // binArrays reads a legacy checkpoint the simple way, independently of the
@@ -103,21 +105,20 @@ func TestConvertStories260K(t *testing.T) {
 		if name, _ := f.String(gguf.KeyName); name != "stories260K" {
 			t.Errorf("name %q", name)
 		}
+		want := gguf.LlamaParams{
+			Arch: "llama", ContextLength: 512, EmbeddingLength: 64, BlockCount: 5, FeedForwardLength: 172,
+			HeadCount: 8, HeadCountKV: 4, RopeDimCount: 8, VocabSize: 512,
+			RopeFreqBase: 10000, RMSEpsilon: float64(float32(1e-5)),
+		}
+		if got := f.LlamaParams(); got != want {
+			t.Errorf("hyperparameters %+v\nwant %+v", got, want)
+		}
 		for key, want := range map[string]uint64{
-			gguf.KeyLlamaContextLength: 512, gguf.KeyLlamaEmbeddingLength: 64, gguf.KeyLlamaBlockCount: 5,
-			gguf.KeyLlamaFeedForwardLength: 172, gguf.KeyLlamaHeadCount: 8, gguf.KeyLlamaHeadCountKV: 4,
-			gguf.KeyLlamaRopeDimCount: 8, gguf.KeyLlamaVocabSize: 512, gguf.KeyFileType: 0,
-			gguf.KeyBOSID: 1, gguf.KeyEOSID: 2, gguf.KeyUnknownID: 0,
+			gguf.KeyFileType: 0, gguf.KeyBOSID: 1, gguf.KeyEOSID: 2, gguf.KeyUnknownID: 0,
 		} {
 			if got, ok := f.Uint(key); !ok || got != want {
 				t.Errorf("%s = %d (%v), want %d", key, got, ok, want)
 			}
-		}
-		if v, _ := f.Float(gguf.KeyLlamaRopeFreqBase); v != 10000 {
-			t.Errorf("rope base %v", v)
-		}
-		if v, _ := f.Float(gguf.KeyLlamaRMSEpsilon); float32(v) != 1e-5 {
-			t.Errorf("rms eps %v", v)
 		}
 		if m, _ := f.String(gguf.KeyTokenizerModel); m != "llama" {
 			t.Errorf("tokenizer model %q", m)
@@ -131,14 +132,17 @@ func TestConvertStories260K(t *testing.T) {
 		checks := []struct {
 			id   int
 			text string
-			typ  int32
-		}{{0, "<unk>", gguf.TokenUnknown}, {1, "<s>", gguf.TokenControl}, {2, "</s>", gguf.TokenControl},
-			{3, "<0x00>", gguf.TokenByte}, {13, "<0x0A>", gguf.TokenByte}, {258, "<0xFF>", gguf.TokenByte},
-			{259, "<tok_259>", gguf.TokenNormal}, {511, "<tok_511>", gguf.TokenNormal}}
+			typ  tokenizer.TokenType
+		}{{0, "<unk>", tokenizer.TypeUnknown}, {1, "<s>", tokenizer.TypeControl}, {2, "</s>", tokenizer.TypeControl},
+			{3, "<0x00>", tokenizer.TypeByte}, {13, "<0x0A>", tokenizer.TypeByte}, {258, "<0xFF>", tokenizer.TypeByte},
+			{259, "<tok_259>", tokenizer.TypeNormal}, {511, "<tok_511>", tokenizer.TypeNormal}}
 		for _, c := range checks {
-			if tokens[c.id] != c.text || types[c.id] != c.typ {
+			if tokens[c.id] != c.text || tokenizer.TokenType(types[c.id]) != c.typ {
 				t.Errorf("token %d = %q type %d, want %q type %d", c.id, tokens[c.id], types[c.id], c.text, c.typ)
 			}
+		}
+		if v, err := tokenizer.VocabFromMetadata(f); err != nil || !reflect.DeepEqual(v, llama2c.PlaceholderVocab(512)) {
+			t.Errorf("vocabulary read back differs from PlaceholderVocab(512) (%v)", err)
 		}
 		if d, _ := f.String(gguf.KeyDescription); !strings.Contains(d, "placeholder") {
 			t.Errorf("description %q does not say the vocabulary is a placeholder", d)
@@ -231,7 +235,7 @@ func TestConvertSeparateClassifier(t *testing.T) {
 	if want := arrays["wk"][4*8:]; k[0] != want[0] || k[len(k)-1] != want[len(want)-1] {
 		t.Errorf("blk.1.attn_k %v.., want %v..", k[0], want[0])
 	}
-	if n, _ := f.Uint(gguf.KeyLlamaHeadCountKV); n != 1 {
+	if n := f.LlamaParams().HeadCountKV; n != 1 {
 		t.Errorf("kv heads %d", n)
 	}
 
@@ -394,7 +398,11 @@ func FuzzParseHeader(f *testing.F) {
 	f.Add(header(8, 12, 1, 2, 2, -10, 4))
 	f.Add(header(288, 768, 6, 6, 6, 32000, 256))
 	f.Add([]byte("ak42\x01\x00\x00\x00"))
-	if real, err := os.ReadFile(shareddata.Path(f, "stories260K", "stories260K.bin")); err == nil {
+	if p, ok := shareddata.Lookup(f, "stories260K", "stories260K.bin"); ok {
+		real, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
 		f.Add(real[:28])
 	}
 	f.Fuzz(func(t *testing.T, p []byte) {

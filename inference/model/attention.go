@@ -97,7 +97,7 @@ func (m *llama) attendBlock(l int, rows []Entry, lo, hi, h, span int, kv KV) err
 			j, g := r/group, r%group
 			pos := rows[lo+j].Pos
 			probs := t.scores[r*span : r*span+pos+1]
-			softmax(probs)
+			kernels.Softmax(probs)
 			out := s.att[(lo+j)*qDim+(h*group+g)*hd : (lo+j)*qDim+(h*group+g+1)*hd]
 			clear(out)
 			if err := weightValues(out, probs, l, seq, h, hd, kvDim, kv); err != nil {

@@ -229,7 +229,7 @@ func (m *llama) attendGroup(l int, e Entry, i, h int, kv KV) error {
 	}
 	for g := range group {
 		probs := scores[g*span : (g+1)*span]
-		softmax(probs)
+		kernels.Softmax(probs)
 		out := s.att[i*qDim+(h*group+g)*hd : i*qDim+(h*group+g+1)*hd]
 		clear(out)
 		if err := weightValues(out, probs, l, e.Seq, h, hd, kvDim, kv); err != nil {
@@ -259,11 +259,11 @@ func (m *llama) feedForward(l, n int) error {
 		return fmt.Errorf("layer %d ffn_up: %w", l, err)
 	}
 	if n*ffn >= 1<<16 {
-		if err := m.pool.Parallel(n, func(lo, hi int) { swiglu(s.gate[lo*ffn:hi*ffn], s.up[lo*ffn:hi*ffn]) }); err != nil {
+		if err := m.pool.Parallel(n, func(lo, hi int) { kernels.SiLUMul(s.gate[lo*ffn:hi*ffn], s.up[lo*ffn:hi*ffn]) }); err != nil {
 			return err
 		}
 	} else {
-		swiglu(s.gate[:n*ffn], s.up[:n*ffn])
+		kernels.SiLUMul(s.gate[:n*ffn], s.up[:n*ffn])
 	}
 	if err := m.pool.MatMul(s.out[:n*dim], &L.down, s.gate[:n*ffn], n); err != nil {
 		return fmt.Errorf("layer %d ffn_down: %w", l, err)

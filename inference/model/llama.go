@@ -38,7 +38,7 @@ type llamaLayer struct {
 // loadLlama reads the hyperparameters and binds every tensor.
 func loadLlama(f *gguf.File, o Options) (Model, error) {
 	pool := o.Pool
-	cfg, err := llamaConfig(f)
+	cfg, params, err := llamaConfig(f)
 	if err != nil {
 		return nil, err
 	}
@@ -74,67 +74,33 @@ func loadLlama(f *gguf.File, o Options) (Model, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
-	if m.invFreq, err = ropeFrequencies(f, cfg, factors); err != nil {
+	if m.invFreq, err = ropeFrequencies(cfg, params, factors); err != nil {
 		return nil, err
 	}
 	m.cfg.WeightType = b.dominantType()
 	return m, nil
 }
 
-// llamaConfig reads the llama.* hyperparameters.
-func llamaConfig(f *gguf.File) (Config, error) {
-	arch := f.Architecture()
-	c := Config{Arch: arch, FileSize: f.Size()}
+// llamaConfig reads the hyperparameters (gguf.LlamaParams) and the
+// vocabulary size, which the token embedding's shape decides.
+func llamaConfig(f *gguf.File) (Config, gguf.LlamaParams, error) {
+	c := Config{Arch: f.Architecture(), FileSize: f.Size()}
 	c.Name, _ = f.String(gguf.KeyName)
-	var missing []string
-	need := func(key string) int {
-		v, ok := f.Uint(arch + "." + key)
-		if !ok || v == 0 || v > 1<<24 {
-			missing = append(missing, arch+"."+key)
-			return 0
-		}
-		return int(v)
+	p := f.LlamaParams()
+	if err := p.Validate(); err != nil {
+		return c, p, fmt.Errorf("%w: %w", ErrFormat, err)
 	}
-	opt := func(key string, def int) int {
-		if v, ok := f.Uint(arch + "." + key); ok && v > 0 && v <= 1<<24 {
-			return int(v)
-		}
-		return def
-	}
-	c.Dim = need("embedding_length")
-	c.Layers = need("block_count")
-	c.FFN = need("feed_forward_length")
-	c.Heads = need("attention.head_count")
-	if len(missing) > 0 {
-		return c, fmt.Errorf("%w: missing or invalid %v", ErrFormat, missing)
-	}
-	c.KVHeads = opt("attention.head_count_kv", c.Heads)
-	c.HeadDim = opt("attention.key_length", c.Dim/c.Heads)
-	if v := opt("attention.value_length", c.HeadDim); v != c.HeadDim {
-		return c, fmt.Errorf("%w: value length %d differs from key length %d", ErrFormat, v, c.HeadDim)
-	}
-	c.RopeDim = opt("rope.dimension_count", c.HeadDim)
-	c.ContextLength = opt("context_length", 2048)
-	c.RopeBase = 10000
-	if v, ok := f.Float(arch + ".rope.freq_base"); ok && v > 0 {
-		c.RopeBase = v
-	}
-	c.RMSEpsilon = 1e-5
-	if v, ok := f.Float(arch + ".attention.layer_norm_rms_epsilon"); ok && v > 0 {
-		c.RMSEpsilon = float32(v)
-	}
-	switch {
-	case c.Heads%c.KVHeads != 0:
-		return c, fmt.Errorf("%w: %d heads is not a multiple of %d KV heads", ErrFormat, c.Heads, c.KVHeads)
-	case c.RopeDim > c.HeadDim || c.RopeDim%2 != 0:
-		return c, fmt.Errorf("%w: RoPE dimension %d with heads of %d", ErrFormat, c.RopeDim, c.HeadDim)
-	}
+	p = p.WithDefaults()
+	c.Dim, c.Layers, c.FFN = p.EmbeddingLength, p.BlockCount, p.FeedForwardLength
+	c.Heads, c.KVHeads, c.HeadDim = p.HeadCount, p.HeadCountKV, p.KeyLength
+	c.RopeDim, c.ContextLength = p.RopeDimCount, p.ContextLength
+	c.RopeBase, c.RMSEpsilon = p.RopeFreqBase, float32(p.RMSEpsilon)
 	t, ok := f.Tensor(gguf.TensorTokenEmbd)
 	if !ok || len(t.Shape) != 2 {
-		return c, fmt.Errorf("%w: no 2-D %s", ErrFormat, gguf.TensorTokenEmbd)
+		return c, p, fmt.Errorf("%w: no 2-D %s", ErrFormat, gguf.TensorTokenEmbd)
 	}
 	c.Vocab = int(t.Shape[1])
-	return c, nil
+	return c, p, nil
 }
 
 // binder turns tensors into kernel matrices and vectors, remembering the
@@ -249,19 +215,17 @@ func (m *llama) Close() error     { return m.f.Close() }
 // ropeFrequencies returns the inverse frequency of each rotated pair i:
 // base^(-2i/ropeDim), divided by the rope_freqs factor when the file has
 // one (Llama 3.1's long-context scaling) and by the linear scaling factor
-// when llama.rope.scaling.type is "linear".
-func ropeFrequencies(f *gguf.File, c Config, factors []float32) ([]float64, error) {
-	arch := c.Arch
+// when the RoPE scaling type is "linear".
+func ropeFrequencies(c Config, p gguf.LlamaParams, factors []float32) ([]float64, error) {
 	scale := 1.0
-	typ, _ := f.String(arch + ".rope.scaling.type")
-	switch typ {
+	switch p.RopeScalingType {
 	case "", "none":
 	case "linear":
-		if v, ok := f.Float(arch + ".rope.scaling.factor"); ok && v > 0 {
-			scale = 1 / v
+		if p.RopeScalingFactor > 0 {
+			scale = 1 / p.RopeScalingFactor
 		}
 	default:
-		return nil, fmt.Errorf("%w: RoPE scaling %q is not supported (supported: none, linear, and Llama 3.1's rope_freqs tensor)", ErrFormat, typ)
+		return nil, fmt.Errorf("%w: RoPE scaling %q is not supported (supported: none, linear, and Llama 3.1's rope_freqs tensor)", ErrFormat, p.RopeScalingType)
 	}
 	inv := make([]float64, c.RopeDim/2)
 	for i := range inv {

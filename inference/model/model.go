@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/corral-ai/corral/inference/bytesize"
 	"github.com/corral-ai/corral/inference/gguf"
 	"github.com/corral-ai/corral/inference/kernels"
 )
@@ -215,7 +216,7 @@ func checkMemory(path string, avail int64) error {
 	}
 	if st.Size() > avail {
 		return fmt.Errorf("%w: %s is %s but only %s of memory is available (MemAvailable in /proc/meminfo); use a smaller or more strongly quantised model, or free memory",
-			ErrTooLarge, path, formatBytes(st.Size()), formatBytes(avail))
+			ErrTooLarge, path, bytesize.Format(st.Size()), bytesize.Format(avail))
 	}
 	return nil
 }
@@ -244,14 +245,4 @@ func memAvailable() (int64, bool) {
 		return kb * 1024, true
 	}
 	return 0, false
-}
-
-func formatBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	}
-	return fmt.Sprintf("%d bytes", n)
 }

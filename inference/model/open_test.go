@@ -53,9 +53,9 @@ func writeGGUF(t *testing.T, meta map[string]any, tensors map[string][]uint64) s
 
 func llamaMeta() map[string]any {
 	return map[string]any{
-		gguf.KeyArchitecture: gguf.ArchLlama, gguf.KeyLlamaEmbeddingLength: uint32(32),
-		gguf.KeyLlamaBlockCount: uint32(1), gguf.KeyLlamaFeedForwardLength: uint32(64),
-		gguf.KeyLlamaHeadCount: uint32(4),
+		gguf.KeyArchitecture: gguf.ArchLlama, "llama.embedding_length": uint32(32),
+		"llama.block_count": uint32(1), "llama.feed_forward_length": uint32(64),
+		"llama.attention.head_count": uint32(4),
 	}
 }
 

@@ -73,11 +73,11 @@ func loadRef(t *testing.T, path string) *refModel {
 	}
 	vec := func(name string) []float64 { return mat(name)[0] }
 	r := &refModel{
-		dim: u(gguf.KeyLlamaEmbeddingLength), heads: u(gguf.KeyLlamaHeadCount),
-		kvHeads: u(gguf.KeyLlamaHeadCountKV), ffn: u(gguf.KeyLlamaFeedForwardLength), eps: 1e-5,
+		dim: u("llama.embedding_length"), heads: u("llama.attention.head_count"),
+		kvHeads: u("llama.attention.head_count_kv"), ffn: u("llama.feed_forward_length"), eps: 1e-5,
 	}
 	r.hd = r.dim / r.heads
-	base, _ := f.Float(gguf.KeyLlamaRopeFreqBase)
+	base, _ := f.Float("llama.rope.freq_base")
 	var factors []float64
 	if tn, ok := f.Tensor(gguf.TensorRopeFreqs); ok {
 		_ = tn
@@ -97,7 +97,7 @@ func loadRef(t *testing.T, path string) *refModel {
 		r.out = r.embd
 	}
 	r.outNorm = vec(gguf.TensorOutputNorm)
-	for l := range u(gguf.KeyLlamaBlockCount) {
+	for l := range u("llama.block_count") {
 		n := func(part string) string { return gguf.LayerTensor(l, part) }
 		r.layers = append(r.layers, refLayer{
 			attnNorm: vec(n(gguf.LayerAttnNorm)), ffnNorm: vec(n(gguf.LayerFFNNorm)),

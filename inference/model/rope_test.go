@@ -48,7 +48,7 @@ func TestRopeFrequencies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ropeFrequencies(metaFile(t, tt.meta), c, tt.factors)
+			got, err := ropeFrequencies(c, metaFile(t, tt.meta).LlamaParams(), tt.factors)
 			if !errors.Is(err, tt.err) {
 				t.Fatalf("error %v, want %v", err, tt.err)
 			}
@@ -58,17 +58,5 @@ func TestRopeFrequencies(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestExpf(t *testing.T) {
-	for x := float32(-87); x <= 88; x += 0.0173 {
-		got, want := float64(expf(x)), math.Exp(float64(x))
-		if rel := math.Abs(got-want) / want; rel > 3e-7 {
-			t.Fatalf("expf(%v) = %v, want %v (rel %g)", x, got, want, rel)
-		}
-	}
-	if expf(-100) != 0 || !math.IsInf(float64(expf(100)), 1) {
-		t.Fatal("expf out of range")
 	}
 }

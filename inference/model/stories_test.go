@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/corral-ai/corral/inference/internal/shareddata"
 	"github.com/corral-ai/corral/inference/llama2c"
 	"github.com/corral-ai/corral/inference/model"
+	"github.com/corral-ai/corral/inference/shareddata"
 )
 
 // stories converts the shared stories260K checkpoint into a GGUF file in a

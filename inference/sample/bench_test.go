@@ -1,7 +1,6 @@
 package sample
 
 import (
-	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -57,29 +56,4 @@ func BenchmarkStopMatcher(b *testing.B) {
 		}
 		m.Flush()
 	}
-}
-
-func BenchmarkExp(b *testing.B) {
-	x := make([]float32, 4096)
-	for i := range x {
-		x[i] = -float32(i) / 100
-	}
-	b.Run("exp32", func(b *testing.B) {
-		var s float32
-		for b.Loop() {
-			for _, v := range x {
-				s += exp32(v)
-			}
-		}
-		_ = s
-	})
-	b.Run("math.Exp", func(b *testing.B) {
-		var s float64
-		for b.Loop() {
-			for _, v := range x {
-				s += math.Exp(float64(v))
-			}
-		}
-		_ = s
-	})
 }

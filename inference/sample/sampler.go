@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/corral-ai/corral/inference/kernels"
 )
 
 // StopReason says why a request ended, or NotStopped.
@@ -167,7 +169,7 @@ func (s *Sampler) Sample(logits []float32) int32 {
 	s.cands = cands
 	var z float64
 	for i := range cands {
-		w := exp32(float32((float64(cands[i].logit) - max) * invT))
+		w := kernels.Exp(float32((float64(cands[i].logit) - max) * invT))
 		cands[i].w = w
 		z += float64(w)
 	}
@@ -267,20 +269,4 @@ func argmax(x []float32) int {
 		}
 	}
 	return best
-}
-
-// exp32 is e^x for x <= 0 to about 1e-7 relative error, several times
-// faster than math.Exp; sampling only needs relative weights.
-func exp32(x float32) float32 {
-	if x < -87 { // below float32's normal range
-		return 0
-	}
-	// e^x = 2^n * 2^f with n = round(x/ln2), |f| <= 1/2; 2^f = e^(f ln2)
-	// by its Taylor series to degree 6.
-	const log2e, ln2 = 1.4426950408889634, 0.6931471805599453
-	t := float64(x) * log2e
-	n := int64(t - 0.5) // x <= 0: truncation toward zero of t-0.5 rounds t
-	g := (t - float64(n)) * ln2
-	p := 1 + g*(1+g*(1.0/2+g*(1.0/6+g*(1.0/24+g*(1.0/120+g*(1.0/720))))))
-	return float32(p) * math.Float32frombits(uint32(n+127)<<23)
 }

@@ -15,7 +15,8 @@
 // Build a Tokenizer with FromMetadata from an opened GGUF file (anything
 // with typed metadata accessors, see Metadata), or with New from a Vocab.
 // ImportHF reads a Hugging Face tokenizer.json into a Vocab, and
-// Vocab.Metadata gives the tokenizer.ggml.* keys for a GGUF writer.
+// Vocab.Write puts its tokenizer.ggml.* keys (Vocab.Metadata) on a GGUF
+// writer: every GGUF file Corral writes gets its vocabulary that way.
 //
 // Special tokens: control tokens (BOS, <|eot_id|>, ...) written in the text
 // are recognised only with EncodeOptions.ParseSpecial; user-defined tokens

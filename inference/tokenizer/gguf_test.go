@@ -1,6 +1,7 @@
 package tokenizer_test
 
 import (
+	"bytes"
 	"errors"
 	"maps"
 	"os"
@@ -26,10 +27,8 @@ func writeVocabGGUF(t *testing.T, v tokenizer.Vocab) *gguf.File {
 	if err := w.Set(gguf.KeyArchitecture, gguf.ArchLlama); err != nil {
 		t.Fatal(err)
 	}
-	for _, kv := range v.Metadata() {
-		if err := w.Set(kv.Key, kv.Value); err != nil {
-			t.Fatalf("set %s: %v", kv.Key, err)
-		}
+	if err := v.Write(w); err != nil {
+		t.Fatal(err)
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -100,6 +99,50 @@ func TestSPMVocabThroughGGUF(t *testing.T) {
 	}
 }
 
+// TestWriteRefusesInvalidVocab: Write checks the vocabulary as New does and
+// sets nothing when it is invalid.
+func TestWriteRefusesInvalidVocab(t *testing.T) {
+	valid := func() tokenizer.Vocab {
+		return tokenizer.Vocab{Model: tokenizer.ModelSPM, Tokens: []string{"<unk>", "<s>", "</s>"},
+			BOS: 1, EOS: 2, UNK: 0, EOT: tokenizer.NoToken, PAD: tokenizer.NoToken, AddBOS: true}
+	}
+	tests := []struct {
+		name  string
+		spoil func(v *tokenizer.Vocab)
+	}{
+		{"no tokens", func(v *tokenizer.Vocab) { v.Tokens = nil }},
+		{"scores of another length", func(v *tokenizer.Vocab) { v.Scores = []float32{0} }},
+		{"BOS outside the vocabulary", func(v *tokenizer.Vocab) { v.BOS = 3 }},
+		{"zero value special ids", func(v *tokenizer.Vocab) { v.EOT, v.PAD = 0, 7 }},
+		{"token type out of range", func(v *tokenizer.Vocab) { v.Types = []tokenizer.TokenType{1, 1, 9} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := valid()
+			tt.spoil(&v)
+			var buf bytes.Buffer
+			w := gguf.NewWriter(&buf)
+			if err := v.Write(w); !errors.Is(err, tokenizer.ErrInvalidVocab) {
+				t.Fatalf("Write: %v, want ErrInvalidVocab", err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			f, err := gguf.Parse(buf.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if keys := f.Keys(); len(keys) != 0 {
+				t.Fatalf("keys written: %v", keys)
+			}
+		})
+	}
+	v := valid()
+	if err := v.Write(gguf.NewWriter(&bytes.Buffer{})); err != nil {
+		t.Fatalf("valid vocabulary: %v", err)
+	}
+}
+
 // mapMetadata is Metadata held in a map, for tests of missing and odd keys.
 type mapMetadata map[string]any
 
@@ -133,7 +176,7 @@ func TestVocabFromMetadata(t *testing.T) {
 		toks = append(toks, "<0x"+string("0123456789ABCDEF"[b>>4])+string("0123456789ABCDEF"[b&15])+">")
 	}
 	toks = append(toks, "<unk>", "<s>", "</s>", "▁a")
-	spm := mapMetadata{tokenizer.KeyModel: "llama", tokenizer.KeyTokens: toks}
+	spm := mapMetadata{gguf.KeyTokenizerModel: "llama", gguf.KeyTokens: toks}
 
 	t.Run("spm defaults", func(t *testing.T) {
 		v, err := tokenizer.VocabFromMetadata(spm)
@@ -146,9 +189,9 @@ func TestVocabFromMetadata(t *testing.T) {
 		}
 	})
 	t.Run("explicit values", func(t *testing.T) {
-		md := spm.with(tokenizer.KeyBOSID, uint64(257)).with(tokenizer.KeyEOSID, uint64(258)).
-			with(tokenizer.KeyAddBOS, false).with(tokenizer.KeyAddSpacePrefix, false).
-			with(tokenizer.KeyTokenType, make([]int32, len(toks)))
+		md := spm.with(gguf.KeyBOSID, uint64(257)).with(gguf.KeyEOSID, uint64(258)).
+			with(gguf.KeyAddBOS, false).with(gguf.KeyAddSpacePrefix, false).
+			with(gguf.KeyTokenType, make([]int32, len(toks)))
 		tok, err := tokenizer.FromMetadata(md)
 		if err != nil {
 			t.Fatal(err)
@@ -165,14 +208,14 @@ func TestVocabFromMetadata(t *testing.T) {
 		md   mapMetadata
 		want error
 	}{
-		{"no model", spm.without(tokenizer.KeyModel), tokenizer.ErrMissingKey},
-		{"model of wrong type", spm.with(tokenizer.KeyModel, uint64(1)), tokenizer.ErrMissingKey},
-		{"unsupported model", spm.with(tokenizer.KeyModel, "bert"), tokenizer.ErrUnsupported},
-		{"no tokens", spm.without(tokenizer.KeyTokens), tokenizer.ErrMissingKey},
-		{"bpe without merges", spm.with(tokenizer.KeyModel, "gpt2"), tokenizer.ErrMissingKey},
-		{"bos outside vocabulary", spm.with(tokenizer.KeyBOSID, uint64(1<<40)), tokenizer.ErrInvalidVocab},
-		{"eot outside vocabulary", spm.with(tokenizer.KeyEOTID, uint64(len(toks))), tokenizer.ErrInvalidVocab},
-		{"bpe with unknown pre", spm.with(tokenizer.KeyModel, "gpt2").with(tokenizer.KeyMerges, []string{}).with(tokenizer.KeyPre, "default"), tokenizer.ErrUnsupported},
+		{"no model", spm.without(gguf.KeyTokenizerModel), tokenizer.ErrMissingKey},
+		{"model of wrong type", spm.with(gguf.KeyTokenizerModel, uint64(1)), tokenizer.ErrMissingKey},
+		{"unsupported model", spm.with(gguf.KeyTokenizerModel, "bert"), tokenizer.ErrUnsupported},
+		{"no tokens", spm.without(gguf.KeyTokens), tokenizer.ErrMissingKey},
+		{"bpe without merges", spm.with(gguf.KeyTokenizerModel, "gpt2"), tokenizer.ErrMissingKey},
+		{"bos outside vocabulary", spm.with(gguf.KeyBOSID, uint64(1<<40)), tokenizer.ErrInvalidVocab},
+		{"eot outside vocabulary", spm.with(gguf.KeyEOTID, uint64(len(toks))), tokenizer.ErrInvalidVocab},
+		{"bpe with unknown pre", spm.with(gguf.KeyTokenizerModel, "gpt2").with(gguf.KeyMerges, []string{}).with(gguf.KeyTokenizerPre, "default"), tokenizer.ErrUnsupported},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

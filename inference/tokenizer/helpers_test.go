@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/corral-ai/corral/inference/gguf"
-	"github.com/corral-ai/corral/inference/internal/shareddata"
+	"github.com/corral-ai/corral/inference/shareddata"
 	"github.com/corral-ai/corral/inference/tokenizer"
 )
 

@@ -3,24 +3,8 @@ package tokenizer
 import (
 	"fmt"
 	"math"
-)
 
-// GGUF metadata keys the tokenizer reads and writes (llama.cpp's names).
-const (
-	KeyModel          = "tokenizer.ggml.model"
-	KeyPre            = "tokenizer.ggml.pre"
-	KeyTokens         = "tokenizer.ggml.tokens"
-	KeyScores         = "tokenizer.ggml.scores"
-	KeyTokenType      = "tokenizer.ggml.token_type"
-	KeyMerges         = "tokenizer.ggml.merges"
-	KeyBOSID          = "tokenizer.ggml.bos_token_id"
-	KeyEOSID          = "tokenizer.ggml.eos_token_id"
-	KeyEOTID          = "tokenizer.ggml.eot_token_id"
-	KeyUnknownID      = "tokenizer.ggml.unknown_token_id"
-	KeyPaddingID      = "tokenizer.ggml.padding_token_id"
-	KeyAddBOS         = "tokenizer.ggml.add_bos_token"
-	KeyAddSpacePrefix = "tokenizer.ggml.add_space_prefix"
-	KeyChatTemplate   = "tokenizer.chat_template"
+	"github.com/corral-ai/corral/inference/gguf"
 )
 
 // Metadata is read access to typed GGUF metadata; *gguf.File satisfies it.
@@ -53,8 +37,8 @@ func FromMetadata(md Metadata) (*Tokenizer, error) {
 func VocabFromMetadata(md Metadata) (Vocab, error) {
 	var v Vocab
 	var ok bool
-	if v.Model, ok = md.String(KeyModel); !ok {
-		return v, fmt.Errorf("%w: %s", ErrMissingKey, KeyModel)
+	if v.Model, ok = md.String(gguf.KeyTokenizerModel); !ok {
+		return v, fmt.Errorf("%w: %s", ErrMissingKey, gguf.KeyTokenizerModel)
 	}
 	if v.Model != ModelSPM && v.Model != ModelBPE {
 		return v, fmt.Errorf("%w: tokenizer model %q (supported: %q, %q)", ErrUnsupported, v.Model, ModelSPM, ModelBPE)
@@ -69,19 +53,19 @@ func VocabFromMetadata(md Metadata) (Vocab, error) {
 		}
 		return nil
 	}
-	v.Pre, ok = md.String(KeyPre)
-	if err := wrongType(KeyPre, ok, "a string"); err != nil {
+	v.Pre, ok = md.String(gguf.KeyTokenizerPre)
+	if err := wrongType(gguf.KeyTokenizerPre, ok, "a string"); err != nil {
 		return v, err
 	}
-	if v.Tokens, ok = md.Strings(KeyTokens); !ok {
-		return v, fmt.Errorf("%w: %s (array of strings)", ErrMissingKey, KeyTokens)
+	if v.Tokens, ok = md.Strings(gguf.KeyTokens); !ok {
+		return v, fmt.Errorf("%w: %s (array of strings)", ErrMissingKey, gguf.KeyTokens)
 	}
-	v.Scores, ok = md.Float32s(KeyScores)
-	if err := wrongType(KeyScores, ok, "an array of float32"); err != nil {
+	v.Scores, ok = md.Float32s(gguf.KeyScores)
+	if err := wrongType(gguf.KeyScores, ok, "an array of float32"); err != nil {
 		return v, err
 	}
-	types, ok := md.Int32s(KeyTokenType)
-	if err := wrongType(KeyTokenType, ok, "an array of integers"); err != nil {
+	types, ok := md.Int32s(gguf.KeyTokenType)
+	if err := wrongType(gguf.KeyTokenType, ok, "an array of integers"); err != nil {
 		return v, err
 	}
 	if ok {
@@ -91,8 +75,8 @@ func VocabFromMetadata(md Metadata) (Vocab, error) {
 		}
 	}
 	if v.Model == ModelBPE {
-		if v.Merges, ok = md.Strings(KeyMerges); !ok {
-			return v, fmt.Errorf("%w: %s (array of strings)", ErrMissingKey, KeyMerges)
+		if v.Merges, ok = md.Strings(gguf.KeyMerges); !ok {
+			return v, fmt.Errorf("%w: %s (array of strings)", ErrMissingKey, gguf.KeyMerges)
 		}
 	}
 
@@ -103,19 +87,19 @@ func VocabFromMetadata(md Metadata) (Vocab, error) {
 		dst  *int32
 		dflt int32
 	}{
-		{KeyBOSID, &v.BOS, pick(spm, 1, NoToken)},
-		{KeyEOSID, &v.EOS, pick(spm, 2, NoToken)},
-		{KeyUnknownID, &v.UNK, pick(spm, 0, NoToken)},
-		{KeyEOTID, &v.EOT, NoToken},
-		{KeyPaddingID, &v.PAD, NoToken},
+		{gguf.KeyBOSID, &v.BOS, pick(spm, 1, NoToken)},
+		{gguf.KeyEOSID, &v.EOS, pick(spm, 2, NoToken)},
+		{gguf.KeyUnknownID, &v.UNK, pick(spm, 0, NoToken)},
+		{gguf.KeyEOTID, &v.EOT, NoToken},
+		{gguf.KeyPaddingID, &v.PAD, NoToken},
 	}
 	for _, id := range ids {
 		if *id.dst, err = tokenID(md, id.key, id.dflt, len(v.Tokens)); err != nil {
 			return v, err
 		}
 	}
-	if v.AddBOS, ok = md.Bool(KeyAddBOS); !ok {
-		if err := wrongType(KeyAddBOS, ok, "a bool"); err != nil {
+	if v.AddBOS, ok = md.Bool(gguf.KeyAddBOS); !ok {
+		if err := wrongType(gguf.KeyAddBOS, ok, "a bool"); err != nil {
 			return v, err
 		}
 		v.AddBOS = spm || v.Pre == PreLlama3
@@ -123,14 +107,14 @@ func VocabFromMetadata(md Metadata) (Vocab, error) {
 	if v.BOS == NoToken {
 		v.AddBOS = false
 	}
-	if v.AddSpacePrefix, ok = md.Bool(KeyAddSpacePrefix); !ok {
-		if err := wrongType(KeyAddSpacePrefix, ok, "a bool"); err != nil {
+	if v.AddSpacePrefix, ok = md.Bool(gguf.KeyAddSpacePrefix); !ok {
+		if err := wrongType(gguf.KeyAddSpacePrefix, ok, "a bool"); err != nil {
 			return v, err
 		}
 		v.AddSpacePrefix = spm
 	}
-	v.ChatTemplate, ok = md.String(KeyChatTemplate)
-	if err := wrongType(KeyChatTemplate, ok, "a string"); err != nil {
+	v.ChatTemplate, ok = md.String(gguf.KeyChatTemplate)
+	if err := wrongType(gguf.KeyChatTemplate, ok, "a string"); err != nil {
 		return v, err
 	}
 	return v, nil
@@ -181,38 +165,53 @@ type KeyValue struct {
 }
 
 // Metadata returns the vocabulary as GGUF tokenizer metadata, in the order
-// llama.cpp's converter writes it. Feed each entry to the GGUF writer.
+// llama.cpp's converter writes it. It is the one definition of what a
+// vocabulary puts in a file; Write feeds it to a GGUF writer.
 func (v *Vocab) Metadata() []KeyValue {
-	md := []KeyValue{{KeyModel, v.Model}}
+	md := []KeyValue{{gguf.KeyTokenizerModel, v.Model}}
 	if v.Pre != "" {
-		md = append(md, KeyValue{KeyPre, v.Pre})
+		md = append(md, KeyValue{gguf.KeyTokenizerPre, v.Pre})
 	}
-	md = append(md, KeyValue{KeyTokens, v.Tokens})
+	md = append(md, KeyValue{gguf.KeyTokens, v.Tokens})
 	if v.Scores != nil {
-		md = append(md, KeyValue{KeyScores, v.Scores})
+		md = append(md, KeyValue{gguf.KeyScores, v.Scores})
 	}
 	types := make([]int32, len(v.Tokens))
 	for i := range types {
 		types[i] = int32(v.typeOf(i))
 	}
-	md = append(md, KeyValue{KeyTokenType, types})
+	md = append(md, KeyValue{gguf.KeyTokenType, types})
 	if v.Merges != nil {
-		md = append(md, KeyValue{KeyMerges, v.Merges})
+		md = append(md, KeyValue{gguf.KeyMerges, v.Merges})
 	}
 	for _, id := range []struct {
 		key string
 		id  int32
-	}{{KeyBOSID, v.BOS}, {KeyEOSID, v.EOS}, {KeyEOTID, v.EOT}, {KeyUnknownID, v.UNK}, {KeyPaddingID, v.PAD}} {
+	}{{gguf.KeyBOSID, v.BOS}, {gguf.KeyEOSID, v.EOS}, {gguf.KeyEOTID, v.EOT}, {gguf.KeyUnknownID, v.UNK}, {gguf.KeyPaddingID, v.PAD}} {
 		if id.id != NoToken {
 			md = append(md, KeyValue{id.key, uint32(id.id)})
 		}
 	}
-	md = append(md, KeyValue{KeyAddBOS, v.AddBOS})
+	md = append(md, KeyValue{gguf.KeyAddBOS, v.AddBOS})
 	if v.Model == ModelSPM {
-		md = append(md, KeyValue{KeyAddSpacePrefix, v.AddSpacePrefix})
+		md = append(md, KeyValue{gguf.KeyAddSpacePrefix, v.AddSpacePrefix})
 	}
 	if v.ChatTemplate != "" {
-		md = append(md, KeyValue{KeyChatTemplate, v.ChatTemplate})
+		md = append(md, KeyValue{gguf.KeyChatTemplate, v.ChatTemplate})
 	}
 	return md
+}
+
+// Write checks the vocabulary as New would and sets its Metadata on w, so a
+// file never carries a vocabulary the reader refuses.
+func (v *Vocab) Write(w *gguf.Writer) error {
+	if err := v.validate(); err != nil {
+		return err
+	}
+	for _, kv := range v.Metadata() {
+		if err := w.Set(kv.Key, kv.Value); err != nil {
+			return fmt.Errorf("write tokenizer metadata: %w", err)
+		}
+	}
+	return nil
 }

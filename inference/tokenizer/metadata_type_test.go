@@ -17,12 +17,12 @@ func TestMetadataWrongTypes(t *testing.T) {
 		key   string
 		value any
 	}{
-		{tokenizer.KeyScores, []int32{1, 2, 3}},
-		{tokenizer.KeyTokenType, []float32{1, 1, 1}},
-		{tokenizer.KeyAddBOS, "yes"},
-		{tokenizer.KeyAddSpacePrefix, uint32(1)},
-		{tokenizer.KeyChatTemplate, []string{"x"}},
-		{tokenizer.KeyPre, int32(3)},
+		{gguf.KeyScores, []int32{1, 2, 3}},
+		{gguf.KeyTokenType, []float32{1, 1, 1}},
+		{gguf.KeyAddBOS, "yes"},
+		{gguf.KeyAddSpacePrefix, uint32(1)},
+		{gguf.KeyChatTemplate, []string{"x"}},
+		{gguf.KeyTokenizerPre, int32(3)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
@@ -32,8 +32,8 @@ func TestMetadataWrongTypes(t *testing.T) {
 				k string
 				v any
 			}{
-				{tokenizer.KeyModel, tokenizer.ModelSPM},
-				{tokenizer.KeyTokens, []string{"<unk>", "<s>", "</s>"}},
+				{gguf.KeyTokenizerModel, tokenizer.ModelSPM},
+				{gguf.KeyTokens, []string{"<unk>", "<s>", "</s>"}},
 				{tt.key, tt.value},
 			} {
 				if err := w.Set(kv.k, kv.v); err != nil {

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/corral-ai/corral/inference/gguf"
-	"github.com/corral-ai/corral/inference/internal/shareddata"
+	"github.com/corral-ai/corral/inference/shareddata"
 )
 
 // FuzzSPMWordSplit checks the shortcut of tokenising space-prefixed words

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/corral-ai/corral/inference/gguf"
 )
 
 // TokenType is a token's kind, with the numbering GGUF uses in
@@ -46,8 +48,8 @@ const NoToken int32 = -1
 
 // Tokenizer model names, as in tokenizer.ggml.model.
 const (
-	ModelSPM = "llama" // SentencePiece-style: scores, byte fallback, leading space
-	ModelBPE = "gpt2"  // byte-level BPE with merge ranks
+	ModelSPM = gguf.TokenizerLlama // SentencePiece-style: scores, byte fallback, leading space
+	ModelBPE = gguf.TokenizerGPT2  // byte-level BPE with merge ranks
 )
 
 // Pre-tokenizer names, as in tokenizer.ggml.pre.

@@ -8,33 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// sharedPath finds a file in ../shared/testdata beside the repository root
-// (the folder above the nearest go.mod) or skips the test. The inference
-// packages have shareddata for this, but it is internal to inference/.
-func sharedPath(t *testing.T, rel ...string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root not found")
-		}
-		dir = parent
-	}
-	p := filepath.Join(append([]string{filepath.Dir(dir), "shared", "testdata"}, rel...)...)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared test data file missing: %s", p)
-	}
-	return p
-}
+	"github.com/corral-ai/corral/inference/shareddata"
+)
 
 // runCLI runs the binary's run with args and returns stdout, stderr and the error.
 func runCLI(t *testing.T, args ...string) (string, string, error) {
@@ -59,7 +35,7 @@ func infoFields(t *testing.T, out string) map[string]string {
 }
 
 func TestConvertAndInfoStories260K(t *testing.T) {
-	in := sharedPath(t, "stories260K", "stories260K.bin")
+	in := shareddata.Path(t, "stories260K", "stories260K.bin")
 	out := filepath.Join(t.TempDir(), "stories260K.gguf")
 	stdout, stderr, err := runCLI(t, "convert", "--from", "llama2c", in, out)
 	if err != nil {
@@ -103,7 +79,7 @@ func TestConvertAndInfoStories260K(t *testing.T) {
 }
 
 func TestModelInfoVocabulary(t *testing.T) {
-	p := sharedPath(t, "tokenizers", "llama-spm", "ggml-vocab-llama-spm.gguf")
+	p := shareddata.Path(t, "tokenizers", "llama-spm", "ggml-vocab-llama-spm.gguf")
 	stdout, _, err := runCLI(t, "model", "info", p)
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +131,7 @@ func TestConvertAndModelErrors(t *testing.T) {
 }
 
 func TestConvertTokenizerMismatch(t *testing.T) {
-	in := sharedPath(t, "stories260K", "stories260K.bin")
+	in := shareddata.Path(t, "stories260K", "stories260K.bin")
 	dir := t.TempDir()
 	tok := filepath.Join(dir, "tok.bin")
 	// A tokenizer.bin of 1 token cannot serve a 512-token model.

@@ -12,6 +12,7 @@ import (
 	"github.com/corral-ai/corral/inference/chattemplate"
 	"github.com/corral-ai/corral/inference/gguf"
 	"github.com/corral-ai/corral/inference/model/synth"
+	"github.com/corral-ai/corral/inference/shareddata"
 	"github.com/corral-ai/corral/inference/tokenizer"
 )
 
@@ -19,7 +20,7 @@ import (
 // GGUF file through `corral convert`.
 func storiesGGUF(t *testing.T) string {
 	t.Helper()
-	bin := sharedPath(t, "stories260K", "stories260K.bin")
+	bin := shareddata.Path(t, "stories260K", "stories260K.bin")
 	out := filepath.Join(t.TempDir(), "stories260K.gguf")
 	if _, stderr, err := runCLI(t, "convert", "--from", "llama2c", bin, out); err != nil {
 		t.Fatalf("convert: %v\n%s", err, stderr)
@@ -31,7 +32,7 @@ func storiesGGUF(t *testing.T) string {
 // greedy from BOS, 200 generated ids.
 func TestGenerateGolden(t *testing.T) {
 	path := storiesGGUF(t)
-	golden, err := os.ReadFile(sharedPath(t, "stories260K", "golden_greedy_ids.txt"))
+	golden, err := os.ReadFile(shareddata.Path(t, "stories260K", "golden_greedy_ids.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +180,7 @@ func TestModelSynth(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if n, _ := f.Uint(gguf.KeyLlamaBlockCount); n != 12 {
+	if n := f.LlamaParams().BlockCount; n != 12 {
 		t.Fatalf("block_count %d", n)
 	}
 	if tn, ok := f.Tensor(gguf.LayerTensor(11, gguf.LayerFFNUp)); !ok || tn.Type != gguf.TypeQ4_0 || tn.Shape[1] != 2048 {

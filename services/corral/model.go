@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/corral-ai/corral/inference/bytesize"
 	"github.com/corral-ai/corral/inference/gguf"
 )
 
@@ -67,6 +68,7 @@ func runModelInfo(_ context.Context, args []string, stdout, stderr io.Writer) er
 
 func printInfo(w io.Writer, path string, in gguf.Info) {
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+	p := in.Params
 	types := make([]string, len(in.Types))
 	for i, tc := range in.Types {
 		types[i] = fmt.Sprintf("%s×%d", tc.Type, tc.Count)
@@ -77,18 +79,18 @@ func printInfo(w io.Writer, path string, in gguf.Info) {
 		{"architecture", in.Architecture},
 		{"name", in.Name},
 		{"parameters", fmt.Sprintf("%d (%s)", in.Parameters, humanCount(in.Parameters))},
-		{"file size", fmt.Sprintf("%d bytes (%s)", in.FileSize, humanBytes(in.FileSize))},
+		{"file size", fmt.Sprintf("%d bytes (%s)", in.FileSize, bytesize.Format(in.FileSize))},
 		{"tensors", fmt.Sprint(in.TensorCount)},
 		{"tensor types", strings.Join(types, " ")},
-		{"context length", countOrAbsent(in.ContextLength)},
-		{"embedding", countOrAbsent(in.EmbeddingLength)},
-		{"layers", countOrAbsent(in.BlockCount)},
-		{"heads", countOrAbsent(in.HeadCount)},
-		{"kv heads", countOrAbsent(in.HeadCountKV)},
-		{"feed forward", countOrAbsent(in.FeedForward)},
-		{"rope dims", countOrAbsent(in.RopeDimCount)},
-		{"rope base", floatOrAbsent(in.RopeFreqBase)},
-		{"rms epsilon", floatOrAbsent(in.RMSEpsilon)},
+		{"context length", countOrAbsent(p.ContextLength)},
+		{"embedding", countOrAbsent(p.EmbeddingLength)},
+		{"layers", countOrAbsent(p.BlockCount)},
+		{"heads", countOrAbsent(p.HeadCount)},
+		{"kv heads", countOrAbsent(p.HeadCountKV)},
+		{"feed forward", countOrAbsent(p.FeedForwardLength)},
+		{"rope dims", countOrAbsent(p.RopeDimCount)},
+		{"rope base", floatOrAbsent(p.RopeFreqBase)},
+		{"rms epsilon", floatOrAbsent(p.RMSEpsilon)},
 		{"tokenizer", fmt.Sprintf("%s (%s), %d tokens", in.Tokenizer, gguf.TokenizerKind(in.Tokenizer), in.VocabSize)},
 	}
 	for _, r := range rows {
@@ -100,7 +102,7 @@ func printInfo(w io.Writer, path string, in gguf.Info) {
 // countOrAbsent and floatOrAbsent print a hyperparameter, or "absent"
 // when the file does not set it (a vocabulary-only file, say), so a missing
 // key is not mistaken for a zero.
-func countOrAbsent(n uint64) string {
+func countOrAbsent(n int) string {
 	if n == 0 {
 		return "absent"
 	}
@@ -129,18 +131,4 @@ func humanCount(n uint64) string {
 		return fmt.Sprintf("%.1fK", float64(n)/1e3)
 	}
 	return fmt.Sprint(n)
-}
-
-// humanBytes prints n in binary units.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

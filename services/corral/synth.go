@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/corral-ai/corral/inference/bytesize"
 	"github.com/corral-ai/corral/inference/model/synth"
 )
 
@@ -48,6 +49,6 @@ func runModelSynth(_ context.Context, args []string, stdout, stderr io.Writer) e
 	if err := synth.WriteFile(*out, spec); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s: %s %s, %.1f MB of weights in %s\n", *out, sh.Name, t, float64(spec.Size())/1e6, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "wrote %s: %s %s, %s of weights in %s\n", *out, sh.Name, t, bytesize.Format(spec.Size()), time.Since(start).Round(time.Millisecond))
 	return nil
 }

@@ -8,11 +8,13 @@ import (
 	"testing"
 
 	"github.com/corral-ai/corral/inference/gguf"
+	"github.com/corral-ai/corral/inference/shareddata"
 	"github.com/corral-ai/corral/inference/tokenizer"
 )
 
-// writeTokenizerGGUF writes a vocabulary-only GGUF file with md's keys.
-func writeTokenizerGGUF(t *testing.T, md []tokenizer.KeyValue) string {
+// writeTokenizerGGUF writes a vocabulary-only GGUF file holding v (no
+// tokenizer at all when v is nil).
+func writeTokenizerGGUF(t *testing.T, v *tokenizer.Vocab) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "vocab.gguf")
 	f, err := os.Create(path)
@@ -23,8 +25,8 @@ func writeTokenizerGGUF(t *testing.T, md []tokenizer.KeyValue) string {
 	if err := w.Set(gguf.KeyArchitecture, gguf.ArchLlama); err != nil {
 		t.Fatal(err)
 	}
-	for _, kv := range md {
-		if err := w.Set(kv.Key, kv.Value); err != nil {
+	if v != nil {
+		if err := v.Write(w); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -37,11 +39,11 @@ func writeTokenizerGGUF(t *testing.T, md []tokenizer.KeyValue) string {
 // llama3GGUF imports the shared Llama 3 tokenizer.json into a GGUF file.
 func llama3GGUF(t *testing.T) string {
 	t.Helper()
-	js, err := os.ReadFile(sharedPath(t, "tokenizers", "llama3-bpe", "tokenizer.json"))
+	js, err := os.ReadFile(shareddata.Path(t, "tokenizers", "llama3-bpe", "tokenizer.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := os.ReadFile(sharedPath(t, "tokenizers", "llama3-bpe", "tokenizer_config.json"))
+	cfg, err := os.ReadFile(shareddata.Path(t, "tokenizers", "llama3-bpe", "tokenizer_config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,11 +51,11 @@ func llama3GGUF(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return writeTokenizerGGUF(t, v.Metadata())
+	return writeTokenizerGGUF(t, &v)
 }
 
 func TestTokenize(t *testing.T) {
-	spm := sharedPath(t, "tokenizers", "llama-spm", "ggml-vocab-llama-spm.gguf")
+	spm := shareddata.Path(t, "tokenizers", "llama-spm", "ggml-vocab-llama-spm.gguf")
 	bpe := llama3GGUF(t)
 	tests := []struct {
 		name string
@@ -83,7 +85,7 @@ func TestTokenize(t *testing.T) {
 }
 
 func TestTokenizeErrors(t *testing.T) {
-	spm := sharedPath(t, "tokenizers", "llama-spm", "ggml-vocab-llama-spm.gguf")
+	spm := shareddata.Path(t, "tokenizers", "llama-spm", "ggml-vocab-llama-spm.gguf")
 	noTokenizer := writeTokenizerGGUF(t, nil)
 	tests := []struct {
 		name     string
@@ -115,7 +117,7 @@ func TestTokenizeErrors(t *testing.T) {
 }
 
 func TestTokenizeWarnsOnDoubleBOS(t *testing.T) {
-	vocab := sharedPath(t, "tokenizers", "llama-spm", "ggml-vocab-llama-spm.gguf")
+	vocab := shareddata.Path(t, "tokenizers", "llama-spm", "ggml-vocab-llama-spm.gguf")
 	var stdout, stderr strings.Builder
 	if err := run(t.Context(), []string{"tokenize", "--model", vocab, "--special", "<s>Hi"}, &stdout, &stderr); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/corral-ai/corral/inference/gguf"
+	"github.com/corral-ai/corral/inference/tokenizer"
 )
 
 // DemoFile is the demo model's file name inside the folder EnsureDemo gets.
@@ -47,7 +48,7 @@ func DemoSpec() Spec {
 
 // demoBias favours the tokens that are whole words of the list (with their
 // leading space) or punctuation, and the end-of-turn tokens.
-func demoBias(v *Vocab) []float32 {
+func demoBias(v *tokenizer.Vocab) []float32 {
 	whole := map[string]bool{}
 	for _, w := range demoWordList() {
 		whole[spmSpace+w] = true

@@ -14,6 +14,7 @@ import (
 	"github.com/corral-ai/corral/inference/gguf"
 	"github.com/corral-ai/corral/inference/kernels"
 	"github.com/corral-ai/corral/inference/model"
+	"github.com/corral-ai/corral/inference/tokenizer"
 )
 
 // Shape is the geometry of a Llama model.
@@ -33,6 +34,22 @@ type Shape struct {
 	// original context of 8192), written as the rope_freqs.weight tensor
 	// as llama.cpp's converter does.
 	RopeScale float64
+}
+
+// params returns the shape's hyperparameters as the file states them.
+func (sh Shape) params() gguf.LlamaParams {
+	return gguf.LlamaParams{
+		ContextLength:     sh.ContextLength,
+		EmbeddingLength:   sh.Dim,
+		BlockCount:        sh.Layers,
+		FeedForwardLength: sh.FFN,
+		HeadCount:         sh.Heads,
+		HeadCountKV:       sh.KVHeads,
+		RopeDimCount:      sh.Dim / max(sh.Heads, 1),
+		VocabSize:         sh.Vocab,
+		RMSEpsilon:        1e-5,
+		RopeFreqBase:      float64(sh.RopeBase),
+	}
 }
 
 // Named benchmark shapes, as `corral model synth --shape` names them.
@@ -104,7 +121,7 @@ type Spec struct {
 	Seed uint64
 	// Vocab is the tokenizer to embed; nil means a placeholder vocabulary
 	// of Shape.Vocab tokens (see PlaceholderVocab).
-	Vocab *Vocab
+	Vocab *tokenizer.Vocab
 	// Name goes into general.name; empty means the shape's name.
 	Name string
 
@@ -119,11 +136,12 @@ type Spec struct {
 // validate checks the shape fits the weight type's blocks.
 func (s Spec) validate() error {
 	sh := s.Shape
-	if sh.Dim <= 0 || sh.Layers <= 0 || sh.Heads <= 0 || sh.KVHeads <= 0 || sh.FFN <= 0 || sh.Vocab <= 0 {
-		return fmt.Errorf("%w: %+v", ErrShape, sh)
+	if err := sh.params().Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrShape, err)
 	}
-	if sh.Dim%sh.Heads != 0 || sh.Heads%sh.KVHeads != 0 || (sh.Dim/sh.Heads)%2 != 0 {
-		return fmt.Errorf("%w: dim %d, %d heads, %d KV heads", ErrShape, sh.Dim, sh.Heads, sh.KVHeads)
+	// The head width is not written, so readers take dim / heads.
+	if sh.Vocab <= 0 || sh.Dim%sh.Heads != 0 {
+		return fmt.Errorf("%w: %d tokens, dim %d, %d heads", ErrShape, sh.Vocab, sh.Dim, sh.Heads)
 	}
 	kt, ok := model.KernelType(s.Type)
 	if !ok {
@@ -215,31 +233,23 @@ func Write(w io.Writer, s Spec) error {
 		name = sh.Name
 	}
 	g := gguf.NewWriter(w)
+	if err := sh.params().Write(g); err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
 	meta := []struct {
 		key string
 		val any
 	}{
-		{gguf.KeyArchitecture, gguf.ArchLlama},
 		{gguf.KeyName, name},
 		{gguf.KeyFileType, fileType(s.Type)},
 		{gguf.KeyQuantizationVersion, uint32(2)},
-		{gguf.KeyLlamaContextLength, uint32(sh.ContextLength)},
-		{gguf.KeyLlamaEmbeddingLength, uint32(sh.Dim)},
-		{gguf.KeyLlamaBlockCount, uint32(sh.Layers)},
-		{gguf.KeyLlamaFeedForwardLength, uint32(sh.FFN)},
-		{gguf.KeyLlamaHeadCount, uint32(sh.Heads)},
-		{gguf.KeyLlamaHeadCountKV, uint32(sh.KVHeads)},
-		{gguf.KeyLlamaRMSEpsilon, float32(1e-5)},
-		{gguf.KeyLlamaRopeDimCount, uint32(sh.Dim / sh.Heads)},
-		{gguf.KeyLlamaRopeFreqBase, sh.RopeBase},
-		{gguf.KeyLlamaVocabSize, uint32(sh.Vocab)},
 	}
 	for _, m := range meta {
 		if err := g.Set(m.key, m.val); err != nil {
 			return fmt.Errorf("synth: %w", err)
 		}
 	}
-	if err := voc.set(g); err != nil {
+	if err := voc.Write(g); err != nil {
 		return fmt.Errorf("synth: vocabulary: %w", err)
 	}
 	ts := s.tensors()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -76,7 +77,7 @@ func TestWrite(t *testing.T) {
 				if toks, _ := f.Strings(gguf.KeyTokens); len(toks) != 300 {
 					t.Errorf("%d tokens, want 300", len(toks))
 				}
-				if n, _ := f.Uint(gguf.KeyLlamaHeadCountKV); n != 2 {
+				if n := f.LlamaParams().HeadCountKV; n != 2 {
 					t.Errorf("head_count_kv %d", n)
 				}
 			})
@@ -193,6 +194,13 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	v, err := tokenizer.VocabFromMetadata(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&v, synth.DemoVocab()) {
+		t.Fatal("the vocabulary read from the demo file differs from DemoVocab()")
+	}
 	tok, err := tokenizer.FromMetadata(f)
 	if err != nil {
 		t.Fatal(err)

@@ -6,20 +6,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/corral-ai/corral/inference/gguf"
+	"github.com/corral-ai/corral/inference/tokenizer"
 )
-
-// Vocab is a SentencePiece-style (tokenizer.ggml.model "llama") vocabulary.
-type Vocab struct {
-	Tokens []string
-	Scores []float32
-	Types  []int32
-	BOS    int32
-	EOS    int32
-	UNK    int32
-	// ChatTemplate, when set, is stored as tokenizer.chat_template.
-	ChatTemplate string
-}
 
 // Ids of the special tokens every synth vocabulary starts with.
 const (
@@ -35,22 +23,28 @@ const spmSpace = "▁"
 const chatMLTemplate = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 
 type vocabBuilder struct {
-	v    Vocab
+	v    tokenizer.Vocab
 	seen map[string]bool
 }
 
+// newVocabBuilder starts a SentencePiece-style vocabulary with Llama 2's
+// special and byte tokens and its settings (BOS added, space prefix).
 func newVocabBuilder() *vocabBuilder {
-	b := &vocabBuilder{v: Vocab{BOS: bosID, EOS: eosID, UNK: unkID}, seen: map[string]bool{}}
-	b.add("<unk>", 0, gguf.TokenUnknown)
-	b.add("<s>", 0, gguf.TokenControl)
-	b.add("</s>", 0, gguf.TokenControl)
+	b := &vocabBuilder{v: tokenizer.Vocab{
+		Model: tokenizer.ModelSPM,
+		BOS:   bosID, EOS: eosID, UNK: unkID, EOT: tokenizer.NoToken, PAD: tokenizer.NoToken,
+		AddBOS: true, AddSpacePrefix: true,
+	}, seen: map[string]bool{}}
+	b.add("<unk>", 0, tokenizer.TypeUnknown)
+	b.add("<s>", 0, tokenizer.TypeControl)
+	b.add("</s>", 0, tokenizer.TypeControl)
 	for c := range 256 {
-		b.add(fmt.Sprintf("<0x%02X>", c), 0, gguf.TokenByte)
+		b.add(fmt.Sprintf("<0x%02X>", c), 0, tokenizer.TypeByte)
 	}
 	return b
 }
 
-func (b *vocabBuilder) add(tok string, score float32, typ int32) {
+func (b *vocabBuilder) add(tok string, score float32, typ tokenizer.TokenType) {
 	if b.seen[tok] {
 		return
 	}
@@ -64,10 +58,10 @@ func (b *vocabBuilder) add(tok string, score float32, typ int32) {
 // with the word-start marker and all its prefixes. Longer pieces score
 // higher, so merging runs left to right within a word.
 func (b *vocabBuilder) addWords(words []string) {
-	b.add(spmSpace, -1000, gguf.TokenNormal)
+	b.add(spmSpace, -1000, tokenizer.TypeNormal)
 	for _, w := range words {
 		for _, r := range w {
-			b.add(string(r), -1000, gguf.TokenNormal)
+			b.add(string(r), -1000, tokenizer.TypeNormal)
 		}
 	}
 	for i, w := range words {
@@ -77,17 +71,17 @@ func (b *vocabBuilder) addWords(words []string) {
 				continue
 			}
 			// Among equal lengths, more frequent words (earlier) score higher.
-			b.add(piece[:n], float32(n)-float32(i)/float32(len(words)+1), gguf.TokenNormal)
+			b.add(piece[:n], float32(n)-float32(i)/float32(len(words)+1), tokenizer.TypeNormal)
 		}
 	}
 }
 
 // DemoVocab returns the demo model's vocabulary: the special and byte
 // tokens, ChatML's two control tokens, and the project's word list.
-func DemoVocab() *Vocab {
+func DemoVocab() *tokenizer.Vocab {
 	b := newVocabBuilder()
-	b.add("<|im_start|>", 0, gguf.TokenControl)
-	b.add("<|im_end|>", 0, gguf.TokenControl)
+	b.add("<|im_start|>", 0, tokenizer.TypeControl)
+	b.add("<|im_end|>", 0, tokenizer.TypeControl)
 	b.addWords(demoWordList())
 	b.v.ChatTemplate = chatMLTemplate
 	return &b.v
@@ -97,7 +91,7 @@ func DemoVocab() *Vocab {
 // the special and byte tokens, the demo words while they fit, then unused
 // filler tokens. It lets a random-weight model of any vocabulary size
 // tokenize and print text.
-func PlaceholderVocab(n int) *Vocab {
+func PlaceholderVocab(n int) *tokenizer.Vocab {
 	b := newVocabBuilder()
 	b.addWords(strings.Fields(demoWords))
 	v := &b.v
@@ -107,40 +101,9 @@ func PlaceholderVocab(n int) *Vocab {
 	for i := len(v.Tokens); i < n; i++ {
 		v.Tokens = append(v.Tokens, fmt.Sprintf("<unused%d>", i))
 		v.Scores = append(v.Scores, -1e9)
-		v.Types = append(v.Types, gguf.TokenUnused)
+		v.Types = append(v.Types, tokenizer.TypeUnused)
 	}
 	return v
-}
-
-// set stores the vocabulary in the writer's metadata.
-func (v *Vocab) set(g *gguf.Writer) error {
-	kv := []struct {
-		key string
-		val any
-	}{
-		{gguf.KeyTokenizerModel, gguf.TokenizerLlama},
-		{gguf.KeyTokens, v.Tokens},
-		{gguf.KeyScores, v.Scores},
-		{gguf.KeyTokenType, v.Types},
-		{gguf.KeyBOSID, uint32(v.BOS)},
-		{gguf.KeyEOSID, uint32(v.EOS)},
-		{gguf.KeyUnknownID, uint32(v.UNK)},
-		{gguf.KeyAddBOS, true},
-		{gguf.KeyAddEOS, false},
-		{gguf.KeyAddSpacePrefix, true},
-	}
-	if v.ChatTemplate != "" {
-		kv = append(kv, struct {
-			key string
-			val any
-		}{gguf.KeyChatTemplate, v.ChatTemplate})
-	}
-	for _, e := range kv {
-		if err := g.Set(e.key, e.val); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // demoWordList returns the demo words followed by the capitalised forms.
