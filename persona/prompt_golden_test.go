@@ -18,37 +18,12 @@ import (
 
 	"github.com/corral-ai/corral/inference/chattemplate"
 	"github.com/corral-ai/corral/inference/gguf"
+	"github.com/corral-ai/corral/inference/shareddata"
 	"github.com/corral-ai/corral/inference/tokenizer"
 	"github.com/corral-ai/corral/persona"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected sections of testdata/prompt/*.golden")
-
-// sharedTestdata returns ../shared/testdata beside the repository root (the
-// nearest folder above the working directory holding go.mod) joined with
-// rel, and skips the test when it is absent.
-func sharedTestdata(t *testing.T, rel ...string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("shared test data not found: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-	p := filepath.Join(append([]string{filepath.Dir(dir), "shared", "testdata"}, rel...)...)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared test data not found: expected %s (../shared/testdata beside the repository root)", p)
-	}
-	return p
-}
 
 var (
 	vocabMu    sync.Mutex
@@ -66,7 +41,7 @@ func vocabulary(t *testing.T, template string) *tokenizer.Tokenizer {
 	var tok *tokenizer.Tokenizer
 	switch template {
 	case "llama2":
-		f, err := gguf.Open(sharedTestdata(t, "tokenizers", "llama-spm", "ggml-vocab-llama-spm.gguf"))
+		f, err := gguf.Open(shareddata.Path(t, "tokenizers", "llama-spm", "ggml-vocab-llama-spm.gguf"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +50,7 @@ func vocabulary(t *testing.T, template string) *tokenizer.Tokenizer {
 			t.Fatal(err)
 		}
 	case "llama3":
-		dir := sharedTestdata(t, "tokenizers", "llama3-bpe")
+		dir := shareddata.Path(t, "tokenizers", "llama3-bpe")
 		js, err1 := os.ReadFile(filepath.Join(dir, "tokenizer.json"))
 		cfg, err2 := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
 		if err := errors.Join(err1, err2); err != nil {

@@ -6,10 +6,10 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/corral-ai/corral/inference/internal/shareddata"
 	"github.com/corral-ai/corral/inference/llama2c"
 	"github.com/corral-ai/corral/inference/model"
 	"github.com/corral-ai/corral/inference/safety"
+	"github.com/corral-ai/corral/inference/shareddata"
 	"github.com/corral-ai/corral/inference/tokenizer"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/corral-ai/corral/inference/internal/shareddata"
+	"github.com/corral-ai/corral/inference/shareddata"
 )
 
 var update = flag.Bool("update", false, "rewrite classifier.weights from the shared corpus")
