@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -101,13 +102,16 @@ func TestNATSBadListen(t *testing.T) {
 	}{
 		{"no port", "nonsense", []string{`"nonsense"`}},
 		{"port not a number", "127.0.0.1:http2", []string{`port "http2" is not a number`}},
-		{"port in use", taken.Addr().String(), []string{taken.Addr().String(), "address already in use"}},
+		{"port in use", taken.Addr().String(), []string{taken.Addr().String(), "address already in use", "cannot listen"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := StartNATS(NATSConfig{StoreDir: t.TempDir(), Listen: tt.listen}, nil)
 			if err == nil {
 				t.Fatal("StartNATS succeeded")
+			}
+			if tt.name == "port in use" && !errors.Is(err, ErrListen) {
+				t.Errorf("error %v is not ErrListen", err)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
@@ -244,5 +248,17 @@ func TestRedisCorruptSnapshot(t *testing.T) {
 				t.Fatalf("StartRedis = %v, want error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestRedisListenInUse(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	_, err = StartRedis(RedisConfig{Listen: taken.Addr().String()}, nil)
+	if !errors.Is(err, ErrListen) || !strings.Contains(err.Error(), taken.Addr().String()) {
+		t.Fatalf("StartRedis on a taken port = %v, want ErrListen naming %s", err, taken.Addr())
 	}
 }

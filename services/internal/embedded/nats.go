@@ -74,7 +74,10 @@ func StartNATS(cfg NATSConfig, log *slog.Logger) (*NATS, error) {
 		select {
 		case msg := <-fatal:
 			srv.Shutdown()
-			return nil, fmt.Errorf("embedded nats: %s", plainListenError(msg))
+			if plain, ok := plainListenError(msg); ok {
+				return nil, fmt.Errorf("embedded nats: %w: %s", ErrListen, plain)
+			}
+			return nil, fmt.Errorf("embedded nats: %s", msg)
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -87,14 +90,17 @@ func StartNATS(cfg NATSConfig, log *slog.Logger) (*NATS, error) {
 
 // plainListenError shortens the server's `Error listening on port: ADDR,
 // "listen tcp ADDR: bind: address already in use"` to the quoted net error,
-// which names the address; other messages stay as they are.
-func plainListenError(msg string) string {
-	if i := strings.LastIndex(msg, `, "`); i >= 0 && strings.HasPrefix(msg, "Error listening") {
+// which names the address. ok is false for other messages.
+func plainListenError(msg string) (plain string, ok bool) {
+	if !strings.HasPrefix(msg, "Error listening") {
+		return "", false
+	}
+	if i := strings.LastIndex(msg, `, "`); i >= 0 {
 		if u, err := strconv.Unquote(msg[i+2:]); err == nil {
-			return u
+			return u, true
 		}
 	}
-	return msg
+	return msg, true
 }
 
 // readyTimeout bounds the wait for the embedded server to accept clients.
