@@ -126,6 +126,54 @@ func checkURL(raw string, schemes ...string) error {
 	return fmt.Errorf("%q: scheme must be one of %s", u.Redacted(), strings.Join(schemes, ", "))
 }
 
+// For returns the part of c that the backends in n read: their settings
+// only, and only their problems, so a process that runs no NATS neither
+// offers nor checks the NATS settings.
+func (c *Config) For(n Needs) settings.Component { return part{c, n} }
+
+type part struct {
+	c *Config
+	n Needs
+}
+
+func (p part) Settings() []settings.Setting {
+	var out []settings.Setting
+	for _, s := range p.c.Settings() {
+		if p.n.reads(s.Env) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (p part) Validate() error {
+	err := p.c.Validate()
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return err
+	}
+	var errs []error
+	for _, e := range j.Unwrap() {
+		var pr settings.Problem
+		if errors.As(e, &pr) && !p.n.reads(pr.Env) {
+			continue
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+// reads reports whether the backends in n read the setting env.
+func (n Needs) reads(env string) bool {
+	switch env {
+	case EnvNATSURL, EnvNATSListen, EnvStreamReplicas:
+		return n.NATS
+	case EnvRedisURL, EnvRedisListen:
+		return n.Redis
+	}
+	return true
+}
+
 // Needs says which backends a role uses.
 type Needs struct {
 	// NATS is a NATS connection with JetStream and Corral's streams.

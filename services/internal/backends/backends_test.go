@@ -179,3 +179,38 @@ func TestValidate(t *testing.T) {
 		t.Errorf("Validate = %v, must not show the password", err)
 	}
 }
+
+func TestFor(t *testing.T) {
+	c := DefaultConfig()
+	c.NATSURL = "http://wrong"
+	c.RedisURL = "mysql://wrong"
+	tests := []struct {
+		name     string
+		needs    Needs
+		settings []string
+		problems []string
+	}{
+		{"nothing", Needs{}, nil, nil},
+		{"nats", Needs{NATS: true}, []string{EnvNATSURL, EnvNATSListen, EnvStreamReplicas}, []string{EnvNATSURL}},
+		{"redis", Needs{Redis: true}, []string{EnvRedisURL, EnvRedisListen}, []string{EnvRedisURL}},
+		{"all", All(), []string{EnvNATSURL, EnvNATSListen, EnvStreamReplicas, EnvRedisURL, EnvRedisListen}, []string{EnvNATSURL, EnvRedisURL}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			part := c.For(tt.needs)
+			var envs []string
+			for _, s := range part.Settings() {
+				envs = append(envs, s.Env)
+			}
+			if strings.Join(envs, ",") != strings.Join(tt.settings, ",") {
+				t.Errorf("settings %v, want %v", envs, tt.settings)
+			}
+			err := part.Validate()
+			for _, env := range []string{EnvNATSURL, EnvRedisURL} {
+				if got, want := err != nil && strings.Contains(err.Error(), env+":"), slices.Contains(tt.problems, env); got != want {
+					t.Errorf("problem with %s reported = %v, want %v (%v)", env, got, want, err)
+				}
+			}
+		})
+	}
+}
