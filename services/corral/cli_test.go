@@ -5,10 +5,8 @@ import (
 	"errors"
 	"flag"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -151,46 +149,6 @@ func TestModelInfoFolder(t *testing.T) {
 	_, _, err := runCLI(t, "model", "info", dir)
 	if err == nil || !strings.Contains(err.Error(), "is a folder, want a GGUF file") || strings.Contains(err.Error(), "mmap") {
 		t.Fatalf("err = %v, want a plain folder message", err)
-	}
-}
-
-// TestWriteOutput checks that a failed write leaves nothing behind and
-// names the output, never the temporary file.
-func TestWriteOutput(t *testing.T) {
-	dir := t.TempDir()
-	out := filepath.Join(dir, "out.gguf")
-	var tmpName string
-	err := writeOutput(out, func(w io.Writer) error {
-		tmpName = w.(*os.File).Name()
-		if _, err := w.Write([]byte("half")); err != nil {
-			return err
-		}
-		return &fs.PathError{Op: "write", Path: tmpName, Err: errors.New("no space left on device")}
-	})
-	if err == nil || strings.Contains(err.Error(), tmpName) || !strings.Contains(err.Error(), "write "+out) {
-		t.Fatalf("err = %v, want it to name %s and not %s", err, out, tmpName)
-	}
-	var pe *fs.PathError
-	if !errors.As(err, &pe) {
-		t.Errorf("error chain lost: %v", err)
-	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
-		t.Errorf("files left behind: %v", entries)
-	}
-
-	if err := writeOutput(out, func(w io.Writer) error { _, err := w.Write([]byte("whole")); return err }); err != nil {
-		t.Fatal(err)
-	}
-	entries, _ := os.ReadDir(dir)
-	names := make([]string, len(entries))
-	for i, e := range entries {
-		names[i] = e.Name()
-	}
-	if data, _ := os.ReadFile(out); string(data) != "whole" || !slices.Equal(names, []string{"out.gguf"}) {
-		t.Errorf("after a good write: %q, folder %v", data, names)
-	}
-	if err := writeOutput(filepath.Join(dir, "missing", "x"), func(io.Writer) error { return nil }); err == nil || strings.Contains(err.Error(), "*") {
-		t.Errorf("writeOutput into a missing folder = %v", err)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/corral-ai/corral/inference/llama2c"
+	"github.com/corral-ai/corral/services/internal/atomicfile"
 )
 
 // runConvert implements `corral convert --from llama2c [--tokenizer tok.bin] IN OUT`.
@@ -72,7 +73,7 @@ func convertLlama2c(in, out, tokPath, name string) error {
 	if opts.Name == "" {
 		opts.Name = strings.TrimSuffix(filepath.Base(in), filepath.Ext(in))
 	}
-	return writeOutput(out, func(w io.Writer) error {
+	return atomicfile.Write(out, func(w io.Writer) error {
 		if err := llama2c.Convert(w, src, st.Size(), opts); err != nil {
 			return fmt.Errorf("convert %s: %w", in, err)
 		}

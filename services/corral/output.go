@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 )
 
 // checkOutput refuses to write out when it is one of inputs (through any
@@ -42,55 +41,6 @@ func checkOutput(out string, force bool, inputs ...string) error {
 	}
 	return nil
 }
-
-// writeOutput writes out through a temporary file in the same folder,
-// renamed into place once complete, so a failed or interrupted write never
-// leaves a partial out behind. Errors name out, never the temporary file.
-func writeOutput(out string, write func(w io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp")
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			return fmt.Errorf("create %s: %w", out, pe.Err)
-		}
-		return fmt.Errorf("create %s: %w", out, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			err = renamePath(err, tmp.Name(), out)
-		}
-	}()
-	if err := write(tmp); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), out)
-}
-
-// renamePath rewrites err's message to say name instead of path, keeping
-// the error chain for errors.Is and errors.As.
-func renamePath(err error, path, name string) error {
-	msg := err.Error()
-	if !strings.Contains(msg, path) {
-		return err
-	}
-	return renamed{msg: strings.ReplaceAll(msg, path, name), err: err}
-}
-
-type renamed struct {
-	msg string
-	err error
-}
-
-func (r renamed) Error() string { return r.msg }
-func (r renamed) Unwrap() error { return r.err }
 
 // ggufMagic starts every GGUF file.
 var ggufMagic = []byte("GGUF")

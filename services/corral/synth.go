@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/corral-ai/corral/inference/model/synth"
+	"github.com/corral-ai/corral/services/internal/atomicfile"
 )
 
 // runModelSynth implements `corral model synth`.
@@ -39,7 +40,7 @@ func runModelSynth(_ context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	spec := synth.Spec{Shape: sh, Type: t, Seed: *seed}
 	start := time.Now()
-	if err := writeOutput(*out, func(w io.Writer) error { return synth.Write(w, spec) }); err != nil {
+	if err := atomicfile.Write(*out, func(w io.Writer) error { return synth.Write(w, spec) }); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s: %s %s, %.1f MB of weights in %s\n", *out, sh.Name, t, float64(spec.Size())/1e6, time.Since(start).Round(time.Millisecond))

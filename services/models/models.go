@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -20,6 +22,7 @@ import (
 	"github.com/corral-ai/corral/inference/model"
 	"github.com/corral-ai/corral/inference/model/synth"
 	"github.com/corral-ai/corral/inference/tokenizer"
+	"github.com/corral-ai/corral/services/internal/atomicfile"
 	"github.com/corral-ai/corral/services/internal/role"
 	"github.com/corral-ai/corral/services/internal/settings"
 )
@@ -182,7 +185,7 @@ func New(cfg Config, deps role.Deps) (*Role, error) {
 	}
 	path, demo := cfg.Path, cfg.Path == ""
 	if demo {
-		p, created, err := synth.EnsureDemo(filepath.Join(deps.DataDir, "models"))
+		p, created, err := ensureDemo(filepath.Join(deps.DataDir, "models"))
 		if err != nil {
 			return nil, err
 		}
@@ -204,6 +207,25 @@ func New(cfg Config, deps role.Deps) (*Role, error) {
 	log.Info("model", "path", path, "name", st.Name, "architecture", st.Architecture,
 		"parameters", st.Parameters, "weight_type", st.WeightType, "bytes", st.FileSize, "demo", demo)
 	return &Role{log: log, status: st, size: fi.Size(), modTime: fi.ModTime()}, nil
+}
+
+// ensureDemo writes the demo model into dir unless it is there already.
+// It writes through atomicfile, so an error names the model file and an
+// interrupted first start leaves no half-written model behind.
+func ensureDemo(dir string) (path string, created bool, err error) {
+	path = filepath.Join(dir, synth.DemoFile)
+	if _, err := os.Stat(path); err == nil {
+		return path, false, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", false, fmt.Errorf("demo model: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", false, fmt.Errorf("demo model: %w", err)
+	}
+	if err := atomicfile.Write(path, func(w io.Writer) error { return synth.Write(w, synth.DemoSpec()) }); err != nil {
+		return "", false, fmt.Errorf("demo model: %w", err)
+	}
+	return path, true, nil
 }
 
 // Status describes the model the role validated.

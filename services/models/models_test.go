@@ -168,6 +168,9 @@ func TestRoleServesDemoModel(t *testing.T) {
 	if !st.Demo || filepath.Dir(st.Path) != filepath.Join(data, "models") {
 		t.Errorf("status %+v: want the demo model in the data folder", st)
 	}
+	if entries, err := os.ReadDir(filepath.Join(data, "models")); err != nil || len(entries) != 1 || entries[0].Name() != synth.DemoFile {
+		t.Errorf("models folder holds %v (%v), want only %s", entries, err, synth.DemoFile)
+	}
 	mux := http.NewServeMux()
 	r.Routes(mux)
 	rec := httptest.NewRecorder()
