@@ -33,6 +33,14 @@ type preparedRole struct {
 	role.Prepared
 }
 
+// Names of the process settings.
+const (
+	envHTTPAddr        = "CORRAL_HTTP_ADDR"
+	envDataDir         = "CORRAL_DATA_DIR"
+	envShutdownDelay   = "CORRAL_SHUTDOWN_DELAY"
+	envShutdownTimeout = "CORRAL_SHUTDOWN_TIMEOUT"
+)
+
 // processConfig holds the settings of the process itself.
 type processConfig struct {
 	HTTPAddr        string
@@ -43,13 +51,13 @@ type processConfig struct {
 
 func (c *processConfig) Settings() []settings.Setting {
 	return []settings.Setting{
-		{Env: "CORRAL_HTTP_ADDR", Flag: "http", Default: ":8080", Help: "one HTTP listener: webhooks, studio, health, metrics",
+		{Env: envHTTPAddr, Flag: "http", Default: ":8080", Help: "one HTTP listener: health, metrics and every role's routes",
 			Set: settings.String(&c.HTTPAddr)},
-		{Env: "CORRAL_DATA_DIR", Flag: "data", Default: "./data", Help: "embedded NATS and Redis data, demo model",
+		{Env: envDataDir, Flag: "data", Default: "./data", Help: "embedded NATS and Redis data, demo model",
 			Set: settings.String(&c.DataDir)},
-		{Env: "CORRAL_SHUTDOWN_DELAY", Flag: "shutdown-delay", Default: "0s", Help: "how long /readyz fails before intake stops at shutdown, so load balancers notice",
+		{Env: envShutdownDelay, Flag: "shutdown-delay", Default: "0s", Help: "how long /readyz fails before intake stops at shutdown, so load balancers notice",
 			Set: settings.Duration(&c.ShutdownDelay)},
-		{Env: "CORRAL_SHUTDOWN_TIMEOUT", Flag: "shutdown-timeout", Default: "30s", Help: "deadline for draining in-flight work at shutdown",
+		{Env: envShutdownTimeout, Flag: "shutdown-timeout", Default: "30s", Help: "deadline for draining in-flight work at shutdown",
 			Set: settings.Duration(&c.ShutdownTimeout)},
 	}
 }
@@ -57,16 +65,16 @@ func (c *processConfig) Settings() []settings.Setting {
 func (c processConfig) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
-		errs = append(errs, settings.Bad("CORRAL_HTTP_ADDR", "%q is not host:port", c.HTTPAddr))
+		errs = append(errs, settings.Bad(envHTTPAddr, "%q is not host:port", c.HTTPAddr))
 	}
 	if c.DataDir == "" {
-		errs = append(errs, settings.Bad("CORRAL_DATA_DIR", "must not be empty"))
+		errs = append(errs, settings.Bad(envDataDir, "must not be empty"))
 	}
 	if c.ShutdownDelay < 0 {
-		errs = append(errs, settings.Bad("CORRAL_SHUTDOWN_DELAY", "%v: must not be negative", c.ShutdownDelay))
+		errs = append(errs, settings.Bad(envShutdownDelay, "%v: must not be negative", c.ShutdownDelay))
 	}
 	if c.ShutdownTimeout <= 0 {
-		errs = append(errs, settings.Bad("CORRAL_SHUTDOWN_TIMEOUT", "%v: must be positive", c.ShutdownTimeout))
+		errs = append(errs, settings.Bad(envShutdownTimeout, "%v: must be positive", c.ShutdownTimeout))
 	}
 	return errors.Join(errs...)
 }

@@ -159,7 +159,7 @@ func startServer(ctx context.Context, cfg *Config, needs backends.Needs, tel *te
 
 	ln, err := net.Listen("tcp", cfg.Process.HTTPAddr)
 	if err != nil {
-		return s, cfg.explain(settings.Problem{Env: "CORRAL_HTTP_ADDR", Err: err})
+		return s, cfg.explain(settings.Problem{Env: envHTTPAddr, Err: err})
 	}
 	s.addr = ln.Addr()
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
