@@ -5,42 +5,46 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/corral-ai/corral/services/internal/backends"
+	"github.com/corral-ai/corral/services/internal/settings"
 )
 
 func envOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
+// serveConfig parses a `corral serve` configuration.
+func serveConfig(args []string, env map[string]string) (*Config, error) {
+	return parseConfig("serve", roles, backends.All(), args, envOf(env), io.Discard, nil)
+}
+
 func TestParseConfigLayers(t *testing.T) {
 	env := map[string]string{
-		"CORRAL_HTTP_ADDR":  "127.0.0.1:9000",
-		"CORRAL_APP_SECRET": " s1, s2 ,,",
-		"NATS_URL":          "nats://127.0.0.1:4222",
-		"CORRAL_LOG_LEVEL":  "debug",
+		"CORRAL_HTTP_ADDR": "127.0.0.1:9000",
+		"NATS_URL":         "nats://127.0.0.1:4222",
+		"CORRAL_LOG_LEVEL": "debug",
+		"CORRAL_MODEL":     "/models/x.gguf",
 	}
-	cfg, err := parseConfig("serve", []string{"--http", "127.0.0.1:9100", "--shutdown-timeout", "5s"}, envOf(env), io.Discard, nil)
+	cfg, err := serveConfig([]string{"--http", "127.0.0.1:9100", "--shutdown-timeout", "5s", "--model", os.Args[0]}, env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.HTTPAddr != "127.0.0.1:9100" {
-		t.Errorf("flag should beat env: HTTPAddr = %q", cfg.HTTPAddr)
+	if cfg.Process.HTTPAddr != "127.0.0.1:9100" {
+		t.Errorf("flag should beat env: HTTPAddr = %q", cfg.Process.HTTPAddr)
 	}
-	if cfg.NATSURL != "nats://127.0.0.1:4222" || cfg.LogLevel != "debug" {
+	if cfg.Backends.NATSURL != "nats://127.0.0.1:4222" || cfg.Telemetry.LogLevel != "debug" {
 		t.Errorf("env not applied: %+v", cfg)
 	}
-	if strings.Join(cfg.AppSecrets, "|") != "s1|s2" {
-		t.Errorf("AppSecrets = %q", cfg.AppSecrets)
-	}
-	if cfg.ShutdownTimeout != 5*time.Second || cfg.DataDir != "./data" || cfg.GraphVersion != defaultGraphVersion {
+	if cfg.Process.ShutdownTimeout != 5*time.Second || cfg.Process.DataDir != "./data" || cfg.Backends.DataDir != "./data" ||
+		cfg.Backends.StreamReplicas != 1 || cfg.Telemetry.LogFormat != "auto" {
 		t.Errorf("defaults or durations wrong: %+v", cfg)
 	}
-	if d := strings.Join(toStrings(cfg.describe()), " "); strings.Contains(d, "s1") {
-		t.Errorf("describe leaks a secret: %s", d)
-	}
-	withPassword, err := parseConfig("serve", []string{"--redis", "redis://user:hunter2@db:6379/0", "--nats", "nats://a:b@n1:4222,nats://n2:4222"}, envOf(nil), io.Discard, nil)
+	withPassword, err := serveConfig([]string{"--redis", "redis://user:hunter2@db:6379/0", "--nats", "nats://a:b@n1:4222,nats://n2:4222"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,64 +68,152 @@ func TestParseConfigErrors(t *testing.T) {
 		env  map[string]string
 		args []string
 		want []string
+		not  []string
 	}{
-		{"bad http", nil, []string{"--http", "8080"}, []string{"CORRAL_HTTP_ADDR"}},
-		{"bad nats scheme", map[string]string{"NATS_URL": "http://x:4222"}, nil, []string{"NATS_URL", "scheme"}},
-		{"bad redis", map[string]string{"REDIS_URL": "mysql://x"}, nil, []string{"REDIS_URL"}},
-		{"missing model", nil, []string{"--model", filepath.Join(dir, "none.gguf")}, []string{"CORRAL_MODEL", "no such file"}},
-		{"model is folder", nil, []string{"--model", dir}, []string{"is a folder"}},
-		{"bad graph version", map[string]string{"CORRAL_GRAPH_VERSION": "25"}, nil, []string{"CORRAL_GRAPH_VERSION"}},
-		{"bad graph url", nil, []string{"--graph-url", "ftp://graph"}, []string{"CORRAL_GRAPH_URL"}},
-		{"bad duration", map[string]string{"CORRAL_SHUTDOWN_TIMEOUT": "soon"}, nil, []string{"CORRAL_SHUTDOWN_TIMEOUT", "soon"}},
-		{"bad log format", nil, []string{"--log-format", "xml"}, []string{"CORRAL_LOG_FORMAT"}},
-		{"several at once", nil, []string{"--http", "x", "--log-level", "loud"}, []string{"CORRAL_HTTP_ADDR", "CORRAL_LOG_LEVEL"}},
+		{"bad http flag", nil, []string{"--http", "8080"}, []string{`--http: "8080" is not host:port`}, []string{"CORRAL_HTTP_ADDR"}},
+		{"bad http variable", map[string]string{"CORRAL_HTTP_ADDR": "8080"}, nil, []string{`CORRAL_HTTP_ADDR: "8080"`}, []string{"--http"}},
+		{"bad nats scheme", map[string]string{"NATS_URL": "http://x:4222"}, nil, []string{"NATS_URL", "scheme"}, nil},
+		{"bad redis", map[string]string{"REDIS_URL": "mysql://x"}, nil, []string{"REDIS_URL"}, nil},
+		{"missing model", nil, []string{"--model", filepath.Join(dir, "none.gguf")}, []string{"--model", "no such file"}, nil},
+		{"model is folder", map[string]string{"CORRAL_MODEL": dir}, nil, []string{"CORRAL_MODEL", "is a folder"}, nil},
+		{"bad duration", map[string]string{"CORRAL_SHUTDOWN_TIMEOUT": "soon"}, nil, []string{`CORRAL_SHUTDOWN_TIMEOUT "soon": not a duration`}, []string{"time:"}},
+		{"replicas not a number", nil, []string{"--stream-replicas", "x"}, []string{`--stream-replicas "x": not a whole number`}, []string{"strconv", "Atoi"}},
+		{"bad log format", nil, []string{"--log-format", "xml"}, []string{"--log-format"}, nil},
+		{"bad otlp endpoint", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, nil, []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://"}, nil},
+		{"several at once", nil, []string{"--http", "x", "--log-level", "loud"}, []string{"--http", "--log-level"}, nil},
 		{"parse and validation errors together", nil,
-			[]string{"--http", "foo", "--stream-replicas", "x", "--shutdown-timeout", "5", "--graph-url", "ftp://x", "--log-level", "loud", "--data", ""},
-			[]string{"CORRAL_HTTP_ADDR", "CORRAL_STREAM_REPLICAS", "CORRAL_SHUTDOWN_TIMEOUT", "CORRAL_GRAPH_URL", "CORRAL_LOG_LEVEL", "CORRAL_DATA_DIR"}},
-		{"negative delay", map[string]string{"CORRAL_SHUTDOWN_DELAY": "-1s"}, nil, []string{"CORRAL_SHUTDOWN_DELAY", "negative"}},
-		{"stray argument", nil, []string{"extra"}, []string{"unexpected arguments"}},
-		{"unknown flag", nil, []string{"--nope"}, []string{"not defined"}},
+			[]string{"--http", "foo", "--stream-replicas", "x", "--shutdown-timeout", "5", "--log-level", "loud", "--data", ""},
+			[]string{"--http", "--stream-replicas", "--shutdown-timeout", "--log-level", "--data"}, nil},
+		{"negative delay", map[string]string{"CORRAL_SHUTDOWN_DELAY": "-1s"}, nil, []string{"CORRAL_SHUTDOWN_DELAY", "negative"}, nil},
+		{"stray argument", nil, []string{"extra"}, []string{"takes no arguments"}, nil},
+		{"unknown flag", nil, []string{"--nope"}, []string{"not defined"}, nil},
+		{"setting of a role to come", nil, []string{"--app-secret", "x"}, []string{"not defined"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := parseConfig("serve", tt.args, envOf(tt.env), io.Discard, nil)
+			_, err := serveConfig(tt.args, tt.env)
 			if err == nil {
 				t.Fatal("want an error")
+			}
+			if code := exitCode(err); code != 2 {
+				t.Errorf("exit code %d, want 2", code)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q lacks %q", err, w)
 				}
 			}
+			for _, w := range tt.not {
+				if strings.Contains(err.Error(), w) {
+					t.Errorf("error %q should not say %q", err, w)
+				}
+			}
 		})
 	}
 }
 
-// TestREADMEConfigTable keeps the README's configuration table true: every
-// setting appears there with its flag and default.
-func TestREADMEConfigTable(t *testing.T) {
+// TestRoleConfigHasOnlyWhatItReads checks that `corral models`, which
+// needs no NATS or Redis, neither offers nor checks their settings.
+func TestRoleConfigHasOnlyWhatItReads(t *testing.T) {
+	env := map[string]string{"REDIS_URL": "mysql://not-read-by-this-role"}
+	cfg, err := parseConfig("models", roles, roles[0].Needs, nil, envOf(env), io.Discard, nil)
+	if err != nil {
+		t.Fatalf("a bad REDIS_URL stopped a role that does not use Redis: %v", err)
+	}
+	var envs []string
+	for _, s := range cfg.catalogue.Settings() {
+		envs = append(envs, s.Env)
+	}
+	for _, want := range []string{"CORRAL_HTTP_ADDR", "CORRAL_DATA_DIR", "CORRAL_MODEL", "CORRAL_LOG_FORMAT"} {
+		if !slices.Contains(envs, want) {
+			t.Errorf("models settings %v lack %s", envs, want)
+		}
+	}
+	for _, not := range []string{"NATS_URL", "REDIS_URL", "CORRAL_STREAM_REPLICAS"} {
+		if slices.Contains(envs, not) {
+			t.Errorf("models settings offer %s", not)
+		}
+	}
+	if _, err := parseConfig("models", roles, roles[0].Needs, []string{"--nats", "nats://x:4222"}, envOf(nil), io.Discard, nil); err == nil {
+		t.Error("models accepts --nats")
+	}
+}
+
+// comingSettings are the settings the README lists for roles not built
+// yet. They keep their names; a role that reads one moves its row up.
+var comingSettings = []string{"CORRAL_GRAPH_URL", "CORRAL_GRAPH_VERSION", "CORRAL_APP_SECRET", "CORRAL_VERIFY_TOKEN", "CORRAL_ACCESS_TOKEN"}
+
+// readmeSettings reads the rows of the tables in the README's
+// Configuration section: the variable in the first column, and whether the
+// row sits under a "coming" heading.
+func readmeSettings(t *testing.T) (rows map[string]string, coming map[string]bool) {
+	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := map[string]string{}
+	rows, coming = map[string]string{}, map[string]bool{}
+	inConfig, inComing := false, false
 	for _, line := range strings.Split(string(data), "\n") {
-		cells := strings.Split(line, "|")
-		if len(cells) > 3 {
-			rows[strings.Trim(strings.TrimSpace(cells[1]), "`")] = line
+		switch {
+		case strings.HasPrefix(line, "## "):
+			inConfig, inComing = line == "## Configuration", false
+		case strings.HasPrefix(line, "### ") && inConfig:
+			inComing = strings.Contains(strings.ToLower(line), "coming")
 		}
-	}
-	for _, s := range settings {
-		row, ok := rows[s.env]
-		if !ok {
-			t.Errorf("README configuration table lacks %s", s.env)
+		cells := strings.Split(line, "|")
+		if !inConfig || len(cells) < 4 {
 			continue
 		}
-		if s.flag != "" && !strings.Contains(row, "`--"+s.flag+"`") {
-			t.Errorf("README row for %s lacks flag --%s: %s", s.env, s.flag, row)
+		env := strings.Trim(strings.TrimSpace(cells[1]), "`")
+		if !regexp.MustCompile(`^[A-Z][A-Z0-9_]+$`).MatchString(env) {
+			continue // header or separator row
 		}
-		if s.def != "" && !strings.Contains(row, s.def) {
-			t.Errorf("README row for %s lacks default %q: %s", s.env, s.def, row)
+		rows[env] = line
+		coming[env] = inComing
+	}
+	if len(rows) == 0 {
+		t.Fatal("README has no configuration tables under ## Configuration")
+	}
+	return rows, coming
+}
+
+// TestREADMEConfigTable keeps the README's configuration tables true:
+// every setting appears with its flag and default, every row names a
+// setting the binary has, and the settings of roles still to come are
+// listed apart.
+func TestREADMEConfigTable(t *testing.T) {
+	cfg, err := serveConfig(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, coming := readmeSettings(t)
+	known := map[string]settings.Setting{}
+	for _, s := range cfg.catalogue.Settings() {
+		known[s.Env] = s
+		row, ok := rows[s.Env]
+		switch {
+		case !ok:
+			t.Errorf("README configuration tables lack %s", s.Env)
+			continue
+		case coming[s.Env]:
+			t.Errorf("README lists %s as coming, but corral reads it: move its row up", s.Env)
+		}
+		if s.Flag != "" && !strings.Contains(row, "`--"+s.Flag+"`") {
+			t.Errorf("README row for %s lacks flag --%s: %s", s.Env, s.Flag, row)
+		}
+		if s.Default != "" && !strings.Contains(row, s.Default) {
+			t.Errorf("README row for %s lacks default %q: %s", s.Env, s.Default, row)
+		}
+	}
+	for env := range rows {
+		if _, ok := known[env]; !ok && !coming[env] {
+			t.Errorf("README lists %s, which corral does not read, outside the coming settings", env)
+		}
+	}
+	for _, env := range comingSettings {
+		if !coming[env] {
+			t.Errorf("README does not list %s among the coming settings", env)
 		}
 	}
 }
@@ -129,27 +221,40 @@ func TestREADMEConfigTable(t *testing.T) {
 // TestDeployUsesKnownSettings checks that the deployment files only set
 // variables corral reads, so a renamed setting cannot silently stop working.
 func TestDeployUsesKnownSettings(t *testing.T) {
-	known := map[string]bool{}
-	for _, s := range settings {
-		known[s.env] = true
+	cfg, err := serveConfig(nil, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	varLine := regexp.MustCompile(`^\s+((?:CORRAL|NATS|REDIS|OTEL)_[A-Z_]+):`)
+	known := map[string]bool{}
+	for _, s := range cfg.catalogue.Settings() {
+		known[s.Env] = true
+	}
 	for _, f := range []string{"k8s/config.yaml", "compose.yaml"} {
-		data, err := os.ReadFile(filepath.Join("..", "..", "deploy", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for _, line := range strings.Split(string(data), "\n") {
-			if m := varLine.FindStringSubmatch(line); m != nil {
-				n++
-				if !known[m[1]] {
-					t.Errorf("deploy/%s sets %s, which corral does not read", f, m[1])
-				}
-			}
-		}
-		if n == 0 {
+		vars := deployVars(t, f)
+		if len(vars) == 0 {
 			t.Errorf("deploy/%s sets no variables; the pattern is out of date", f)
 		}
+		for name := range vars {
+			if !known[name] {
+				t.Errorf("deploy/%s sets %s, which corral does not read", f, name)
+			}
+		}
 	}
+}
+
+// deployVars reads the Corral variables a deployment file sets.
+func deployVars(t *testing.T, file string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "deploy", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	varLine := regexp.MustCompile(`^\s+((?:CORRAL|NATS|REDIS|OTEL)_[A-Z_]+):\s*(.*)$`)
+	vars := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if m := varLine.FindStringSubmatch(line); m != nil {
+			vars[m[1]] = strings.Trim(strings.TrimSpace(m[2]), `"'`)
+		}
+	}
+	return vars
 }

@@ -110,7 +110,7 @@ func TestConvertAndModelErrors(t *testing.T) {
 		{"convert missing input", []string{"convert", "--from", "llama2c", filepath.Join(dir, "none.bin"), filepath.Join(dir, "o.gguf")}, false, "no such file"},
 		{"model without subcommand", []string{"model"}, true, "needs a subcommand"},
 		{"model unknown subcommand", []string{"model", "frobnicate"}, true, `unknown model subcommand "frobnicate"`},
-		{"model info no file", []string{"model", "info"}, true, "needs one FILE, got 0"},
+		{"model info no file", []string{"model", "info"}, true, "needs FILE, got 0 arguments"},
 		{"model info missing file", []string{"model", "info", filepath.Join(dir, "none.gguf")}, false, "no such file"},
 	}
 	for _, tc := range cases {

@@ -1,5 +1,6 @@
 // Command corral is Corral's one binary: `corral serve` runs every role in
-// one process, and each role and tool has a subcommand of its own.
+// one process, `corral ROLE` runs one role alone, and the tools have
+// subcommands of their own.
 package main
 
 import (
@@ -20,8 +21,9 @@ type command struct {
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
-// commands lists every subcommand; each lives in a file of its own name.
-var commands = map[string]command{
+// tools lists the subcommands that are not roles; each lives in a file of
+// its own name. The roles' subcommands come from roles (roles.go).
+var tools = map[string]command{
 	"serve": {"run every role in one process (the default)", runServe},
 
 	"convert": {"convert a model file to GGUF (--from llama2c)", runConvert},
@@ -31,6 +33,8 @@ var commands = map[string]command{
 	"bench":    {"measure prompt and generation speed of a GGUF model (JSON)", runBench},
 	"tokenize": {"print the token ids of a text (--model FILE [--no-bos] [--special] TEXT)", runTokenize},
 	"safety":   {"check texts with the safety stage or train its classifier (safety classify | safety train)", runSafety},
+
+	"version": {"print the version", runVersion},
 }
 
 func main() {
@@ -40,22 +44,27 @@ func main() {
 	go func() { <-ctx.Done(); stop() }()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "corral:", err)
-		}
-		os.Exit(exitCode(err))
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "corral:", err)
 	}
+	os.Exit(exitCode(err))
 }
 
-// usageError marks a mistake in the command line (exit status 2).
+// usageError marks a mistake in the command line or the configuration
+// (exit status 2).
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// exitCode is the process's exit status for err: 0 for none or a request
+// for help, 2 for a usage error, 1 for anything that went wrong while
+// running.
 func exitCode(err error) int {
 	var ue usageError
-	if errors.As(err, &ue) || errors.Is(err, flag.ErrHelp) {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
 		return 2
 	}
 	return 1
@@ -67,13 +76,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		case "help", "-h", "-help", "--help":
 			printUsage(stdout)
 			return nil
+		case "-version", "--version":
+			return runVersion(ctx, args[1:], stdout, stderr)
 		}
 	}
 	name := "serve"
 	if len(args) > 0 && (len(args[0]) == 0 || args[0][0] != '-') {
 		name, args = args[0], args[1:]
 	}
-	cmd, ok := commands[name]
+	cmd, ok := commands()[name]
 	if !ok {
 		printUsage(stderr)
 		return usageError{fmt.Sprintf("unknown command %q", name)}
@@ -81,8 +92,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return cmd.run(ctx, args, stdout, stderr)
 }
 
+// commands is every subcommand: the tools and one per role.
+func commands() map[string]command {
+	all := make(map[string]command, len(tools)+len(roles))
+	for n, c := range tools {
+		all[n] = c
+	}
+	for n, c := range roleCommands() {
+		if _, dup := all[n]; dup {
+			panic("corral: role named like a command: " + n)
+		}
+		all[n] = c
+	}
+	return all
+}
+
 func printUsage(w io.Writer) {
-	listCommands(w, "usage: corral [command] [flags]   (no command means serve; corral COMMAND --help for its flags)\ncommands:", commands)
+	listCommands(w, "usage: corral [command] [flags]   (no command means serve; corral COMMAND --help for its flags)\ncommands:", tools)
+	listCommands(w, "roles (corral ROLE runs one alone, on the backends it needs; serve runs them all):", roleCommands())
 }
 
 // listCommands prints a header and the commands of set, sorted by name.

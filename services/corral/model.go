@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,18 +43,12 @@ func printModelUsage(w io.Writer) {
 
 // runModelInfo implements `corral model info FILE`.
 func runModelInfo(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("model info", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, "usage: corral model info FILE") }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
+	fs := newFlags("model info", stderr, "corral model info FILE", "Prints a GGUF file's architecture, sizes, quant types and tokenizer.")
+	if err := fs.parse(args, "FILE"); err != nil {
+		return err
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return usageError{fmt.Sprintf("model info needs one FILE, got %d arguments", fs.NArg())}
+	if err := checkFileArg("model info", fs.Arg(0)); err != nil {
+		return err
 	}
 	f, err := gguf.Open(fs.Arg(0))
 	if err != nil {

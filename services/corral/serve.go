@@ -7,61 +7,46 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/redis/go-redis/v9"
-
-	"github.com/corral-ai/corral/inference/gguf"
-	"github.com/corral-ai/corral/inference/model"
-	"github.com/corral-ai/corral/inference/model/synth"
-	corralv1 "github.com/corral-ai/corral/proto/corral/v1"
-	"github.com/corral-ai/corral/services/internal/embedded"
+	"github.com/corral-ai/corral/services/internal/backends"
 	"github.com/corral-ai/corral/services/internal/lifecycle"
-	"github.com/corral-ai/corral/services/internal/natsbus"
+	"github.com/corral-ai/corral/services/internal/role"
+	"github.com/corral-ai/corral/services/internal/settings"
 	"github.com/corral-ai/corral/services/internal/telemetry"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
+// runServe implements `corral serve`: every role, on every backend.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runRoles(ctx, "serve", roles, backends.All(), args, stdout, stderr)
+}
+
+// runRoles runs the roles defs on the backends needs until ctx ends: what
+// `corral serve` and `corral ROLE` share.
+func runRoles(ctx context.Context, name string, defs []role.Definition, needs backends.Needs, args []string, stdout, stderr io.Writer) error {
 	var checkOnly bool
-	cfg, err := parseConfig("serve", args, os.Getenv, stderr, func(fs *flag.FlagSet) {
-		fs.BoolVar(&checkOnly, "check-config", false, "validate the configuration, print it and exit")
+	cfg, err := parseConfig(name, defs, needs, args, os.Getenv, stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&checkOnly, "check-config", false, "validate the configuration (opening the model file), print it with secrets masked, and exit")
 	})
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{fmt.Sprintf("configuration: %v", err)}
+		return err
 	}
 	if checkOnly {
-		d := cfg.describe()
-		for i := 0; i < len(d); i += 2 {
-			fmt.Fprintf(stdout, "%s=%s\n", d[i], d[i+1])
-		}
-		return nil
+		return cfg.check(ctx, stdout)
 	}
-	tel, err := telemetry.Setup(ctx, telemetry.Config{
-		ServiceName: "corral", Version: version,
-		LogFormat: cfg.LogFormat, LogLevel: cfg.LogLevel, OTLPEndpoint: cfg.OTLPEndpoint,
-	}, stderr)
+	tel, err := telemetry.Setup(ctx, cfg.Telemetry, stderr)
 	if err != nil {
 		return err
 	}
 	log := tel.Logger
-	redis.SetLogger(redisLogger{log.With("component", "redis-client")})
-	log.Info("corral starting", append([]any{"version", version}, cfg.describe()...)...)
+	log.Info("corral starting", append([]any{"version", versionString(), "command", name}, cfg.describe()...)...)
 
-	srv, err := startServer(ctx, cfg, tel)
+	srv, err := startServer(ctx, cfg, needs, tel)
 	if err != nil {
 		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -69,11 +54,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	select {
 	case <-ctx.Done():
-		log.Info("shutdown requested, draining", "timeout", cfg.ShutdownTimeout.String())
+		log.Info("shutdown requested, draining", "timeout", cfg.Process.ShutdownTimeout.String())
 	case <-srv.group.Failed():
-		log.Error("a component failed, shutting down", "timeout", cfg.ShutdownTimeout.String())
+		log.Error("a component failed, shutting down", "timeout", cfg.Process.ShutdownTimeout.String())
 	}
-	stopErr := srv.stop(cfg)
+	stopErr := srv.stop()
 	flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := tel.Shutdown(flushCtx); err != nil {
@@ -87,49 +72,78 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// server is everything `serve` started, in start order.
-type server struct {
-	log    *slog.Logger
-	group  *lifecycle.Group
-	health *lifecycle.Health
-	http   *http.Server
-	addr   net.Addr
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	redis  *redis.Client
-	// modelPath is the GGUF file the engine serves.
-	modelPath string
+// check implements --check-config: print the configuration, then run the
+// roles' deep checks (opening the model file, say) without starting anything.
+func (c *Config) check(ctx context.Context, stdout io.Writer) error {
+	d := c.describe()
+	for i := 0; i < len(d); i += 2 {
+		fmt.Fprintf(stdout, "%s=%s\n", d[i], d[i+1])
+	}
+	var errs []error
+	for _, r := range c.roles {
+		if r.Verify == nil {
+			continue
+		}
+		if err := r.Verify(ctx); err != nil {
+			errs = append(errs, c.explain(err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	return nil
 }
 
-// startServer brings up the backends and the HTTP listener. If anything
-// fails, what already started is stopped again.
-func startServer(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (s *server, err error) {
+// server is everything a run started.
+type server struct {
+	log      *slog.Logger
+	group    *lifecycle.Group
+	health   *lifecycle.Health
+	http     *http.Server
+	addr     net.Addr
+	backends *backends.Backends
+	roles    map[string]role.Role
+	delay    time.Duration
+	timeout  time.Duration
+}
+
+// startServer brings up the backends, then each role (New, Routes, Run,
+// checks), then the HTTP listener. If anything fails, what already started
+// is stopped again.
+func startServer(ctx context.Context, cfg *Config, needs backends.Needs, tel *telemetry.Telemetry) (s *server, err error) {
 	log := tel.Logger
-	s = &server{log: log, group: lifecycle.NewGroup(ctx, log), health: &lifecycle.Health{}}
+	s = &server{
+		log: log, group: lifecycle.NewGroup(ctx, log), health: &lifecycle.Health{},
+		roles: map[string]role.Role{}, delay: cfg.Process.ShutdownDelay, timeout: cfg.Process.ShutdownTimeout,
+	}
 	defer func() {
 		if err != nil {
-			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 			defer cancel()
 			if stopErr := s.group.Stop(stopCtx); stopErr != nil {
 				err = errors.Join(err, fmt.Errorf("undo partial start: %w", stopErr))
 			}
 		}
 	}()
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	dataDir := cfg.Process.DataDir
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return s, fmt.Errorf("data folder: %w", err)
 	}
-	unlock, err := lockDataDir(cfg.DataDir)
+	unlock, err := lockDataDir(dataDir)
 	if err != nil {
 		return s, err
 	}
 	s.group.OnStop("data folder lock", func(context.Context) error { return unlock() })
-	if err := s.checkModel(cfg); err != nil {
-		return s, err
+
+	for _, r := range cfg.roles {
+		needs = needs.Or(r.def.Needs)
 	}
-	if err := s.startNATS(ctx, cfg); err != nil {
-		return s, err
+	s.backends, err = backends.Start(ctx, cfg.Backends, needs, log, s.group)
+	if err != nil {
+		return s, cfg.explain(err)
 	}
-	if err := s.startRedis(ctx, cfg); err != nil {
+	checks := map[string]bool{}
+	if err := s.addChecks("backends", checks, s.backends.Checks()); err != nil {
 		return s, err
 	}
 
@@ -137,10 +151,15 @@ func startServer(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (s *
 	mux.HandleFunc("GET /healthz", s.health.Live)
 	mux.HandleFunc("GET /readyz", s.health.Ready)
 	mux.Handle("GET /metrics", tel.MetricsHandler())
+	for _, pr := range cfg.roles {
+		if err := s.startRole(pr, cfg, tel, mux, checks); err != nil {
+			return s, err
+		}
+	}
 
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	ln, err := net.Listen("tcp", cfg.Process.HTTPAddr)
 	if err != nil {
-		return s, fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
+		return s, cfg.explain(settings.Problem{Env: envHTTPAddr, Err: err})
 	}
 	s.addr = ln.Addr()
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -150,135 +169,67 @@ func startServer(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (s *
 		}
 		return nil
 	})
-	log.Info("corral ready", "http", s.addr.String())
+	log.Info("corral ready", "http", s.addr.String(), "roles", slices.Sorted(maps.Keys(s.roles)))
 	return s, nil
 }
 
-// demoNotice is what the log (and later the studio page) says while the
-// demo model is in use.
-const demoNotice = "no model configured: serving Corral's demo model, whose random weights make replies that are not meaningful; " +
-	"point Corral at a real Llama GGUF with CORRAL_MODEL=/path/to/model.gguf or --model " +
-	"(for example Llama 3.2 1B or 3B Instruct, or Llama 3.1 8B Instruct, in Q4_K_M or Q8_0)"
-
-// checkModel makes sure there is a model to serve: the configured GGUF file,
-// which must parse, or the demo model, written to the data folder on first
-// start. It sets s.modelPath.
-func (s *server) checkModel(cfg Config) error {
-	if cfg.Model == "" {
-		path, created, err := synth.EnsureDemo(filepath.Join(cfg.DataDir, "models"))
-		if err != nil {
-			return fmt.Errorf("demo model: %w", err)
-		}
-		s.modelPath = path
-		s.log.Warn(demoNotice, "model", path, "written_now", created)
-		return nil
+// startRole builds one role on the backends it declared, adds its routes,
+// runs it under the group and adds its readiness checks.
+func (s *server) startRole(pr preparedRole, cfg *Config, tel *telemetry.Telemetry, mux *http.ServeMux, checks map[string]bool) error {
+	name := pr.def.Name
+	deps := role.Deps{
+		Logger:  s.log.With("role", name),
+		Meter:   tel.MeterProvider(),
+		Tracer:  tel.TracerProvider(),
+		DataDir: cfg.Process.DataDir,
 	}
-	f, err := gguf.Open(cfg.Model)
+	if pr.def.Needs.NATS {
+		deps.NATS, deps.JetStream, deps.Streams = s.backends.NATS, s.backends.JetStream, s.backends.Streams
+	}
+	if pr.def.Needs.Redis {
+		deps.Redis = s.backends.Redis
+	}
+	r, err := pr.New(deps)
 	if err != nil {
-		return fmt.Errorf("CORRAL_MODEL: %w", err)
+		return fmt.Errorf("role %s: %w", name, cfg.explain(err))
 	}
-	defer f.Close()
-	in := f.Info()
-	if !slices.Contains(model.Architectures(), in.Architecture) {
-		return fmt.Errorf("CORRAL_MODEL %s: architecture %q is not supported (supported: %s)",
-			cfg.Model, in.Architecture, strings.Join(model.Architectures(), ", "))
-	}
-	s.modelPath = cfg.Model
-	s.log.Info("model", "path", cfg.Model, "name", in.Name, "architecture", in.Architecture,
-		"parameters", in.Parameters, "bytes", in.FileSize)
-	return nil
-}
-
-func (s *server) startNATS(ctx context.Context, cfg Config) error {
-	opts := []nats.Option{
-		nats.Name("corral"),
-		nats.MaxReconnects(-1),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil { // nil means we closed it ourselves
-				s.log.Warn("nats disconnected", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { s.log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted()) }),
-	}
-	var err error
-	if cfg.NATSURL == "" {
-		dir := filepath.Join(cfg.DataDir, "nats")
-		emb, err := embedded.StartNATS(embedded.NATSConfig{StoreDir: dir, Listen: cfg.NATSListen}, s.log.With("component", "nats"))
-		if err != nil {
-			return err
+	s.roles[name] = r
+	r.Routes(mux)
+	s.group.Go("role "+name, func(ctx context.Context) error {
+		err := r.Run(ctx)
+		if err == nil && ctx.Err() == nil {
+			return errors.New("stopped before shutdown")
 		}
-		s.group.OnStop("embedded nats", func(context.Context) error { emb.Shutdown(); return nil })
-		if s.nc, err = emb.Connect(opts...); err != nil {
-			return fmt.Errorf("connect embedded nats: %w", err)
-		}
-		s.log.Info("using embedded NATS with JetStream", "store", dir, "listen", emb.ClientURL())
-	} else {
-		if s.nc, err = nats.Connect(cfg.NATSURL, opts...); err != nil {
-			return fmt.Errorf("connect NATS_URL: %w", err)
-		}
-		s.log.Info("using external NATS", "url", s.nc.ConnectedUrlRedacted())
-	}
-	nc := s.nc
-	s.group.OnStop("nats connection", func(ctx context.Context) error { return natsbus.Drain(ctx, nc) })
-	if s.js, err = jetstream.New(nc); err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	streams := natsbus.DefaultStreamsConfig()
-	streams.Replicas = cfg.StreamReplicas
-	if err := natsbus.EnsureStreams(ctx, s.js, streams); err != nil {
-		return fmt.Errorf("jetstream streams: %w", err)
-	}
-	s.log.Info("jetstream streams ready", "streams", []string{streams.StreamName(corralv1.StreamChatIn), streams.StreamName(corralv1.StreamChatOut), streams.StreamName(corralv1.StreamChatDLQ)}, "replicas", cfg.StreamReplicas)
-	s.health.AddCheck("nats", func(context.Context) error {
-		if !nc.IsConnected() {
-			return fmt.Errorf("not connected (%s)", nc.Status())
-		}
-		return nil
-	})
-	s.health.AddCheck("jetstream", func(ctx context.Context) error {
-		_, err := s.js.AccountInfo(ctx)
 		return err
 	})
-	return nil
+	return s.addChecks("role "+name, checks, r.Checks())
 }
 
-func (s *server) startRedis(ctx context.Context, cfg Config) error {
-	var opts *redis.Options
-	if cfg.RedisURL == "" {
-		dir := filepath.Join(cfg.DataDir, "redis")
-		emb, err := embedded.StartRedis(embedded.RedisConfig{Dir: dir, Listen: cfg.RedisListen}, s.log.With("component", "redis"))
-		if err != nil {
-			return err
+// addChecks adds readiness checks in name order; a name already taken is
+// an error.
+func (s *server) addChecks(owner string, taken map[string]bool, checks map[string]role.Check) error {
+	names := make([]string, 0, len(checks))
+	for n := range checks {
+		if taken[n] {
+			return fmt.Errorf("%s: readiness check %q is already taken", owner, n)
 		}
-		s.group.OnStop("embedded redis", func(context.Context) error { return emb.Close() })
-		opts = &redis.Options{Addr: emb.Addr()}
-		s.log.Info("using embedded Redis-protocol server", "addr", emb.Addr(), "snapshot", dir)
-	} else {
-		var err error
-		if opts, err = redis.ParseURL(cfg.RedisURL); err != nil {
-			return fmt.Errorf("REDIS_URL: %w", err)
-		}
-		s.log.Info("using external Redis", "addr", opts.Addr, "db", opts.DB)
+		names = append(names, n)
 	}
-	s.redis = redis.NewClient(opts)
-	rc := s.redis
-	s.group.OnStop("redis client", func(context.Context) error { return rc.Close() })
-	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := rc.Ping(pingCtx).Err(); err != nil {
-		return fmt.Errorf("redis at %s: %w", opts.Addr, err)
+	slices.Sort(names)
+	for _, n := range names {
+		taken[n] = true
+		s.health.AddCheck(n, checks[n])
 	}
-	s.health.AddCheck("redis", func(ctx context.Context) error { return rc.Ping(ctx).Err() })
 	return nil
 }
 
 // stop shuts down in order: report not ready, wait for load balancers to
 // notice, stop taking requests and finish those in flight, then stop the
 // roles and the backends, all within the shutdown timeout.
-func (s *server) stop(cfg Config) error {
+func (s *server) stop() error {
 	s.health.SetDraining()
-	time.Sleep(cfg.ShutdownDelay)
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	time.Sleep(s.delay)
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
 	var errs []error
 	if err := s.http.Shutdown(ctx); err != nil {
@@ -288,12 +239,4 @@ func (s *server) stop(cfg Config) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-// redisLogger sends go-redis's own messages (pool dial failures and the
-// like) to the process log instead of the standard logger.
-type redisLogger struct{ l *slog.Logger }
-
-func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	r.l.WarnContext(ctx, fmt.Sprintf(format, v...))
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -11,30 +9,24 @@ import (
 
 	"github.com/corral-ai/corral/inference/bytesize"
 	"github.com/corral-ai/corral/inference/model/synth"
+	"github.com/corral-ai/corral/services/internal/atomicfile"
 )
 
 // runModelSynth implements `corral model synth`.
 func runModelSynth(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("model synth", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("model synth", stderr, "corral model synth --shape NAME --type TYPE --out FILE [--seed S] [--force]",
+		"Writes a Llama model of a named shape with random weights, for benchmarks without downloads.")
 	shape := fs.String("shape", "", "model shape: "+strings.Join(synth.ShapeNames(), ", "))
 	typ := fs.String("type", "q8_0", "weight type: q8_0, q4_0, q4_k, f16 (also f32, bf16, q5_k, q6_k)")
 	out := fs.String("out", "", "output GGUF file (required)")
 	seed := fs.Uint64("seed", 1, "random seed of the weights; equal seeds give identical files")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: corral model synth --shape NAME --type TYPE --out FILE [--seed S]")
-		fmt.Fprintln(stderr, "Writes a Llama model of a named shape with random weights, for benchmarks without downloads.")
-		fs.PrintDefaults()
+	force := fs.Bool("force", false, "replace the output file if it exists")
+	if err := fs.parse(args); err != nil {
+		return err
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
-	}
-	if fs.NArg() != 0 || *shape == "" || *out == "" {
+	if *shape == "" || *out == "" {
 		fs.Usage()
-		return usageError{"model synth needs --shape and --out, and no arguments"}
+		return usageError{"model synth needs --shape and --out"}
 	}
 	sh, err := synth.LookupShape(*shape)
 	if err != nil {
@@ -44,9 +36,12 @@ func runModelSynth(_ context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	if err := checkOutput(*out, *force); err != nil {
+		return err
+	}
 	spec := synth.Spec{Shape: sh, Type: t, Seed: *seed}
 	start := time.Now()
-	if err := synth.WriteFile(*out, spec); err != nil {
+	if err := atomicfile.Write(*out, func(w io.Writer) error { return synth.Write(w, spec) }); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s: %s %s, %s of weights in %s\n", *out, sh.Name, t, bytesize.Format(spec.Size()), time.Since(start).Round(time.Millisecond))

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -15,30 +13,20 @@ import (
 
 // runTokenize implements `corral tokenize --model FILE [--no-bos] [--special] TEXT`.
 func runTokenize(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("tokenize", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("tokenize", stderr, "corral tokenize --model FILE [--no-bos] [--special] TEXT",
+		"Prints the token ids of TEXT on one line, separated by spaces.")
 	model := fs.String("model", "", "GGUF model or vocabulary file")
 	noBOS := fs.Bool("no-bos", false, "do not put the BOS token first")
 	special := fs.Bool("special", false, "recognise control tokens such as <|eot_id|> written in TEXT")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: corral tokenize --model FILE [--no-bos] [--special] TEXT")
-		fmt.Fprintln(stderr, "Prints the token ids of TEXT on one line, separated by spaces.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
+	if err := fs.parse(args, "TEXT"); err != nil {
+		return err
 	}
 	if *model == "" {
 		return usageError{"tokenize needs --model FILE"}
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return usageError{fmt.Sprintf("tokenize needs one TEXT argument, got %d", fs.NArg())}
+	if err := checkFileArg("--model", *model); err != nil {
+		return err
 	}
-
 	f, err := gguf.Open(*model)
 	if err != nil {
 		return fmt.Errorf("open model: %w", err)

@@ -94,10 +94,11 @@ func TestTokenizeErrors(t *testing.T) {
 		contains string
 	}{
 		{"no model", []string{"hi"}, 2, "--model"},
-		{"no text", []string{"--model", spm}, 2, "one TEXT"},
+		{"no text", []string{"--model", spm}, 2, "needs TEXT, got 0"},
 		{"two texts", []string{"--model", spm, "a", "b"}, 2, "got 2"},
 		{"bad flag", []string{"--bos", "--model", spm, "a"}, 2, "bos"},
-		{"missing file", []string{"--model", filepath.Join(t.TempDir(), "none.gguf"), "a"}, 1, "open model"},
+		{"missing file", []string{"--model", filepath.Join(t.TempDir(), "none.gguf"), "a"}, 1, "no such file"},
+		{"folder", []string{"--model", t.TempDir(), "a"}, 1, "is a folder, want a GGUF file"},
 		{"not a tokenizer", []string{"--model", noTokenizer, "a"}, 1, "tokenizer.ggml.model"},
 	}
 	for _, tt := range tests {

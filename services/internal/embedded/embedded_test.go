@@ -2,6 +2,8 @@ package embedded
 
 import (
 	"context"
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,8 +91,40 @@ func TestNATSListenerAndPersistence(t *testing.T) {
 }
 
 func TestNATSBadListen(t *testing.T) {
-	if _, err := StartNATS(NATSConfig{StoreDir: t.TempDir(), Listen: "nonsense"}, nil); err == nil {
-		t.Fatal("want error for a listen address without a port")
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	tests := []struct {
+		name, listen string
+		want         []string
+	}{
+		{"no port", "nonsense", []string{`"nonsense"`}},
+		{"port not a number", "127.0.0.1:http2", []string{`port "http2" is not a number`}},
+		{"port in use", taken.Addr().String(), []string{taken.Addr().String(), "address already in use", "cannot listen"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := StartNATS(NATSConfig{StoreDir: t.TempDir(), Listen: tt.listen}, nil)
+			if err == nil {
+				t.Fatal("StartNATS succeeded")
+			}
+			if tt.name == "port in use" && !errors.Is(err, ErrListen) {
+				t.Errorf("error %v is not ErrListen", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			// "not ready" would mean it waited out the timeout instead of
+			// failing at once.
+			if strings.Contains(err.Error(), "Atoi") || strings.Contains(err.Error(), "not ready") {
+				t.Errorf("error %q is not plain", err)
+			}
+			t.Log(err)
+		})
 	}
 }
 
@@ -214,5 +248,17 @@ func TestRedisCorruptSnapshot(t *testing.T) {
 				t.Fatalf("StartRedis = %v, want error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestRedisListenInUse(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	_, err = StartRedis(RedisConfig{Listen: taken.Addr().String()}, nil)
+	if !errors.Is(err, ErrListen) || !strings.Contains(err.Error(), taken.Addr().String()) {
+		t.Fatalf("StartRedis on a taken port = %v, want ErrListen naming %s", err, taken.Addr())
 	}
 }

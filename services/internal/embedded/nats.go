@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -48,7 +49,7 @@ func StartNATS(cfg NATSConfig, log *slog.Logger) (*NATS, error) {
 		}
 		p, err := strconv.Atoi(port)
 		if err != nil {
-			return nil, fmt.Errorf("nats listen port %q: %w", port, err)
+			return nil, fmt.Errorf("nats listen address %q: port %q is not a number", cfg.Listen, port)
 		}
 		if p == 0 {
 			p = server.RANDOM_PORT
@@ -59,16 +60,51 @@ func StartNATS(cfg NATSConfig, log *slog.Logger) (*NATS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
-	if log != nil {
-		srv.SetLoggerV2(natsLogger{log}, false, false, false)
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
+	// The server reports a listener it cannot open (a port in use) only
+	// through its logger's Fatalf, and then never becomes ready; catch that
+	// to fail at once with the address instead of waiting out the timeout.
+	fatal := make(chan string, 1)
+	srv.SetLoggerV2(natsLogger{l: log, fatal: fatal}, false, false, false)
 	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		return nil, fmt.Errorf("embedded nats: not ready within 10s (store %s)", cfg.StoreDir)
+	deadline := time.Now().Add(readyTimeout)
+	for !srv.ReadyForConnections(25 * time.Millisecond) {
+		select {
+		case msg := <-fatal:
+			srv.Shutdown()
+			if plain, ok := plainListenError(msg); ok {
+				return nil, fmt.Errorf("embedded nats: %w: %s", ErrListen, plain)
+			}
+			return nil, fmt.Errorf("embedded nats: %s", msg)
+		default:
+		}
+		if time.Now().After(deadline) {
+			srv.Shutdown()
+			return nil, fmt.Errorf("embedded nats: not ready within %s (store %s, listen %q)", readyTimeout, cfg.StoreDir, cfg.Listen)
+		}
 	}
 	return &NATS{srv: srv}, nil
 }
+
+// plainListenError shortens the server's `Error listening on port: ADDR,
+// "listen tcp ADDR: bind: address already in use"` to the quoted net error,
+// which names the address. ok is false for other messages.
+func plainListenError(msg string) (plain string, ok bool) {
+	if !strings.HasPrefix(msg, "Error listening") {
+		return "", false
+	}
+	if i := strings.LastIndex(msg, `, "`); i >= 0 {
+		if u, err := strconv.Unquote(msg[i+2:]); err == nil {
+			return u, true
+		}
+	}
+	return msg, true
+}
+
+// readyTimeout bounds the wait for the embedded server to accept clients.
+const readyTimeout = 10 * time.Second
 
 // Connect opens a client connection; without a listener it goes through the
 // in-process pipe rather than TCP.
@@ -92,12 +128,23 @@ func (n *NATS) Shutdown() {
 	n.srv.WaitForShutdown()
 }
 
-// natsLogger sends the server's log lines to slog.
-type natsLogger struct{ l *slog.Logger }
+// natsLogger sends the server's log lines to slog, and the first fatal one
+// also to fatal.
+type natsLogger struct {
+	l     *slog.Logger
+	fatal chan<- string
+}
 
 func (l natsLogger) Noticef(format string, v ...any) { l.l.Debug(fmt.Sprintf(format, v...)) }
 func (l natsLogger) Warnf(format string, v ...any)   { l.l.Warn(fmt.Sprintf(format, v...)) }
-func (l natsLogger) Fatalf(format string, v ...any)  { l.l.Error(fmt.Sprintf(format, v...)) }
-func (l natsLogger) Errorf(format string, v ...any)  { l.l.Error(fmt.Sprintf(format, v...)) }
-func (l natsLogger) Debugf(format string, v ...any)  { l.l.Debug(fmt.Sprintf(format, v...)) }
-func (l natsLogger) Tracef(format string, v ...any)  { l.l.Debug(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Fatalf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	l.l.Error(msg)
+	select {
+	case l.fatal <- msg:
+	default:
+	}
+}
+func (l natsLogger) Errorf(format string, v ...any) { l.l.Error(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Debugf(format string, v ...any) { l.l.Debug(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Tracef(format string, v ...any) { l.l.Debug(fmt.Sprintf(format, v...)) }

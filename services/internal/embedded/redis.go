@@ -80,7 +80,7 @@ func StartRedis(cfg RedisConfig, log *slog.Logger) (*Redis, error) {
 		}
 	}
 	if err := r.m.StartAddr(cfg.Listen); err != nil {
-		return nil, fmt.Errorf("embedded redis: listen %s: %w", cfg.Listen, err)
+		return nil, fmt.Errorf("embedded redis: %w on %s: %w", ErrListen, cfg.Listen, err)
 	}
 	r.m.Server().SetPreHook(func(_ *server.Peer, cmd string, _ ...string) bool {
 		if !r.m.Server().IsReadOnlyCommand(cmd) {

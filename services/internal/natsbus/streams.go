@@ -169,13 +169,30 @@ func orUnlimited(n int64) int64 {
 	return n
 }
 
+// ErrNeedsCluster means streams were asked for more than one replica on a
+// NATS server that is not part of a JetStream cluster.
+var ErrNeedsCluster = errors.New("stream replicas > 1 need a JetStream cluster")
+
+// JetStream API error codes EnsureStreams explains.
+const (
+	codeReplicasNotSupported jetstream.ErrorCode = 10074 // replicas > 1 not supported in non-clustered mode
+	codeInsufficientPeers    jetstream.ErrorCode = 10023 // insufficient resources (too few servers for the replicas)
+)
+
 // EnsureStreams creates CHAT_IN, CHAT_OUT and CHAT_DLQ, or updates them to
 // cfg when they exist. It is idempotent and safe to run from every replica at
 // start. Settings JetStream cannot change in place (storage, retention) make
-// it fail with the server's error.
+// it fail with the server's error. More than one replica on a server outside
+// a cluster fails with ErrNeedsCluster, whether the streams exist or not: a
+// single server would otherwise accept the update and keep one copy.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamsConfig) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("ensure streams: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	if nc := js.Conn(); cfg.Replicas > 1 && nc != nil && nc.ConnectedClusterName() == "" {
+		return fmt.Errorf("%w: %d replicas asked for, but the NATS server at %s is not clustered; use 1 replica, or a cluster of at least %d JetStream servers",
+			ErrNeedsCluster, cfg.Replicas, nc.ConnectedUrlRedacted(), cfg.Replicas)
 	}
 	for _, sc := range cfg.StreamConfigs() {
 		if err := ensureStream(ctx, js, sc); err != nil {
@@ -185,12 +202,22 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamsConfi
 	return nil
 }
 
+// explainReplicas turns the server's answer to too many replicas into
+// ErrNeedsCluster with the numbers.
+func explainReplicas(err error, replicas int) error {
+	var api *jetstream.APIError
+	if errors.As(err, &api) && (api.ErrorCode == codeReplicasNotSupported || api.ErrorCode == codeInsufficientPeers) && replicas > 1 {
+		return fmt.Errorf("%w of at least %d servers (%w)", ErrNeedsCluster, replicas, err)
+	}
+	return err
+}
+
 func ensureStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig) error {
 	s, err := js.Stream(ctx, sc.Name)
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound):
 		if _, err := js.CreateStream(ctx, sc); err != nil {
-			return fmt.Errorf("create stream %s: %w", sc.Name, err)
+			return fmt.Errorf("create stream %s: %w", sc.Name, explainReplicas(err, sc.Replicas))
 		}
 		return nil
 	case err != nil:
@@ -200,7 +227,7 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, sc jetstream.Stre
 		return nil
 	}
 	if _, err := js.UpdateStream(ctx, sc); err != nil {
-		return fmt.Errorf("update stream %s: %w", sc.Name, err)
+		return fmt.Errorf("update stream %s: %w", sc.Name, explainReplicas(err, sc.Replicas))
 	}
 	return nil
 }

@@ -8,26 +8,51 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/term"
 )
 
 // NewLogger builds the process logger: JSON or text records on w at the given
 // level, each carrying trace_id and span_id when its context holds a span.
+// Format "auto" (or empty) means text when w is a terminal, where a person
+// reads it, and JSON otherwise, where a log collector does.
 func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	lvl, err := parseLevel(level)
 	if err != nil {
 		return nil, err
 	}
+	f, err := formatOf(format)
+	if err != nil {
+		return nil, err
+	}
+	if f == "auto" {
+		f = "json"
+		if isTerminal(w) {
+			f = "text"
+		}
+	}
 	opts := &slog.HandlerOptions{Level: lvl}
-	var h slog.Handler
-	switch format {
-	case "", "json":
-		h = slog.NewJSONHandler(w, opts)
-	case "text":
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
+	if f == "text" {
 		h = slog.NewTextHandler(w, opts)
-	default:
-		return nil, fmt.Errorf("log format %q: want json or text", format)
 	}
 	return slog.New(traceHandler{h}), nil
+}
+
+// formatOf checks a log format name; empty means auto.
+func formatOf(format string) (string, error) {
+	switch format {
+	case "", "auto":
+		return "auto", nil
+	case "json", "text":
+		return format, nil
+	}
+	return "", fmt.Errorf("log format %q: want auto, json or text", format)
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Fd() uintptr })
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func parseLevel(s string) (slog.Level, error) {

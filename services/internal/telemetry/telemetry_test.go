@@ -54,8 +54,14 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"defaults", Config{}, ""},
 		{"text debug", Config{LogFormat: "text", LogLevel: "debug"}, ""},
-		{"bad format", Config{LogFormat: "xml"}, "log format"},
-		{"bad level", Config{LogLevel: "loud"}, "log level"},
+		{"auto", Config{LogFormat: "auto"}, ""},
+		{"bad format", Config{LogFormat: "xml"}, "CORRAL_LOG_FORMAT: log format"},
+		{"bad level", Config{LogLevel: "loud"}, "CORRAL_LOG_LEVEL: log level"},
+		{"otlp endpoint", Config{OTLPEndpoint: "https://collector.example:4318"}, ""},
+		{"otlp without scheme", Config{OTLPEndpoint: "collector:4318"}, "OTEL_EXPORTER_OTLP_ENDPOINT"},
+		{"otlp grpc scheme", Config{OTLPEndpoint: "grpc://collector:4317"}, "want an http:// or https:// URL"},
+		{"otlp no host", Config{OTLPEndpoint: "http://"}, "has no host"},
+		{"otlp not a URL", Config{OTLPEndpoint: "http://a b:1/%zz"}, "not a URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
