@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"flag"
-	"github.com/corral-ai/corral/inference/shareddata"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/corral-ai/corral/inference/shareddata"
 )
 
 // TestExitCodes runs every subcommand three ways: asking for help (0), with

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/corral-ai/corral/inference/shareddata"
 	"io"
 	"maps"
 	"net"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/corral-ai/corral/inference/gguf"
 	"github.com/corral-ai/corral/inference/model/synth"
+	"github.com/corral-ai/corral/inference/shareddata"
 	corralv1 "github.com/corral-ai/corral/proto/corral/v1"
 	"github.com/corral-ai/corral/services/internal/backends"
 	"github.com/corral-ai/corral/services/internal/telemetry"
