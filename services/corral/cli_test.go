@@ -27,6 +27,7 @@ func TestExitCodes(t *testing.T) {
 		"generate": {"--model", missing, "--prompt", "hi"},
 		"bench":    {"--model", missing},
 		"tokenize": {"--model", missing, "hi"},
+		"safety":   {"classify", "--in", missing},
 	}
 	for name := range commands() {
 		t.Run(name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -68,4 +69,24 @@ func plural(n int, noun string) string {
 		return fmt.Sprintf("%d %s", n, noun)
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// dispatch runs the subcommand of `corral NAME` that args start with. With
+// no subcommand it lists them and fails with a usage error; with help,
+// -h or --help it lists them and returns flag.ErrHelp.
+func dispatch(ctx context.Context, name string, set map[string]command, args []string, stdout, stderr io.Writer) error {
+	header := fmt.Sprintf("usage: corral %s <subcommand> [flags]\nsubcommands:", name)
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		listCommands(stderr, header, set)
+		if len(args) == 0 {
+			return usageError{name + " needs a subcommand"}
+		}
+		return flag.ErrHelp
+	}
+	cmd, ok := set[args[0]]
+	if !ok {
+		listCommands(stderr, header, set)
+		return usageError{fmt.Sprintf("unknown %s subcommand %q", name, args[0])}
+	}
+	return cmd.run(ctx, args[1:], stdout, stderr)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -22,23 +21,7 @@ var modelCommands = map[string]command{
 
 // runModel dispatches `corral model <subcommand> ...`.
 func runModel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		printModelUsage(stderr)
-		if len(args) == 0 {
-			return usageError{"model needs a subcommand"}
-		}
-		return flag.ErrHelp
-	}
-	cmd, ok := modelCommands[args[0]]
-	if !ok {
-		printModelUsage(stderr)
-		return usageError{fmt.Sprintf("unknown model subcommand %q", args[0])}
-	}
-	return cmd.run(ctx, args[1:], stdout, stderr)
-}
-
-func printModelUsage(w io.Writer) {
-	listCommands(w, "usage: corral model <subcommand> [flags]\nsubcommands:", modelCommands)
+	return dispatch(ctx, "model", modelCommands, args, stdout, stderr)
 }
 
 // runModelInfo implements `corral model info FILE`.

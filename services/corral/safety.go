@@ -3,14 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
 	"github.com/corral-ai/corral/inference/safety"
+	"github.com/corral-ai/corral/services/internal/atomicfile"
 )
 
 // safetyCommands are the subcommands of `corral safety`.
@@ -21,43 +20,20 @@ var safetyCommands = map[string]command{
 
 // runSafety dispatches `corral safety <subcommand> ...`.
 func runSafety(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		listCommands(stderr, "usage: corral safety <subcommand> [flags]\nsubcommands:", safetyCommands)
-		if len(args) == 0 {
-			return usageError{"safety needs a subcommand"}
-		}
-		return flag.ErrHelp
-	}
-	cmd, ok := safetyCommands[args[0]]
-	if !ok {
-		listCommands(stderr, "usage: corral safety <subcommand> [flags]\nsubcommands:", safetyCommands)
-		return usageError{fmt.Sprintf("unknown safety subcommand %q", args[0])}
-	}
-	return cmd.run(ctx, args[1:], stdout, stderr)
+	return dispatch(ctx, "safety", safetyCommands, args, stdout, stderr)
 }
 
 // runSafetyClassify implements `corral safety classify`.
 func runSafetyClassify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("safety classify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("safety classify", stderr, "corral safety classify [--strictness S] [--threshold T] [--terms a,b] [--weights FILE] [--in FILE] < in.jsonl > out.jsonl",
+		`Reads {"id","text","role":"user"|"assistant"} lines; writes {"id","verdict","categories":[{"name","score"}],"ms"} lines.`)
 	strictness := fs.String("strictness", "standard", "standard, strict or strictest")
 	threshold := fs.Float64("threshold", 0, "refuse categories scoring at least this (only below the baseline's 0.5 takes effect)")
 	terms := fs.String("terms", "", "comma-separated extra terms to refuse (a persona's own)")
 	weights := fs.String("weights", "", "weights file from `corral safety train` (default: the built-in one)")
 	inPath := fs.String("in", "-", "input file; - is stdin")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: corral safety classify [--strictness S] [--threshold T] [--terms a,b] [--weights FILE] [--in FILE] < in.jsonl > out.jsonl")
-		fmt.Fprintln(stderr, `Reads {"id","text","role":"user"|"assistant"} lines; writes {"id","verdict","categories":[{"name","score"}],"ms"} lines.`)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
-	}
-	if fs.NArg() != 0 {
-		return usageError{fmt.Sprintf("safety classify takes no arguments, got %q", fs.Args())}
+	if err := fs.parse(args); err != nil {
+		return err
 	}
 	var ps safety.PersonaSettings
 	switch *strictness {
@@ -101,26 +77,16 @@ func runSafetyClassify(ctx context.Context, args []string, stdout, stderr io.Wri
 
 // runSafetyTrain implements `corral safety train`.
 func runSafetyTrain(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("safety train", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("safety train", stderr, "corral safety train --corpus FILE --out FILE [--seed N] [--holdout F]",
+		"The defaults reproduce the built-in weights (inference/safety/classifier.weights) byte for byte.")
 	corpus := fs.String("corpus", "", "training corpus, JSON lines (required; the shared one is ../shared/testdata/safety/train.jsonl)")
 	out := fs.String("out", "", "where to write the weights file (required)")
 	seed := fs.Uint64("seed", safety.DefaultSeed, "seed of the held-out split and the training order")
 	holdout := fs.Float64("holdout", safety.DefaultHoldout, "fraction of each label/category held out of training")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: corral safety train --corpus FILE --out FILE [--seed N] [--holdout F]")
-		fmt.Fprintln(stderr, "The defaults reproduce the built-in weights (inference/safety/classifier.weights) byte for byte.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
+	if err := fs.parse(args); err != nil {
+		return err
 	}
 	switch {
-	case fs.NArg() != 0:
-		return usageError{fmt.Sprintf("safety train takes no arguments, got %q", fs.Args())}
 	case *corpus == "" || *out == "":
 		return usageError{"safety train needs --corpus FILE and --out FILE"}
 	case *seed == 0:
@@ -136,7 +102,7 @@ func runSafetyTrain(_ context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return fmt.Errorf("train on %s: %w", *corpus, err)
 	}
-	if err := os.WriteFile(*out, buf.Bytes(), 0o644); err != nil {
+	if err := atomicfile.Write(*out, func(w io.Writer) error { _, err := w.Write(buf.Bytes()); return err }); err != nil {
 		return fmt.Errorf("write weights: %w", err)
 	}
 	fmt.Fprintf(stdout, "trained on %d of %d examples in %.1fs; held out %d (classifier alone: recall %.3f, false positives %.3f); wrote %s (%d bytes)\n",
