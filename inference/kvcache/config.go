@@ -101,7 +101,35 @@ type layout struct {
 	blocks                     int
 }
 
+// BlockBytes is what one block costs of the budget: its keys and values
+// for BlockTokens tokens and its bookkeeping. It ignores Budget.
+func (c Config) BlockBytes() (int64, error) {
+	l, err := c.shape()
+	if err != nil {
+		return 0, err
+	}
+	return l.blockBytes + l.metaBytes, nil
+}
+
 func (c Config) layout() (layout, error) {
+	l, err := c.shape()
+	if err != nil {
+		return layout{}, err
+	}
+	if c.Budget <= 0 {
+		return layout{}, fmt.Errorf("%w: memory budget of %d bytes", ErrConfig, c.Budget)
+	}
+	n := c.Budget / (l.blockBytes + l.metaBytes)
+	if n < 1 {
+		return layout{}, fmt.Errorf("%w: a budget of %s holds no block of %s (%d tokens × %d layers × %d keys and values × %v)",
+			ErrConfig, formatBytes(c.Budget), formatBytes(l.blockBytes+l.metaBytes), l.blockTokens, l.layers, l.kvDim, c.Type)
+	}
+	l.blocks = int(min(n, maxBlocks))
+	return l, nil
+}
+
+// shape is layout without the block count.
+func (c Config) shape() (layout, error) {
 	bt := c.BlockTokens
 	if bt == 0 {
 		bt = DefaultBlockTokens
@@ -120,15 +148,6 @@ func (c Config) layout() (layout, error) {
 	l.blockElems = l.layers * 2 * bt * l.kvDim
 	l.blockBytes = int64(l.blockElems) * int64(c.Type.Size())
 	l.metaBytes = metaBytesPerBlock(bt)
-	if c.Budget <= 0 {
-		return layout{}, fmt.Errorf("%w: memory budget of %d bytes", ErrConfig, c.Budget)
-	}
-	n := c.Budget / (l.blockBytes + l.metaBytes)
-	if n < 1 {
-		return layout{}, fmt.Errorf("%w: a budget of %s holds no block of %s (%d tokens × %d layers × %d keys and values × %v)",
-			ErrConfig, formatBytes(c.Budget), formatBytes(l.blockBytes+l.metaBytes), bt, l.layers, l.kvDim, c.Type)
-	}
-	l.blocks = int(min(n, maxBlocks))
 	return l, nil
 }
 

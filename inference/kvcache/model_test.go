@@ -114,12 +114,11 @@ func (c *Cache) check() error {
 
 // budgetOf is the budget that buys exactly blocks blocks of cfg's shape.
 func budgetOf(cfg Config, blocks int) int64 {
-	cfg.Budget = 1 << 40
-	l, err := cfg.layout()
+	b, err := cfg.BlockBytes()
 	if err != nil {
 		panic(err)
 	}
-	return (l.blockBytes + l.metaBytes) * int64(blocks)
+	return b * int64(blocks)
 }
 
 // machine runs random operations on a Cache and on a reference model of
