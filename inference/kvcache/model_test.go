@@ -31,8 +31,9 @@ func (c *Cache) check() error {
 			if i < s.pub && !c.meta[b].published {
 				return fmt.Errorf("sequence %d: block %d (%d) counted published but is not", id, i, b)
 			}
-			if i < s.pub && i > 0 && c.meta[b].parent != s.blocks[i-1] {
-				return fmt.Errorf("sequence %d: block %d's parent is %d, the table has %d", id, i, c.meta[b].parent, s.blocks[i-1])
+			// A published block's parent is the block before it.
+			if m := &c.meta[b]; m.published && (i == 0 && m.parent != none || i > 0 && m.parent != s.blocks[i-1]) {
+				return fmt.Errorf("sequence %d: block %d (%d) has parent %d, the table has %v", id, i, b, m.parent, s.blocks[:i])
 			}
 		}
 	}
@@ -181,17 +182,31 @@ func (m *machine) fail(format string, args ...any) {
 	m.t.Fatalf(format, args...)
 }
 
-// store computes the rows of positions [r.stored, upto) of seq.
+// store computes the rows of positions [r.stored, upto) of seq, one
+// goroutine per layer, while another pins and unpins a prefix: Store runs
+// concurrently with Store of other positions and with bookkeeping that
+// leaves block tables alone.
 func (m *machine) store(id int, r *refSeq, upto int) {
 	m.t.Helper()
-	for pos := r.stored; pos < upto; pos++ {
-		for l := range m.c.layers {
-			k := row(r.tokens[:pos+1], l, false, m.c.kvDim)
-			v := row(r.tokens[:pos+1], l, true, m.c.kvDim)
-			if err := m.c.Store(l, id, pos, k, v); err != nil {
-				m.fail("store sequence %d position %d: %v", id, pos, err)
+	var wg sync.WaitGroup
+	errs := make(chan error, m.c.layers)
+	for l := range m.c.layers {
+		wg.Go(func() {
+			for pos := r.stored; pos < upto; pos++ {
+				k := row(r.tokens[:pos+1], l, false, m.c.kvDim)
+				v := row(r.tokens[:pos+1], l, true, m.c.kvDim)
+				if err := m.c.Store(l, id, pos, k, v); err != nil {
+					errs <- fmt.Errorf("store sequence %d position %d: %w", id, pos, err)
+					return
+				}
 			}
-		}
+		})
+	}
+	wg.Go(func() { m.c.Unpin(m.c.Pin(m.bases[1])); _ = m.c.Stats() })
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		m.fail("%v", err)
 	}
 	r.stored = max(r.stored, upto)
 }
@@ -440,4 +455,44 @@ func FuzzOperations(f *testing.F) {
 			m.step(int(op))
 		}
 	})
+}
+
+// TestForkThenDedup forks a sequence before it commits blocks that are
+// cached already: when it commits, the fork must move to the cached
+// blocks with it, so that whoever holds a published block holds its
+// parent (the fuzzer's first find).
+func TestForkThenDedup(t *testing.T) {
+	cfg := Config{Layers: 1, KVHeads: 1, HeadDim: 2, BlockTokens: 2, Type: F32}
+	cfg.Budget = budgetOf(cfg, 8)
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if err := c.check(); err != nil {
+			t.Fatalf("after %s: %v", what, err)
+		}
+	}
+	a := c.NewSeq()
+	step("append a", c.Append(a, 1, 2))
+	step("commit a", c.Commit(a, 2))
+	s := c.NewSeq()
+	step("append s", c.Append(s, 1, 2, 3, 4))
+	d, err := c.Fork(s)
+	step("fork", err)
+	step("commit s", c.Commit(s, 4))
+	if st := c.Stats(); st.Used != 2 || st.Free != 6 {
+		t.Fatalf("the duplicate block was not freed: %+v", st)
+	}
+	step("free a", c.Free(a))
+	step("free s", c.Free(s))
+	step("truncate the fork", c.Truncate(d, 2))
+	step("free the fork", c.Free(d))
+	if n := c.Cached([]int32{1, 2, 3, 4}); n != 4 {
+		t.Fatalf("%d tokens cached, want 4", n)
+	}
 }

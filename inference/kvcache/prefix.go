@@ -134,9 +134,18 @@ func (c *Cache) publish(s *sequence, i int) {
 	_, taken := c.index[h]
 	switch {
 	case ok:
-		c.acquire(e)
-		c.release(b)
-		s.blocks[i] = e
+		c.swap(s, i, e)
+		// Forks that share b (and so the prefix up to it) move to e too:
+		// a sequence holding a published block must hold its parent just
+		// before it, or the parent could be evicted first.
+		for _, t := range c.seqs {
+			if c.meta[b].refs == 0 {
+				break
+			}
+			if t != nil && t != s && i < len(t.blocks) && t.blocks[i] == b {
+				c.swap(t, i, e)
+			}
+		}
 	case taken:
 		// A different prefix has this hash: keep the block private, and
 		// the rest of the sequence with it (their chains would need it).
@@ -151,6 +160,14 @@ func (c *Cache) publish(s *sequence, i int) {
 		}
 	}
 	s.pub++
+}
+
+// swap replaces block i of s with e, which holds the same tokens after
+// the same prefix. c.mu must be held.
+func (c *Cache) swap(s *sequence, i int, e int32) {
+	c.acquire(e)
+	c.release(s.blocks[i])
+	s.blocks[i] = e
 }
 
 // Pin holds the cached blocks of a prefix so they are not evicted, until
