@@ -31,6 +31,13 @@
 // Stats counts lookups, looked-up tokens and hit tokens for the hit-rate
 // metric.
 //
+// Blocks enter the index when Commit says their rows are stored, never at
+// Append, so a half-computed block is never shared. A committed block
+// whose prefix is cached already (two conversations computed the same
+// prompt at once) is swapped for the cached one and freed. Reuse is exact
+// because the model is batch invariant: a block's keys and values have the
+// same bits whichever batch computed them.
+//
 // One step of the engine with this cache:
 //
 //	id := c.NewSeq()

@@ -140,8 +140,9 @@ var shapes = []struct {
 	{"llama3-8b", 32, 8, 128},
 }
 
-// TestMemoryAccounting measures what New allocates on the Go heap, over
-// the tokens the pool holds, against the keys and values alone.
+// TestMemoryAccounting measures what New allocates on the Go heap, and the
+// live heap once the pool is full, over the tokens the pool holds, against
+// the keys and values alone.
 func TestMemoryAccounting(t *testing.T) {
 	for _, s := range shapes {
 		for _, typ := range []kvcache.Type{kvcache.F16, kvcache.F32} {
@@ -172,6 +173,29 @@ func TestMemoryAccounting(t *testing.T) {
 				}
 				if measured > 1.01*c.BytesPerToken() {
 					t.Fatalf("measured %.1f bytes a token, accounted %.1f", measured, c.BytesPerToken())
+				}
+				// Fill the pool with committed sequences of up to 200
+				// tokens: block tables, sequence records and index entries
+				// count too, measured as live heap.
+				next := int32(0)
+				for c.Available() > 0 {
+					id := c.NewSeq()
+					n := min(200, c.Available()*c.BlockTokens())
+					if err := c.Append(id, ids(n, next)...); err != nil {
+						t.Fatal(err)
+					}
+					next += int32(n)
+					if err := c.Commit(id, n); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var full runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&full)
+				live := float64(full.HeapAlloc-before.HeapAlloc) / tokens
+				t.Logf("full: %.1f bytes a token of live heap (+%.2f%%)", live, 100*(live/ideal-1))
+				if live > 1.05*ideal {
+					t.Fatalf("full pool: %.1f bytes a token, more than 5%% over %.0f", live, ideal)
 				}
 				runtime.KeepAlive(c)
 			})
