@@ -31,7 +31,7 @@ func (c *Cache) rows(layer, seq, pos int) (k, v, n int, b int32) {
 // Store writes the key and value rows of the token at pos of seq in layer
 // (model.KV). pos must have been reserved by Append, in a block seq does
 // not share. F16 caches round each value to the nearest half float, ties
-// to even.
+// to even (toHalf).
 func (c *Cache) Store(layer, seq, pos int, k, v []float32) error {
 	ko, vo, n, b := c.rows(layer, seq, pos)
 	if n == 0 {
@@ -52,13 +52,6 @@ func (c *Cache) Store(layer, seq, pos int, k, v []float32) error {
 	toHalf(c.f16[ko:ko+kd], k)
 	toHalf(c.f16[vo:vo+kd], v)
 	return nil
-}
-
-func toHalf(dst []uint16, src []float32) {
-	dst = dst[:len(src)]
-	for i, x := range src {
-		dst[i] = kernels.F32ToF16(x)
-	}
 }
 
 // Load returns the key and value rows of seq in layer from pos to the end
