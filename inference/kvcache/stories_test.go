@@ -11,10 +11,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/corral-ai/corral/inference/internal/shareddata"
 	"github.com/corral-ai/corral/inference/kvcache"
 	"github.com/corral-ai/corral/inference/llama2c"
 	"github.com/corral-ai/corral/inference/model"
+	"github.com/corral-ai/corral/inference/shareddata"
 )
 
 var _ model.KV = (*kvcache.Cache)(nil)
