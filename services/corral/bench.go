@@ -74,7 +74,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		prompt[i] = model.Entry{Pos: i, Token: int32(i*7919+1) % vocab, Logits: i == benchPrompt-1}
 	}
 	// Warm up: touch every weight page once and size the buffers.
-	if _, err := m.Forward(prompt[:16], kv); err != nil {
+	if _, err := m.Forward(ctx, prompt[:16], kv); err != nil {
 		return err
 	}
 	if *profile != "" {
@@ -94,7 +94,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		start := time.Now()
-		if _, err := m.Forward(prompt, kv); err != nil {
+		if _, err := m.Forward(ctx, prompt, kv); err != nil {
 			return err
 		}
 		pp = append(pp, benchPrompt/time.Since(start).Seconds())
@@ -102,7 +102,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		start = time.Now()
 		tok := int32(1)
 		for pos := range benchGen {
-			logits, err := m.Forward([]model.Entry{{Pos: pos, Token: tok, Logits: true}}, kv)
+			logits, err := m.Forward(ctx, []model.Entry{{Pos: pos, Token: tok, Logits: true}}, kv)
 			if err != nil {
 				return err
 			}

@@ -177,7 +177,7 @@ func generate(ctx context.Context, m model.Model, prompt []int32, n int, s *samp
 		for i := lo; i < hi; i++ {
 			batch = append(batch, model.Entry{Pos: i, Token: prompt[i], Logits: i == len(prompt)-1})
 		}
-		if logits, err = m.Forward(batch, kv); err != nil {
+		if logits, err = m.Forward(ctx, batch, kv); err != nil {
 			return st, err
 		}
 		if err := ctx.Err(); err != nil {
@@ -201,7 +201,7 @@ func generate(ctx context.Context, m model.Model, prompt []int32, n int, s *samp
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
-		if logits, err = m.Forward([]model.Entry{{Pos: pos, Token: id, Logits: true}}, kv); err != nil {
+		if logits, err = m.Forward(ctx, []model.Entry{{Pos: pos, Token: id, Logits: true}}, kv); err != nil {
 			return st, err
 		}
 	}
