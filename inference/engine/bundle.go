@@ -94,8 +94,8 @@ func Load(path string, o LoadOptions) (*Bundle, error) {
 	return b, nil
 }
 
-// NewBundle makes a bundle of a loaded model and its tokenizer; it owns m
-// from then on, also when it fails. chatTemplate names a chat format to use
+// NewBundle makes a bundle of a loaded model and its tokenizer; on success
+// the bundle owns m (Bundle.Close closes it). chatTemplate names a chat format to use
 // instead of the one recognised in the tokenizer's template; a model
 // without a template still serves text and token prompts.
 func NewBundle(m model.Model, tok *tokenizer.Tokenizer, chatTemplate string) (*Bundle, error) {

@@ -173,6 +173,7 @@ func (e *Engine) Submit(ctx context.Context, r Request) (*Stream, error) {
 	}
 	select {
 	case e.queue <- q:
+		metrics.waiting.Add(ctx, 1)
 	default:
 		e.mu.Unlock()
 		q.abandon(span)
@@ -186,7 +187,6 @@ func (e *Engine) Submit(ctx context.Context, r Request) (*Stream, error) {
 		e.convs[q.key] = q
 	}
 	e.mu.Unlock()
-	metrics.waiting.Add(ctx, 1)
 	return q.stream, nil
 }
 
