@@ -283,11 +283,7 @@ func (e *Engine) work() {
 // finish sends the final event and releases the request.
 func (e *Engine) finish(q *sequence, ev Event) {
 	ev.Seed = q.seed
-	t := &ev.Timings
-	t.Total = time.Since(q.arrival)
-	if t.Prefill > 0 {
-		t.PromptTokensPerSecond = float64(ev.Usage.PromptTokens-ev.Usage.CachedPromptTokens) / t.Prefill.Seconds()
-	}
+	ev.Timings.Total = time.Since(q.arrival)
 	q.stream.end(ev)
 
 	e.mu.Lock()

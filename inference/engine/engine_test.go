@@ -228,6 +228,10 @@ func TestCancel(t *testing.T) {
 		if n, _ := f.m.passes(); n != 2 {
 			t.Fatalf("%d forward passes, want 2 (cancelled in the second of 5 chunks)", n)
 		}
+		// Only the first chunk was computed: 4 tokens, not 20.
+		if tm := res.Final.Timings; tm.Prefill <= 0 || tm.PromptTokensPerSecond*tm.Prefill.Seconds() > 4.01 {
+			t.Fatalf("timings %+v: prompt rate counts tokens not computed", tm)
+		}
 	})
 
 	t.Run("mid-decode", func(t *testing.T) {

@@ -36,8 +36,11 @@ func (e *Engine) generate(q *sequence) Event {
 
 	ctx, span := tracer.Start(q.ctx, "engine.prefill")
 	start := time.Now()
-	logits, err := e.prefill(ctx, q, kv)
+	logits, done, err := e.prefill(ctx, q, kv)
 	ev.Timings.Prefill = time.Since(start)
+	if done > 0 {
+		ev.Timings.PromptTokensPerSecond = float64(done) / ev.Timings.Prefill.Seconds()
+	}
 	span.End()
 	if err != nil {
 		return e.failed(q, ev, err)
@@ -92,26 +95,25 @@ func (e *Engine) generate(q *sequence) Event {
 }
 
 // prefill runs the prompt through the model in chunks and returns the
-// logits after its last token.
-func (e *Engine) prefill(ctx context.Context, q *sequence, kv model.KV) ([]float32, error) {
+// logits after its last token, and how many prompt tokens it computed.
+func (e *Engine) prefill(ctx context.Context, q *sequence, kv model.KV) (logits []float32, done int, err error) {
 	ids := q.prompt.IDs
 	batch := make([]model.Entry, 0, min(len(ids), e.o.PrefillChunk))
-	var logits []float32
 	for lo := 0; lo < len(ids); lo += e.o.PrefillChunk {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, done, err
 		}
 		hi := min(lo+e.o.PrefillChunk, len(ids))
 		batch = batch[:0]
 		for i := lo; i < hi; i++ {
 			batch = append(batch, model.Entry{Pos: i, Token: ids[i], Logits: i == len(ids)-1})
 		}
-		var err error
 		if logits, err = e.b.m.Forward(ctx, batch, kv); err != nil {
-			return nil, err
+			return nil, done, err
 		}
+		done = hi
 	}
-	return logits, nil
+	return logits, done, nil
 }
 
 // failed finishes a request that stopped early: cancelled when its context

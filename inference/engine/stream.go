@@ -107,7 +107,7 @@ type Timings struct {
 	// second from the first token to the last (0 with fewer than 2).
 	TokensPerSecond float64
 	// PromptTokensPerSecond is the prompt tokens computed per second of
-	// Prefill.
+	// Prefill (of those computed before a cancellation, if any).
 	PromptTokensPerSecond float64
 }
 
