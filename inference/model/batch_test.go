@@ -1,6 +1,7 @@
 package model_test
 
 import (
+	"context"
 	"errors"
 	"math"
 	"testing"
@@ -54,7 +55,7 @@ func TestBatchMatchesSingle(t *testing.T) {
 			want := make([][]float32, seqs)
 			for s, n := range lengths {
 				for i := range n {
-					logits, err := m.Forward([]model.Entry{{Seq: s, Pos: i, Token: prompt(s, i), Logits: i == n-1}}, single)
+					logits, err := m.Forward(t.Context(), []model.Entry{{Seq: s, Pos: i, Token: prompt(s, i), Logits: i == n-1}}, single)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -73,10 +74,10 @@ func TestBatchMatchesSingle(t *testing.T) {
 				}
 				step = append(step, model.Entry{Seq: s, Pos: n - 1, Token: prompt(s, n-1), Logits: true})
 			}
-			if out, err := m.Forward(prefill, batched); err != nil || len(out) != 0 {
+			if out, err := m.Forward(t.Context(), prefill, batched); err != nil || len(out) != 0 {
 				t.Fatalf("prefill: %d logits, %v", len(out), err)
 			}
-			got, err := m.Forward(step, batched)
+			got, err := m.Forward(t.Context(), step, batched)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -112,7 +113,7 @@ func TestForwardErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := m.Forward(tt.batch, kv)
+			_, err := m.Forward(t.Context(), tt.batch, kv)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -121,7 +122,50 @@ func TestForwardErrors(t *testing.T) {
 			}
 		})
 	}
-	if out, err := m.Forward(nil, kv); err != nil || out != nil {
+	if out, err := m.Forward(t.Context(), nil, kv); err != nil || out != nil {
 		t.Fatalf("empty batch: %v, %v", out, err)
+	}
+}
+
+// cancellingKV cancels a context when the first layer's keys are stored,
+// and records the deepest layer Forward reached.
+type cancellingKV struct {
+	*model.Cache
+	cancel  context.CancelFunc
+	deepest int
+}
+
+func (c *cancellingKV) Store(layer, seq, pos int, k, v []float32) error {
+	c.deepest = max(c.deepest, layer)
+	c.cancel()
+	return c.Cache.Store(layer, seq, pos, k, v)
+}
+
+// TestForwardCancel: a context that ends during a pass stops it before the
+// next layer, and one that ended before stops it before the first.
+func TestForwardCancel(t *testing.T) {
+	m := stories(t)
+	if m.Config().Layers < 2 {
+		t.Fatalf("need at least 2 layers, have %d", m.Config().Layers)
+	}
+	batch := []model.Entry{{Pos: 0, Token: 1}, {Pos: 1, Token: 2, Logits: true}}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	kv := &cancellingKV{Cache: newCache(t, m, 1, 4), cancel: cancel}
+	out, err := m.Forward(ctx, batch, kv)
+	if !errors.Is(err, context.Canceled) || out != nil {
+		t.Fatalf("cancelled during layer 0: %v, %d logits; want context.Canceled", err, len(out))
+	}
+	if kv.deepest != 0 {
+		t.Fatalf("the pass went on to layer %d after its context ended", kv.deepest)
+	}
+
+	kv = &cancellingKV{Cache: newCache(t, m, 1, 4), cancel: func() {}, deepest: -1}
+	if _, err := m.Forward(ctx, batch, kv); !errors.Is(err, context.Canceled) || kv.deepest != -1 {
+		t.Fatalf("ended context: %v, stored up to layer %d", err, kv.deepest)
+	}
+	// The model stays usable.
+	if _, err := m.Forward(t.Context(), batch, newCache(t, m, 1, 4)); err != nil {
+		t.Fatal(err)
 	}
 }

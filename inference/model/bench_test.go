@@ -72,14 +72,14 @@ func BenchmarkDecode(b *testing.B) {
 					prefill[i] = model.Entry{Pos: i, Token: int32(i%200 + 3)}
 				}
 				for lo := 0; lo < ctx; lo += 256 {
-					if _, err := m.Forward(prefill[lo:min(ctx, lo+256)], kv); err != nil {
+					if _, err := m.Forward(b.Context(), prefill[lo:min(ctx, lo+256)], kv); err != nil {
 						b.Fatal(err)
 					}
 				}
 				step := []model.Entry{{Pos: ctx, Token: 42, Logits: true}}
 				b.SetBytes(m.Config().FileSize)
 				for b.Loop() {
-					if _, err := m.Forward(step, kv); err != nil {
+					if _, err := m.Forward(b.Context(), step, kv); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -101,7 +101,7 @@ func BenchmarkPrefill(b *testing.B) {
 				batch[i] = model.Entry{Pos: i, Token: int32(i + 3), Logits: i == n-1}
 			}
 			for b.Loop() {
-				if _, err := m.Forward(batch, kv); err != nil {
+				if _, err := m.Forward(b.Context(), batch, kv); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sync"
@@ -31,7 +32,7 @@ func grow(s []float32, n int) []float32 {
 }
 
 // Forward implements Model.
-func (m *llama) Forward(batch []Entry, kv KV) ([]float32, error) {
+func (m *llama) Forward(ctx context.Context, batch []Entry, kv KV) ([]float32, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c := &m.cfg
@@ -71,6 +72,9 @@ func (m *llama) Forward(batch []Entry, kv KV) ([]float32, error) {
 
 	rows := batch
 	for l := range m.layers {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		last := l == len(m.layers)-1
 		if err := m.attention(l, rows, kv); err != nil {
 			return nil, err

@@ -2,6 +2,7 @@ package model
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -42,8 +43,11 @@ type Model interface {
 	// asked for them, Config().Vocab values each, in batch order. The
 	// returned slice is reused by the next call. Scratch memory grows to
 	// the largest batch seen, about n·(4·Dim + 2·FFN + 3·Heads·HeadDim)
-	// float32s for n entries, so callers bound their batches.
-	Forward(batch []Entry, kv KV) ([]float32, error)
+	// float32s for n entries, so callers bound their batches. Forward
+	// checks ctx between layers and returns ctx.Err() when it is done, so
+	// a long pass stops within a layer; the cache then holds some of the
+	// batch's keys and values, which a caller must not rely on.
+	Forward(ctx context.Context, batch []Entry, kv KV) ([]float32, error)
 	// Close releases the model and its file (and the pool, if the model
 	// made it).
 	Close() error

@@ -279,7 +279,7 @@ func TestAgainstReference(t *testing.T) {
 			for i, tok := range tokens {
 				batch[i] = model.Entry{Pos: i, Token: tok, Logits: true}
 			}
-			logits, err := m.Forward(batch, kv)
+			logits, err := m.Forward(t.Context(), batch, kv)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -91,7 +91,7 @@ func TestStoriesGreedy(t *testing.T) {
 	kv := newCache(t, m, 1, 256)
 	tok := int32(1)
 	for pos := range want {
-		logits, err := m.Forward([]model.Entry{{Pos: pos, Token: tok, Logits: true}}, kv)
+		logits, err := m.Forward(t.Context(), []model.Entry{{Pos: pos, Token: tok, Logits: true}}, kv)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,7 +129,7 @@ func TestStoriesLogits(t *testing.T) {
 	t.Run("one at a time", func(t *testing.T) {
 		kv := newCache(t, m, 1, 16)
 		for pos, tok := range inputs {
-			logits, err := m.Forward([]model.Entry{{Pos: pos, Token: tok, Logits: true}}, kv)
+			logits, err := m.Forward(t.Context(), []model.Entry{{Pos: pos, Token: tok, Logits: true}}, kv)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -144,7 +144,7 @@ func TestStoriesLogits(t *testing.T) {
 		for pos, tok := range inputs {
 			batch[pos] = model.Entry{Pos: pos, Token: tok, Logits: pos == 0 || pos == 5}
 		}
-		logits, err := m.Forward(batch, kv)
+		logits, err := m.Forward(t.Context(), batch, kv)
 		if err != nil {
 			t.Fatal(err)
 		}

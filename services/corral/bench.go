@@ -7,14 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"runtime/pprof"
 	"slices"
-	"time"
 
-	"github.com/corral-ai/corral/inference/model"
+	"github.com/corral-ai/corral/inference/engine"
+	"github.com/corral-ai/corral/inference/sample"
 )
 
 // Bench sizes, as llama-bench names them: pp512 and tg128.
@@ -32,17 +32,18 @@ type benchResult struct {
 	TG128   float64 `json:"tg128_tps"`
 }
 
-// runBench implements `corral bench`.
+// runBench implements `corral bench`, a client of inference/engine: each
+// measurement is one request, timed by the engine.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	modelPath := fs.String("model", "", "GGUF model file (required)")
-	threads := fs.Int("threads", 0, "worker threads (default: GOMAXPROCS)")
+	threads := fs.Int("threads", 0, "worker threads (default and maximum: the CPUs available)")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the measured runs to this file")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: corral bench --model FILE [--threads K] [--cpuprofile FILE]")
 		fmt.Fprintf(stderr, "Measures prompt processing (%d tokens in one batch) and generation (%d tokens, one at a time,\n", benchPrompt, benchGen)
-		fmt.Fprintf(stderr, "from an empty cache, as llama-bench does), the median of %d runs each, and prints one JSON object.\n", benchRuns)
+		fmt.Fprintf(stderr, "from an almost empty cache, as llama-bench does), the median of %d runs each, and prints one JSON object.\n", benchRuns)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -55,26 +56,48 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.Usage()
 		return usageError{"bench needs --model FILE and no arguments"}
 	}
-	if *threads <= 0 {
-		*threads = runtime.GOMAXPROCS(0)
-	}
-	m, err := model.Open(*modelPath, model.Options{Threads: *threads})
+	nThreads, err := threadCount(*threads, stderr)
 	if err != nil {
 		return err
 	}
-	defer m.Close()
-	kv, err := model.NewCache(m.Config(), 1, benchPrompt)
+	b, err := engine.Load(*modelPath, engine.LoadOptions{Threads: nThreads})
 	if err != nil {
 		return err
 	}
-	vocab := int32(m.Config().Vocab)
-	prompt := make([]model.Entry, benchPrompt)
+	defer b.Close()
+	e, err := engine.New(b, engine.Options{PrefillChunk: benchPrompt})
+	if err != nil {
+		return err
+	}
+	defer e.Close(context.WithoutCancel(ctx))
+	if c := e.ContextLength(); c < benchPrompt {
+		return fmt.Errorf("bench: the model's context holds %d tokens, fewer than the %d-token prompt", c, benchPrompt)
+	}
+	vocab := int32(b.Model().Config().Vocab)
+	prompt := make([]int32, benchPrompt)
 	for i := range prompt {
 		// Fixed, spread-out token ids; random weights make any ids alike.
-		prompt[i] = model.Entry{Pos: i, Token: int32(i*7919+1) % vocab, Logits: i == benchPrompt-1}
+		prompt[i] = int32(i*7919+1) % vocab
+	}
+	// Greedy, and the end-of-generation tokens banned, so every run
+	// generates all its tokens.
+	bias := map[int32]float32{}
+	for _, id := range b.Tokenizer().EOG() {
+		bias[id] = float32(math.Inf(-1))
+	}
+	measure := func(ids []int32, n int) (engine.Timings, error) {
+		s, err := e.Submit(ctx, engine.Request{Input: engine.Input{IDs: ids}, Sampling: sample.Options{MaxTokens: n, LogitBias: bias}, Priority: engine.PriorityBatch})
+		if err != nil {
+			return engine.Timings{}, err
+		}
+		f := s.Collect().Final
+		if f.Finish != engine.FinishLength {
+			return engine.Timings{}, fmt.Errorf("bench: generation ended early (%s): %v", f.Finish, f.Err)
+		}
+		return f.Timings, nil
 	}
 	// Warm up: touch every weight page once and size the buffers.
-	if _, err := m.Forward(prompt[:16], kv); err != nil {
+	if _, err := measure(prompt[:16], 1); err != nil {
 		return err
 	}
 	if *profile != "" {
@@ -90,32 +113,23 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var pp, tg []float64
 	for range benchRuns {
-		if err := ctx.Err(); err != nil {
+		t, err := measure(prompt, 1)
+		if err != nil {
 			return err
 		}
-		start := time.Now()
-		if _, err := m.Forward(prompt, kv); err != nil {
+		pp = append(pp, t.PromptTokensPerSecond)
+		// One prompt token, then benchGen tokens after the first one.
+		if t, err = measure(prompt[:1], benchGen+1); err != nil {
 			return err
 		}
-		pp = append(pp, benchPrompt/time.Since(start).Seconds())
-
-		start = time.Now()
-		tok := int32(1)
-		for pos := range benchGen {
-			logits, err := m.Forward([]model.Entry{{Pos: pos, Token: tok, Logits: true}}, kv)
-			if err != nil {
-				return err
-			}
-			tok = int32(slices.Index(logits, slices.Max(logits)))
-		}
-		tg = append(tg, benchGen/time.Since(start).Seconds())
+		tg = append(tg, t.TokensPerSecond)
 	}
-	res := benchResult{Model: filepath.Base(*modelPath), Threads: *threads, PP512: round2(median(pp)), TG128: round2(median(tg))}
-	b, err := json.Marshal(res)
+	res := benchResult{Model: filepath.Base(*modelPath), Threads: nThreads, PP512: round2(median(pp)), TG128: round2(median(tg))}
+	out, err := json.Marshal(res)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintln(stdout, string(b))
+	_, err = fmt.Fprintln(stdout, string(out))
 	return err
 }
 

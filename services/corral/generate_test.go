@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -132,6 +137,10 @@ func TestGenerateUsage(t *testing.T) {
 		{"stray argument", []string{"generate", "--model", path, "extra"}},
 		{"chat with ids", []string{"generate", "--model", path, "--prompt-ids", "1", "--chat"}},
 		{"template without chat", []string{"generate", "--model", path, "--prompt", "hi", "--chat-template", "chatml"}},
+		{"unknown template", []string{"generate", "--model", path, "--prompt", "hi", "--chat", "--chat-template", "vicuna"}},
+		{"prompt and prompt file", []string{"generate", "--model", path, "--prompt", "hi", "--prompt-file", "-"}},
+		{"prompt file and ids", []string{"generate", "--model", path, "--prompt-ids", "1", "--prompt-file", "-"}},
+		{"negative threads", []string{"generate", "--model", path, "--threads", "-1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,5 +204,195 @@ func TestModelSynth(t *testing.T) {
 		if _, _, err := runCLI(t, args...); !errors.As(err, &ue) {
 			t.Fatalf("%v: error %v, want a usage error", args, err)
 		}
+	}
+}
+
+// TestGenerateGoldenOutputs replays outputs of `corral generate` recorded
+// before it ran through inference/engine (testdata/generate/*.golden: the
+// arguments one per line, "---", then stdout byte for byte), on the
+// stories260K model and the demo model. The recording used 2 threads;
+// outputs do not depend on the thread count, and 1 runs faster on a busy
+// machine.
+func TestGenerateGoldenOutputs(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "generate", "*.golden"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden files: %v", err)
+	}
+	models := map[string]func() string{}
+	var stories, demo string
+	models["{stories}"] = func() string {
+		if stories == "" {
+			stories = storiesGGUF(t)
+		}
+		return stories
+	}
+	models["{demo}"] = func() string {
+		if demo == "" {
+			demo = demoModel(t)
+		}
+		return demo
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".golden"), func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			head, want, ok := strings.Cut(string(data), "\n---\n")
+			if !ok {
+				t.Fatalf("%s: no --- line", file)
+			}
+			args := []string{"generate", "--threads", "1"}
+			for _, line := range strings.Split(head, "\n") {
+				if strings.HasPrefix(line, "#") {
+					continue
+				}
+				if m, ok := models[line]; ok {
+					line = m()
+				}
+				args = append(args, line)
+			}
+			stdout, stderr, err := runCLI(t, args...)
+			if err != nil {
+				t.Fatalf("generate: %v\n%s", err, stderr)
+			}
+			if stdout != want {
+				t.Fatalf("output differs from %s\ngot  %q\nwant %q", file, stdout, want)
+			}
+		})
+	}
+}
+
+// TestGenerateFinishReason: the timing line says why generation stopped.
+func TestGenerateFinishReason(t *testing.T) {
+	stories := storiesGGUF(t)
+	demo := demoModel(t)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"length", []string{"--model", stories, "--prompt-ids", "1", "--temp", "0", "-n", "5"}, "finish: length limit"},
+		{"context", []string{"--model", stories, "--prompt-ids", "1", "--temp", "0", "-n", "600"}, "finish: context full"},
+		{"end of sequence", []string{"--model", demo, "--prompt", "hello", "--chat", "--temp", "0"}, "finish: end of sequence"},
+		{"nothing to generate", []string{"--model", demo, "--prompt", "hello", "-n", "0"}, "finish: length limit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, err := runCLI(t, append([]string{"generate", "--threads", "1"}, tt.args...)...)
+			if err != nil {
+				t.Fatalf("generate: %v\n%s", err, stderr)
+			}
+			if !strings.HasSuffix(strings.TrimSpace(stderr), tt.want) {
+				t.Fatalf("stderr %q, want it to end with %q", stderr, tt.want)
+			}
+		})
+	}
+}
+
+// cancelOnWrite cancels a context at the first write it gets, as Ctrl-C
+// while text streams would.
+type cancelOnWrite struct {
+	bytes.Buffer
+	cancel context.CancelFunc
+}
+
+func (w *cancelOnWrite) Write(p []byte) (int, error) {
+	w.cancel()
+	return w.Buffer.Write(p)
+}
+
+// TestGenerateInterrupted: a signal during generation stops it, and the
+// timing line says so.
+func TestGenerateInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	out := &cancelOnWrite{cancel: cancel}
+	var errOut bytes.Buffer
+	err := run(ctx, []string{"generate", "--model", storiesGGUF(t), "--prompt-ids", "1", "--temp", "0", "--ids", "--threads", "1", "-n", "500"}, out, &errOut)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want context.Canceled", err)
+	}
+	if n := len(strings.Fields(out.String())); n == 0 || n >= 500 {
+		t.Fatalf("%d ids printed", n)
+	}
+	if !strings.Contains(errOut.String(), "finish: cancelled") {
+		t.Fatalf("stderr %q", errOut.String())
+	}
+}
+
+// TestGeneratePromptFile reads the prompt from a file and from standard
+// input; both give the output of --prompt.
+func TestGeneratePromptFile(t *testing.T) {
+	path := demoModel(t)
+	text := "Once upon a time\nthere was a dog."
+	common := []string{"generate", "--model", path, "-n", "20", "--seed", "5", "--temp", "1", "--threads", "1"}
+	want, _, err := runCLI(t, append(common, "--prompt", text)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "prompt.txt")
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, stderr, err := runCLI(t, append(common, "--prompt-file", file)...)
+	if err != nil || got != want {
+		t.Fatalf("--prompt-file: %q, %v (%s); want %q", got, err, stderr, want)
+	}
+	old := stdin
+	t.Cleanup(func() { stdin = old })
+	stdin = strings.NewReader(text)
+	if got, stderr, err = runCLI(t, append(common, "--prompt-file", "-")...); err != nil || got != want {
+		t.Fatalf("--prompt-file -: %q, %v (%s); want %q", got, err, stderr, want)
+	}
+	stdin = strings.NewReader(text)
+	chat, _, err := runCLI(t, append(common, "--prompt", text, "--chat")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err = runCLI(t, append(common, "--prompt-file", "-", "--chat")...); err != nil || got != chat {
+		t.Fatalf("--prompt-file - --chat: %q, %v; want %q", got, err, chat)
+	}
+
+	empty := filepath.Join(t.TempDir(), "empty.txt")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var ue usageError
+	if _, _, err := runCLI(t, append(common, "--prompt-file", empty)...); !errors.As(err, &ue) {
+		t.Fatalf("empty prompt file: %v, want a usage error", err)
+	}
+	if _, _, err := runCLI(t, append(common, "--prompt-file", filepath.Join(t.TempDir(), "absent.txt"))...); err == nil || errors.As(err, &ue) || !strings.Contains(err.Error(), "absent.txt") {
+		t.Fatalf("missing prompt file: %v, want a runtime error naming the file", err)
+	}
+	stdin = io.MultiReader(strings.NewReader(strings.Repeat("x", maxPromptFile)), strings.NewReader("y"))
+	if _, _, err := runCLI(t, append(common, "--prompt-file", "-")...); !errors.As(err, &ue) {
+		t.Fatalf("oversized prompt: %v, want a usage error", err)
+	}
+}
+
+// TestThreadsCapped: more threads than CPUs are capped with a warning, for
+// generate and bench alike; negative counts are usage errors.
+func TestThreadsCapped(t *testing.T) {
+	path := demoModel(t)
+	cpus := runtime.GOMAXPROCS(0)
+	many := strconv.Itoa(cpus + 510)
+	_, stderr, err := runCLI(t, "generate", "--model", path, "--prompt", "hi", "-n", "3", "--threads", many)
+	if err != nil {
+		t.Fatalf("generate: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "warning: --threads "+many+" is more than the "+strconv.Itoa(cpus)+" CPUs available") {
+		t.Fatalf("stderr %q", stderr)
+	}
+	stdout, stderr, err := runCLI(t, "bench", "--model", path, "--threads", many)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, stderr)
+	}
+	var res map[string]any
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || res["threads"] != float64(cpus) || !strings.Contains(stderr, "warning: --threads") {
+		t.Fatalf("bench: %q (%v), stderr %q", stdout, err, stderr)
+	}
+	var ue usageError
+	if _, _, err := runCLI(t, "bench", "--model", path, "--threads", "-2"); !errors.As(err, &ue) {
+		t.Fatalf("bench --threads -2: %v, want a usage error", err)
 	}
 }

@@ -248,7 +248,7 @@ func checkDemoWords(t *testing.T, path string, tok *tokenizer.Tokenizer) {
 	}
 	id, whole, n := tok.BOS(), 0, 200
 	for pos := range n {
-		logits, err := m.Forward([]model.Entry{{Pos: pos, Token: id, Logits: true}}, kv)
+		logits, err := m.Forward(t.Context(), []model.Entry{{Pos: pos, Token: id, Logits: true}}, kv)
 		if err != nil {
 			t.Fatal(err)
 		}
