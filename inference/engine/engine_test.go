@@ -13,9 +13,9 @@ import (
 
 	"github.com/corral-ai/corral/inference/chattemplate"
 	"github.com/corral-ai/corral/inference/engine"
-	"github.com/corral-ai/corral/inference/internal/shareddata"
 	"github.com/corral-ai/corral/inference/model"
 	"github.com/corral-ai/corral/inference/sample"
+	"github.com/corral-ai/corral/inference/shareddata"
 )
 
 func sampleGreedy(maxTokens int) sample.Options { return sample.Options{MaxTokens: maxTokens} }

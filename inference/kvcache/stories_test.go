@@ -2,6 +2,7 @@ package kvcache_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -21,7 +22,7 @@ var _ model.KV = (*kvcache.Cache)(nil)
 
 // forward is this package's one call of model.Forward.
 func forward(m model.Model, batch []model.Entry, kv model.KV) ([]float32, error) {
-	return m.Forward(batch, kv)
+	return m.Forward(context.Background(), batch, kv)
 }
 
 // stories converts the shared stories260K checkpoint to GGUF and opens it

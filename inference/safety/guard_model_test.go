@@ -6,61 +6,40 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/corral-ai/corral/inference/engine"
 	"github.com/corral-ai/corral/inference/llama2c"
-	"github.com/corral-ai/corral/inference/model"
 	"github.com/corral-ai/corral/inference/safety"
+	"github.com/corral-ai/corral/inference/sample"
 	"github.com/corral-ai/corral/inference/shareddata"
-	"github.com/corral-ai/corral/inference/tokenizer"
 )
 
-// modelCompleter is the smallest Completer over our own model and
-// tokenizer packages: greedy decoding of one sequence. The inference
-// service wires the engine in its place; this one exists to run the guard
-// wiring end to end on a real model.
-type modelCompleter struct {
-	m   model.Model
-	tok *tokenizer.Tokenizer
-}
+// engineCompleter is a Completer over our own engine, as the inference
+// service wires it: greedy decoding of the prompt, special tokens parsed.
+// The guard prompt is longer than stories260K's 512-token context, so this
+// test completer keeps the prompt's end (a real guard model has room).
+type engineCompleter struct{ e *engine.Engine }
 
-func (c *modelCompleter) Complete(ctx context.Context, prompt string, maxTokens int) (string, error) {
-	ids := c.tok.Encode(prompt, tokenizer.EncodeOptions{AddBOS: true, ParseSpecial: true})
-	cfg := c.m.Config()
-	window := cfg.ContextLength
-	if keep := window - maxTokens; len(ids) > keep {
-		ids = ids[len(ids)-keep:] // a small model sees the end of the prompt
-	}
-	kv, err := model.NewCache(cfg, 1, window)
+func (c engineCompleter) Complete(ctx context.Context, prompt string, maxTokens int) (string, error) {
+	p, err := c.e.Bundle().Prompt(engine.Input{Text: prompt, ParseSpecial: true})
 	if err != nil {
 		return "", err
 	}
-	batch := make([]model.Entry, len(ids))
-	for i, id := range ids {
-		batch[i] = model.Entry{Pos: i, Token: id, Logits: i == len(ids)-1}
+	ids := p.IDs
+	if keep := c.e.ContextLength() - maxTokens; len(ids) > keep {
+		ids = ids[len(ids)-keep:]
 	}
-	logits, err := c.m.Forward(batch, kv)
+	st, err := c.e.Submit(ctx, engine.Request{
+		Input:    engine.Input{IDs: ids},
+		Sampling: sample.Options{Temperature: 0, MaxTokens: maxTokens},
+	})
 	if err != nil {
 		return "", err
 	}
-	var out []int32
-	for pos := len(ids); len(out) < maxTokens; pos++ {
-		if err := ctx.Err(); err != nil {
-			return "", err
-		}
-		next := int32(0)
-		for i, v := range logits {
-			if v > logits[next] {
-				next = int32(i)
-			}
-		}
-		if c.tok.IsEOG(next) || next == c.tok.EOS() {
-			break
-		}
-		out = append(out, next)
-		if logits, err = c.m.Forward([]model.Entry{{Pos: pos, Token: next, Logits: true}}, kv); err != nil {
-			return "", err
-		}
+	res := st.Collect()
+	if res.Final.Finish == engine.FinishError || res.Final.Finish == engine.FinishCancelled {
+		return "", res.Final.Err
 	}
-	return c.tok.DecodeWith(out, tokenizer.DecodeOptions{Continuation: true}), nil
+	return res.Text, nil
 }
 
 // TestGuardOnSmallModel runs the guard prompt through the real stories260K
@@ -74,16 +53,17 @@ func TestGuardOnSmallModel(t *testing.T) {
 	if err := llama2c.ConvertFile(bin, out, "", llama2c.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	m, err := model.Open(out, model.Options{Threads: 1})
+	b, err := engine.Load(out, engine.LoadOptions{Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.Close() })
-	tok, err := tokenizer.FromMetadata(m.File())
+	t.Cleanup(func() { b.Close() })
+	e, err := engine.New(b, engine.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &modelCompleter{m: m, tok: tok}
+	t.Cleanup(func() { e.Close(context.Background()) })
+	c := engineCompleter{e}
 	answer, err := c.Complete(t.Context(), safety.GuardPrompt("hello there", safety.User), 8)
 	if err != nil {
 		t.Fatal(err)
