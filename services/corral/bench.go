@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -35,26 +33,21 @@ type benchResult struct {
 // runBench implements `corral bench`, a client of inference/engine: each
 // measurement is one request, timed by the engine.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("bench", stderr, "corral bench --model FILE [--threads K] [--cpuprofile FILE]",
+		fmt.Sprintf("Measures prompt processing (%d tokens in one batch) and generation (%d tokens, one at a time,\n"+
+			"from an almost empty cache, as llama-bench does), the median of %d runs each, and prints one JSON object.", benchPrompt, benchGen, benchRuns))
 	modelPath := fs.String("model", "", "GGUF model file (required)")
 	threads := fs.Int("threads", 0, "worker threads (default and maximum: the CPUs available)")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the measured runs to this file")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: corral bench --model FILE [--threads K] [--cpuprofile FILE]")
-		fmt.Fprintf(stderr, "Measures prompt processing (%d tokens in one batch) and generation (%d tokens, one at a time,\n", benchPrompt, benchGen)
-		fmt.Fprintf(stderr, "from an almost empty cache, as llama-bench does), the median of %d runs each, and prints one JSON object.\n", benchRuns)
-		fs.PrintDefaults()
+	if err := fs.parse(args); err != nil {
+		return err
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
-	}
-	if fs.NArg() != 0 || *modelPath == "" {
+	if *modelPath == "" {
 		fs.Usage()
-		return usageError{"bench needs --model FILE and no arguments"}
+		return usageError{"bench needs --model FILE"}
+	}
+	if err := checkFileArg("--model", *modelPath); err != nil {
+		return err
 	}
 	nThreads, err := threadCount(*threads, stderr)
 	if err != nil {

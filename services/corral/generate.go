@@ -25,8 +25,8 @@ const maxPromptFile = 16 << 20
 
 // runGenerate implements `corral generate`, a client of inference/engine.
 func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("generate", stderr, "corral generate --model FILE [--prompt TEXT | --prompt-file FILE|- | --prompt-ids 1,2,3] [--chat] [-n N] [--temp T] [--top-p P] [--seed S] [--ids] [--threads K]",
+		"Prints the continuation of the prompt, and a timing line on stderr that ends with why generation stopped.")
 	modelPath := fs.String("model", "", "GGUF model file (required)")
 	prompt := fs.String("prompt", "", "prompt text, tokenized with the model's vocabulary")
 	promptFile := fs.String("prompt-file", "", "read the prompt text from this file (- for standard input)")
@@ -39,16 +39,8 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	seed := fs.Uint64("seed", 0, "random seed (default: a random one, printed on stderr)")
 	ids := fs.Bool("ids", false, "print the generated token ids on one line instead of text")
 	threads := fs.Int("threads", 0, "worker threads (default and maximum: the CPUs available)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: corral generate --model FILE [--prompt TEXT | --prompt-file FILE|- | --prompt-ids 1,2,3] [--chat] [-n N] [--temp T] [--top-p P] [--seed S] [--ids] [--threads K]")
-		fmt.Fprintln(stderr, "Prints the continuation of the prompt, and a timing line on stderr that ends with why generation stopped.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
+	if err := fs.parse(args); err != nil {
+		return err
 	}
 	sources := 0
 	for _, set := range []bool{*prompt != "", *promptFile != "", *promptIDs != ""} {
@@ -57,8 +49,6 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 	}
 	switch {
-	case fs.NArg() != 0:
-		return usageError{fmt.Sprintf("generate takes no arguments, got %q", fs.Args())}
 	case *modelPath == "":
 		return usageError{"generate needs --model FILE"}
 	case sources > 1:
@@ -74,6 +64,9 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if _, err := chattemplate.ByName(*chatTemplate); err != nil {
 			return usageError{"--chat-template: " + err.Error()}
 		}
+	}
+	if err := checkFileArg("--model", *modelPath); err != nil {
+		return err
 	}
 	nThreads, err := threadCount(*threads, stderr)
 	if err != nil {
