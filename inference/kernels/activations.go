@@ -122,11 +122,7 @@ func (a *Activations) quantRows(f actFormat, lo, hi int) {
 // and m = 8·scale·Σquants, which the interleaved Q4_0 kernels subtract
 // instead of taking 8 from every weight.
 func quantActQ8(q []int8, d, m []float32, x []float32) {
-	if quantActQ8Fast != nil && accel {
-		quantActQ8Fast(q, d, m, x)
-		return
-	}
-	quantActQ8Go(q, d, m, x)
+	impl.quantQ8(q, d, m, x)
 }
 
 func quantActQ8Go(q []int8, d, m []float32, x []float32) {

@@ -155,13 +155,14 @@ func BenchmarkQuantizeActivations(b *testing.B) {
 	x := randVec(rand.New(rand.NewPCG(2, 2)), 8192, 1)
 	q, d, m := make([]int8, len(x)), make([]float32, len(x)/qk0), make([]float32, len(x)/qk0)
 	qk, sk := make([]int8, len(x)), make([]int16, len(x)/16)
+	fast, hasFast := accelKernels()
 	b.Run("q8/asm", func(b *testing.B) {
-		if quantActQ8Fast == nil || !cpuHasAccel() {
+		if !hasFast {
 			b.Skip("no assembly kernels")
 		}
 		b.SetBytes(int64(4 * len(x)))
 		for b.Loop() {
-			quantActQ8Fast(q, d, m, x)
+			fast.quantQ8(q, d, m, x)
 		}
 	})
 	b.Run("q8/go", func(b *testing.B) {
@@ -171,13 +172,13 @@ func BenchmarkQuantizeActivations(b *testing.B) {
 		}
 	})
 	b.Run("q8k/asm", func(b *testing.B) {
-		if quantActQ8KFast == nil || !cpuHasAccel() {
+		if !hasFast {
 			b.Skip("no assembly kernels")
 		}
 		b.SetBytes(int64(4 * len(x)))
 		dk := make([]float32, len(x)/qkK)
 		for b.Loop() {
-			quantActQ8KFast(qk, dk, sk, x)
+			fast.quantQ8K(qk, dk, sk, x)
 		}
 	})
 	b.Run("q8k/go", func(b *testing.B) {

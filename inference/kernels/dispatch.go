@@ -26,15 +26,22 @@ type kernel struct {
 	grp4 func(g []byte, a *Activations, t int, out []float32, stride int)
 }
 
+// kernelSet is the dispatch table: every routine whose implementation
+// depends on the instruction set, chosen together by SetAccelerated.
+type kernelSet struct {
+	// types holds the product kernels, by weight type.
+	types [numTypes]kernel
+	// quantQ8 fills Q8_0-style activations (quantActQ8Go's arithmetic).
+	quantQ8 func(q []int8, d, m []float32, x []float32)
+	// quantQ8K fills Q8_K-style activations (quantActQ8KGo's arithmetic).
+	quantQ8K func(q []int8, d []float32, s []int16, x []float32)
+}
+
 var (
 	// accel says whether the assembly kernels are installed.
 	accel bool
-	// table holds the kernels in use, by weight type.
-	table [numTypes]kernel
-	// quantActQ8Fast, when set, is the vector activation quantiser.
-	quantActQ8Fast func(q []int8, d, m []float32, x []float32)
-	// quantActQ8KFast, when set, is the vector Q8_K activation quantiser.
-	quantActQ8KFast func(q []int8, d []float32, s []int16, x []float32)
+	// impl is the table in use.
+	impl kernelSet
 )
 
 func init() { SetAccelerated(true) }
@@ -46,11 +53,15 @@ func Accelerated() bool { return accel }
 // AVX2, FMA and F16C) or forces the portable Go ones, and reports which are
 // now in use. It exists for tests and comparisons; it must not be called
 // while products are running.
+//
+// The vector operations of ops.go (Dot, WeightedSum, Softmax, SiLUMul)
+// still keep their fast versions in variables of their own, which
+// installAccel sets and accel gates.
 func SetAccelerated(on bool) bool {
-	table = portableKernels()
+	impl = portableKernels()
 	accel = false
 	if on && cpuHasAccel() {
-		installAccel(&table)
+		installAccel(&impl)
 		accel = true
 	}
 	return accel
@@ -68,8 +79,11 @@ func (a *Activations) qkRow(t int) ([]int8, []float32, []int16) {
 	return a.qk[t*c : (t+1)*c], a.dk[t*c/qkK : (t+1)*c/qkK], a.sk[t*c/16 : (t+1)*c/16]
 }
 
-func portableKernels() [numTypes]kernel {
-	var k [numTypes]kernel
+// portableKernels returns the table of portable Go routines, which
+// define the arithmetic.
+func portableKernels() kernelSet {
+	var s kernelSet
+	k := &s.types
 	k[F32] = kernel{act: actF32, dot: func(w []byte, a *Activations, t int) float32 { return dotF32Go(w, a.f32Row(t)) }}
 	k[F16] = kernel{act: actF32, dot: func(w []byte, a *Activations, t int) float32 { return dotF16Go(w, a.f32Row(t)) }}
 	k[BF16] = kernel{act: actF32, dot: func(w []byte, a *Activations, t int) float32 { return dotBF16Go(w, a.f32Row(t)) }}
@@ -93,5 +107,6 @@ func portableKernels() [numTypes]kernel {
 		q, d, _ := a.qkRow(t)
 		return dotQ6KGo(w, q, d)
 	}}
-	return k
+	s.quantQ8, s.quantQ8K = quantActQ8Go, quantActQ8KGo
+	return s
 }

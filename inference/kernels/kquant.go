@@ -236,11 +236,9 @@ func quantRowQ8K(qs []int8, sums []int16, x []float32) float32 {
 }
 
 // quantActQ8K fills the Q8_K-style activations of whole blocks of x.
-func quantActQ8K(q []int8, d []float32, s []int16, x []float32) {
-	if quantActQ8KFast != nil && accel {
-		quantActQ8KFast(q, d, s, x)
-		return
-	}
+func quantActQ8K(q []int8, d []float32, s []int16, x []float32) { impl.quantQ8K(q, d, s, x) }
+
+func quantActQ8KGo(q []int8, d []float32, s []int16, x []float32) {
 	for b := range d {
 		d[b] = quantRowQ8K(q[b*qkK:(b+1)*qkK], s[b*16:(b+1)*16], x[b*qkK:(b+1)*qkK])
 	}

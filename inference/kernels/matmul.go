@@ -175,7 +175,7 @@ func (p *Pool) matMul(out []float32, w *Matrix, a *Activations) error {
 	if p.closed.Load() {
 		return ErrClosed
 	}
-	if !w.Type.Valid() || table[w.Type].dot == nil || (w.groups > 0 && table[w.Type].grp == nil) {
+	if !w.Type.Valid() || impl.types[w.Type].dot == nil || (w.groups > 0 && impl.types[w.Type].grp == nil) {
 		return fmt.Errorf("matmul: %w: %s", ErrType, w.Type)
 	}
 	if a.cols != w.Cols || len(out) != a.n*w.Rows || len(w.Data) != w.Rows*w.rowBytes {
@@ -184,7 +184,7 @@ func (p *Pool) matMul(out []float32, w *Matrix, a *Activations) error {
 	if a.n == 0 || w.Rows == 0 {
 		return nil
 	}
-	k := &table[w.Type]
+	k := &impl.types[w.Type]
 	if err := p.prepare(a, k.act); err != nil {
 		return fmt.Errorf("matmul %s: %w", w.Type, err)
 	}

@@ -20,6 +20,17 @@ func withAccel(t testing.TB, on bool, f func()) {
 	f()
 }
 
+// accelKernels returns the assembly dispatch table; ok is false when the
+// machine cannot run it.
+func accelKernels() (s kernelSet, ok bool) {
+	s = portableKernels()
+	if !cpuHasAccel() {
+		return s, false
+	}
+	installAccel(&s)
+	return s, true
+}
+
 // randMatrix quantises random weights of the given shape.
 func randMatrix(t testing.TB, r *rand.Rand, ty Type, rows, cols int) Matrix {
 	t.Helper()
@@ -44,7 +55,7 @@ func randMatrix(t testing.TB, r *rand.Rand, ty Type, rows, cols int) Matrix {
 // float32 for float weights, dequantised 8-bit blocks otherwise.
 func actValues(t testing.TB, ty Type, a *Activations, tok int) []float64 {
 	t.Helper()
-	f := table[ty].act
+	f := impl.types[ty].act
 	if err := a.check(f); err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +175,7 @@ func TestMatMul(t *testing.T) {
 // and the vector quantiser against the portable one, bit for bit.
 func TestActivationQuant(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
+	fast, hasFast := accelKernels()
 	for _, n := range []int{32, 256, 2048} {
 		x := randVec(r, n, 2)
 		x[5] = 0
@@ -186,9 +198,9 @@ func TestActivationQuant(t *testing.T) {
 				t.Fatalf("q8 value %d = %g, want %g", i, got, v)
 			}
 		}
-		if quantActQ8Fast != nil && cpuHasAccel() {
+		if hasFast {
 			q2, d2, m2 := make([]int8, n), make([]float32, n/qk0), make([]float32, n/qk0)
-			quantActQ8Fast(q2, d2, m2, x)
+			fast.quantQ8(q2, d2, m2, x)
 			for i := range q1 {
 				if q1[i] != q2[i] {
 					t.Fatalf("n=%d: quant %d: portable %d, vector %d (x=%g, d=%g)", n, i, q1[i], q2[i], x[i], d1[i/qk0])
@@ -200,13 +212,13 @@ func TestActivationQuant(t *testing.T) {
 				}
 			}
 		}
-		if n%qkK == 0 && quantActQ8KFast != nil && cpuHasAccel() {
+		if n%qkK == 0 && hasFast {
 			qa, da, sa := make([]int8, n), make([]float32, n/qkK), make([]int16, n/16)
 			qb, db, sb := make([]int8, n), make([]float32, n/qkK), make([]int16, n/16)
 			for b := range da {
 				da[b] = quantRowQ8K(qa[b*qkK:], sa[b*16:], x[b*qkK:(b+1)*qkK])
 			}
-			quantActQ8KFast(qb, db, sb, x)
+			fast.quantQ8K(qb, db, sb, x)
 			for i := range qa {
 				if qa[i] != qb[i] || da[i/qkK] != db[i/qkK] || sa[i/16] != sb[i/16] {
 					t.Fatalf("n=%d: q8k value %d: portable %d/%g/%d, vector %d/%g/%d", n, i, qa[i], da[i/qkK], sa[i/16], qb[i], db[i/qkK], sb[i/16])
