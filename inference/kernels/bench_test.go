@@ -153,7 +153,7 @@ func BenchmarkBandwidth(b *testing.B) {
 
 func BenchmarkQuantizeActivations(b *testing.B) {
 	x := randVec(rand.New(rand.NewPCG(2, 2)), 8192, 1)
-	q, d, m := make([]int8, len(x)), make([]float32, len(x)/qk0), make([]float32, len(x)/qk0)
+	q, d, m := make([]int8, len(x)), make([]float32, len(x)/qk0), make([]int32, len(x)/qk0)
 	qk, sk := make([]int8, len(x)), make([]int16, len(x)/16)
 	fast, hasFast := accelKernels()
 	b.Run("q8/asm", func(b *testing.B) {

@@ -32,9 +32,12 @@ type kernelSet struct {
 	// types holds the product kernels, by weight type.
 	types [numTypes]kernel
 	// quantQ8 fills Q8_0-style activations (quantActQ8Go's arithmetic).
-	quantQ8 func(q []int8, d, m []float32, x []float32)
+	quantQ8 func(q []int8, d []float32, s []int32, x []float32)
 	// quantQ8K fills Q8_K-style activations (quantActQ8KGo's arithmetic).
 	quantQ8K func(q []int8, d []float32, s []int16, x []float32)
+	// roundF16 and roundBF16 set dst to src rounded to nearest even f16
+	// or bf16 (as float32).
+	roundF16, roundBF16 func(dst, src []float32)
 }
 
 var (
@@ -67,7 +70,22 @@ func SetAccelerated(on bool) bool {
 	return accel
 }
 
-func (a *Activations) f32Row(t int) []float32 { return a.x[t*a.cols : (t+1)*a.cols] }
+// floatRows returns the activation rows in the float form format f names
+// (actF32, actF16 or actBF16).
+func (a *Activations) floatRows(f actFormat) []float32 {
+	switch f {
+	case actF16:
+		return a.xh
+	case actBF16:
+		return a.xb
+	}
+	return a.x
+}
+
+// floatRow returns row t of floatRows(f).
+func (a *Activations) floatRow(f actFormat, t int) []float32 {
+	return a.floatRows(f)[t*a.cols : (t+1)*a.cols]
+}
 
 func (a *Activations) q8Row(t int) ([]int8, []float32) {
 	c := a.cols
@@ -84,9 +102,9 @@ func (a *Activations) qkRow(t int) ([]int8, []float32, []int16) {
 func portableKernels() kernelSet {
 	var s kernelSet
 	k := &s.types
-	k[F32] = kernel{act: actF32, dot: func(w []byte, a *Activations, t int) float32 { return dotF32Go(w, a.f32Row(t)) }}
-	k[F16] = kernel{act: actF32, dot: func(w []byte, a *Activations, t int) float32 { return dotF16Go(w, a.f32Row(t)) }}
-	k[BF16] = kernel{act: actF32, dot: func(w []byte, a *Activations, t int) float32 { return dotBF16Go(w, a.f32Row(t)) }}
+	k[F32] = kernel{act: actF32, dot: func(w []byte, a *Activations, t int) float32 { return dotF32Go(w, a.floatRow(actF32, t)) }}
+	k[F16] = kernel{act: actF16, dot: func(w []byte, a *Activations, t int) float32 { return dotF16Go(w, a.floatRow(actF16, t)) }}
+	k[BF16] = kernel{act: actBF16, dot: func(w []byte, a *Activations, t int) float32 { return dotBF16Go(w, a.floatRow(actBF16, t)) }}
 	k[Q8_0] = kernel{act: actQ8, dot: func(w []byte, a *Activations, t int) float32 {
 		q, d := a.q8Row(t)
 		return dotQ8_0Go(w, q, d)
@@ -108,5 +126,6 @@ func portableKernels() kernelSet {
 		return dotQ6KGo(w, q, d)
 	}}
 	s.quantQ8, s.quantQ8K = quantActQ8Go, quantActQ8KGo
+	s.roundF16, s.roundBF16 = roundF16Go, roundBF16Go
 	return s
 }

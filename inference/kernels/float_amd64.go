@@ -40,12 +40,19 @@ func rows4F16AVX2(w *byte, rb int, x *float32, n int, out *[4]float32)
 //go:noescape
 func rows4BF16AVX2(w *byte, rb int, x *float32, n int, out *[4]float32)
 
+//go:noescape
+func roundF16AVX2(dst *float32, src *float32, n int)
+
+//go:noescape
+func roundBF16AVX2(dst *float32, src *float32, n int)
+
 // floatAsm is one float type's assembly and the per-element decoder that
 // finishes the columns after the last multiple of 8. The kernels that
 // write a local result array are called directly (dot4, rows4 below), not
 // through a func value, so that the array stays on the stack.
 type floatAsm struct {
 	ty     Type
+	act    actFormat
 	size   int // bytes per weight
 	decode func([]byte) float32
 	dot    func(w *byte, x *float32, n int) float32
@@ -58,9 +65,9 @@ func decBF16(b []byte) float32 { return BF16ToF32(le16(b)) }
 
 func installFloat(s *kernelSet) {
 	for _, f := range []floatAsm{
-		{F32, 4, decF32, dotF32AVX2, tile34F32AVX2},
-		{F16, 2, decF16, dotF16AVX2, tile34F16AVX2},
-		{BF16, 2, decBF16, dotBF16AVX2, tile34BF16AVX2},
+		{F32, actF32, 4, decF32, dotF32AVX2, tile34F32AVX2},
+		{F16, actF16, 2, decF16, dotF16AVX2, tile34F16AVX2},
+		{BF16, actBF16, 2, decBF16, dotBF16AVX2, tile34BF16AVX2},
 	} {
 		k := &s.types[f.ty]
 		k.dot = f.dotFn()
@@ -68,13 +75,27 @@ func installFloat(s *kernelSet) {
 		k.rows4 = f.rows4Fn()
 		k.tile34 = f.tile34Fn()
 	}
+	s.roundF16 = func(dst, src []float32) {
+		n := len(dst) &^ 7
+		if n > 0 {
+			roundF16AVX2(&dst[0], &src[0], n)
+		}
+		roundF16Go(dst[n:], src[n:len(dst)])
+	}
+	s.roundBF16 = func(dst, src []float32) {
+		n := len(dst) &^ 7
+		if n > 0 {
+			roundBF16AVX2(&dst[0], &src[0], n)
+		}
+		roundBF16Go(dst[n:], src[n:len(dst)])
+	}
 }
 
 // dotFn wraps the 1-token kernel: the assembly takes multiples of 8, the
 // tail is done here with the same per-element decoder.
 func (f floatAsm) dotFn() func([]byte, *Activations, int) float32 {
 	return func(w []byte, a *Activations, t int) float32 {
-		x := a.f32Row(t)
+		x := a.floatRow(f.act, t)
 		n := len(x) &^ 7
 		var s float32
 		if n > 0 {
@@ -91,7 +112,7 @@ func (f floatAsm) dotFn() func([]byte, *Activations, int) float32 {
 func (f floatAsm) dot4Fn() func([]byte, *Activations, int, []float32, int) {
 	return func(w []byte, a *Activations, t int, out []float32, stride int) {
 		c := a.cols
-		x := a.x[t*c : (t+4)*c]
+		x := a.floatRows(f.act)[t*c : (t+4)*c]
 		n := c &^ 7
 		var r [4]float32
 		if n > 0 {
@@ -117,7 +138,7 @@ func (f floatAsm) dot4Fn() func([]byte, *Activations, int, []float32, int) {
 // rows4Fn wraps the 4-row kernel, finishing the tail as dotFn does.
 func (f floatAsm) rows4Fn() func([]byte, int, *Activations, int, []float32) {
 	return func(w []byte, rb int, a *Activations, t int, out []float32) {
-		x := a.f32Row(t)
+		x := a.floatRow(f.act, t)
 		n := len(x) &^ 7
 		var r [4]float32
 		if n > 0 {
@@ -145,7 +166,7 @@ func (f floatAsm) rows4Fn() func([]byte, int, *Activations, int, []float32) {
 func (f floatAsm) tile34Fn() func([]byte, int, *Activations, int, []float32, int) {
 	return func(w []byte, rb int, a *Activations, t int, out []float32, stride int) {
 		c := a.cols
-		x := a.x[t*c : (t+4)*c]
+		x := a.floatRows(f.act)[t*c : (t+4)*c]
 		_ = w[3*rb-1]
 		_ = out[3*stride+2]
 		f.tile34(&w[0], rb, &x[0], 4*c, c, &out[0], 4*stride)

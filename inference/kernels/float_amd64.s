@@ -285,3 +285,70 @@ TEXT ·rows4F16AVX2(SB), NOSPLIT, $0-40
 
 TEXT ·rows4BF16AVX2(SB), NOSPLIT, $0-40
 	FROWS4(LDBF16, 2, PF128)
+
+// func roundF16AVX2(dst *float32, src *float32, n int)
+// dst = src rounded to nearest-even f16, as float32; n is a multiple of 8.
+TEXT ·roundF16AVX2(SB), NOSPLIT, $0-24
+	MOVQ  dst+0(FP), DI
+	MOVQ  src+8(FP), SI
+	MOVQ  n+16(FP), CX
+	TESTQ CX, CX
+	JZ    rf16done
+
+rf16loop:
+	VMOVUPS   (SI), Y0
+	VCVTPS2PH $0, Y0, X1
+	VCVTPH2PS X1, Y1
+	VMOVUPS   Y1, (DI)
+	ADDQ      $32, SI
+	ADDQ      $32, DI
+	SUBQ      $8, CX
+	JNZ       rf16loop
+
+rf16done:
+	VZEROUPPER
+	RET
+
+// func roundBF16AVX2(dst *float32, src *float32, n int)
+// dst = src rounded to nearest-even bf16, as float32 (F32ToBF16's
+// arithmetic: NaNs keep their top bits and become quiet); n is a multiple
+// of 8.
+TEXT ·roundBF16AVX2(SB), NOSPLIT, $0-24
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         n+16(FP), CX
+	MOVL         $1, AX
+	VMOVD        AX, X8
+	VPBROADCASTD X8, Y8
+	MOVL         $0x7fff, AX
+	VMOVD        AX, X9
+	VPBROADCASTD X9, Y9
+	MOVL         $0xffff0000, AX
+	VMOVD        AX, X10
+	VPBROADCASTD X10, Y10
+	MOVL         $0x00400000, AX
+	VMOVD        AX, X11
+	VPBROADCASTD X11, Y11
+	TESTQ        CX, CX
+	JZ           rbf16done
+
+rbf16loop:
+	VMOVDQU   (SI), Y0
+	VPSRLD    $16, Y0, Y1
+	VPAND     Y8, Y1, Y1
+	VPADDD    Y1, Y0, Y2
+	VPADDD    Y9, Y2, Y2
+	VPAND     Y10, Y2, Y2
+	VCMPPS    $3, Y0, Y0, Y3
+	VPOR      Y11, Y0, Y4
+	VPAND     Y10, Y4, Y4
+	VBLENDVPS Y3, Y4, Y2, Y2
+	VMOVDQU   Y2, (DI)
+	ADDQ      $32, SI
+	ADDQ      $32, DI
+	SUBQ      $8, CX
+	JNZ       rbf16loop
+
+rbf16done:
+	VZEROUPPER
+	RET

@@ -10,7 +10,8 @@
 // sums are needed and one conversion serves eight rows.
 
 // Q4_0 pieces: low nibbles are columns 4c..4c+3, high nibbles 16+4c..;
-// quants are used as 0..15 and 8·Σx is subtracted through m. Sums of
+// quants are used as 0..15 and 8·Σx is subtracted from each row's int32
+// sum (s holds Σx per block), so the sum is exactly dotQ4_0Go's. Sums of
 // eight vpmaddubsw results (each at most 2·15·127) fit in int16.
 #define G40PIECE(wo, xo) \
 	VMOVDQU      wo(SI), Y1 \
@@ -24,12 +25,12 @@
 	VPMADDUBSW   Y3, Y2, Y3 \
 	VPADDW       Y3, Y4, Y4
 
-// func q40x8AVX2(w *byte, x *int8, d *float32, m *float32, nb int, out *float32)
+// func q40x8AVX2(w *byte, x *int8, d *float32, s *int32, nb int, out *float32)
 TEXT ·q40x8AVX2(SB), NOSPLIT, $0-48
 	MOVQ     w+0(FP), SI
 	MOVQ     x+8(FP), DI
 	MOVQ     d+16(FP), DX
-	MOVQ     m+24(FP), BX
+	MOVQ     s+24(FP), BX
 	MOVQ     nb+32(FP), CX
 	VXORPS   Y0, Y0, Y0
 	VMOVDQU  ·nibMask(SB), Y14
@@ -45,11 +46,13 @@ g40loop:
 	G40PIECE(80, 8)
 	G40PIECE(112, 12)
 	VPMADDWD     Y15, Y4, Y4
+	VPBROADCASTD (BX), Y7
+	VPSLLD       $3, Y7, Y7
+	VPSUBD       Y7, Y4, Y4
 	VCVTDQ2PS    Y4, Y4
 	VBROADCASTSS (DX), Y6
-	VBROADCASTSS (BX), Y7
-	VFMSUB213PS  Y7, Y6, Y4
 	VCVTPH2PS    (SI), Y8
+	VMULPS       Y6, Y8, Y8
 	VFMADD231PS  Y8, Y4, Y0
 	ADDQ         $144, SI
 	ADDQ         $32, DI
@@ -84,21 +87,23 @@ g40done:
 	G40TOK(xo(DI)(R8*2), xo+16(DI)(R8*2), Y6) \
 	G40TOK(xo(DI)(R10*1), xo+16(DI)(R10*1), Y7)
 
-#define G40END(da, ma, iacc, acc) \
+#define G40END(da, sa, iacc, acc) \
 	VPMADDWD     Y15, iacc, iacc \
+	VPBROADCASTD sa, Y11 \
+	VPSLLD       $3, Y11, Y11 \
+	VPSUBD       Y11, iacc, iacc \
 	VCVTDQ2PS    iacc, iacc \
 	VBROADCASTSS da, Y10 \
-	VBROADCASTSS ma, Y11 \
-	VFMSUB213PS  Y11, Y10, iacc \
-	VFMADD231PS  Y12, iacc, acc
+	VMULPS       Y12, Y10, Y10 \
+	VFMADD231PS  Y10, iacc, acc
 
-// func q40x8x4AVX2(w *byte, x *int8, xs int, d *float32, m *float32, ds int, nb int, out *float32, os int)
+// func q40x8x4AVX2(w *byte, x *int8, xs int, d *float32, s *int32, ds int, nb int, out *float32, os int)
 TEXT ·q40x8x4AVX2(SB), NOSPLIT, $0-72
 	MOVQ     w+0(FP), SI
 	MOVQ     x+8(FP), DI
 	MOVQ     xs+16(FP), R8
 	MOVQ     d+24(FP), DX
-	MOVQ     m+32(FP), BX
+	MOVQ     s+32(FP), BX
 	MOVQ     ds+40(FP), R9
 	MOVQ     nb+48(FP), CX
 	LEAQ     (R8)(R8*2), R10

@@ -540,8 +540,11 @@ d4q6kdone:
 	RET
 
 // func quantQ8KAVX2(q *int8, d *float32, s *int16, x *float32, nb int)
-// Each block of 256 floats becomes 256 int8 against the scale max|x|/127
-// (nearest even, as quantRowQ8K) plus the sums of each 16 quants.
+// Each block of 256 floats becomes 256 int8 and a scale as quantRowQ8K
+// (and ggml's quantize_row_q8_K) computes them: against the value m of
+// largest magnitude (the first one on a tie of +m and -m, found by a
+// scalar scan), iscale = -127/m, quants nearest-even(iscale·x), scale
+// 1/iscale; plus the sums of each 16 quants.
 TEXT ·quantQ8KAVX2(SB), NOSPLIT, $0-40
 	MOVQ     q+0(FP), DI
 	MOVQ     d+8(FP), DX
@@ -560,33 +563,70 @@ TEXT ·quantQ8KAVX2(SB), NOSPLIT, $0-40
 	JZ       qq8kdone
 
 qq8kblock:
-	// max |x| over the block
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ   $0, AX
+	// signed max (Y4) and min (Y5) over the block
+	VMOVUPS (SI), Y4
+	VMOVAPS Y4, Y5
+	MOVQ    $32, AX
 
 qq8kmax:
-	VANDPS  (SI)(AX*1), Y15, Y0
-	VANDPS  32(SI)(AX*1), Y15, Y1
+	VMOVUPS (SI)(AX*1), Y0
 	VMAXPS  Y0, Y4, Y4
-	VMAXPS  Y1, Y5, Y5
-	ADDQ    $64, AX
+	VMINPS  Y0, Y5, Y5
+	ADDQ    $32, AX
 	CMPQ    AX, $1024
 	JLT     qq8kmax
-	VMAXPS       Y5, Y4, Y4
-	VEXTRACTF128 $1, Y4, X5
-	VMAXPS       X5, X4, X4
-	VPERMILPS    $0x4e, X4, X5
-	VMAXPS       X5, X4, X4
-	VPERMILPS    $0xb1, X4, X5
-	VMAXPS       X5, X4, X4
-	VDIVSS       X13, X4, X5
-	VMOVSS       X5, (DX)
-	VXORPS       X6, X6, X6
-	VCMPSS       $4, X6, X5, X7
-	VDIVSS       X5, X12, X8
-	VANDPS       X7, X8, X8
+	VEXTRACTF128 $1, Y4, X0
+	VMAXPS       X0, X4, X4
+	VPERMILPS    $0x4e, X4, X0
+	VMAXPS       X0, X4, X4
+	VPERMILPS    $0xb1, X4, X0
+	VMAXPS       X0, X4, X4
+	VEXTRACTF128 $1, Y5, X0
+	VMINPS       X0, X5, X5
+	VPERMILPS    $0x4e, X5, X0
+	VMINPS       X0, X5, X5
+	VPERMILPS    $0xb1, X5, X0
+	VMINPS       X0, X5, X5
+	VXORPS       X7, X7, X7
+	VSUBSS       X5, X7, X6
+	VUCOMISS     X6, X4
+	JA           qq8khave
+	JB           qq8kmin
+	VUCOMISS     X7, X4
+	JE           qq8kzero
+	// +m and -m both occur: the first one counts
+	MOVQ $0, AX
+
+qq8kscan:
+	VMOVSS   (SI)(AX*4), X0
+	VANDPS   X15, X0, X1
+	VUCOMISS X4, X1
+	JE       qq8kfound
+	INCQ     AX
+	CMPQ     AX, $256
+	JLT      qq8kscan
+	JMP      qq8khave
+
+qq8kfound:
+	VMOVAPS X0, X4
+	JMP     qq8khave
+
+qq8kmin:
+	VMOVAPS X5, X4
+
+qq8khave:
+	VDIVSS       X4, X13, X8
+	VSUBSS       X8, X7, X8
+	VDIVSS       X8, X12, X9
+	VMOVSS       X9, (DX)
 	VBROADCASTSS X8, Y8
+	JMP          qq8kquant
+
+qq8kzero:
+	VMOVSS       X7, (DX)
+	VXORPS       Y8, Y8, Y8
+
+qq8kquant:
 	MOVQ         $8, R8
 
 qq8kpack:

@@ -66,8 +66,8 @@ func actValues(t testing.TB, ty Type, a *Activations, tok int) []float64 {
 	}
 	out := make([]float64, a.cols)
 	switch f {
-	case actF32:
-		for i, v := range a.f32Row(tok) {
+	case actF32, actF16, actBF16:
+		for i, v := range a.floatRow(f, tok) {
 			out[i] = float64(v)
 		}
 	case actQ8:
@@ -171,76 +171,148 @@ func TestMatMul(t *testing.T) {
 	}
 }
 
-// TestActivationQuant checks the 8-bit activation forms against the input
-// and the vector quantiser against the portable one, bit for bit.
-func TestActivationQuant(t *testing.T) {
-	r := rand.New(rand.NewPCG(5, 6))
-	fast, hasFast := accelKernels()
+// refQ8 is ggml's quantize_row_q8_0 (x86) for one block, written out
+// independently: scale max|x|/127 rounded to f16, quants x·(127/max|x|)
+// rounded to nearest even.
+func refQ8(x []float32) (q []int8, d float32, s int32) {
+	var amax float32
+	for _, v := range x {
+		amax = max(amax, float32(math.Abs(float64(v))))
+	}
+	d = F16ToF32(F32ToF16(amax / 127))
+	var id float32
+	if amax != 0 {
+		id = 127 / amax
+	}
+	q = make([]int8, len(x))
+	for i, v := range x {
+		q[i] = int8(math.RoundToEven(float64(v * id)))
+		s += int32(q[i])
+	}
+	return q, d, s
+}
+
+// refQ8K is ggml's quantize_row_q8_K_ref for one block of 256.
+func refQ8K(x []float32) (q []int8, d float32, sums []int16) {
+	var amax, m float32
+	for _, v := range x {
+		if a := float32(math.Abs(float64(v))); a > amax {
+			amax, m = a, v
+		}
+	}
+	q, sums = make([]int8, len(x)), make([]int16, len(x)/16)
+	if amax == 0 {
+		return q, 0, sums
+	}
+	iscale := -127 / m
+	for i, v := range x {
+		q[i] = int8(min(127, math.RoundToEven(float64(iscale*v))))
+		sums[i/16] += int16(q[i])
+	}
+	return q, 1 / iscale, sums
+}
+
+// activationInputs are rows to quantise: random ones with a zero value
+// and an all-zero block, and blocks whose largest magnitude occurs with
+// both signs (the first occurrence decides Q8_K's sign).
+func activationInputs(r *rand.Rand) [][]float32 {
+	var rows [][]float32
 	for _, n := range []int{32, 256, 2048} {
 		x := randVec(r, n, 2)
 		x[5] = 0
 		if n >= 96 {
-			clear(x[64:96]) // an all-zero block
+			clear(x[64:96])
 		}
-		q1, d1, m1 := make([]int8, n), make([]float32, n/qk0), make([]float32, n/qk0)
-		quantActQ8Go(q1, d1, m1, x)
-		for b := range m1 {
-			var s int
-			for _, q := range q1[b*qk0 : (b+1)*qk0] {
-				s += int(q)
-			}
-			if m1[b] != float32(s)*d1[b]*8 {
-				t.Fatalf("block %d: m = %g, want %g", b, m1[b], float32(s)*d1[b]*8)
+		rows = append(rows, x)
+	}
+	tie := randVec(r, 512, 0.5)
+	tie[3], tie[40] = -3, 3        // block 0: -m first
+	tie[256+7], tie[256+9] = 3, -3 // block 1: +m first
+	return append(rows, tie)
+}
+
+// TestActivationQuant checks the 8-bit activation forms of every kernel
+// set the machine runs, bit for bit, against ggml's definitions.
+func TestActivationQuant(t *testing.T) {
+	sets := map[string]kernelSet{"portable": portableKernels()}
+	if s, ok := accelKernels(); ok {
+		sets["assembly"] = s
+	}
+	inputs := activationInputs(rand.New(rand.NewPCG(5, 6)))
+	for name, ks := range sets {
+		for _, x := range inputs {
+			n := len(x)
+			t.Run(fmt.Sprintf("%s/n=%d", name, n), func(t *testing.T) {
+				q, d, s := make([]int8, n), make([]float32, n/qk0), make([]int32, n/qk0)
+				ks.quantQ8(q, d, s, x)
+				for b := range d {
+					wq, wd, ws := refQ8(x[b*qk0 : (b+1)*qk0])
+					if d[b] != wd || s[b] != ws {
+						t.Fatalf("q8 block %d: scale %g sum %d, want %g %d", b, d[b], s[b], wd, ws)
+					}
+					for i, v := range wq {
+						if q[b*qk0+i] != v {
+							t.Fatalf("q8 value %d = %d, want %d (x=%g)", b*qk0+i, q[b*qk0+i], v, x[b*qk0+i])
+						}
+					}
+				}
+				if n%qkK != 0 {
+					return
+				}
+				qk, dk, sk := make([]int8, n), make([]float32, n/qkK), make([]int16, n/16)
+				ks.quantQ8K(qk, dk, sk, x)
+				for b := range dk {
+					wq, wd, ws := refQ8K(x[b*qkK : (b+1)*qkK])
+					if dk[b] != wd {
+						t.Fatalf("q8k block %d: scale %g, want %g", b, dk[b], wd)
+					}
+					for i, v := range wq {
+						if qk[b*qkK+i] != v {
+							t.Fatalf("q8k value %d = %d, want %d (x=%g)", b*qkK+i, qk[b*qkK+i], v, x[b*qkK+i])
+						}
+					}
+					for g, v := range ws {
+						if sk[b*16+g] != v {
+							t.Fatalf("q8k sum %d = %d, want %d", b*16+g, sk[b*16+g], v)
+						}
+					}
+				}
+			})
+		}
+	}
+	// The definitions keep quantisation error small.
+	for _, x := range inputs {
+		for b := 0; b < len(x)/qk0; b++ {
+			q, d, _ := refQ8(x[b*qk0 : (b+1)*qk0])
+			for i, v := range q {
+				if got := float32(v) * d; math.Abs(float64(got-x[b*qk0+i])) > 0.6*float64(d) {
+					t.Fatalf("q8 value %d = %g, input %g (scale %g)", b*qk0+i, got, x[b*qk0+i], d)
+				}
 			}
 		}
+	}
+}
+
+// TestActivationRounding checks the f16 and bf16 forms of every kernel set
+// against the scalar conversions.
+func TestActivationRounding(t *testing.T) {
+	sets := map[string]kernelSet{"portable": portableKernels()}
+	if s, ok := accelKernels(); ok {
+		sets["assembly"] = s
+	}
+	x := randVec(rand.New(rand.NewPCG(9, 9)), 1003, 3)
+	x[0], x[1], x[2] = float32(math.NaN()), float32(math.Inf(-1)), 1e-40
+	x[3], x[4] = 65520, 3.3895314e38 // f16 overflow; bf16 rounding up to infinity
+	for name, ks := range sets {
+		h, b := make([]float32, len(x)), make([]float32, len(x))
+		ks.roundF16(h, x)
+		ks.roundBF16(b, x)
 		for i, v := range x {
-			if got := float32(q1[i]) * d1[i/qk0]; math.Abs(float64(got-v)) > float64(d1[i/qk0])/2*1.0001 {
-				t.Fatalf("q8 value %d = %g, want %g", i, got, v)
+			if wh := F16ToF32(F32ToF16(v)); math.Float32bits(h[i]) != math.Float32bits(wh) && !(wh != wh && h[i] != h[i]) {
+				t.Fatalf("%s: f16 of %g = %g, want %g", name, v, h[i], wh)
 			}
-		}
-		if hasFast {
-			q2, d2, m2 := make([]int8, n), make([]float32, n/qk0), make([]float32, n/qk0)
-			fast.quantQ8(q2, d2, m2, x)
-			for i := range q1 {
-				if q1[i] != q2[i] {
-					t.Fatalf("n=%d: quant %d: portable %d, vector %d (x=%g, d=%g)", n, i, q1[i], q2[i], x[i], d1[i/qk0])
-				}
-			}
-			for i := range d1 {
-				if d1[i] != d2[i] || m1[i] != m2[i] {
-					t.Fatalf("n=%d: block %d: portable scale %g m %g, vector %g %g", n, i, d1[i], m1[i], d2[i], m2[i])
-				}
-			}
-		}
-		if n%qkK == 0 && hasFast {
-			qa, da, sa := make([]int8, n), make([]float32, n/qkK), make([]int16, n/16)
-			qb, db, sb := make([]int8, n), make([]float32, n/qkK), make([]int16, n/16)
-			for b := range da {
-				da[b] = quantRowQ8K(qa[b*qkK:], sa[b*16:], x[b*qkK:(b+1)*qkK])
-			}
-			fast.quantQ8K(qb, db, sb, x)
-			for i := range qa {
-				if qa[i] != qb[i] || da[i/qkK] != db[i/qkK] || sa[i/16] != sb[i/16] {
-					t.Fatalf("n=%d: q8k value %d: portable %d/%g/%d, vector %d/%g/%d", n, i, qa[i], da[i/qkK], sa[i/16], qb[i], db[i/qkK], sb[i/16])
-				}
-			}
-		}
-		if n%qkK == 0 {
-			qs, sums := make([]int8, qkK), make([]int16, 16)
-			d := quantRowQ8K(qs, sums, x[:qkK])
-			for i, q := range qs {
-				if got := float32(q) * d; math.Abs(float64(got-x[i])) > math.Abs(float64(d))/2*1.0001 {
-					t.Fatalf("q8k value %d = %g, want %g", i, got, x[i])
-				}
-			}
-			for g := range 16 {
-				var s int
-				for _, q := range qs[16*g : 16*g+16] {
-					s += int(q)
-				}
-				if int(sums[g]) != s {
-					t.Fatalf("q8k sum %d = %d, want %d", g, sums[g], s)
-				}
+			if wb := BF16ToF32(F32ToBF16(v)); math.Float32bits(b[i]) != math.Float32bits(wb) {
+				t.Fatalf("%s: bf16 of %g = %g (%#x), want %g (%#x)", name, v, b[i], math.Float32bits(b[i]), wb, math.Float32bits(wb))
 			}
 		}
 	}

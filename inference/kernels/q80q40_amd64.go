@@ -24,7 +24,7 @@ func rows4Q8_0AVX2(w *byte, rb int, x *int8, d *float32, nb int, out *[4]float32
 func rows4Q4_0AVX2(w *byte, rb int, x *int8, d *float32, nb int, out *[4]float32)
 
 //go:noescape
-func quantQ8AVX2(q *int8, d *float32, m *float32, x *float32, nb int)
+func quantQ8AVX2(q *int8, d *float32, s *int32, x *float32, nb int)
 
 func installQ80Q40(s *kernelSet) {
 	for _, q4 := range []bool{false, true} {
@@ -65,9 +65,9 @@ func installQ80Q40(s *kernelSet) {
 			copy(out[:4], r[:])
 		}
 	}
-	s.quantQ8 = func(q []int8, d, m []float32, x []float32) {
+	s.quantQ8 = func(q []int8, d []float32, sums []int32, x []float32) {
 		if len(d) > 0 {
-			quantQ8AVX2(&q[0], &d[0], &m[0], &x[0], len(d))
+			quantQ8AVX2(&q[0], &d[0], &sums[0], &x[0], len(d))
 		}
 	}
 }

@@ -333,29 +333,27 @@ r4q40done:
 	VZEROUPPER
 	RET
 
-// func quantQ8AVX2(q *int8, d *float32, m *float32, x *float32, nb int)
-// Each block of 32 floats becomes 32 int8 (rounded to nearest even), the
-// scale max|x|/127 and m = Σq·scale·8: the same arithmetic as quantActQ8Go.
+// func quantQ8AVX2(q *int8, d *float32, s *int32, x *float32, nb int)
+// Each block of 32 floats becomes 32 int8, x·(127/max|x|) rounded to
+// nearest even, the scale max|x|/127 rounded to f16 and the sum of the
+// quants: the arithmetic of quantActQ8Go (and of ggml's quantize_row_q8_0).
 TEXT ·quantQ8AVX2(SB), NOSPLIT, $0-40
-	MOVQ    q+0(FP), DI
-	MOVQ    d+8(FP), DX
-	MOVQ    m+16(FP), BX
-	MOVQ    x+24(FP), SI
-	MOVQ    nb+32(FP), CX
+	MOVQ     q+0(FP), DI
+	MOVQ     d+8(FP), DX
+	MOVQ     s+16(FP), BX
+	MOVQ     x+24(FP), SI
+	MOVQ     nb+32(FP), CX
 	VPCMPEQW Y10, Y10, Y10
 	VPSRLW   $15, Y10, Y10
 	VPCMPEQB Y11, Y11, Y11
 	VPABSB   Y11, Y11
-	MOVL     $0x41000000, AX
-	VMOVD    AX, X9
-	VMOVUPS ·absMask(SB), Y15
-	VMOVDQU ·packPerm(SB), Y14
-	MOVL    $0x42fe0000, AX
-	VMOVD   AX, X13
-	MOVL    $0x3f800000, AX
-	VMOVD   AX, X12
-	TESTQ   CX, CX
-	JZ      qq8done
+	VMOVUPS  ·absMask(SB), Y15
+	VMOVDQU  ·packPerm(SB), Y14
+	MOVL     $0x42fe0000, AX
+	VMOVD    AX, X13
+	VXORPS   X9, X9, X9
+	TESTQ    CX, CX
+	JZ       qq8done
 
 qq8loop:
 	VMOVUPS      (SI), Y0
@@ -376,10 +374,11 @@ qq8loop:
 	VPERMILPS    $0xb1, X4, X5
 	VMAXPS       X5, X4, X4
 	VDIVSS       X13, X4, X5
+	VCVTPS2PH    $0, X5, X5
+	VCVTPH2PS    X5, X5
 	VMOVSS       X5, (DX)
-	VXORPS       X6, X6, X6
-	VCMPSS       $4, X6, X5, X7
-	VDIVSS       X5, X12, X8
+	VCMPSS       $4, X9, X4, X7
+	VDIVSS       X4, X13, X8
 	VANDPS       X7, X8, X8
 	VBROADCASTSS X8, Y8
 	VMULPS       Y8, Y0, Y0
@@ -403,10 +402,7 @@ qq8loop:
 	VPADDD       X2, X1, X1
 	VPSHUFD      $0xb1, X1, X2
 	VPADDD       X2, X1, X1
-	VCVTDQ2PS    X1, X1
-	VMULSS       X5, X1, X1
-	VMULSS       X9, X1, X1
-	VMOVSS       X1, (BX)
+	VMOVD        X1, (BX)
 	ADDQ         $128, SI
 	ADDQ         $32, DI
 	ADDQ         $4, DX
