@@ -19,26 +19,32 @@ func q80x8x4AVX2(w *byte, x *int8, xs int, d *float32, ds int, nb int, out *floa
 
 func installInterleaved(s *kernelSet) {
 	k := &s.types
-	k[Q4_0].grp = func(g []byte, a *Activations, t int, out []float32) {
-		q, d := a.q8Row(t)
-		_ = out[7]
-		q40x8AVX2(&g[0], &q[0], &d[0], &a.s8[t*len(d)], len(d), &out[0])
-	}
-	k[Q4_0].grp4 = func(g []byte, a *Activations, t int, out []float32, stride int) {
+	k[Q4_0].layout, k[Q4_0].grpMax = q4x8, 4
+	k[Q4_0].grp = func(g []byte, a *Activations, t, n int, out []float32, stride int) {
 		c := a.cols
 		nb := c / qk0
-		_ = out[3*stride+7]
-		q40x8x4AVX2(&g[0], &a.q8[t*c], c, &a.d8[t*nb], &a.s8[t*nb], 4*nb, nb, &out[0], 4*stride)
+		if n == 4 {
+			_ = out[3*stride+7]
+			q40x8x4AVX2(&g[0], &a.q8[t*c], c, &a.d8[t*nb], &a.s8[t*nb], 4*nb, nb, &out[0], 4*stride)
+			return
+		}
+		for i := range n {
+			o := out[i*stride : i*stride+8]
+			q40x8AVX2(&g[0], &a.q8[(t+i)*c], &a.d8[(t+i)*nb], &a.s8[(t+i)*nb], nb, &o[0])
+		}
 	}
-	k[Q8_0].grp = func(g []byte, a *Activations, t int, out []float32) {
-		q, d := a.q8Row(t)
-		_ = out[7]
-		q80x8AVX2(&g[0], &q[0], &d[0], len(d), &out[0])
-	}
-	k[Q8_0].grp4 = func(g []byte, a *Activations, t int, out []float32, stride int) {
+	k[Q8_0].layout, k[Q8_0].grpMax = q8x8, 4
+	k[Q8_0].grp = func(g []byte, a *Activations, t, n int, out []float32, stride int) {
 		c := a.cols
 		nb := c / qk0
-		_ = out[3*stride+7]
-		q80x8x4AVX2(&g[0], &a.q8[t*c], c, &a.d8[t*nb], 4*nb, nb, &out[0], 4*stride)
+		if n == 4 {
+			_ = out[3*stride+7]
+			q80x8x4AVX2(&g[0], &a.q8[t*c], c, &a.d8[t*nb], 4*nb, nb, &out[0], 4*stride)
+			return
+		}
+		for i := range n {
+			o := out[i*stride : i*stride+8]
+			q80x8AVX2(&g[0], &a.q8[(t+i)*c], &a.d8[(t+i)*nb], nb, &o[0])
+		}
 	}
 }

@@ -52,21 +52,20 @@ func (j *matJob) run() {
 func (j *matJob) rows(lo, hi int) {
 	w, a, k, out := j.w, j.a, j.k, j.out
 	n, rows, rb := a.n, w.Rows, w.rowBytes
-	if gEnd := min(hi, 8*w.groups); lo < gEnd {
-		// Interleaved groups; chunks start at multiples of eight.
-		gb := 8 * rb
+	if gEnd := min(hi, w.groupedRows()); lo < gEnd {
+		// Interleaved groups; chunks start at group boundaries.
+		gr := layoutRows[w.layout]
+		gb := gr * rb
+		grp, step := k.grp, k.grpMax
+		if k.layout != w.layout {
+			grp, step = groupDotFallback[w.layout], tokenTile
+		}
 		for t0 := 0; t0 < n; t0 += tokenTile {
 			t1 := min(n, t0+tokenTile)
-			for g := lo / 8; g < gEnd/8; g++ {
+			for g := lo / gr; g < gEnd/gr; g++ {
 				gd := w.Data[g*gb : (g+1)*gb]
-				t := t0
-				if k.grp4 != nil {
-					for ; t+4 <= t1; t += 4 {
-						k.grp4(gd, a, t, out[t*rows+8*g:], rows)
-					}
-				}
-				for ; t < t1; t++ {
-					k.grp(gd, a, t, out[t*rows+8*g:t*rows+8*g+8])
+				for t := t0; t < t1; t += step {
+					grp(gd, a, t, min(step, t1-t), out[t*rows+gr*g:], rows)
 				}
 			}
 		}
@@ -175,7 +174,7 @@ func (p *Pool) matMul(out []float32, w *Matrix, a *Activations) error {
 	if p.closed.Load() {
 		return ErrClosed
 	}
-	if !w.Type.Valid() || impl.types[w.Type].dot == nil || (w.groups > 0 && impl.types[w.Type].grp == nil) {
+	if !w.Type.Valid() || impl.types[w.Type].dot == nil || w.layout >= numLayouts {
 		return fmt.Errorf("matmul: %w: %s", ErrType, w.Type)
 	}
 	if a.cols != w.Cols || len(out) != a.n*w.Rows || len(w.Data) != w.Rows*w.rowBytes {
@@ -185,15 +184,19 @@ func (p *Pool) matMul(out []float32, w *Matrix, a *Activations) error {
 		return nil
 	}
 	k := &impl.types[w.Type]
-	if err := p.prepare(a, k.act); err != nil {
+	act := k.act
+	if w.layout != plain {
+		act = layoutAct[w.layout]
+	}
+	if err := p.prepare(a, act); err != nil {
 		return fmt.Errorf("matmul %s: %w", w.Type, err)
 	}
 	j := &p.mat
 	j.w, j.a, j.out, j.k = w, a, out, k
 	size := func(bytes int) int {
 		c := max(1, min(bytes/w.rowBytes, (w.Rows+4*p.threads-1)/(4*p.threads)))
-		if w.groups > 0 {
-			c = (c + 7) &^ 7
+		if gr := layoutRows[w.layout]; w.groups > 0 {
+			c = (c + gr - 1) / gr * gr
 		}
 		return c
 	}

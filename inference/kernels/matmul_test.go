@@ -20,15 +20,34 @@ func withAccel(t testing.TB, on bool, f func()) {
 	f()
 }
 
-// accelKernels returns the assembly dispatch table; ok is false when the
-// machine cannot run it.
-func accelKernels() (s kernelSet, ok bool) {
-	s = portableKernels()
-	if !cpuHasAccel() {
-		return s, false
+// withLevel runs f with the kernels of level l and restores the default
+// afterwards; it reports false, without running f, when the machine lacks
+// the level. Tests using it must not run in parallel.
+func withLevel(l Level, f func()) bool {
+	defer SetLevel(Available())
+	if SetLevel(l) != l {
+		return false
 	}
-	installAccel(&s)
-	return s, true
+	f()
+	return true
+}
+
+// levels lists the kernel sets this machine runs, portable first.
+func levels() []Level {
+	var ls []Level
+	for l := range Available() + 1 {
+		ls = append(ls, l)
+	}
+	return ls
+}
+
+// kernelSets returns the table of every level this machine runs.
+func kernelSets() map[Level]kernelSet {
+	m := map[Level]kernelSet{}
+	for _, l := range levels() {
+		m[l] = kernelsFor(l)
+	}
+	return m
 }
 
 // randMatrix quantises random weights of the given shape.
@@ -138,14 +157,12 @@ func TestMatMul(t *testing.T) {
 			if ty.BlockSize() == 1 {
 				cols = []int{1, 13, 64, 200}[blocks%4]
 			}
-			rows := 1 + blocks*5 // 6, 16, 41, 56: whole and partial groups of 8
+			rows := 1 + blocks*5 // 6, 16, 41, 56: whole and partial groups of 8, 16 and 32
 			m := randMatrix(t, r, ty, rows, cols)
-			for _, n := range []int{1, 4, 7} {
+			for _, n := range []int{1, 4, 7, 13} {
 				t.Run(fmt.Sprintf("%s/cols=%d/n=%d", ty, cols, n), func(t *testing.T) {
 					x := randVec(r, n*cols, 1)
 					ref, mag := reference(t, &m, x, n)
-					var slow, fast []float32
-					withAccel(t, false, func() { slow = matmul(t, p, &m, x, n) })
 					check := func(name string, got []float32) {
 						for i := range ref {
 							if d := math.Abs(float64(got[i]) - ref[i]); d > 1e-5*mag[i]+1e-30 {
@@ -153,17 +170,14 @@ func TestMatMul(t *testing.T) {
 							}
 						}
 					}
-					check("portable", slow)
-					if !cpuHasAccel() {
-						return
-					}
-					withAccel(t, true, func() { fast = matmul(t, p, &m, x, n) })
-					check("assembly", fast)
-					if mr := Repack(m); mr.Interleaved() {
-						withAccel(t, false, func() { slow = matmul(t, p, &mr, x, n) })
-						check("interleaved portable", slow)
-						withAccel(t, true, func() { fast = matmul(t, p, &mr, x, n) })
-						check("interleaved assembly", fast)
+					for _, l := range levels() {
+						withLevel(l, func() {
+							check(l.String(), matmul(t, p, &m, x, n))
+							if mr := Repack(m); mr.Interleaved() {
+								check(l.String()+" interleaved", matmul(t, p, &mr, x, n))
+								withLevel(Portable, func() { check(l.String()+" interleaved, portable", matmul(t, p, &mr, x, n)) })
+							}
+						})
 					}
 				})
 			}
@@ -234,10 +248,7 @@ func activationInputs(r *rand.Rand) [][]float32 {
 // TestActivationQuant checks the 8-bit activation forms of every kernel
 // set the machine runs, bit for bit, against ggml's definitions.
 func TestActivationQuant(t *testing.T) {
-	sets := map[string]kernelSet{"portable": portableKernels()}
-	if s, ok := accelKernels(); ok {
-		sets["assembly"] = s
-	}
+	sets := kernelSets()
 	inputs := activationInputs(rand.New(rand.NewPCG(5, 6)))
 	for name, ks := range sets {
 		for _, x := range inputs {
@@ -296,10 +307,7 @@ func TestActivationQuant(t *testing.T) {
 // TestActivationRounding checks the f16 and bf16 forms of every kernel set
 // against the scalar conversions.
 func TestActivationRounding(t *testing.T) {
-	sets := map[string]kernelSet{"portable": portableKernels()}
-	if s, ok := accelKernels(); ok {
-		sets["assembly"] = s
-	}
+	sets := kernelSets()
 	x := randVec(rand.New(rand.NewPCG(9, 9)), 1003, 3)
 	x[0], x[1], x[2] = float32(math.NaN()), float32(math.Inf(-1)), 1e-40
 	x[3], x[4] = 65520, 3.3895314e38 // f16 overflow; bf16 rounding up to infinity
@@ -452,33 +460,34 @@ func TestMatMulNoAllocs(t *testing.T) {
 
 func TestRepackRows(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 18))
-	for _, ty := range []Type{Q4_0, Q8_0} {
-		m := randMatrix(t, r, ty, 21, 96)
-		mr := Repack(m)
-		if cpuHasAccel() != mr.Interleaved() {
-			t.Fatalf("%s: interleaved %v with assembly %v", ty, mr.Interleaved(), cpuHasAccel())
-		}
-		a, b := make([]float32, 96), make([]float32, 96)
-		for row := range 21 {
-			if err := m.DequantizeRow(a, row); err != nil {
-				t.Fatal(err)
-			}
-			if err := mr.DequantizeRow(b, row); err != nil {
-				t.Fatal(err)
-			}
-			for i := range a {
-				if a[i] != b[i] {
-					t.Fatalf("%s row %d value %d: plain %g, interleaved %g", ty, row, i, a[i], b[i])
+	for _, l := range levels() {
+		withLevel(l, func() {
+			for _, ty := range weightTypes {
+				cols := 2 * max(ty.BlockSize(), 48)
+				m := randMatrix(t, r, ty, 70, cols)
+				mr := Repack(m)
+				if want := impl.types[ty].layout != plain; mr.Interleaved() != want {
+					t.Fatalf("%s %s: interleaved %v, want %v", l, ty, mr.Interleaved(), want)
+				}
+				a, b := make([]float32, cols), make([]float32, cols)
+				for row := range m.Rows {
+					if err := m.DequantizeRow(a, row); err != nil {
+						t.Fatal(err)
+					}
+					if err := mr.DequantizeRow(b, row); err != nil {
+						t.Fatal(err)
+					}
+					for i := range a {
+						if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+							t.Fatalf("%s %s row %d value %d: plain %g, interleaved %g", l, ty, row, i, a[i], b[i])
+						}
+					}
+				}
+				if mr2 := Repack(mr); mr2.layout != mr.layout || &mr2.Data[0] != &mr.Data[0] {
+					t.Fatalf("%s %s: repacking twice changed the matrix", l, ty)
 				}
 			}
-		}
-		if mr2 := Repack(mr); mr2.Interleaved() != mr.Interleaved() {
-			t.Fatal("repacking twice changed the layout")
-		}
-	}
-	m := randMatrix(t, r, Q4_K, 16, 256)
-	if mr := Repack(m); mr.Interleaved() {
-		t.Error("Q4_K has no interleaved form")
+		})
 	}
 }
 
@@ -496,7 +505,7 @@ func TestMatMulBatchInvariant(t *testing.T) {
 	p1, p3 := NewPool(1), NewPool(3)
 	defer p1.Close()
 	defer p3.Close()
-	for _, accel := range []bool{false, true} {
+	for _, l := range levels() {
 		for _, ty := range weightTypes {
 			colsList := []int{ty.BlockSize(), 3 * ty.BlockSize()}
 			if ty.BlockSize() == 1 {
@@ -507,15 +516,19 @@ func TestMatMulBatchInvariant(t *testing.T) {
 					m := randMatrix(t, r, ty, rows, cols)
 					x := randVec(r, maxN*cols, 1)
 					layouts := map[string]Matrix{"plain": m}
-					// Repack interleaves only while the assembly is on (as
-					// it is here); the portable kernels read both layouts.
-					if mr := Repack(m); mr.Interleaved() {
-						layouts["interleaved"] = mr
+					// Repack interleaves for the level in use; the portable
+					// kernels read every layout.
+					for _, ll := range levels() {
+						withLevel(ll, func() {
+							if mr := Repack(m); mr.Interleaved() {
+								layouts[fmt.Sprint("interleaved for ", ll)] = mr
+							}
+						})
 					}
 					for layout, m := range layouts {
-						name := fmt.Sprintf("accel=%v/%s/%s/%dx%d", accel, ty, layout, rows, cols)
+						name := fmt.Sprintf("%s/%s/%s/%dx%d", l, ty, layout, rows, cols)
 						t.Run(name, func(t *testing.T) {
-							withAccel(t, accel, func() {
+							withLevel(l, func() {
 								single := make([]float32, maxN*rows)
 								for tok := range maxN {
 									copy(single[tok*rows:], matmul(t, p1, &m, x[tok*cols:(tok+1)*cols], 1))
