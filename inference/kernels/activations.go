@@ -14,6 +14,7 @@ const (
 	actBF16                  // rounded to bf16, held as float32 (BF16 weights)
 	actQ8                    // int8 in blocks of 32, an f16-exact scale and the sum of the quants each
 	actQ8K                   // int8 in blocks of 256, float32 scale, int16 sums of 16
+	actQ8P                   // actQ8 plus a record (d, -8·Σq, -128·Σq, 0) per block
 	numActFormats
 )
 
@@ -39,6 +40,7 @@ type Activations struct {
 	q8 []int8    // n*cols, Q8_0-style quants
 	d8 []float32 // n*cols/32 scales, each exactly an f16 value
 	s8 []int32   // n*cols/32 sums of the quants of each block
+	p8 []int32   // n*cols/32 records of 4: d's bits, -8·s, -128·s, 0
 
 	qk []int8    // n*cols, Q8_K-style quants
 	dk []float32 // n*cols/256 scales
@@ -73,7 +75,7 @@ func grow[T any](s []T, n int) []T {
 func (a *Activations) check(f actFormat) error {
 	bs := 1
 	switch f {
-	case actQ8:
+	case actQ8, actQ8P:
 		bs = qk0
 	case actQ8K:
 		bs = qkK
@@ -99,6 +101,8 @@ func (a *Activations) alloc(f actFormat) {
 		a.q8 = grow(a.q8, a.n*a.cols)
 		a.d8 = grow(a.d8, a.n*a.cols/qk0)
 		a.s8 = grow(a.s8, a.n*a.cols/qk0)
+	case actQ8P:
+		a.p8 = grow(a.p8, 4*a.n*a.cols/qk0)
 	case actQ8K:
 		a.qk = grow(a.qk, a.n*a.cols)
 		a.dk = grow(a.dk, a.n*a.cols/qkK)
@@ -118,6 +122,11 @@ func (a *Activations) quantRows(f actFormat, lo, hi int) {
 		quantActQ8(a.q8[lo*c:hi*c], a.d8[lo*c/qk0:hi*c/qk0], a.s8[lo*c/qk0:hi*c/qk0], a.x[lo*c:hi*c])
 	case actQ8K:
 		quantActQ8K(a.qk[lo*c:hi*c], a.dk[lo*c/qkK:hi*c/qkK], a.sk[lo*c/16:hi*c/16], a.x[lo*c:hi*c])
+	case actQ8P: // actQ8 is filled already
+		for b := lo * c / qk0; b < hi*c/qk0; b++ {
+			r := a.p8[4*b : 4*b+4]
+			r[0], r[1], r[2], r[3] = int32(math.Float32bits(a.d8[b])), -8*a.s8[b], -128*a.s8[b], 0
+		}
 	}
 }
 

@@ -1,8 +1,10 @@
 package kernels
 
 import (
+	"flag"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -64,13 +66,17 @@ func benchMatrix(b *testing.B, ty Type, rows, cols int) Matrix {
 	return m
 }
 
+var benchThreads = flag.Int("kernels.threads", 0, "threads of BenchmarkMatMul's pool (0: GOMAXPROCS)")
+
 // BenchmarkMatMul reports weight bandwidth (MB/s, from b.SetBytes = weight
 // bytes) and GFLOP/s for each shape, type, batch and implementation: a
 // kernel level (portable, avx2, avx512) on the plain layout, and with an
 // x suffix (avx2x, avx512x) on the weights interleaved for that level by
 // Repack. Filter it, e.g. -bench 'MatMul/llama3-1b/2048x2048/Q4_0/n=1/'.
+// With -kernels.threads=1 it also reports cpu-ns/op, the calling thread's
+// CPU time, which other load on the machine disturbs far less than ns/op.
 func BenchmarkMatMul(b *testing.B) {
-	p := NewPool(0)
+	p := NewPool(*benchThreads)
 	defer p.Close()
 	for _, s := range benchShapes {
 		for _, ty := range weightTypes {
@@ -103,7 +109,9 @@ func BenchmarkMatMul(b *testing.B) {
 							x := randVec(rand.New(rand.NewPCG(1, 1)), n*s.cols, 1)
 							out := make([]float32, n*s.rows)
 							b.SetBytes(int64(len(m.Data)))
-							start := time.Now()
+							runtime.LockOSThread()
+							defer runtime.UnlockOSThread()
+							start, cpu0 := time.Now(), threadCPU()
 							for b.Loop() {
 								if err := p.MatMul(out, &m, x, n); err != nil {
 									b.Fatal(err)
@@ -111,6 +119,9 @@ func BenchmarkMatMul(b *testing.B) {
 							}
 							sec := time.Since(start).Seconds() / float64(b.N)
 							b.ReportMetric(2*float64(s.rows)*float64(s.cols)*float64(n)/sec/1e9, "GFLOP/s")
+							if p.Threads() == 1 {
+								b.ReportMetric(float64(threadCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+							}
 						})
 					}
 				}

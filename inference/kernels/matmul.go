@@ -224,6 +224,11 @@ func (p *Pool) prepare(a *Activations, f actFormat) error {
 	if a.has(f) {
 		return nil
 	}
+	if f == actQ8P {
+		if err := p.prepare(a, actQ8); err != nil {
+			return err
+		}
+	}
 	a.alloc(f)
 	if a.n*a.cols < 1<<15 || p.threads == 1 {
 		a.quantRows(f, 0, a.n)

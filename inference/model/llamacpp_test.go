@@ -92,10 +92,15 @@ func reencode(t testing.TB, src, dst string, typeOf func(name string, shape []ui
 // F32, F16, Q8_0 and Q4_0 (with the tensor types llama.cpp's tools give
 // each file) and compares the 200 greedy ids from BOS with those that
 // llama.cpp's AVX2 build produced on files written by its own tools
-// (testdata/stories260K_llamacpp_ids.txt says how). Our quantisers write
-// the same bytes as llama.cpp's reference ones, and our products round
-// activations as ggml's do, so the ids agree although the float
-// arithmetic is not bit for bit the same.
+// (testdata/stories260K_llamacpp_ids.txt says how), with every kernel
+// level this machine runs. Our quantisers write the same bytes as
+// llama.cpp's reference ones, and our products round activations as
+// ggml's do, so the ids agree although the float arithmetic is not bit for
+// bit the same. The assembly levels must give all 200 ids; the portable
+// kernels add each block's scaled sum to one float32 total where ggml's
+// AVX2 code keeps eight partial sums, and on the Q8_0 file that order
+// alone moves a near-tie at index 135 (where llama.cpp's own AVX-512 build
+// parts from its AVX2 build), so they must give the first 100.
 func TestStoriesLlamaCppIDs(t *testing.T) {
 	bin := shareddata.Path(t, "stories260K", "stories260K.bin")
 	f32 := filepath.Join(t.TempDir(), "stories260K-f32.gguf")
@@ -104,7 +109,24 @@ func TestStoriesLlamaCppIDs(t *testing.T) {
 	}
 	want := llamaCppIDs(t, filepath.Join("testdata", "stories260K_llamacpp_ids.txt"))
 	for _, typ := range []gguf.TensorType{gguf.TypeF32, gguf.TypeF16, gguf.TypeQ8_0, gguf.TypeQ4_0} {
-		t.Run(typ.String(), func(t *testing.T) {
+		for l := range kernels.Available() + 1 {
+			t.Run(typ.String()+"/"+l.String(), func(t *testing.T) {
+				useLevel(t, l)
+				match := 200
+				if l == kernels.Portable {
+					match = 100
+				}
+				storiesIDs(t, f32, typ, want, match)
+			})
+		}
+	}
+}
+
+// storiesIDs re-encodes the F32 file f32 as typ and checks that the first
+// match greedy ids are llama.cpp's.
+func storiesIDs(t *testing.T, f32 string, typ gguf.TensorType, want map[string][]int32, match int) {
+	{
+		{
 			ids, ok := want[strings.ToLower(typ.String())]
 			if !ok || len(ids) != 200 {
 				t.Fatalf("golden file: %d ids for %s, want 200", len(ids), typ)
@@ -128,10 +150,14 @@ func TestStoriesLlamaCppIDs(t *testing.T) {
 				}
 				tok = argmax(logits)
 				if tok != w {
-					t.Fatalf("position %d: id %d, llama.cpp %d", pos, tok, w)
+					if pos < match {
+						t.Fatalf("position %d: id %d, llama.cpp %d", pos, tok, w)
+					}
+					t.Logf("ids part from llama.cpp's at position %d (id %d, llama.cpp %d)", pos, tok, w)
+					return
 				}
 			}
-		})
+		}
 	}
 }
 
