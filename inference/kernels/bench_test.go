@@ -166,6 +166,46 @@ func BenchmarkBandwidth(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeStream multiplies one token with a 0.6 GB Q4_0 or Q8_0
+// matrix, more than any cache holds, the way decode streams a model's
+// weights, and reports the rate in GB/s, to set beside BenchmarkBandwidth.
+func BenchmarkDecodeStream(b *testing.B) {
+	p := NewPool(*benchThreads)
+	defer p.Close()
+	for _, ty := range []Type{Q4_0, Q8_0} {
+		rows := (600 << 20) / (2048 / qk0 * ty.BlockBytes()) &^ 31
+		var m Matrix
+		for l := AVX2; l < numLevels; l++ {
+			b.Run(fmt.Sprintf("%s/%s", ty, l), func(b *testing.B) {
+				defer SetLevel(Available())
+				if SetLevel(l) != l {
+					b.Skip("this machine lacks the level")
+				}
+				if m.Rows == 0 {
+					m = benchMatrix(b, ty, rows, 2048)
+				}
+				mx := Repack(m)
+				x := randVec(rand.New(rand.NewPCG(1, 1)), 2048, 1)
+				out := make([]float32, rows)
+				b.SetBytes(int64(len(mx.Data)))
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				start, cpu0 := time.Now(), threadCPU()
+				for b.Loop() {
+					if err := p.MatMul(out, &mx, x, 1); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(len(mx.Data))*float64(b.N)/time.Since(start).Seconds()/1e9, "GB/s")
+				if p.Threads() == 1 {
+					b.ReportMetric(float64(threadCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+				}
+			})
+		}
+		m = Matrix{}
+	}
+}
+
 func BenchmarkQuantizeActivations(b *testing.B) {
 	x := randVec(rand.New(rand.NewPCG(2, 2)), 8192, 1)
 	q, d, m := make([]int8, len(x)), make([]float32, len(x)/qk0), make([]int32, len(x)/qk0)
