@@ -1,9 +1,6 @@
 package kernels
 
-import (
-	"fmt"
-	"sync/atomic"
-)
+import "fmt"
 
 const (
 	// chunkBytes is the weight bytes one work item covers: small enough that
@@ -20,6 +17,10 @@ const (
 	// hardware prefetchers follow far better than 64 KB pieces taken in
 	// turn by two threads (single-token decode ran ~30% faster).
 	streamBytes = 1 << 20
+	// inlineBytes is the weight bytes × tokens under which a product runs
+	// on the calling thread alone: below it, handing out the work costs
+	// more than it saves.
+	inlineBytes = 64 << 10
 )
 
 // matJob computes out[t*rows+r] for all tokens t and the rows of each chunk.
@@ -32,21 +33,14 @@ type matJob struct {
 	nBig    int
 	small   int // rows of the items after them
 	nChunks int
-	next    atomic.Int64
 }
 
-func (j *matJob) run() {
-	for {
-		c := int(j.next.Add(1) - 1)
-		if c >= j.nChunks {
-			return
-		}
-		lo, size := c*j.chunk, j.chunk
-		if c >= j.nBig {
-			lo, size = j.nBig*j.chunk+(c-j.nBig)*j.small, j.small
-		}
-		j.rows(lo, min(lo+size, j.w.Rows))
+func (j *matJob) item(c int) {
+	lo, size := c*j.chunk, j.chunk
+	if c >= j.nBig {
+		lo, size = j.nBig*j.chunk+(c-j.nBig)*j.small, j.small
 	}
+	j.rows(lo, min(lo+size, j.w.Rows))
 }
 
 func (j *matJob) rows(lo, hi int) {
@@ -130,22 +124,14 @@ func (j *matJob) single(t, lo, hi int) {
 
 // quantJob quantises activation rows in chunks of tokens.
 type quantJob struct {
-	a       *Activations
-	f       actFormat
-	chunk   int
-	nChunks int
-	next    atomic.Int64
+	a     *Activations
+	f     actFormat
+	chunk int
 }
 
-func (j *quantJob) run() {
-	for {
-		c := int(j.next.Add(1) - 1)
-		if c >= j.nChunks {
-			return
-		}
-		lo := c * j.chunk
-		j.a.quantRows(j.f, lo, min(lo+j.chunk, j.a.n))
-	}
+func (j *quantJob) item(c int) {
+	lo := c * j.chunk
+	j.a.quantRows(j.f, lo, min(lo+j.chunk, j.a.n))
 }
 
 // MatMul computes out = x · wᵀ for n rows of x: x holds n×w.Cols values,
@@ -210,8 +196,10 @@ func (p *Pool) matMul(out []float32, w *Matrix, a *Activations) error {
 		j.nBig = max(0, w.Rows-2*p.threads*j.small) / j.chunk
 	}
 	j.nChunks = j.nBig + (w.Rows-j.nBig*j.chunk+j.small-1)/j.small
-	j.next.Store(0)
-	p.dispatch(j)
+	if len(w.Data)*a.n <= inlineBytes {
+		j.chunk, j.nBig, j.small, j.nChunks = w.Rows, 0, w.Rows, 1
+	}
+	p.dispatch(j, j.nChunks)
 	j.w, j.a, j.out = nil, nil, nil
 	return nil
 }
@@ -236,9 +224,7 @@ func (p *Pool) prepare(a *Activations, f actFormat) error {
 		j := &p.quant
 		j.a, j.f = a, f
 		j.chunk = max(1, a.n/(4*p.threads))
-		j.nChunks = (a.n + j.chunk - 1) / j.chunk
-		j.next.Store(0)
-		p.dispatch(j)
+		p.dispatch(j, (a.n+j.chunk-1)/j.chunk)
 		j.a = nil
 	}
 	a.mark(f)
