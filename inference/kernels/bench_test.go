@@ -1,9 +1,11 @@
 package kernels
 
 import (
+	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -65,54 +67,67 @@ func benchMatrix(b *testing.B, ty Type, rows, cols int) Matrix {
 	return m
 }
 
+var benchThreads = flag.Int("kernels.threads", 0, "threads of BenchmarkMatMul's pool (0: GOMAXPROCS)")
+
 // BenchmarkMatMul reports weight bandwidth (MB/s, from b.SetBytes = weight
-// bytes) and GFLOP/s for each shape, type, batch and implementation: go
-// (portable), asm (assembly, plain layout), x8 (assembly on weights
-// interleaved by Repack). Filter it, e.g.
-// -bench 'MatMul/llama3-1b/2048x2048/Q4_0/n=1/'.
+// bytes) and GFLOP/s for each shape, type, batch and implementation: a
+// kernel level (portable, avx2, avx512) on the plain layout, and with an
+// x suffix (avx2x, avx512x) on the weights interleaved for that level by
+// Repack. Filter it, e.g. -bench 'MatMul/llama3-1b/2048x2048/Q4_0/n=1/'.
+// With -kernels.threads=1 it also reports cpu-ns/op, the calling thread's
+// CPU time, which other load on the machine disturbs far less than ns/op.
 func BenchmarkMatMul(b *testing.B) {
-	p := NewPool(0)
+	p := NewPool(*benchThreads)
 	defer p.Close()
 	for _, s := range benchShapes {
 		for _, ty := range weightTypes {
-			var m, mx Matrix
+			var m Matrix
 			var once sync.Once
-			impls := []string{"asm", "go"}
-			if ty == Q4_0 || ty == Q8_0 {
-				impls = []string{"x8", "asm", "go"}
-			}
+			packed := map[Level]Matrix{}
 			for _, n := range []int{1, 8, 32, 128} {
-				for _, impl := range impls {
-					name := fmt.Sprintf("%s/%dx%d/%s/n=%d/%s", s.model, s.rows, s.cols, ty, n, impl)
-					b.Run(name, func(b *testing.B) {
-						if impl != "go" && !cpuHasAccel() {
-							b.Skip("no assembly kernels on this machine")
+				for l := range numLevels {
+					for _, inter := range []bool{false, true} {
+						impl := l.String()
+						if inter {
+							impl += "x"
 						}
-						once.Do(func() {
-							m = benchMatrix(b, ty, s.rows, s.cols)
-							mx = Repack(m)
-						})
-						defer SetAccelerated(true)
-						SetAccelerated(impl != "go")
-						m := m
-						if impl == "x8" {
-							m = mx
-						}
-						x := randVec(rand.New(rand.NewPCG(1, 1)), n*s.cols, 1)
-						out := make([]float32, n*s.rows)
-						b.SetBytes(int64(len(m.Data)))
-						start := time.Now()
-						for b.Loop() {
-							if err := p.MatMul(out, &m, x, n); err != nil {
-								b.Fatal(err)
+						name := fmt.Sprintf("%s/%dx%d/%s/n=%d/%s", s.model, s.rows, s.cols, ty, n, impl)
+						b.Run(name, func(b *testing.B) {
+							defer SetLevel(Available())
+							if SetLevel(l) != l {
+								b.Skip("this machine lacks the level")
 							}
-						}
-						sec := time.Since(start).Seconds() / float64(b.N)
-						b.ReportMetric(2*float64(s.rows)*float64(s.cols)*float64(n)/sec/1e9, "GFLOP/s")
-					})
+							once.Do(func() { m = benchMatrix(b, ty, s.rows, s.cols) })
+							m := m
+							if inter {
+								if _, ok := packed[l]; !ok {
+									packed[l] = Repack(m)
+								}
+								if m = packed[l]; !m.Interleaved() {
+									b.Skip("no interleaved layout at this level")
+								}
+							}
+							x := randVec(rand.New(rand.NewPCG(1, 1)), n*s.cols, 1)
+							out := make([]float32, n*s.rows)
+							b.SetBytes(int64(len(m.Data)))
+							runtime.LockOSThread()
+							defer runtime.UnlockOSThread()
+							start, cpu0 := time.Now(), threadCPU()
+							for b.Loop() {
+								if err := p.MatMul(out, &m, x, n); err != nil {
+									b.Fatal(err)
+								}
+							}
+							sec := time.Since(start).Seconds() / float64(b.N)
+							b.ReportMetric(2*float64(s.rows)*float64(s.cols)*float64(n)/sec/1e9, "GFLOP/s")
+							if p.Threads() == 1 {
+								b.ReportMetric(float64(threadCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+							}
+						})
+					}
 				}
 			}
-			m, mx = Matrix{}, Matrix{}
+			m, packed = Matrix{}, nil
 		}
 	}
 }
@@ -152,17 +167,58 @@ func BenchmarkBandwidth(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeStream multiplies one token with a 0.6 GB Q4_0 or Q8_0
+// matrix, more than any cache holds, the way decode streams a model's
+// weights, and reports the rate in GB/s, to set beside BenchmarkBandwidth.
+func BenchmarkDecodeStream(b *testing.B) {
+	p := NewPool(*benchThreads)
+	defer p.Close()
+	for _, ty := range []Type{Q4_0, Q8_0} {
+		rows := (600 << 20) / (2048 / qk0 * ty.BlockBytes()) &^ 31
+		var m Matrix
+		for l := AVX2; l < numLevels; l++ {
+			b.Run(fmt.Sprintf("%s/%s", ty, l), func(b *testing.B) {
+				defer SetLevel(Available())
+				if SetLevel(l) != l {
+					b.Skip("this machine lacks the level")
+				}
+				if m.Rows == 0 {
+					m = benchMatrix(b, ty, rows, 2048)
+				}
+				mx := Repack(m)
+				x := randVec(rand.New(rand.NewPCG(1, 1)), 2048, 1)
+				out := make([]float32, rows)
+				b.SetBytes(int64(len(mx.Data)))
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				start, cpu0 := time.Now(), threadCPU()
+				for b.Loop() {
+					if err := p.MatMul(out, &mx, x, 1); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(len(mx.Data))*float64(b.N)/time.Since(start).Seconds()/1e9, "GB/s")
+				if p.Threads() == 1 {
+					b.ReportMetric(float64(threadCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+				}
+			})
+		}
+		m = Matrix{}
+	}
+}
+
 func BenchmarkQuantizeActivations(b *testing.B) {
 	x := randVec(rand.New(rand.NewPCG(2, 2)), 8192, 1)
-	q, d, m := make([]int8, len(x)), make([]float32, len(x)/qk0), make([]float32, len(x)/qk0)
+	q, d, m := make([]int8, len(x)), make([]float32, len(x)/qk0), make([]int32, len(x)/qk0)
 	qk, sk := make([]int8, len(x)), make([]int16, len(x)/16)
+	fast, hasFast := kernelSets()[AVX2]
 	b.Run("q8/asm", func(b *testing.B) {
-		if quantActQ8Fast == nil || !cpuHasAccel() {
+		if !hasFast {
 			b.Skip("no assembly kernels")
 		}
 		b.SetBytes(int64(4 * len(x)))
 		for b.Loop() {
-			quantActQ8Fast(q, d, m, x)
+			fast.quantQ8(q, d, m, x)
 		}
 	})
 	b.Run("q8/go", func(b *testing.B) {
@@ -172,13 +228,13 @@ func BenchmarkQuantizeActivations(b *testing.B) {
 		}
 	})
 	b.Run("q8k/asm", func(b *testing.B) {
-		if quantActQ8KFast == nil || !cpuHasAccel() {
+		if !hasFast {
 			b.Skip("no assembly kernels")
 		}
 		b.SetBytes(int64(4 * len(x)))
 		dk := make([]float32, len(x)/qkK)
 		for b.Loop() {
-			quantActQ8KFast(qk, dk, sk, x)
+			fast.quantQ8K(qk, dk, sk, x)
 		}
 	})
 	b.Run("q8k/go", func(b *testing.B) {
@@ -194,16 +250,13 @@ func BenchmarkQuantizeActivations(b *testing.B) {
 // BenchmarkRepack measures the load-time cost of interleaving the largest
 // matrix of llama3-1b (the 128256×2048 output/embedding matrix).
 func BenchmarkRepack(b *testing.B) {
-	if !cpuHasAccel() {
-		b.Skip("no assembly kernels: Repack keeps the plain layout")
-	}
-	for _, ty := range []Type{Q4_0, Q8_0} {
+	for _, ty := range []Type{Q4_0, Q8_0, F16} {
 		b.Run(ty.String(), func(b *testing.B) {
 			m := benchMatrix(b, ty, 128256, 2048)
 			b.SetBytes(int64(len(m.Data)))
 			for b.Loop() {
 				if mr := Repack(m); !mr.Interleaved() {
-					b.Fatal("not interleaved")
+					b.Skip("no interleaved layout for this type at this level")
 				}
 			}
 		})

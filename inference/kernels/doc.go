@@ -6,9 +6,11 @@
 // a transformer layer needs.
 //
 // Every kernel has a portable Go version that defines its arithmetic. On
-// amd64 machines with AVX2, FMA and F16C, hand-written assembly
-// (kernels_amd64.s) replaces the hot loops; the choice is made once at start
-// (Accelerated, SetAccelerated). Activations are quantised to 8-bit blocks
+// amd64 machines with AVX2, FMA and F16C, hand-written assembly replaces
+// the hot loops, one pair of files per family of kernels (float, Q8_0/Q4_0,
+// interleaved, K-quants, vector operations; accel_amd64.go lists them).
+// The choice is made once at start and held in one dispatch table
+// (dispatch.go; Accelerated, SetAccelerated). Activations are quantised to 8-bit blocks
 // when the weights are quantised, so that the inner loops are integer
 // multiply-adds: Q8_0-style blocks of 32 for Q4_0 and Q8_0 weights, Q8_K-style
 // blocks of 256 for the K-quants. Float weights (F32, F16, BF16) multiply

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -56,43 +57,61 @@ func FuzzBlocks(f *testing.F) {
 		}
 		p := NewPool(1)
 		defer p.Close()
-		slow, fast := make([]float32, 5), make([]float32, 5)
-		withAccel(t, false, func() {
+		slow := make([]float32, 5)
+		withLevel(Portable, func() {
 			if err := p.MatMulActs(slow, &m, &a); err != nil {
 				t.Fatal(err)
 			}
 		})
-		withAccel(t, true, func() {
-			if err := p.MatMulActs(fast, &m, &a); err != nil {
+		// Thirty-two rows (rotations of the bytes) exercise the
+		// interleaved layouts of every level.
+		rows := make([]byte, 0, 32*len(data))
+		for r := range 32 {
+			rows = append(rows, data[r%len(data):]...)
+			rows = append(rows, data[:r%len(data)]...)
+		}
+		m32, err := NewMatrix(ty, 32, cols, rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain := make([]float32, 5*32)
+		withLevel(Portable, func() {
+			if err := p.MatMulActs(plain, &m32, &a); err != nil {
 				t.Fatal(err)
 			}
 		})
-		// Eight rows (rotations of the bytes) exercise the interleaved layout.
-		if ty == Q4_0 || ty == Q8_0 {
-			rows := make([]byte, 0, 8*len(data))
-			for r := range 8 {
-				rows = append(rows, data[r%len(data):]...)
-				rows = append(rows, data[:r%len(data)]...)
+		// close compares where the terms are finite: infinities and NaNs
+		// propagate differently.
+		close := func(what string, got, want float32, mag float64) {
+			if math.IsInf(mag, 0) || math.IsNaN(mag) || mag > 1e30 {
+				return
 			}
-			m8, err := NewMatrix(ty, 8, cols, rows)
-			if err != nil {
-				t.Fatal(err)
+			if d := math.Abs(float64(got - want)); d > 1e-5*mag+1e-30 {
+				t.Fatalf("%s %s: %g, portable %g (|terms| %g)", ty, what, got, want, mag)
 			}
-			var plain, inter []float32
-			withAccel(t, true, func() {
-				m8i := Repack(m8)
-				plain = make([]float32, 5*8)
-				inter = make([]float32, 5*8)
-				if err := p.MatMulActs(plain, &m8, &a); err != nil {
+		}
+		for _, l := range levels()[1:] {
+			fast, inter := make([]float32, 5), make([]float32, 5*32)
+			withLevel(l, func() {
+				if err := p.MatMulActs(fast, &m, &a); err != nil {
 					t.Fatal(err)
 				}
-				if err := p.MatMulActs(inter, &m8i, &a); err != nil {
+				mi := Repack(m32)
+				if err := p.MatMulActs(inter, &mi, &a); err != nil {
 					t.Fatal(err)
 				}
 			})
+			for tok := range 5 {
+				act := actValues(t, ty, &a, tok)
+				var mag float64
+				for i, v := range act {
+					mag += math.Abs(float64(vals[i]) * v)
+				}
+				close(fmt.Sprintf("%s token %d", l, tok), fast[tok], slow[tok], mag)
+			}
 			row := make([]float32, cols)
-			for r := range 8 {
-				if err := m8.DequantizeRow(row, r); err != nil {
+			for r := range 32 {
+				if err := m32.DequantizeRow(row, r); err != nil {
 					t.Fatal(err)
 				}
 				for tok := range 5 {
@@ -100,27 +119,8 @@ func FuzzBlocks(f *testing.F) {
 					for i, v := range actValues(t, ty, &a, tok) {
 						mag += math.Abs(float64(row[i]) * v)
 					}
-					if math.IsInf(mag, 0) || math.IsNaN(mag) || mag > 1e30 {
-						continue
-					}
-					pf, it := float64(plain[tok*8+r]), float64(inter[tok*8+r])
-					if d := math.Abs(pf - it); d > 1e-5*mag+1e-30 {
-						t.Fatalf("%s row %d token %d: plain %g, interleaved %g (|terms| %g)", ty, r, tok, pf, it, mag)
-					}
+					close(fmt.Sprintf("%s interleaved row %d token %d", l, r, tok), inter[tok*32+r], plain[tok*32+r], mag)
 				}
-			}
-		}
-		for tok := range 5 {
-			act := actValues(t, ty, &a, tok)
-			var mag float64
-			for i, v := range act {
-				mag += math.Abs(float64(vals[i]) * v)
-			}
-			if math.IsInf(mag, 0) || math.IsNaN(mag) || mag > 1e30 {
-				continue // infinities and NaNs propagate differently
-			}
-			if d := math.Abs(float64(slow[tok] - fast[tok])); d > 1e-5*mag+1e-30 {
-				t.Fatalf("%s token %d: portable %g, assembly %g (|terms| %g)", ty, tok, slow[tok], fast[tok], mag)
 			}
 		}
 	})

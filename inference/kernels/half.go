@@ -89,3 +89,17 @@ func F32ToBF16(f float32) uint16 {
 func le16(b []byte) uint16 { return uint16(b[0]) | uint16(b[1])<<8 }
 
 func put16(b []byte, v uint16) { b[0], b[1] = byte(v), byte(v>>8) }
+
+// roundF16Go sets dst[i] to src[i] rounded to the nearest f16 value.
+func roundF16Go(dst, src []float32) {
+	for i, v := range src[:len(dst)] {
+		dst[i] = f16Table[F32ToF16(v)]
+	}
+}
+
+// roundBF16Go sets dst[i] to src[i] rounded to the nearest bf16 value.
+func roundBF16Go(dst, src []float32) {
+	for i, v := range src[:len(dst)] {
+		dst[i] = BF16ToF32(F32ToBF16(v))
+	}
+}

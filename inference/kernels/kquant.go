@@ -208,22 +208,22 @@ func quantQ6K(dst []byte, x []float32) {
 	put16(dst[q6KBytes-2:], dh)
 }
 
-// quantRowQ8K quantises 256 values to int8 in [-127, 127] against one
-// float32 scale max|x|/127 (rounding to nearest even, as the vector code
-// does) and fills the sums of each group of 16 quants, which the K-quant dot
-// products use to apply mins and offsets. It returns the scale.
+// quantRowQ8K quantises 256 values to int8 as ggml's quantize_row_q8_K
+// does: against the value of largest magnitude m (the first, on ties),
+// with iscale = -127/m, quants min(127, nearest-even(iscale·x)) and the
+// scale 1/iscale (negative when m is positive). It fills the sums of each
+// group of 16 quants, which the K-quant dot products use to apply mins
+// and offsets, and returns the scale.
 func quantRowQ8K(qs []int8, sums []int16, x []float32) float32 {
-	var amax float32
-	for _, v := range x[:qkK] {
-		amax = max(amax, float32(math.Abs(float64(v))))
+	m := signedAbsMax(x[:qkK])
+	if m == 0 {
+		clear(qs[:qkK])
+		clear(sums[:qkK/16])
+		return 0
 	}
-	d := amax / 127
-	var id float32
-	if d != 0 {
-		id = 1 / d
-	}
+	iscale := -127 / m
 	for i, v := range x[:qkK] {
-		qs[i] = int8(clampInt(roundEven(v*id), -127, 127))
+		qs[i] = int8(clampInt(roundEven(iscale*v), -128, 127))
 	}
 	for g := range qkK / 16 {
 		var s int16
@@ -232,15 +232,13 @@ func quantRowQ8K(qs []int8, sums []int16, x []float32) float32 {
 		}
 		sums[g] = s
 	}
-	return d
+	return 1 / iscale
 }
 
 // quantActQ8K fills the Q8_K-style activations of whole blocks of x.
-func quantActQ8K(q []int8, d []float32, s []int16, x []float32) {
-	if quantActQ8KFast != nil && accel {
-		quantActQ8KFast(q, d, s, x)
-		return
-	}
+func quantActQ8K(q []int8, d []float32, s []int16, x []float32) { impl.quantQ8K(q, d, s, x) }
+
+func quantActQ8KGo(q []int8, d []float32, s []int16, x []float32) {
 	for b := range d {
 		d[b] = quantRowQ8K(q[b*qkK:(b+1)*qkK], s[b*16:(b+1)*16], x[b*qkK:(b+1)*qkK])
 	}

@@ -1,9 +1,6 @@
 package kernels
 
-import (
-	"fmt"
-	"sync/atomic"
-)
+import "fmt"
 
 const (
 	// chunkBytes is the weight bytes one work item covers: small enough that
@@ -20,6 +17,10 @@ const (
 	// hardware prefetchers follow far better than 64 KB pieces taken in
 	// turn by two threads (single-token decode ran ~30% faster).
 	streamBytes = 1 << 20
+	// inlineBytes is the weight bytes × tokens under which a product runs
+	// on the calling thread alone: below it, handing out the work costs
+	// more than it saves.
+	inlineBytes = 64 << 10
 )
 
 // matJob computes out[t*rows+r] for all tokens t and the rows of each chunk.
@@ -32,41 +33,33 @@ type matJob struct {
 	nBig    int
 	small   int // rows of the items after them
 	nChunks int
-	next    atomic.Int64
 }
 
-func (j *matJob) run() {
-	for {
-		c := int(j.next.Add(1) - 1)
-		if c >= j.nChunks {
-			return
-		}
-		lo, size := c*j.chunk, j.chunk
-		if c >= j.nBig {
-			lo, size = j.nBig*j.chunk+(c-j.nBig)*j.small, j.small
-		}
-		j.rows(lo, min(lo+size, j.w.Rows))
+func (j *matJob) item(c int) {
+	lo, size := c*j.chunk, j.chunk
+	if c >= j.nBig {
+		lo, size = j.nBig*j.chunk+(c-j.nBig)*j.small, j.small
 	}
+	j.rows(lo, min(lo+size, j.w.Rows))
 }
 
 func (j *matJob) rows(lo, hi int) {
 	w, a, k, out := j.w, j.a, j.k, j.out
 	n, rows, rb := a.n, w.Rows, w.rowBytes
-	if gEnd := min(hi, 8*w.groups); lo < gEnd {
-		// Interleaved groups; chunks start at multiples of eight.
-		gb := 8 * rb
+	if gEnd := min(hi, w.groupedRows()); lo < gEnd {
+		// Interleaved groups; chunks start at group boundaries.
+		gr := layoutRows[w.layout]
+		gb := gr * rb
+		grp, step := k.grp, k.grpMax
+		if k.layout != w.layout {
+			grp, step = groupDotFallback[w.layout], tokenTile
+		}
 		for t0 := 0; t0 < n; t0 += tokenTile {
 			t1 := min(n, t0+tokenTile)
-			for g := lo / 8; g < gEnd/8; g++ {
+			for g := lo / gr; g < gEnd/gr; g++ {
 				gd := w.Data[g*gb : (g+1)*gb]
-				t := t0
-				if k.grp4 != nil {
-					for ; t+4 <= t1; t += 4 {
-						k.grp4(gd, a, t, out[t*rows+8*g:], rows)
-					}
-				}
-				for ; t < t1; t++ {
-					k.grp(gd, a, t, out[t*rows+8*g:t*rows+8*g+8])
+				for t := t0; t < t1; t += step {
+					grp(gd, a, t, min(step, t1-t), out[t*rows+gr*g:], rows)
 				}
 			}
 		}
@@ -131,22 +124,14 @@ func (j *matJob) single(t, lo, hi int) {
 
 // quantJob quantises activation rows in chunks of tokens.
 type quantJob struct {
-	a       *Activations
-	f       actFormat
-	chunk   int
-	nChunks int
-	next    atomic.Int64
+	a     *Activations
+	f     actFormat
+	chunk int
 }
 
-func (j *quantJob) run() {
-	for {
-		c := int(j.next.Add(1) - 1)
-		if c >= j.nChunks {
-			return
-		}
-		lo := c * j.chunk
-		j.a.quantRows(j.f, lo, min(lo+j.chunk, j.a.n))
-	}
+func (j *quantJob) item(c int) {
+	lo := c * j.chunk
+	j.a.quantRows(j.f, lo, min(lo+j.chunk, j.a.n))
 }
 
 // MatMul computes out = x · wᵀ for n rows of x: x holds n×w.Cols values,
@@ -175,7 +160,7 @@ func (p *Pool) matMul(out []float32, w *Matrix, a *Activations) error {
 	if p.closed.Load() {
 		return ErrClosed
 	}
-	if !w.Type.Valid() || table[w.Type].dot == nil || (w.groups > 0 && table[w.Type].grp == nil) {
+	if !w.Type.Valid() || impl.types[w.Type].dot == nil || w.layout >= numLayouts {
 		return fmt.Errorf("matmul: %w: %s", ErrType, w.Type)
 	}
 	if a.cols != w.Cols || len(out) != a.n*w.Rows || len(w.Data) != w.Rows*w.rowBytes {
@@ -184,16 +169,20 @@ func (p *Pool) matMul(out []float32, w *Matrix, a *Activations) error {
 	if a.n == 0 || w.Rows == 0 {
 		return nil
 	}
-	k := &table[w.Type]
-	if err := p.prepare(a, k.act); err != nil {
+	k := &impl.types[w.Type]
+	act := k.act
+	if w.layout != plain {
+		act = layoutAct[w.layout]
+	}
+	if err := p.prepare(a, act); err != nil {
 		return fmt.Errorf("matmul %s: %w", w.Type, err)
 	}
 	j := &p.mat
 	j.w, j.a, j.out, j.k = w, a, out, k
 	size := func(bytes int) int {
 		c := max(1, min(bytes/w.rowBytes, (w.Rows+4*p.threads-1)/(4*p.threads)))
-		if w.groups > 0 {
-			c = (c + 7) &^ 7
+		if gr := layoutRows[w.layout]; w.groups > 0 {
+			c = (c + gr - 1) / gr * gr
 		}
 		return c
 	}
@@ -207,8 +196,10 @@ func (p *Pool) matMul(out []float32, w *Matrix, a *Activations) error {
 		j.nBig = max(0, w.Rows-2*p.threads*j.small) / j.chunk
 	}
 	j.nChunks = j.nBig + (w.Rows-j.nBig*j.chunk+j.small-1)/j.small
-	j.next.Store(0)
-	p.dispatch(j)
+	if len(w.Data)*a.n <= inlineBytes {
+		j.chunk, j.nBig, j.small, j.nChunks = w.Rows, 0, w.Rows, 1
+	}
+	p.dispatch(j, j.nChunks)
 	j.w, j.a, j.out = nil, nil, nil
 	return nil
 }
@@ -221,6 +212,11 @@ func (p *Pool) prepare(a *Activations, f actFormat) error {
 	if a.has(f) {
 		return nil
 	}
+	if f == actQ8P {
+		if err := p.prepare(a, actQ8); err != nil {
+			return err
+		}
+	}
 	a.alloc(f)
 	if a.n*a.cols < 1<<15 || p.threads == 1 {
 		a.quantRows(f, 0, a.n)
@@ -228,9 +224,7 @@ func (p *Pool) prepare(a *Activations, f actFormat) error {
 		j := &p.quant
 		j.a, j.f = a, f
 		j.chunk = max(1, a.n/(4*p.threads))
-		j.nChunks = (a.n + j.chunk - 1) / j.chunk
-		j.next.Store(0)
-		p.dispatch(j)
+		p.dispatch(j, (a.n+j.chunk-1)/j.chunk)
 		j.a = nil
 	}
 	a.mark(f)

@@ -20,6 +20,36 @@ func withAccel(t testing.TB, on bool, f func()) {
 	f()
 }
 
+// withLevel runs f with the kernels of level l and restores the default
+// afterwards; it reports false, without running f, when the machine lacks
+// the level. Tests using it must not run in parallel.
+func withLevel(l Level, f func()) bool {
+	defer SetLevel(Available())
+	if SetLevel(l) != l {
+		return false
+	}
+	f()
+	return true
+}
+
+// levels lists the kernel sets this machine runs, portable first.
+func levels() []Level {
+	var ls []Level
+	for l := range Available() + 1 {
+		ls = append(ls, l)
+	}
+	return ls
+}
+
+// kernelSets returns the table of every level this machine runs.
+func kernelSets() map[Level]kernelSet {
+	m := map[Level]kernelSet{}
+	for _, l := range levels() {
+		m[l] = kernelsFor(l)
+	}
+	return m
+}
+
 // randMatrix quantises random weights of the given shape.
 func randMatrix(t testing.TB, r *rand.Rand, ty Type, rows, cols int) Matrix {
 	t.Helper()
@@ -44,7 +74,7 @@ func randMatrix(t testing.TB, r *rand.Rand, ty Type, rows, cols int) Matrix {
 // float32 for float weights, dequantised 8-bit blocks otherwise.
 func actValues(t testing.TB, ty Type, a *Activations, tok int) []float64 {
 	t.Helper()
-	f := table[ty].act
+	f := impl.types[ty].act
 	if err := a.check(f); err != nil {
 		t.Fatal(err)
 	}
@@ -55,8 +85,8 @@ func actValues(t testing.TB, ty Type, a *Activations, tok int) []float64 {
 	}
 	out := make([]float64, a.cols)
 	switch f {
-	case actF32:
-		for i, v := range a.f32Row(tok) {
+	case actF32, actF16, actBF16:
+		for i, v := range a.floatRow(f, tok) {
 			out[i] = float64(v)
 		}
 	case actQ8:
@@ -127,14 +157,12 @@ func TestMatMul(t *testing.T) {
 			if ty.BlockSize() == 1 {
 				cols = []int{1, 13, 64, 200}[blocks%4]
 			}
-			rows := 1 + blocks*5 // 6, 16, 41, 56: whole and partial groups of 8
+			rows := 1 + blocks*5 // 6, 16, 41, 56: whole and partial groups of 8, 16 and 32
 			m := randMatrix(t, r, ty, rows, cols)
-			for _, n := range []int{1, 4, 7} {
+			for _, n := range []int{1, 4, 7, 13} {
 				t.Run(fmt.Sprintf("%s/cols=%d/n=%d", ty, cols, n), func(t *testing.T) {
 					x := randVec(r, n*cols, 1)
 					ref, mag := reference(t, &m, x, n)
-					var slow, fast []float32
-					withAccel(t, false, func() { slow = matmul(t, p, &m, x, n) })
 					check := func(name string, got []float32) {
 						for i := range ref {
 							if d := math.Abs(float64(got[i]) - ref[i]); d > 1e-5*mag[i]+1e-30 {
@@ -142,17 +170,14 @@ func TestMatMul(t *testing.T) {
 							}
 						}
 					}
-					check("portable", slow)
-					if !cpuHasAccel() {
-						return
-					}
-					withAccel(t, true, func() { fast = matmul(t, p, &m, x, n) })
-					check("assembly", fast)
-					if mr := Repack(m); mr.Interleaved() {
-						withAccel(t, false, func() { slow = matmul(t, p, &mr, x, n) })
-						check("interleaved portable", slow)
-						withAccel(t, true, func() { fast = matmul(t, p, &mr, x, n) })
-						check("interleaved assembly", fast)
+					for _, l := range levels() {
+						withLevel(l, func() {
+							check(l.String(), matmul(t, p, &m, x, n))
+							if mr := Repack(m); mr.Interleaved() {
+								check(l.String()+" interleaved", matmul(t, p, &mr, x, n))
+								withLevel(Portable, func() { check(l.String()+" interleaved, portable", matmul(t, p, &mr, x, n)) })
+							}
+						})
 					}
 				})
 			}
@@ -160,75 +185,142 @@ func TestMatMul(t *testing.T) {
 	}
 }
 
-// TestActivationQuant checks the 8-bit activation forms against the input
-// and the vector quantiser against the portable one, bit for bit.
-func TestActivationQuant(t *testing.T) {
-	r := rand.New(rand.NewPCG(5, 6))
+// refQ8 is ggml's quantize_row_q8_0 (x86) for one block, written out
+// independently: scale max|x|/127 rounded to f16, quants x·(127/max|x|)
+// rounded to nearest even.
+func refQ8(x []float32) (q []int8, d float32, s int32) {
+	var amax float32
+	for _, v := range x {
+		amax = max(amax, float32(math.Abs(float64(v))))
+	}
+	d = F16ToF32(F32ToF16(amax / 127))
+	var id float32
+	if amax != 0 {
+		id = 127 / amax
+	}
+	q = make([]int8, len(x))
+	for i, v := range x {
+		q[i] = int8(math.RoundToEven(float64(v * id)))
+		s += int32(q[i])
+	}
+	return q, d, s
+}
+
+// refQ8K is ggml's quantize_row_q8_K_ref for one block of 256.
+func refQ8K(x []float32) (q []int8, d float32, sums []int16) {
+	var amax, m float32
+	for _, v := range x {
+		if a := float32(math.Abs(float64(v))); a > amax {
+			amax, m = a, v
+		}
+	}
+	q, sums = make([]int8, len(x)), make([]int16, len(x)/16)
+	if amax == 0 {
+		return q, 0, sums
+	}
+	iscale := -127 / m
+	for i, v := range x {
+		q[i] = int8(min(127, math.RoundToEven(float64(iscale*v))))
+		sums[i/16] += int16(q[i])
+	}
+	return q, 1 / iscale, sums
+}
+
+// activationInputs are rows to quantise: random ones with a zero value
+// and an all-zero block, and blocks whose largest magnitude occurs with
+// both signs (the first occurrence decides Q8_K's sign).
+func activationInputs(r *rand.Rand) [][]float32 {
+	var rows [][]float32
 	for _, n := range []int{32, 256, 2048} {
 		x := randVec(r, n, 2)
 		x[5] = 0
 		if n >= 96 {
-			clear(x[64:96]) // an all-zero block
+			clear(x[64:96])
 		}
-		q1, d1, m1 := make([]int8, n), make([]float32, n/qk0), make([]float32, n/qk0)
-		quantActQ8Go(q1, d1, m1, x)
-		for b := range m1 {
-			var s int
-			for _, q := range q1[b*qk0 : (b+1)*qk0] {
-				s += int(q)
-			}
-			if m1[b] != float32(s)*d1[b]*8 {
-				t.Fatalf("block %d: m = %g, want %g", b, m1[b], float32(s)*d1[b]*8)
+		rows = append(rows, x)
+	}
+	tie := randVec(r, 512, 0.5)
+	tie[3], tie[40] = -3, 3        // block 0: -m first
+	tie[256+7], tie[256+9] = 3, -3 // block 1: +m first
+	return append(rows, tie)
+}
+
+// TestActivationQuant checks the 8-bit activation forms of every kernel
+// set the machine runs, bit for bit, against ggml's definitions.
+func TestActivationQuant(t *testing.T) {
+	sets := kernelSets()
+	inputs := activationInputs(rand.New(rand.NewPCG(5, 6)))
+	for name, ks := range sets {
+		for _, x := range inputs {
+			n := len(x)
+			t.Run(fmt.Sprintf("%s/n=%d", name, n), func(t *testing.T) {
+				q, d, s := make([]int8, n), make([]float32, n/qk0), make([]int32, n/qk0)
+				ks.quantQ8(q, d, s, x)
+				for b := range d {
+					wq, wd, ws := refQ8(x[b*qk0 : (b+1)*qk0])
+					if d[b] != wd || s[b] != ws {
+						t.Fatalf("q8 block %d: scale %g sum %d, want %g %d", b, d[b], s[b], wd, ws)
+					}
+					for i, v := range wq {
+						if q[b*qk0+i] != v {
+							t.Fatalf("q8 value %d = %d, want %d (x=%g)", b*qk0+i, q[b*qk0+i], v, x[b*qk0+i])
+						}
+					}
+				}
+				if n%qkK != 0 {
+					return
+				}
+				qk, dk, sk := make([]int8, n), make([]float32, n/qkK), make([]int16, n/16)
+				ks.quantQ8K(qk, dk, sk, x)
+				for b := range dk {
+					wq, wd, ws := refQ8K(x[b*qkK : (b+1)*qkK])
+					if dk[b] != wd {
+						t.Fatalf("q8k block %d: scale %g, want %g", b, dk[b], wd)
+					}
+					for i, v := range wq {
+						if qk[b*qkK+i] != v {
+							t.Fatalf("q8k value %d = %d, want %d (x=%g)", b*qkK+i, qk[b*qkK+i], v, x[b*qkK+i])
+						}
+					}
+					for g, v := range ws {
+						if sk[b*16+g] != v {
+							t.Fatalf("q8k sum %d = %d, want %d", b*16+g, sk[b*16+g], v)
+						}
+					}
+				}
+			})
+		}
+	}
+	// The definitions keep quantisation error small.
+	for _, x := range inputs {
+		for b := 0; b < len(x)/qk0; b++ {
+			q, d, _ := refQ8(x[b*qk0 : (b+1)*qk0])
+			for i, v := range q {
+				if got := float32(v) * d; math.Abs(float64(got-x[b*qk0+i])) > 0.6*float64(d) {
+					t.Fatalf("q8 value %d = %g, input %g (scale %g)", b*qk0+i, got, x[b*qk0+i], d)
+				}
 			}
 		}
+	}
+}
+
+// TestActivationRounding checks the f16 and bf16 forms of every kernel set
+// against the scalar conversions.
+func TestActivationRounding(t *testing.T) {
+	sets := kernelSets()
+	x := randVec(rand.New(rand.NewPCG(9, 9)), 1003, 3)
+	x[0], x[1], x[2] = float32(math.NaN()), float32(math.Inf(-1)), 1e-40
+	x[3], x[4] = 65520, 3.3895314e38 // f16 overflow; bf16 rounding up to infinity
+	for name, ks := range sets {
+		h, b := make([]float32, len(x)), make([]float32, len(x))
+		ks.roundF16(h, x)
+		ks.roundBF16(b, x)
 		for i, v := range x {
-			if got := float32(q1[i]) * d1[i/qk0]; math.Abs(float64(got-v)) > float64(d1[i/qk0])/2*1.0001 {
-				t.Fatalf("q8 value %d = %g, want %g", i, got, v)
+			if wh := F16ToF32(F32ToF16(v)); math.Float32bits(h[i]) != math.Float32bits(wh) && !(wh != wh && h[i] != h[i]) {
+				t.Fatalf("%s: f16 of %g = %g, want %g", name, v, h[i], wh)
 			}
-		}
-		if quantActQ8Fast != nil && cpuHasAccel() {
-			q2, d2, m2 := make([]int8, n), make([]float32, n/qk0), make([]float32, n/qk0)
-			quantActQ8Fast(q2, d2, m2, x)
-			for i := range q1 {
-				if q1[i] != q2[i] {
-					t.Fatalf("n=%d: quant %d: portable %d, vector %d (x=%g, d=%g)", n, i, q1[i], q2[i], x[i], d1[i/qk0])
-				}
-			}
-			for i := range d1 {
-				if d1[i] != d2[i] || m1[i] != m2[i] {
-					t.Fatalf("n=%d: block %d: portable scale %g m %g, vector %g %g", n, i, d1[i], m1[i], d2[i], m2[i])
-				}
-			}
-		}
-		if n%qkK == 0 && quantActQ8KFast != nil && cpuHasAccel() {
-			qa, da, sa := make([]int8, n), make([]float32, n/qkK), make([]int16, n/16)
-			qb, db, sb := make([]int8, n), make([]float32, n/qkK), make([]int16, n/16)
-			for b := range da {
-				da[b] = quantRowQ8K(qa[b*qkK:], sa[b*16:], x[b*qkK:(b+1)*qkK])
-			}
-			quantActQ8KFast(qb, db, sb, x)
-			for i := range qa {
-				if qa[i] != qb[i] || da[i/qkK] != db[i/qkK] || sa[i/16] != sb[i/16] {
-					t.Fatalf("n=%d: q8k value %d: portable %d/%g/%d, vector %d/%g/%d", n, i, qa[i], da[i/qkK], sa[i/16], qb[i], db[i/qkK], sb[i/16])
-				}
-			}
-		}
-		if n%qkK == 0 {
-			qs, sums := make([]int8, qkK), make([]int16, 16)
-			d := quantRowQ8K(qs, sums, x[:qkK])
-			for i, q := range qs {
-				if got := float32(q) * d; math.Abs(float64(got-x[i])) > math.Abs(float64(d))/2*1.0001 {
-					t.Fatalf("q8k value %d = %g, want %g", i, got, x[i])
-				}
-			}
-			for g := range 16 {
-				var s int
-				for _, q := range qs[16*g : 16*g+16] {
-					s += int(q)
-				}
-				if int(sums[g]) != s {
-					t.Fatalf("q8k sum %d = %d, want %d", g, sums[g], s)
-				}
+			if wb := BF16ToF32(F32ToBF16(v)); math.Float32bits(b[i]) != math.Float32bits(wb) {
+				t.Fatalf("%s: bf16 of %g = %g (%#x), want %g (%#x)", name, v, b[i], math.Float32bits(b[i]), wb, math.Float32bits(wb))
 			}
 		}
 	}
@@ -368,33 +460,34 @@ func TestMatMulNoAllocs(t *testing.T) {
 
 func TestRepackRows(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 18))
-	for _, ty := range []Type{Q4_0, Q8_0} {
-		m := randMatrix(t, r, ty, 21, 96)
-		mr := Repack(m)
-		if cpuHasAccel() != mr.Interleaved() {
-			t.Fatalf("%s: interleaved %v with assembly %v", ty, mr.Interleaved(), cpuHasAccel())
-		}
-		a, b := make([]float32, 96), make([]float32, 96)
-		for row := range 21 {
-			if err := m.DequantizeRow(a, row); err != nil {
-				t.Fatal(err)
-			}
-			if err := mr.DequantizeRow(b, row); err != nil {
-				t.Fatal(err)
-			}
-			for i := range a {
-				if a[i] != b[i] {
-					t.Fatalf("%s row %d value %d: plain %g, interleaved %g", ty, row, i, a[i], b[i])
+	for _, l := range levels() {
+		withLevel(l, func() {
+			for _, ty := range weightTypes {
+				cols := 2 * max(ty.BlockSize(), 48)
+				m := randMatrix(t, r, ty, 70, cols)
+				mr := Repack(m)
+				if want := impl.types[ty].layout != plain; mr.Interleaved() != want {
+					t.Fatalf("%s %s: interleaved %v, want %v", l, ty, mr.Interleaved(), want)
+				}
+				a, b := make([]float32, cols), make([]float32, cols)
+				for row := range m.Rows {
+					if err := m.DequantizeRow(a, row); err != nil {
+						t.Fatal(err)
+					}
+					if err := mr.DequantizeRow(b, row); err != nil {
+						t.Fatal(err)
+					}
+					for i := range a {
+						if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+							t.Fatalf("%s %s row %d value %d: plain %g, interleaved %g", l, ty, row, i, a[i], b[i])
+						}
+					}
+				}
+				if mr2 := Repack(mr); mr2.layout != mr.layout || &mr2.Data[0] != &mr.Data[0] {
+					t.Fatalf("%s %s: repacking twice changed the matrix", l, ty)
 				}
 			}
-		}
-		if mr2 := Repack(mr); mr2.Interleaved() != mr.Interleaved() {
-			t.Fatal("repacking twice changed the layout")
-		}
-	}
-	m := randMatrix(t, r, Q4_K, 16, 256)
-	if mr := Repack(m); mr.Interleaved() {
-		t.Error("Q4_K has no interleaved form")
+		})
 	}
 }
 
@@ -412,7 +505,7 @@ func TestMatMulBatchInvariant(t *testing.T) {
 	p1, p3 := NewPool(1), NewPool(3)
 	defer p1.Close()
 	defer p3.Close()
-	for _, accel := range []bool{false, true} {
+	for _, l := range levels() {
 		for _, ty := range weightTypes {
 			colsList := []int{ty.BlockSize(), 3 * ty.BlockSize()}
 			if ty.BlockSize() == 1 {
@@ -423,15 +516,19 @@ func TestMatMulBatchInvariant(t *testing.T) {
 					m := randMatrix(t, r, ty, rows, cols)
 					x := randVec(r, maxN*cols, 1)
 					layouts := map[string]Matrix{"plain": m}
-					// Repack interleaves only while the assembly is on (as
-					// it is here); the portable kernels read both layouts.
-					if mr := Repack(m); mr.Interleaved() {
-						layouts["interleaved"] = mr
+					// Repack interleaves for the level in use; the portable
+					// kernels read every layout.
+					for _, ll := range levels() {
+						withLevel(ll, func() {
+							if mr := Repack(m); mr.Interleaved() {
+								layouts[fmt.Sprint("interleaved for ", ll)] = mr
+							}
+						})
 					}
 					for layout, m := range layouts {
-						name := fmt.Sprintf("accel=%v/%s/%s/%dx%d", accel, ty, layout, rows, cols)
+						name := fmt.Sprintf("%s/%s/%s/%dx%d", l, ty, layout, rows, cols)
 						t.Run(name, func(t *testing.T) {
-							withAccel(t, accel, func() {
+							withLevel(l, func() {
 								single := make([]float32, maxN*rows)
 								for tok := range maxN {
 									copy(single[tok*rows:], matmul(t, p1, &m, x[tok*cols:(tok+1)*cols], 1))

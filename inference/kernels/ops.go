@@ -15,18 +15,6 @@ var (
 	dotFast         func(x, y []float32) float32
 )
 
-// siluMulFast and expSubFast are AVX2 forms of SiLUMul and of Softmax's
-// exponentials. They are installed but never called: their float32
-// polynomial differs from Exp in the last bits (a third of the values, by up
-// to 5 ulp), and Exp defines the model's outputs. They go when their
-// assembly goes.
-//
-//lint:ignore U1000 kept only until siluMulAVX2 and expSubAVX2 are deleted
-var siluMulFast func(g, u []float32)
-
-//lint:ignore U1000 kept only until siluMulAVX2 and expSubAVX2 are deleted
-var expSubFast func(x []float32, m float32) float32
-
 // Dot returns Σ x[i]·y[i] over min(len(x), len(y)) values.
 func Dot(x, y []float32) float32 {
 	n := min(len(x), len(y))

@@ -14,9 +14,28 @@ import (
 // ended parked that single-token decode ran ~25% slower.
 const spinRounds = 1 << 20
 
-// task is one parallel operation. run is called by every thread of the pool
-// at once and takes work items from a shared counter until none are left.
-type task interface{ run() }
+// task is one parallel operation, cut into items that the threads claim
+// one at a time; item(i) runs item i.
+type task interface{ item(i int) }
+
+// The claim word of the operation in flight: its generation, its number of
+// items and the next unclaimed item. A thread owns item i of generation g
+// once it has moved the word from (g, n, i) to (g, n, i+1), and only then
+// reads the operation's fields; the dispatcher keeps them unchanged until
+// every item of g is done. A worker that wakes late, after the last claim,
+// sees a spent or newer word and touches nothing, so nobody waits for a
+// worker that is asleep or descheduled unless it holds an item.
+const (
+	claimBits = 20
+	claimMask = 1<<claimBits - 1
+	genMask   = 1<<(64-2*claimBits) - 1
+	// maxItems bounds the items of one operation.
+	maxItems = claimMask
+)
+
+func claimWord(gen uint64, n, next int) uint64 {
+	return gen<<(2*claimBits) | uint64(n)<<claimBits | uint64(next)
+}
 
 type worker struct {
 	wake   chan struct{} // holds at most one wake-up token
@@ -35,13 +54,14 @@ type Pool struct {
 	wg      sync.WaitGroup
 	closed  atomic.Bool
 
-	gen     atomic.Uint64 // bumped to publish job
-	job     task
-	pending atomic.Int32 // workers still running job
-	// The dispatcher polls pending; only when it has given up and parked
-	// (waiting set) does the last worker wake it through done.
+	gen   uint64        // generation of the last operation; p.mu
+	claim atomic.Uint64 // claim word, see above
+	job   task          // the operation of the current generation
+	done  atomic.Int64  // items of the current generation finished
+	// The dispatcher polls done; only when it has given up and parked
+	// (waiting set) does the thread finishing the last item wake it.
 	waiting atomic.Bool
-	done    chan struct{}
+	wakeup  chan struct{}
 
 	mat     matJob
 	quant   quantJob
@@ -55,7 +75,7 @@ func NewPool(threads int) *Pool {
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	p := &Pool{threads: threads, done: make(chan struct{}, 1)}
+	p := &Pool{threads: threads, wakeup: make(chan struct{}, 1)}
 	for range threads - 1 {
 		w := &worker{wake: make(chan struct{}, 1)}
 		p.workers = append(p.workers, w)
@@ -76,7 +96,8 @@ func (p *Pool) Close() {
 	if p.closed.Swap(true) {
 		return
 	}
-	p.gen.Add(1)
+	p.gen = (p.gen + 1) & genMask
+	p.claim.Store(claimWord(p.gen, 0, 0))
 	for _, w := range p.workers {
 		select {
 		case w.wake <- struct{}{}:
@@ -94,47 +115,66 @@ func (p *Pool) loop(w *worker) {
 		if p.closed.Load() {
 			return
 		}
-		p.job.run()
-		if p.pending.Add(-1) == 0 && p.waiting.Load() && p.waiting.CompareAndSwap(true, false) {
-			p.done <- struct{}{}
-		}
+		p.work(seen)
 	}
 }
 
-// await returns the next generation after seen, polling first and then
-// parking. A worker marks itself parked before its last look at gen and the
-// dispatcher bumps gen before it looks at the mark, so one of them always
-// sees the other; extra wake-up tokens are harmless.
+// await returns the generation of a claim word newer than seen, polling
+// first and then parking. A worker marks itself parked before its last
+// look at the word and the dispatcher publishes the word before it looks at
+// the mark, so one of them always sees the other; extra wake-up tokens are
+// harmless.
 func (p *Pool) await(w *worker, seen uint64) uint64 {
 	for range spinRounds {
-		if g := p.gen.Load(); g != seen {
+		if g := p.claim.Load() >> (2 * claimBits); g != seen {
 			return g
 		}
 	}
 	for {
 		w.parked.Store(true)
-		if g := p.gen.Load(); g != seen {
+		if g := p.claim.Load() >> (2 * claimBits); g != seen {
 			w.parked.Store(false)
 			return g
 		}
 		<-w.wake
 		w.parked.Store(false)
-		if g := p.gen.Load(); g != seen {
+		if g := p.claim.Load() >> (2 * claimBits); g != seen {
 			return g
 		}
 	}
 }
 
-// dispatch runs j on every thread and returns when all are done. The caller
-// holds p.mu.
-func (p *Pool) dispatch(j task) {
-	if len(p.workers) == 0 {
-		j.run()
+// work claims and runs items of generation gen until none is left.
+func (p *Pool) work(gen uint64) {
+	for {
+		v := p.claim.Load()
+		n, next := int(v>>claimBits&claimMask), int(v&claimMask)
+		if v>>(2*claimBits) != gen || next >= n {
+			return
+		}
+		if !p.claim.CompareAndSwap(v, v+1) {
+			continue
+		}
+		p.job.item(next)
+		if p.done.Add(1) == int64(n) && p.waiting.Load() && p.waiting.CompareAndSwap(true, false) {
+			p.wakeup <- struct{}{}
+		}
+	}
+}
+
+// dispatch runs the n items of j on the pool's threads and returns when all
+// are done. The caller holds p.mu; n <= maxItems.
+func (p *Pool) dispatch(j task, n int) {
+	if len(p.workers) == 0 || n == 1 {
+		for i := range n {
+			j.item(i)
+		}
 		return
 	}
 	p.job = j
-	p.pending.Store(int32(len(p.workers)))
-	p.gen.Add(1)
+	p.done.Store(0)
+	p.gen = (p.gen + 1) & genMask
+	p.claim.Store(claimWord(p.gen, n, 0))
 	for _, w := range p.workers {
 		if w.parked.Load() {
 			select {
@@ -143,41 +183,36 @@ func (p *Pool) dispatch(j task) {
 			}
 		}
 	}
-	j.run()
-	// Parking on a channel here would be costly: the worker that wakes us
-	// keeps its P while it polls for the next job, so poll first. Same
-	// handshake as await: set waiting, look again; whoever clears waiting
-	// decides whether a wake-up is sent.
+	p.work(p.gen)
+	// The items left are running on workers. Parking on a channel here
+	// would be costly: the worker that wakes us keeps its P while it polls
+	// for the next job, so poll first. Same handshake as await: set
+	// waiting, look again; whoever clears waiting decides whether a
+	// wake-up is sent.
 	for range spinRounds {
-		if p.pending.Load() == 0 {
+		if p.done.Load() == int64(n) {
+			p.job = nil
 			return
 		}
 	}
 	p.waiting.Store(true)
-	if p.pending.Load() == 0 && p.waiting.CompareAndSwap(true, false) {
+	if p.done.Load() == int64(n) && p.waiting.CompareAndSwap(true, false) {
+		p.job = nil
 		return
 	}
-	<-p.done
+	<-p.wakeup
+	p.job = nil
 }
 
 // funcJob runs a caller's function over chunks of [0, n).
 type funcJob struct {
-	fn      func(lo, hi int)
-	n       int
-	chunk   int
-	nChunks int
-	next    atomic.Int64
+	fn       func(lo, hi int)
+	n, chunk int
 }
 
-func (j *funcJob) run() {
-	for {
-		c := int(j.next.Add(1) - 1)
-		if c >= j.nChunks {
-			return
-		}
-		lo := c * j.chunk
-		j.fn(lo, min(lo+j.chunk, j.n))
-	}
+func (j *funcJob) item(c int) {
+	lo := c * j.chunk
+	j.fn(lo, min(lo+j.chunk, j.n))
 }
 
 // Parallel calls fn on disjoint ranges [lo, hi) covering [0, n), spread over
@@ -194,10 +229,8 @@ func (p *Pool) Parallel(n int, fn func(lo, hi int)) error {
 	}
 	j := &p.fn
 	j.fn, j.n = fn, n
-	j.chunk = max(1, n/(4*p.threads))
-	j.nChunks = (n + j.chunk - 1) / j.chunk
-	j.next.Store(0)
-	p.dispatch(j)
+	j.chunk = max(1, n/(4*p.threads), (n+maxItems-1)/maxItems)
+	p.dispatch(j, (n+j.chunk-1)/j.chunk)
 	j.fn = nil
 	return nil
 }

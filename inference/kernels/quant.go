@@ -174,17 +174,20 @@ func dequantQ4_0(dst []float32, b []byte) {
 	}
 }
 
+// quantQ4_0 encodes as ggml's reference quantiser does, byte for byte:
+// the value of largest magnitude maps to -8, using the full range, and a
+// quant is min(15, trunc(x/d + 8.5)) in float32.
 func quantQ4_0(dst []byte, x []float32) {
-	// The value of largest magnitude maps to -8, using the full range.
 	d := signedAbsMax(x) / -8
 	put16(dst, F32ToF16(d))
 	var id float32
 	if d != 0 {
 		id = 1 / d
 	}
+	q := func(v float32) byte {
+		return byte(clampInt(int(float32(v*id)+8.5), 0, 15))
+	}
 	for i := range qk0 / 2 {
-		lo := clampInt(roundInt(x[i]*id)+8, 0, 15)
-		hi := clampInt(roundInt(x[i+qk0/2]*id)+8, 0, 15)
-		dst[2+i] = byte(lo) | byte(hi)<<4
+		dst[2+i] = q(x[i]) | q(x[i+qk0/2])<<4
 	}
 }

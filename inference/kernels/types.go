@@ -104,14 +104,15 @@ func (t Type) RowBytes(n int) (int, error) {
 
 // Matrix is a row-major weight matrix stored in one of the formats. Data is
 // used in place (typically a slice of a memory-mapped file) and never
-// written. After Repack, the first groups×8 rows of Data are interleaved in
-// groups of eight (see repack.go) and only the package can read them.
+// written. After Repack, the first rows of Data are interleaved in groups
+// (see repack.go) and only the package can read them.
 type Matrix struct {
 	Type     Type
 	Rows     int
 	Cols     int
 	Data     []byte
 	rowBytes int
+	layout   layout // of the first groups·layoutRows[layout] rows
 	groups   int
 }
 
@@ -135,7 +136,10 @@ func NewMatrix(t Type, rows, cols int, data []byte) (Matrix, error) {
 func (m *Matrix) RowBytes() int { return m.rowBytes }
 
 // Interleaved reports whether Repack has interleaved the rows.
-func (m *Matrix) Interleaved() bool { return m.groups > 0 }
+func (m *Matrix) Interleaved() bool { return m.layout != plain }
+
+// groupedRows is how many rows, from the first, are interleaved.
+func (m *Matrix) groupedRows() int { return layoutRows[m.layout] * m.groups }
 
 // row returns the encoded bytes of a row that is not interleaved.
 func (m *Matrix) row(r int) []byte { return m.Data[r*m.rowBytes : (r+1)*m.rowBytes] }
@@ -147,7 +151,7 @@ func (m *Matrix) DequantizeRow(dst []float32, r int) error {
 	if r < 0 || r >= m.Rows {
 		return fmt.Errorf("%w: row %d of %d", ErrShape, r, m.Rows)
 	}
-	if r < 8*m.groups {
+	if r < m.groupedRows() {
 		if len(dst) != m.Cols {
 			return fmt.Errorf("dequantize row: %w: %d values for %d columns", ErrShape, len(dst), m.Cols)
 		}

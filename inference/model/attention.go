@@ -3,7 +3,6 @@ package model
 import (
 	"fmt"
 	"math"
-	"sync"
 	"unsafe"
 
 	"github.com/corral-ai/corral/inference/kernels"
@@ -23,6 +22,7 @@ const (
 type matAttn struct {
 	q, scores []float32 // block rows × headDim, × span
 	k         []float32 // span × headDim keys
+	keys      kernels.Matrix
 }
 
 // attendRun computes attention for rows[lo:hi], which all belong to one
@@ -84,35 +84,41 @@ func (m *llama) attendBlock(l int, rows []Entry, lo, hi, h, span int, kv KV) err
 	if err != nil {
 		return err
 	}
+	t.keys = keys // in the scratch, so that its address does not escape
 	t.scores = grow(t.scores, nq*span)
-	if err := m.pool.MatMul(t.scores, &keys, t.q, nq); err != nil {
+	if err := m.pool.MatMul(t.scores, &t.keys, t.q, nq); err != nil {
 		return fmt.Errorf("scores: %w", err)
 	}
-	var (
-		errMu sync.Mutex
-		first error
-	)
-	if err := m.pool.Parallel(nq, func(a, b int) {
-		for r := a; r < b; r++ {
-			j, g := r/group, r%group
-			pos := rows[lo+j].Pos
-			probs := t.scores[r*span : r*span+pos+1]
-			kernels.Softmax(probs)
-			out := s.att[(lo+j)*qDim+(h*group+g)*hd : (lo+j)*qDim+(h*group+g+1)*hd]
-			clear(out)
-			if err := weightValues(out, probs, l, seq, h, hd, kvDim, kv); err != nil {
-				errMu.Lock()
-				if first == nil {
-					first = err
-				}
-				errMu.Unlock()
-				return
-			}
-		}
-	}); err != nil {
-		return err
+	m.bindParallel()
+	p := &s.par
+	p.l, p.rows, p.lo, p.h, p.span, p.seq, p.kv, p.err = l, rows, lo, h, span, seq, kv, nil
+	err = m.pool.Parallel(nq, s.blockFn)
+	if err == nil {
+		err = p.err
 	}
-	return first
+	p.rows, p.kv = nil, nil
+	return err
+}
+
+// attendBlockRows is the pool's item for attendBlock's query rows [a, b):
+// each row's softmax and weighted sum of values.
+func (m *llama) attendBlockRows(a, b int) {
+	c, s := &m.cfg, &m.s
+	p, t := &s.par, &s.mat
+	hd, kvDim, qDim := c.HeadDim, c.KVDim(), c.Heads*c.HeadDim
+	group := c.Heads / c.KVHeads
+	for r := a; r < b; r++ {
+		j, g := r/group, r%group
+		pos := p.rows[p.lo+j].Pos
+		probs := t.scores[r*p.span : r*p.span+pos+1]
+		kernels.Softmax(probs)
+		out := s.att[(p.lo+j)*qDim+(p.h*group+g)*hd : (p.lo+j)*qDim+(p.h*group+g+1)*hd]
+		clear(out)
+		if err := weightValues(out, probs, p.l, p.seq, p.h, hd, kvDim, p.kv); err != nil {
+			s.fail(err)
+			return
+		}
+	}
 }
 
 // scaleQuery writes the query heads in src, scaled by 1/sqrt(headDim), to

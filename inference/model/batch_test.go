@@ -12,6 +12,15 @@ import (
 	"github.com/corral-ai/corral/inference/model/synth"
 )
 
+// useLevel selects the kernels of level l until the test ends.
+func useLevel(t *testing.T, l kernels.Level) {
+	t.Helper()
+	if kernels.SetLevel(l) != l {
+		t.Fatalf("kernel level %s is not available", l)
+	}
+	t.Cleanup(func() { kernels.SetLevel(kernels.Available()) })
+}
+
 // TestBatchMatchesSingle runs 8 sequences, each at a different position,
 // as one batch and one token at a time, and wants the same logits, bit for
 // bit: the kernels and both attention paths are batch invariant, and the
@@ -31,18 +40,21 @@ func TestBatchMatchesSingle(t *testing.T) {
 	models := map[string]func(t *testing.T) model.Model{
 		"stories260K": func(t *testing.T) model.Model { return stories(t) },
 	}
-	// Both layouts: repacked at load (the default) and as in the file.
+	// Both layouts: repacked at load (the default) and as in the file, with
+	// every kernel level the machine runs (each must be batch invariant;
+	// they need not give each other's bits).
 	for _, typ := range []gguf.TensorType{gguf.TypeQ4_K, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeF16} {
-		models["synthetic "+typ.String()] = synthetic(typ, false)
-		models["synthetic "+typ.String()+" kept layout"] = synthetic(typ, true)
-		// The portable kernels must be batch invariant too (they need not
-		// give the assembly's bits).
-		models["synthetic "+typ.String()+" portable"] = func(t *testing.T) model.Model {
-			if kernels.Accelerated() {
-				kernels.SetAccelerated(false)
-				t.Cleanup(func() { kernels.SetAccelerated(true) })
+		for l := range kernels.Available() + 1 {
+			for _, keep := range []bool{false, true} {
+				name := "synthetic " + typ.String() + " " + l.String()
+				if keep {
+					name += " kept layout"
+				}
+				models[name] = func(t *testing.T) model.Model {
+					useLevel(t, l)
+					return synthetic(typ, keep)(t)
+				}
 			}
-			return synthetic(typ, false)(t)
 		}
 	}
 	for name, open := range models {

@@ -22,6 +22,35 @@ type scratch struct {
 	mat        matAttn
 	acts       kernels.Activations
 	scores     sync.Pool // *[]float32 attention scores, one per running job
+
+	// par is the state the parallel attention and SwiGLU items read; the
+	// functions handed to the pool are made once (by bindParallel), so a
+	// forward pass allocates nothing.
+	par struct {
+		l, lo, hi, h, span, seq, ffn int
+		rows                         []Entry
+		kv                           KV
+		mu                           sync.Mutex
+		err                          error // the first item's error
+	}
+	singleFn, blockFn, swigluFn func(lo, hi int)
+}
+
+// bindParallel makes the functions the pool runs for attention and SwiGLU.
+func (m *llama) bindParallel() {
+	s := &m.s
+	if s.singleFn == nil {
+		s.singleFn, s.blockFn, s.swigluFn = m.attendSingles, m.attendBlockRows, m.swigluRows
+	}
+}
+
+// fail records the first error of a parallel step.
+func (s *scratch) fail(err error) {
+	s.par.mu.Lock()
+	if s.par.err == nil {
+		s.par.err = err
+	}
+	s.par.mu.Unlock()
 }
 
 func grow(s []float32, n int) []float32 {
@@ -172,30 +201,30 @@ func (m *llama) attention(l int, rows []Entry, kv KV) error {
 		}
 		lo = hi
 	}
-	var (
-		errMu sync.Mutex
-		first error
-	)
-	err := m.pool.Parallel(len(s.single)*c.KVHeads, func(lo, hi int) {
-		for j := lo; j < hi; j++ {
-			i := s.single[j/c.KVHeads]
-			if err := m.attendGroup(l, rows[i], i, j%c.KVHeads, kv); err != nil {
-				errMu.Lock()
-				if first == nil {
-					first = err
-				}
-				errMu.Unlock()
-				return
-			}
-		}
-	})
+	m.bindParallel()
+	s.par.l, s.par.rows, s.par.kv, s.par.err = l, rows, kv, nil
+	err := m.pool.Parallel(len(s.single)*c.KVHeads, s.singleFn)
 	if err == nil {
-		err = first
+		err = s.par.err
 	}
+	s.par.rows, s.par.kv = nil, nil
 	if err != nil {
 		return fmt.Errorf("layer %d attention: %w", l, err)
 	}
 	return nil
+}
+
+// attendSingles is the pool's item for the rows attended one at a time:
+// items j of [lo, hi) are (row s.single[j/KVHeads], KV head j%KVHeads).
+func (m *llama) attendSingles(lo, hi int) {
+	s, c := &m.s, &m.cfg
+	for j := lo; j < hi; j++ {
+		i := s.single[j/c.KVHeads]
+		if err := m.attendGroup(s.par.l, s.par.rows[i], i, j%c.KVHeads, s.par.kv); err != nil {
+			s.fail(err)
+			return
+		}
+	}
 }
 
 // attendGroup computes the outputs of the query heads that share KV head h
@@ -263,7 +292,9 @@ func (m *llama) feedForward(l, n int) error {
 		return fmt.Errorf("layer %d ffn_up: %w", l, err)
 	}
 	if n*ffn >= 1<<16 {
-		if err := m.pool.Parallel(n, func(lo, hi int) { kernels.SiLUMul(s.gate[lo*ffn:hi*ffn], s.up[lo*ffn:hi*ffn]) }); err != nil {
+		m.bindParallel()
+		s.par.ffn = ffn
+		if err := m.pool.Parallel(n, s.swigluFn); err != nil {
 			return err
 		}
 	} else {
@@ -274,4 +305,11 @@ func (m *llama) feedForward(l, n int) error {
 	}
 	kernels.Add(s.x[:n*dim], s.out[:n*dim])
 	return nil
+}
+
+// swigluRows is the pool's item for SwiGLU over rows [lo, hi).
+func (m *llama) swigluRows(lo, hi int) {
+	s := &m.s
+	ffn := s.par.ffn
+	kernels.SiLUMul(s.gate[lo*ffn:hi*ffn], s.up[lo*ffn:hi*ffn])
 }

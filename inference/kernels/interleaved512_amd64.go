@@ -1,0 +1,102 @@
+//go:build amd64
+
+package kernels
+
+// Q4_0, Q8_0 and F16 weights in the AVX-512 interleaved layouts (q4x16,
+// q8x16, f16x32; repack.go) (interleaved512_amd64.s).
+
+//go:noescape
+func q4x16x8AVX512(w *byte, x *int8, xs int, p *int32, ps int, nb int, out *float32, os int)
+
+//go:noescape
+func q4x16x4AVX512(w *byte, x *int8, xs int, p *int32, ps int, nb int, out *float32, os int)
+
+//go:noescape
+func q4x16x1AVX512(w *byte, x *int8, xs int, p *int32, ps int, nb int, out *float32, os int)
+
+//go:noescape
+func q8x16x8AVX512(w *byte, x *int8, xs int, p *int32, ps int, nb int, out *float32, os int)
+
+//go:noescape
+func q8x16x4AVX512(w *byte, x *int8, xs int, p *int32, ps int, nb int, out *float32, os int)
+
+//go:noescape
+func q8x16x1AVX512(w *byte, x *int8, xs int, p *int32, ps int, nb int, out *float32, os int)
+
+//go:noescape
+func f16x32x12AVX512(w *byte, x *float32, xs int, k int, out *float32, os int)
+
+//go:noescape
+func f16x32x4AVX512(w *byte, x *float32, xs int, k int, out *float32, os int)
+
+//go:noescape
+func f16x32x1AVX512(w *byte, x *float32, xs int, k int, out *float32, os int)
+
+func installInterleaved512(s *kernelSet) {
+	k := &s.types
+	k[Q4_0].layout, k[Q4_0].grpMax, k[Q4_0].grp = q4x16, 8, q4x16Group
+	k[Q8_0].layout, k[Q8_0].grpMax, k[Q8_0].grp = q8x16, 8, q8x16Group
+	k[F16].layout, k[F16].grpMax, k[F16].grp = f16x32, 12, f16x32Group
+}
+
+// The group wrappers take tokens t..t+n-1 in runs of the widest kernel
+// that fits; every kernel gives a (row, token) the same bits.
+
+func q4x16Group(g []byte, a *Activations, t, n int, out []float32, stride int) {
+	c := a.cols
+	nb := c / qk0
+	_ = out[(n-1)*stride+15]
+	for n > 0 {
+		x, p, o := &a.q8[t*c], &a.p8[4*t*nb], &out[0]
+		switch {
+		case n >= 8:
+			q4x16x8AVX512(&g[0], x, c, p, 16*nb, nb, o, 4*stride)
+			t, n, out = t+8, n-8, out[min(8*stride, len(out)):]
+		case n >= 4:
+			q4x16x4AVX512(&g[0], x, c, p, 16*nb, nb, o, 4*stride)
+			t, n, out = t+4, n-4, out[min(4*stride, len(out)):]
+		default:
+			q4x16x1AVX512(&g[0], x, c, p, 16*nb, nb, o, 4*stride)
+			t, n, out = t+1, n-1, out[min(stride, len(out)):]
+		}
+	}
+}
+
+func q8x16Group(g []byte, a *Activations, t, n int, out []float32, stride int) {
+	c := a.cols
+	nb := c / qk0
+	_ = out[(n-1)*stride+15]
+	for n > 0 {
+		x, p, o := &a.q8[t*c], &a.p8[4*t*nb], &out[0]
+		switch {
+		case n >= 8:
+			q8x16x8AVX512(&g[0], x, c, p, 16*nb, nb, o, 4*stride)
+			t, n, out = t+8, n-8, out[min(8*stride, len(out)):]
+		case n >= 4:
+			q8x16x4AVX512(&g[0], x, c, p, 16*nb, nb, o, 4*stride)
+			t, n, out = t+4, n-4, out[min(4*stride, len(out)):]
+		default:
+			q8x16x1AVX512(&g[0], x, c, p, 16*nb, nb, o, 4*stride)
+			t, n, out = t+1, n-1, out[min(stride, len(out)):]
+		}
+	}
+}
+
+func f16x32Group(g []byte, a *Activations, t, n int, out []float32, stride int) {
+	c := a.cols
+	_ = out[(n-1)*stride+31]
+	for n > 0 {
+		x, o := &a.xh[t*c], &out[0]
+		switch {
+		case n >= 12:
+			f16x32x12AVX512(&g[0], x, 4*c, c, o, 4*stride)
+			t, n, out = t+12, n-12, out[min(12*stride, len(out)):]
+		case n >= 4:
+			f16x32x4AVX512(&g[0], x, 4*c, c, o, 4*stride)
+			t, n, out = t+4, n-4, out[min(4*stride, len(out)):]
+		default:
+			f16x32x1AVX512(&g[0], x, 4*c, c, o, 4*stride)
+			t, n, out = t+1, n-1, out[min(stride, len(out)):]
+		}
+	}
+}

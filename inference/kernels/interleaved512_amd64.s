@@ -1,0 +1,780 @@
+//go:build amd64
+
+#include "textflag.h"
+
+// AVX-512 kernels for the interleaved layouts of repack.go: Q4_0 and Q8_0
+// in groups of 16 rows (q4x16, q8x16) and F16 in groups of 32 rows
+// (f16x32). Each lane of a result vector is one row, so no horizontal sums
+// are needed; each kernel takes 1, 4 or 8 (F16: 1, 4 or 12) tokens at
+// once, activation rows xs bytes apart, and writes token t's results at
+// out + t·os bytes.
+//
+// Q4_0 and Q8_0: vpdpbusd multiplies the unsigned weight bytes (Q4_0
+// nibbles 0..15, Q8_0 quants plus 128) with a broadcast 4-byte piece of
+// the signed activations and adds groups of four products to 32-bit lanes.
+// A token's lanes start each block at -8·Σx (Q4_0) or -128·Σx (Q8_0), read
+// from its activation record (d, -8·Σx, -128·Σx, 0; 16 bytes per block,
+// records ps bytes apart per token), so they end the block holding the
+// exact integer sum of dotQ4_0Go or dotQ8_0Go; then
+// acc = fma(float(sum), d_w·d_x, acc). Integer sums are exact in any
+// order, so the 1-, 4- and 8-token kernels agree bit for bit.
+//
+// F16: columns one after the other, acc = fma(w, x, acc) per (row,
+// token), the same chain in every kernel.
+//
+// Every kernel prefetches the weights a few kilobytes ahead: the hardware
+// prefetchers stop at each 4 KB page, and in a one-token product, which
+// only streams the weights, that alone cost a fifth of the speed.
+//
+// Kernel bodies are macros defined before the first TEXT so that go vet's
+// frame checks read them as no function's lines.
+
+
+// Q4_0: the low nibbles of piece c are columns 4c..4c+3, the high ones
+// 16+4c..16+4c+3 (activation offsets xo and xo+16).
+#define Q4PIECE8(wo, xo) \
+	VMOVDQU32 wo(SI), Z28 \
+	VPSRLW    $4, Z28, Z29 \
+	VPANDD    Z31, Z28, Z28 \
+	VPANDD    Z31, Z29, Z29 \
+	VPDPBUSD.BCST xo(DI), Z28, Z0 \
+	VPDPBUSD.BCST xo+16(DI), Z29, Z0 \
+	VPDPBUSD.BCST xo(DI)(R8*1), Z28, Z1 \
+	VPDPBUSD.BCST xo+16(DI)(R8*1), Z29, Z1 \
+	VPDPBUSD.BCST xo(DI)(R8*2), Z28, Z2 \
+	VPDPBUSD.BCST xo+16(DI)(R8*2), Z29, Z2 \
+	VPDPBUSD.BCST xo(DI)(R10*1), Z28, Z3 \
+	VPDPBUSD.BCST xo+16(DI)(R10*1), Z29, Z3 \
+	VPDPBUSD.BCST xo(R12), Z28, Z4 \
+	VPDPBUSD.BCST xo+16(R12), Z29, Z4 \
+	VPDPBUSD.BCST xo(R12)(R8*1), Z28, Z5 \
+	VPDPBUSD.BCST xo+16(R12)(R8*1), Z29, Z5 \
+	VPDPBUSD.BCST xo(R12)(R8*2), Z28, Z6 \
+	VPDPBUSD.BCST xo+16(R12)(R8*2), Z29, Z6 \
+	VPDPBUSD.BCST xo(R12)(R10*1), Z28, Z7 \
+	VPDPBUSD.BCST xo+16(R12)(R10*1), Z29, Z7
+
+#define Q4PIECE4(wo, xo) \
+	VMOVDQU32 wo(SI), Z28 \
+	VPSRLW    $4, Z28, Z29 \
+	VPANDD    Z31, Z28, Z28 \
+	VPANDD    Z31, Z29, Z29 \
+	VPDPBUSD.BCST xo(DI), Z28, Z0 \
+	VPDPBUSD.BCST xo+16(DI), Z29, Z0 \
+	VPDPBUSD.BCST xo(DI)(R8*1), Z28, Z1 \
+	VPDPBUSD.BCST xo+16(DI)(R8*1), Z29, Z1 \
+	VPDPBUSD.BCST xo(DI)(R8*2), Z28, Z2 \
+	VPDPBUSD.BCST xo+16(DI)(R8*2), Z29, Z2 \
+	VPDPBUSD.BCST xo(DI)(R10*1), Z28, Z3 \
+	VPDPBUSD.BCST xo+16(DI)(R10*1), Z29, Z3
+
+// One token: low and high nibbles go to two accumulators (Z0, Z1) that
+// the block end adds, to shorten the dependency chain.
+#define Q4PIECE1(wo, xo) \
+	VMOVDQU32     wo(SI), Z28 \
+	VPSRLW        $4, Z28, Z29 \
+	VPANDD        Z31, Z28, Z28 \
+	VPANDD        Z31, Z29, Z29 \
+	VPDPBUSD.BCST xo(DI), Z28, Z0 \
+	VPDPBUSD.BCST xo+16(DI), Z29, Z1
+
+// Q8_0: piece c is columns 4c..4c+3.
+#define Q8PIECE8(wo, xo, wr) \
+	VMOVDQU32 wo(SI), wr \
+	VPDPBUSD.BCST xo(DI), wr, Z0 \
+	VPDPBUSD.BCST xo(DI)(R8*1), wr, Z1 \
+	VPDPBUSD.BCST xo(DI)(R8*2), wr, Z2 \
+	VPDPBUSD.BCST xo(DI)(R10*1), wr, Z3 \
+	VPDPBUSD.BCST xo(R12), wr, Z4 \
+	VPDPBUSD.BCST xo(R12)(R8*1), wr, Z5 \
+	VPDPBUSD.BCST xo(R12)(R8*2), wr, Z6 \
+	VPDPBUSD.BCST xo(R12)(R10*1), wr, Z7
+
+#define Q8PIECE4(wo, xo, wr) \
+	VMOVDQU32 wo(SI), wr \
+	VPDPBUSD.BCST xo(DI), wr, Z0 \
+	VPDPBUSD.BCST xo(DI)(R8*1), wr, Z1 \
+	VPDPBUSD.BCST xo(DI)(R8*2), wr, Z2 \
+	VPDPBUSD.BCST xo(DI)(R10*1), wr, Z3
+
+#define Q8PIECE1(wo, xo, acc, wr) \
+	VMOVDQU32     wo(SI), wr \
+	VPDPBUSD.BCST xo(DI), wr, acc
+
+#define QINIT8(so) \
+	VPBROADCASTD so(DX), Z0 \
+	VPBROADCASTD so(DX)(R9*1), Z1 \
+	VPBROADCASTD so(DX)(R9*2), Z2 \
+	VPBROADCASTD so(DX)(R11*1), Z3 \
+	VPBROADCASTD so(R14), Z4 \
+	VPBROADCASTD so(R14)(R9*1), Z5 \
+	VPBROADCASTD so(R14)(R9*2), Z6 \
+	VPBROADCASTD so(R14)(R11*1), Z7
+
+#define QINIT4(so) \
+	VPBROADCASTD so(DX), Z0 \
+	VPBROADCASTD so(DX)(R9*1), Z1 \
+	VPBROADCASTD so(DX)(R9*2), Z2 \
+	VPBROADCASTD so(DX)(R11*1), Z3
+
+#define QINIT1(so) \
+	VPBROADCASTD so(DX), Z0
+
+#define QFIN8 \
+	VCVTDQ2PS    Z0, Z0 \
+	VCVTDQ2PS    Z1, Z1 \
+	VCVTDQ2PS    Z2, Z2 \
+	VCVTDQ2PS    Z3, Z3 \
+	VCVTDQ2PS    Z4, Z4 \
+	VCVTDQ2PS    Z5, Z5 \
+	VCVTDQ2PS    Z6, Z6 \
+	VCVTDQ2PS    Z7, Z7 \
+	VMULPS.BCST  (DX), Z30, Z16 \
+	VMULPS.BCST  (DX)(R9*1), Z30, Z17 \
+	VMULPS.BCST  (DX)(R9*2), Z30, Z18 \
+	VMULPS.BCST  (DX)(R11*1), Z30, Z19 \
+	VMULPS.BCST  (R14), Z30, Z20 \
+	VMULPS.BCST  (R14)(R9*1), Z30, Z21 \
+	VMULPS.BCST  (R14)(R9*2), Z30, Z22 \
+	VMULPS.BCST  (R14)(R11*1), Z30, Z23 \
+	VFMADD231PS  Z16, Z0, Z8 \
+	VFMADD231PS  Z17, Z1, Z9 \
+	VFMADD231PS  Z18, Z2, Z10 \
+	VFMADD231PS  Z19, Z3, Z11 \
+	VFMADD231PS  Z20, Z4, Z12 \
+	VFMADD231PS  Z21, Z5, Z13 \
+	VFMADD231PS  Z22, Z6, Z14 \
+	VFMADD231PS  Z23, Z7, Z15
+
+#define QFIN4 \
+	VCVTDQ2PS    Z0, Z0 \
+	VCVTDQ2PS    Z1, Z1 \
+	VCVTDQ2PS    Z2, Z2 \
+	VCVTDQ2PS    Z3, Z3 \
+	VMULPS.BCST  (DX), Z30, Z16 \
+	VMULPS.BCST  (DX)(R9*1), Z30, Z17 \
+	VMULPS.BCST  (DX)(R9*2), Z30, Z18 \
+	VMULPS.BCST  (DX)(R11*1), Z30, Z19 \
+	VFMADD231PS  Z16, Z0, Z8 \
+	VFMADD231PS  Z17, Z1, Z9 \
+	VFMADD231PS  Z18, Z2, Z10 \
+	VFMADD231PS  Z19, Z3, Z11
+
+#define QFIN1 \
+	VCVTDQ2PS    Z0, Z0 \
+	VMULPS.BCST  (DX), Z30, Z16 \
+	VFMADD231PS  Z16, Z0, Z8
+
+#define QSTORE8 \
+	VMOVUPS      Z8, 0(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z9, 0(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z10, 0(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z11, 0(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z12, 0(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z13, 0(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z14, 0(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z15, 0(AX)
+
+#define QSTORE4 \
+	VMOVUPS      Z8, 0(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z9, 0(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z10, 0(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z11, 0(AX)
+
+#define QSTORE1 \
+	VMOVUPS      Z8, 0(AX)
+
+#define Q4BODY8 \
+	MOVQ w+0(FP), SI \
+	MOVQ x+8(FP), DI \
+	MOVQ xs+16(FP), R8 \
+	MOVQ p+24(FP), DX \
+	MOVQ ps+32(FP), R9 \
+	MOVQ nb+40(FP), CX \
+	LEAQ (R8)(R8*2), R10 \
+	LEAQ (R9)(R9*2), R11 \
+	LEAQ (DI)(R8*4), R12 \
+	LEAQ (DX)(R9*4), R14 \
+	MOVL         $0x0f0f0f0f, AX \
+	VPBROADCASTD AX, Z31 \
+	VPXORD       Z8, Z8, Z8 \
+	VPXORD       Z9, Z9, Z9 \
+	VPXORD       Z10, Z10, Z10 \
+	VPXORD       Z11, Z11, Z11 \
+	VPXORD       Z12, Z12, Z12 \
+	VPXORD       Z13, Z13, Z13 \
+	VPXORD       Z14, Z14, Z14 \
+	VPXORD       Z15, Z15, Z15 \
+	TESTQ        CX, CX \
+	JZ           done \
+loop: \
+	PREFETCHT0   2048(SI) \
+	PREFETCHT0   2112(SI) \
+	PREFETCHT0   2176(SI) \
+	PREFETCHT0   2240(SI) \
+	PREFETCHT0   2304(SI) \
+	VCVTPH2PS    (SI), Z30 \
+	QINIT8(4) \
+	Q4PIECE8(32, 0) \
+	Q4PIECE8(96, 4) \
+	Q4PIECE8(160, 8) \
+	Q4PIECE8(224, 12) \
+	QFIN8 \
+	ADDQ         $288, SI \
+	ADDQ         $32, DI \
+	ADDQ         $32, R12 \
+	ADDQ         $16, DX \
+	ADDQ         $16, R14 \
+	DECQ         CX \
+	JNZ          loop \
+done: \
+	MOVQ         out+48(FP), AX \
+	MOVQ         os+56(FP), BX \
+	QSTORE8 \
+	VZEROUPPER \
+	RET
+
+#define Q4BODY4 \
+	MOVQ w+0(FP), SI \
+	MOVQ x+8(FP), DI \
+	MOVQ xs+16(FP), R8 \
+	MOVQ p+24(FP), DX \
+	MOVQ ps+32(FP), R9 \
+	MOVQ nb+40(FP), CX \
+	LEAQ (R8)(R8*2), R10 \
+	LEAQ (R9)(R9*2), R11 \
+	LEAQ (DI)(R8*4), R12 \
+	LEAQ (DX)(R9*4), R14 \
+	MOVL         $0x0f0f0f0f, AX \
+	VPBROADCASTD AX, Z31 \
+	VPXORD       Z8, Z8, Z8 \
+	VPXORD       Z9, Z9, Z9 \
+	VPXORD       Z10, Z10, Z10 \
+	VPXORD       Z11, Z11, Z11 \
+	TESTQ        CX, CX \
+	JZ           done \
+loop: \
+	PREFETCHT0   2048(SI) \
+	PREFETCHT0   2112(SI) \
+	PREFETCHT0   2176(SI) \
+	PREFETCHT0   2240(SI) \
+	PREFETCHT0   2304(SI) \
+	VCVTPH2PS    (SI), Z30 \
+	QINIT4(4) \
+	Q4PIECE4(32, 0) \
+	Q4PIECE4(96, 4) \
+	Q4PIECE4(160, 8) \
+	Q4PIECE4(224, 12) \
+	QFIN4 \
+	ADDQ         $288, SI \
+	ADDQ         $32, DI \
+	ADDQ         $32, R12 \
+	ADDQ         $16, DX \
+	ADDQ         $16, R14 \
+	DECQ         CX \
+	JNZ          loop \
+done: \
+	MOVQ         out+48(FP), AX \
+	MOVQ         os+56(FP), BX \
+	QSTORE4 \
+	VZEROUPPER \
+	RET
+
+#define Q4BODY1 \
+	MOVQ w+0(FP), SI \
+	MOVQ x+8(FP), DI \
+	MOVQ xs+16(FP), R8 \
+	MOVQ p+24(FP), DX \
+	MOVQ ps+32(FP), R9 \
+	MOVQ nb+40(FP), CX \
+	LEAQ (R8)(R8*2), R10 \
+	LEAQ (R9)(R9*2), R11 \
+	LEAQ (DI)(R8*4), R12 \
+	LEAQ (DX)(R9*4), R14 \
+	MOVL         $0x0f0f0f0f, AX \
+	VPBROADCASTD AX, Z31 \
+	VPXORD       Z8, Z8, Z8 \
+	TESTQ        CX, CX \
+	JZ           done \
+loop: \
+	PREFETCHT0   2048(SI) \
+	PREFETCHT0   2112(SI) \
+	PREFETCHT0   2176(SI) \
+	PREFETCHT0   2240(SI) \
+	PREFETCHT0   2304(SI) \
+	VCVTPH2PS    (SI), Z30 \
+	QINIT1(4) \
+	VPXORD       Z1, Z1, Z1 \
+	Q4PIECE1(32, 0) \
+	Q4PIECE1(96, 4) \
+	Q4PIECE1(160, 8) \
+	Q4PIECE1(224, 12) \
+	VPADDD       Z1, Z0, Z0 \
+	QFIN1 \
+	ADDQ         $288, SI \
+	ADDQ         $32, DI \
+	ADDQ         $32, R12 \
+	ADDQ         $16, DX \
+	ADDQ         $16, R14 \
+	DECQ         CX \
+	JNZ          loop \
+done: \
+	MOVQ         out+48(FP), AX \
+	MOVQ         os+56(FP), BX \
+	QSTORE1 \
+	VZEROUPPER \
+	RET
+
+#define Q8BODY8 \
+	MOVQ w+0(FP), SI \
+	MOVQ x+8(FP), DI \
+	MOVQ xs+16(FP), R8 \
+	MOVQ p+24(FP), DX \
+	MOVQ ps+32(FP), R9 \
+	MOVQ nb+40(FP), CX \
+	LEAQ (R8)(R8*2), R10 \
+	LEAQ (R9)(R9*2), R11 \
+	LEAQ (DI)(R8*4), R12 \
+	LEAQ (DX)(R9*4), R14 \
+	VPXORD       Z8, Z8, Z8 \
+	VPXORD       Z9, Z9, Z9 \
+	VPXORD       Z10, Z10, Z10 \
+	VPXORD       Z11, Z11, Z11 \
+	VPXORD       Z12, Z12, Z12 \
+	VPXORD       Z13, Z13, Z13 \
+	VPXORD       Z14, Z14, Z14 \
+	VPXORD       Z15, Z15, Z15 \
+	TESTQ        CX, CX \
+	JZ           done \
+loop: \
+	PREFETCHT0   4096(SI) \
+	PREFETCHT0   4160(SI) \
+	PREFETCHT0   4224(SI) \
+	PREFETCHT0   4288(SI) \
+	PREFETCHT0   4352(SI) \
+	PREFETCHT0   4416(SI) \
+	PREFETCHT0   4480(SI) \
+	PREFETCHT0   4544(SI) \
+	PREFETCHT0   4608(SI) \
+	VCVTPH2PS    (SI), Z30 \
+	QINIT8(8) \
+	Q8PIECE8(32, 0, Z28) \
+	Q8PIECE8(96, 4, Z29) \
+	Q8PIECE8(160, 8, Z28) \
+	Q8PIECE8(224, 12, Z29) \
+	Q8PIECE8(288, 16, Z28) \
+	Q8PIECE8(352, 20, Z29) \
+	Q8PIECE8(416, 24, Z28) \
+	Q8PIECE8(480, 28, Z29) \
+	QFIN8 \
+	ADDQ         $544, SI \
+	ADDQ         $32, DI \
+	ADDQ         $32, R12 \
+	ADDQ         $16, DX \
+	ADDQ         $16, R14 \
+	DECQ         CX \
+	JNZ          loop \
+done: \
+	MOVQ         out+48(FP), AX \
+	MOVQ         os+56(FP), BX \
+	QSTORE8 \
+	VZEROUPPER \
+	RET
+
+#define Q8BODY4 \
+	MOVQ w+0(FP), SI \
+	MOVQ x+8(FP), DI \
+	MOVQ xs+16(FP), R8 \
+	MOVQ p+24(FP), DX \
+	MOVQ ps+32(FP), R9 \
+	MOVQ nb+40(FP), CX \
+	LEAQ (R8)(R8*2), R10 \
+	LEAQ (R9)(R9*2), R11 \
+	LEAQ (DI)(R8*4), R12 \
+	LEAQ (DX)(R9*4), R14 \
+	VPXORD       Z8, Z8, Z8 \
+	VPXORD       Z9, Z9, Z9 \
+	VPXORD       Z10, Z10, Z10 \
+	VPXORD       Z11, Z11, Z11 \
+	TESTQ        CX, CX \
+	JZ           done \
+loop: \
+	PREFETCHT0   4096(SI) \
+	PREFETCHT0   4160(SI) \
+	PREFETCHT0   4224(SI) \
+	PREFETCHT0   4288(SI) \
+	PREFETCHT0   4352(SI) \
+	PREFETCHT0   4416(SI) \
+	PREFETCHT0   4480(SI) \
+	PREFETCHT0   4544(SI) \
+	PREFETCHT0   4608(SI) \
+	VCVTPH2PS    (SI), Z30 \
+	QINIT4(8) \
+	Q8PIECE4(32, 0, Z28) \
+	Q8PIECE4(96, 4, Z29) \
+	Q8PIECE4(160, 8, Z28) \
+	Q8PIECE4(224, 12, Z29) \
+	Q8PIECE4(288, 16, Z28) \
+	Q8PIECE4(352, 20, Z29) \
+	Q8PIECE4(416, 24, Z28) \
+	Q8PIECE4(480, 28, Z29) \
+	QFIN4 \
+	ADDQ         $544, SI \
+	ADDQ         $32, DI \
+	ADDQ         $32, R12 \
+	ADDQ         $16, DX \
+	ADDQ         $16, R14 \
+	DECQ         CX \
+	JNZ          loop \
+done: \
+	MOVQ         out+48(FP), AX \
+	MOVQ         os+56(FP), BX \
+	QSTORE4 \
+	VZEROUPPER \
+	RET
+
+#define Q8BODY1 \
+	MOVQ w+0(FP), SI \
+	MOVQ x+8(FP), DI \
+	MOVQ xs+16(FP), R8 \
+	MOVQ p+24(FP), DX \
+	MOVQ ps+32(FP), R9 \
+	MOVQ nb+40(FP), CX \
+	LEAQ (R8)(R8*2), R10 \
+	LEAQ (R9)(R9*2), R11 \
+	LEAQ (DI)(R8*4), R12 \
+	LEAQ (DX)(R9*4), R14 \
+	VPXORD       Z8, Z8, Z8 \
+	TESTQ        CX, CX \
+	JZ           done \
+loop: \
+	PREFETCHT0   4096(SI) \
+	PREFETCHT0   4160(SI) \
+	PREFETCHT0   4224(SI) \
+	PREFETCHT0   4288(SI) \
+	PREFETCHT0   4352(SI) \
+	PREFETCHT0   4416(SI) \
+	PREFETCHT0   4480(SI) \
+	PREFETCHT0   4544(SI) \
+	PREFETCHT0   4608(SI) \
+	VCVTPH2PS    (SI), Z30 \
+	QINIT1(8) \
+	VPXORD       Z1, Z1, Z1 \
+	Q8PIECE1(32, 0, Z0, Z28) \
+	Q8PIECE1(96, 4, Z1, Z29) \
+	Q8PIECE1(160, 8, Z0, Z28) \
+	Q8PIECE1(224, 12, Z1, Z29) \
+	Q8PIECE1(288, 16, Z0, Z28) \
+	Q8PIECE1(352, 20, Z1, Z29) \
+	Q8PIECE1(416, 24, Z0, Z28) \
+	Q8PIECE1(480, 28, Z1, Z29) \
+	VPADDD       Z1, Z0, Z0 \
+	QFIN1 \
+	ADDQ         $544, SI \
+	ADDQ         $32, DI \
+	ADDQ         $32, R12 \
+	ADDQ         $16, DX \
+	ADDQ         $16, R14 \
+	DECQ         CX \
+	JNZ          loop \
+done: \
+	MOVQ         out+48(FP), AX \
+	MOVQ         os+56(FP), BX \
+	QSTORE1 \
+	VZEROUPPER \
+	RET
+
+// F16: per column, the 32 rows' weights in Z24 (rows 0-15) and Z25 (rows
+// 16-31); token t accumulates in Z(2t) and Z(2t+1).
+#define F16COL12(wo, xo) \
+	VCVTPH2PS    wo(SI), Z24 \
+	VCVTPH2PS    wo+32(SI), Z25 \
+	VBROADCASTSS xo(DI), Z26 \
+	VFMADD231PS  Z26, Z24, Z0 \
+	VFMADD231PS  Z26, Z25, Z1 \
+	VBROADCASTSS xo(DI)(R8*1), Z27 \
+	VFMADD231PS  Z27, Z24, Z2 \
+	VFMADD231PS  Z27, Z25, Z3 \
+	VBROADCASTSS xo(DI)(R8*2), Z26 \
+	VFMADD231PS  Z26, Z24, Z4 \
+	VFMADD231PS  Z26, Z25, Z5 \
+	VBROADCASTSS xo(DI)(R10*1), Z27 \
+	VFMADD231PS  Z27, Z24, Z6 \
+	VFMADD231PS  Z27, Z25, Z7 \
+	VBROADCASTSS xo(R12), Z26 \
+	VFMADD231PS  Z26, Z24, Z8 \
+	VFMADD231PS  Z26, Z25, Z9 \
+	VBROADCASTSS xo(R12)(R8*1), Z27 \
+	VFMADD231PS  Z27, Z24, Z10 \
+	VFMADD231PS  Z27, Z25, Z11 \
+	VBROADCASTSS xo(R12)(R8*2), Z26 \
+	VFMADD231PS  Z26, Z24, Z12 \
+	VFMADD231PS  Z26, Z25, Z13 \
+	VBROADCASTSS xo(R12)(R10*1), Z27 \
+	VFMADD231PS  Z27, Z24, Z14 \
+	VFMADD231PS  Z27, Z25, Z15 \
+	VBROADCASTSS xo(R13), Z26 \
+	VFMADD231PS  Z26, Z24, Z16 \
+	VFMADD231PS  Z26, Z25, Z17 \
+	VBROADCASTSS xo(R13)(R8*1), Z27 \
+	VFMADD231PS  Z27, Z24, Z18 \
+	VFMADD231PS  Z27, Z25, Z19 \
+	VBROADCASTSS xo(R13)(R8*2), Z26 \
+	VFMADD231PS  Z26, Z24, Z20 \
+	VFMADD231PS  Z26, Z25, Z21 \
+	VBROADCASTSS xo(R13)(R10*1), Z27 \
+	VFMADD231PS  Z27, Z24, Z22 \
+	VFMADD231PS  Z27, Z25, Z23
+
+#define F16COL4(wo, xo) \
+	VCVTPH2PS    wo(SI), Z24 \
+	VCVTPH2PS    wo+32(SI), Z25 \
+	VBROADCASTSS xo(DI), Z26 \
+	VFMADD231PS  Z26, Z24, Z0 \
+	VFMADD231PS  Z26, Z25, Z1 \
+	VBROADCASTSS xo(DI)(R8*1), Z27 \
+	VFMADD231PS  Z27, Z24, Z2 \
+	VFMADD231PS  Z27, Z25, Z3 \
+	VBROADCASTSS xo(DI)(R8*2), Z26 \
+	VFMADD231PS  Z26, Z24, Z4 \
+	VFMADD231PS  Z26, Z25, Z5 \
+	VBROADCASTSS xo(DI)(R10*1), Z27 \
+	VFMADD231PS  Z27, Z24, Z6 \
+	VFMADD231PS  Z27, Z25, Z7
+
+#define F16COL1(wo, xo) \
+	VCVTPH2PS    wo(SI), Z24 \
+	VCVTPH2PS    wo+32(SI), Z25 \
+	VBROADCASTSS xo(DI), Z26 \
+	VFMADD231PS  Z26, Z24, Z0 \
+	VFMADD231PS  Z26, Z25, Z1
+
+#define F16STORE12 \
+	VMOVUPS      Z0, 0(AX) \
+	VMOVUPS      Z1, 64(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z2, 0(AX) \
+	VMOVUPS      Z3, 64(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z4, 0(AX) \
+	VMOVUPS      Z5, 64(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z6, 0(AX) \
+	VMOVUPS      Z7, 64(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z8, 0(AX) \
+	VMOVUPS      Z9, 64(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z10, 0(AX) \
+	VMOVUPS      Z11, 64(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z12, 0(AX) \
+	VMOVUPS      Z13, 64(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z14, 0(AX) \
+	VMOVUPS      Z15, 64(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z16, 0(AX) \
+	VMOVUPS      Z17, 64(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z18, 0(AX) \
+	VMOVUPS      Z19, 64(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z20, 0(AX) \
+	VMOVUPS      Z21, 64(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z22, 0(AX) \
+	VMOVUPS      Z23, 64(AX)
+
+#define F16STORE4 \
+	VMOVUPS      Z0, 0(AX) \
+	VMOVUPS      Z1, 64(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z2, 0(AX) \
+	VMOVUPS      Z3, 64(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z4, 0(AX) \
+	VMOVUPS      Z5, 64(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z6, 0(AX) \
+	VMOVUPS      Z7, 64(AX)
+
+#define F16STORE1 \
+	VMOVUPS      Z0, 0(AX) \
+	VMOVUPS      Z1, 64(AX)
+
+#define F16BODY12 \
+	MOVQ         w+0(FP), SI \
+	MOVQ         x+8(FP), DI \
+	MOVQ         xs+16(FP), R8 \
+	MOVQ         k+24(FP), CX \
+	LEAQ         (R8)(R8*2), R10 \
+	LEAQ         (DI)(R8*4), R12 \
+	LEAQ         (R12)(R8*4), R13 \
+	VPXORD       Z0, Z0, Z0 \
+	VPXORD       Z1, Z1, Z1 \
+	VPXORD       Z2, Z2, Z2 \
+	VPXORD       Z3, Z3, Z3 \
+	VPXORD       Z4, Z4, Z4 \
+	VPXORD       Z5, Z5, Z5 \
+	VPXORD       Z6, Z6, Z6 \
+	VPXORD       Z7, Z7, Z7 \
+	VPXORD       Z8, Z8, Z8 \
+	VPXORD       Z9, Z9, Z9 \
+	VPXORD       Z10, Z10, Z10 \
+	VPXORD       Z11, Z11, Z11 \
+	VPXORD       Z12, Z12, Z12 \
+	VPXORD       Z13, Z13, Z13 \
+	VPXORD       Z14, Z14, Z14 \
+	VPXORD       Z15, Z15, Z15 \
+	VPXORD       Z16, Z16, Z16 \
+	VPXORD       Z17, Z17, Z17 \
+	VPXORD       Z18, Z18, Z18 \
+	VPXORD       Z19, Z19, Z19 \
+	VPXORD       Z20, Z20, Z20 \
+	VPXORD       Z21, Z21, Z21 \
+	VPXORD       Z22, Z22, Z22 \
+	VPXORD       Z23, Z23, Z23 \
+loop2: \
+	CMPQ         CX, $2 \
+	JLT          tail \
+	PREFETCHT0   4096(SI) \
+	PREFETCHT0   4160(SI) \
+	F16COL12(0, 0) \
+	F16COL12(64, 4) \
+	ADDQ         $128, SI \
+	ADDQ         $8, DI \
+	ADDQ         $8, R12 \
+	ADDQ         $8, R13 \
+	SUBQ         $2, CX \
+	JMP          loop2 \
+tail: \
+	TESTQ        CX, CX \
+	JZ           done \
+	F16COL12(0, 0) \
+done: \
+	MOVQ         out+32(FP), AX \
+	MOVQ         os+40(FP), BX \
+	F16STORE12 \
+	VZEROUPPER \
+	RET
+
+#define F16BODY4 \
+	MOVQ         w+0(FP), SI \
+	MOVQ         x+8(FP), DI \
+	MOVQ         xs+16(FP), R8 \
+	MOVQ         k+24(FP), CX \
+	LEAQ         (R8)(R8*2), R10 \
+	LEAQ         (DI)(R8*4), R12 \
+	LEAQ         (R12)(R8*4), R13 \
+	VPXORD       Z0, Z0, Z0 \
+	VPXORD       Z1, Z1, Z1 \
+	VPXORD       Z2, Z2, Z2 \
+	VPXORD       Z3, Z3, Z3 \
+	VPXORD       Z4, Z4, Z4 \
+	VPXORD       Z5, Z5, Z5 \
+	VPXORD       Z6, Z6, Z6 \
+	VPXORD       Z7, Z7, Z7 \
+loop2: \
+	CMPQ         CX, $2 \
+	JLT          tail \
+	PREFETCHT0   4096(SI) \
+	PREFETCHT0   4160(SI) \
+	F16COL4(0, 0) \
+	F16COL4(64, 4) \
+	ADDQ         $128, SI \
+	ADDQ         $8, DI \
+	ADDQ         $8, R12 \
+	ADDQ         $8, R13 \
+	SUBQ         $2, CX \
+	JMP          loop2 \
+tail: \
+	TESTQ        CX, CX \
+	JZ           done \
+	F16COL4(0, 0) \
+done: \
+	MOVQ         out+32(FP), AX \
+	MOVQ         os+40(FP), BX \
+	F16STORE4 \
+	VZEROUPPER \
+	RET
+
+#define F16BODY1 \
+	MOVQ         w+0(FP), SI \
+	MOVQ         x+8(FP), DI \
+	MOVQ         xs+16(FP), R8 \
+	MOVQ         k+24(FP), CX \
+	LEAQ         (R8)(R8*2), R10 \
+	LEAQ         (DI)(R8*4), R12 \
+	LEAQ         (R12)(R8*4), R13 \
+	VPXORD       Z0, Z0, Z0 \
+	VPXORD       Z1, Z1, Z1 \
+loop2: \
+	CMPQ         CX, $2 \
+	JLT          tail \
+	PREFETCHT0   4096(SI) \
+	PREFETCHT0   4160(SI) \
+	F16COL1(0, 0) \
+	F16COL1(64, 4) \
+	ADDQ         $128, SI \
+	ADDQ         $8, DI \
+	ADDQ         $8, R12 \
+	ADDQ         $8, R13 \
+	SUBQ         $2, CX \
+	JMP          loop2 \
+tail: \
+	TESTQ        CX, CX \
+	JZ           done \
+	F16COL1(0, 0) \
+done: \
+	MOVQ         out+32(FP), AX \
+	MOVQ         os+40(FP), BX \
+	F16STORE1 \
+	VZEROUPPER \
+	RET
+
+// func q4x16x8AVX512(w *byte, x *int8, xs int, p *int32, ps int, nb int, out *float32, os int)
+TEXT ·q4x16x8AVX512(SB), NOSPLIT, $0-64
+	Q4BODY8
+
+// func q4x16x4AVX512(w *byte, x *int8, xs int, p *int32, ps int, nb int, out *float32, os int)
+TEXT ·q4x16x4AVX512(SB), NOSPLIT, $0-64
+	Q4BODY4
+
+// func q4x16x1AVX512(w *byte, x *int8, xs int, p *int32, ps int, nb int, out *float32, os int)
+TEXT ·q4x16x1AVX512(SB), NOSPLIT, $0-64
+	Q4BODY1
+
+// func q8x16x8AVX512(w *byte, x *int8, xs int, p *int32, ps int, nb int, out *float32, os int)
+TEXT ·q8x16x8AVX512(SB), NOSPLIT, $0-64
+	Q8BODY8
+
+// func q8x16x4AVX512(w *byte, x *int8, xs int, p *int32, ps int, nb int, out *float32, os int)
+TEXT ·q8x16x4AVX512(SB), NOSPLIT, $0-64
+	Q8BODY4
+
+// func q8x16x1AVX512(w *byte, x *int8, xs int, p *int32, ps int, nb int, out *float32, os int)
+TEXT ·q8x16x1AVX512(SB), NOSPLIT, $0-64
+	Q8BODY1
+
+// func f16x32x12AVX512(w *byte, x *float32, xs int, k int, out *float32, os int)
+TEXT ·f16x32x12AVX512(SB), NOSPLIT, $0-48
+	F16BODY12
+
+// func f16x32x4AVX512(w *byte, x *float32, xs int, k int, out *float32, os int)
+TEXT ·f16x32x4AVX512(SB), NOSPLIT, $0-48
+	F16BODY4
+
+// func f16x32x1AVX512(w *byte, x *float32, xs int, k int, out *float32, os int)
+TEXT ·f16x32x1AVX512(SB), NOSPLIT, $0-48
+	F16BODY1
