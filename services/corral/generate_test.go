@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -207,6 +208,11 @@ func TestModelSynth(t *testing.T) {
 	}
 }
 
+// updateGolden rewrites the outputs of testdata/generate/*.golden that
+// changed; use it only when the numerics changed on purpose, and say so in
+// the file's comment line.
+var updateGolden = flag.Bool("update", false, "rewrite changed outputs in testdata/generate/*.golden")
+
 // TestGenerateGoldenOutputs replays outputs of `corral generate` recorded
 // before it ran through inference/engine (testdata/generate/*.golden: the
 // arguments one per line, "---", then stdout byte for byte), on the
@@ -255,6 +261,12 @@ func TestGenerateGoldenOutputs(t *testing.T) {
 			stdout, stderr, err := runCLI(t, args...)
 			if err != nil {
 				t.Fatalf("generate: %v\n%s", err, stderr)
+			}
+			if *updateGolden && stdout != want {
+				if err := os.WriteFile(file, []byte(head+"\n---\n"+stdout), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
 			}
 			if stdout != want {
 				t.Fatalf("output differs from %s\ngot  %q\nwant %q", file, stdout, want)
