@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+
+	"golang.org/x/term"
 
 	"github.com/corral-ai/corral/persona"
 	"github.com/corral-ai/corral/persona/store"
@@ -114,8 +116,8 @@ func readAccessToken(r io.Reader) (store.Secret, error) {
 }
 
 // tokenFrom reads the access token from --token-file: a file, or - for
-// standard input (stdin, as `generate --prompt-file -` reads it; one line
-// when it is a terminal).
+// standard input (stdin, as `generate --prompt-file -` reads it; at a
+// terminal, one line read without echo).
 func tokenFrom(path string, stderr io.Writer) (store.Secret, error) {
 	if path == "" {
 		return "", usageError{"--token-file is required: a file holding the access token, or - to read it from standard input " +
@@ -123,13 +125,15 @@ func tokenFrom(path string, stderr io.Writer) (store.Secret, error) {
 	}
 	if path == "-" {
 		r := stdin
-		if f, ok := stdin.(*os.File); ok && isTerminal(f) {
-			fmt.Fprint(stderr, "access token (then Enter): ")
-			line, err := bufio.NewReader(f).ReadString('\n')
-			if err != nil && !errors.Is(err, io.EOF) {
+		if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			// Typed or pasted at a terminal: one line, not echoed.
+			fmt.Fprint(stderr, "access token (not shown; then Enter): ")
+			line, err := term.ReadPassword(int(f.Fd()))
+			fmt.Fprintln(stderr)
+			if err != nil {
 				return "", fmt.Errorf("read access token: %w", err)
 			}
-			r = strings.NewReader(line)
+			r = bytes.NewReader(line)
 		}
 		tok, err := readAccessToken(r)
 		if err != nil {
@@ -150,11 +154,6 @@ func tokenFrom(path string, stderr io.Writer) (store.Secret, error) {
 		return "", usageError{fmt.Sprintf("--token-file %s: %v", path, err)}
 	}
 	return tok, nil
-}
-
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // personaRef is what --persona names.
