@@ -28,6 +28,8 @@ func TestExitCodes(t *testing.T) {
 		"bench":    {"--model", missing},
 		"tokenize": {"--model", missing, "hi"},
 		"safety":   {"classify", "--in", missing},
+		"creator":  {"revoke", "--redis=", "--data", missing, "c_aaaaaaaaaaaaaaaaaaaaaaaaaa"},
+		"channel":  {"remove", "--redis=", "--data", missing, "--platform", "whatsapp", "--id", "1"},
 	}
 	for name := range commands() {
 		t.Run(name, func(t *testing.T) {

@@ -53,13 +53,19 @@ func (c *processConfig) Settings() []settings.Setting {
 	return []settings.Setting{
 		{Env: envHTTPAddr, Flag: "http", Default: ":8080", Help: "one HTTP listener: health, metrics and every role's routes",
 			Set: settings.String(&c.HTTPAddr)},
-		{Env: envDataDir, Flag: "data", Default: "./data", Help: "embedded NATS and Redis data, demo model",
-			Set: settings.String(&c.DataDir)},
+		dataDirSetting(&c.DataDir),
 		{Env: envShutdownDelay, Flag: "shutdown-delay", Default: "0s", Help: "how long /readyz fails before intake stops at shutdown, so load balancers notice",
 			Set: settings.Duration(&c.ShutdownDelay)},
 		{Env: envShutdownTimeout, Flag: "shutdown-timeout", Default: "30s", Help: "deadline for draining in-flight work at shutdown",
 			Set: settings.Duration(&c.ShutdownTimeout)},
 	}
+}
+
+// dataDirSetting is the data folder's setting, which the commands that
+// reach the embedded Redis of `serve` (creator, channel) share with it.
+func dataDirSetting(dst *string) settings.Setting {
+	return settings.Setting{Env: envDataDir, Flag: "data", Default: "./data", Help: "embedded NATS and Redis data, demo model",
+		Set: settings.String(dst)}
 }
 
 func (c processConfig) Validate() error {

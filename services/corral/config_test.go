@@ -189,7 +189,14 @@ func TestREADMEConfigTable(t *testing.T) {
 	}
 	rows, coming := readmeSettings(t)
 	known := map[string]settings.Setting{}
-	for _, s := range cfg.catalogue.Settings() {
+	// The settings of serve, then those only the persona-store commands
+	// (creator, channel) read.
+	all := cfg.catalogue.Settings()
+	all = append(all, newStoreCommand("channel add", io.Discard, "", "", true).cat.Settings()...)
+	for _, s := range all {
+		if _, dup := known[s.Env]; dup {
+			continue
+		}
 		known[s.Env] = s
 		row, ok := rows[s.Env]
 		switch {

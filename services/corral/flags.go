@@ -25,6 +25,9 @@ type cmdFlags struct {
 	name     string
 	stderr   io.Writer
 	synopsis string
+	// hideArgs makes errors count stray arguments instead of quoting them,
+	// for commands where one may be a secret typed in the wrong place.
+	hideArgs bool
 }
 
 // newFlags returns the flag set of the subcommand name. synopsis is the
@@ -57,6 +60,9 @@ func (f *cmdFlags) parse(args []string, want ...string) error {
 		return nil
 	}
 	fmt.Fprintln(f.stderr, "usage:", f.synopsis)
+	if len(want) == 0 && f.hideArgs {
+		return usageError{fmt.Sprintf("%s takes no arguments, got %s", f.name, plural(f.NArg(), "argument"))}
+	}
 	if len(want) == 0 {
 		return usageError{fmt.Sprintf("%s takes no arguments, got %q", f.name, f.Args())}
 	}

@@ -34,6 +34,9 @@ var tools = map[string]command{
 	"tokenize": {"print the token ids of a text (--model FILE [--no-bos] [--special] TEXT)", runTokenize},
 	"safety":   {"check texts with the safety stage or train its classifier (safety classify | safety train)", runSafety},
 
+	"creator": {"manage creator accounts and their API tokens (creator add NAME | list | revoke ID | token ID)", runCreator},
+	"channel": {"manage channels, the WhatsApp numbers and Messenger pages personas answer on (channel add | list | bind | remove | keygen)", runChannel},
+
 	"version": {"print the version", runVersion},
 }
 

@@ -3,6 +3,11 @@
 // URL configured it runs them embedded in the process (a real nats-server
 // with JetStream, a Redis-protocol server), keeping their data in the data
 // folder.
+//
+// While an embedded Redis-protocol server runs, its address is published in
+// the data folder (RedisAddrFile), so that other corral commands on the same
+// folder (`corral creator`, `corral channel`) reach the running server
+// instead of the snapshot it owns.
 package backends
 
 import (
@@ -198,6 +203,9 @@ type Backends struct {
 	Streams natsbus.StreamsConfig
 	// Redis is the client every role shares.
 	Redis redis.UniversalClient
+	// RedisURL is where Redis is: the configured REDIS_URL, or redis://
+	// and the embedded server's address.
+	RedisURL string
 
 	checks map[string]func(context.Context) error
 }
@@ -300,13 +308,22 @@ func (b *Backends) startRedis(ctx context.Context, cfg Config, log *slog.Logger,
 			return err
 		}
 		g.OnStop("embedded redis", func(context.Context) error { return emb.Close() })
-		opts = &redis.Options{Addr: emb.Addr()}
-		log.Info("using embedded Redis-protocol server", "addr", emb.Addr(), "snapshot", dir)
+		addr := dialable(emb.Addr())
+		// Registered after the server, so it goes before the server stops.
+		stopPublishing, err := publishRedisAddr(cfg.DataDir, addr)
+		if err != nil {
+			return err
+		}
+		g.OnStop("embedded redis address", func(context.Context) error { return stopPublishing() })
+		opts = &redis.Options{Addr: addr}
+		b.RedisURL = "redis://" + addr
+		log.Info("using embedded Redis-protocol server", "addr", addr, "snapshot", dir, "address file", RedisAddrFile(cfg.DataDir))
 	} else {
 		var err error
 		if opts, err = redis.ParseURL(cfg.RedisURL); err != nil {
 			return settings.Problem{Env: env, Err: err}
 		}
+		b.RedisURL = cfg.RedisURL
 		log.Info("using external Redis", "addr", opts.Addr, "db", opts.DB)
 	}
 	rc := redis.NewClient(opts)

@@ -29,6 +29,12 @@ type Setting struct {
 	Help string
 	// Secret masks the value wherever the configuration is printed.
 	Secret bool
+	// Shared marks a setting that several components read, such as
+	// CORRAL_SECRET_KEY, which every role that seals or opens channel
+	// access tokens needs. Each of them may declare it; the process offers
+	// it once and gives every declaration the value. All declarations must
+	// be Shared and agree on Flag, Default and Secret.
+	Shared bool
 	// Set parses a value into the component's configuration.
 	Set func(v string) error
 }
@@ -75,22 +81,29 @@ const (
 type Catalogue struct {
 	comps    []Component
 	settings []Setting
+	also     map[int][]func(string) error // further Set functions of shared settings
 	values   []string
 	sources  []Source
 	failed   map[string]bool // settings whose value did not parse
 }
 
 // New collects the settings of comps. Two settings with one variable or one
-// flag are a programming error and panic.
+// flag are a programming error and panic, unless they are the same shared
+// setting (Setting.Shared) declared by two components.
 func New(comps ...Component) *Catalogue {
-	c := &Catalogue{comps: comps, failed: map[string]bool{}}
-	envs, flags := map[string]bool{}, map[string]bool{}
+	c := &Catalogue{comps: comps, also: map[int][]func(string) error{}, failed: map[string]bool{}}
+	envs, flags := map[string]int{}, map[string]bool{}
 	for _, comp := range comps {
 		for _, s := range comp.Settings() {
-			if envs[s.Env] {
-				panic("settings: variable declared twice: " + s.Env)
+			if i, dup := envs[s.Env]; dup {
+				first := c.settings[i]
+				if !s.Shared || !first.Shared || s.Flag != first.Flag || s.Default != first.Default || s.Secret != first.Secret {
+					panic("settings: variable declared twice: " + s.Env)
+				}
+				c.also[i] = append(c.also[i], s.Set)
+				continue
 			}
-			envs[s.Env] = true
+			envs[s.Env] = len(c.settings)
 			if s.Flag != "" {
 				if flags[s.Flag] {
 					panic("settings: flag declared twice: --" + s.Flag)
@@ -140,9 +153,12 @@ func (c *Catalogue) Apply(fs *flag.FlagSet) error {
 	})
 	var errs []error
 	for i, s := range c.settings {
-		if err := s.Set(c.values[i]); err != nil {
-			c.failed[s.Env] = true
-			errs = append(errs, fmt.Errorf("%s %s: %w", c.Name(s.Env), c.quote(i), err))
+		for _, set := range append([]func(string) error{s.Set}, c.also[i]...) {
+			if err := set(c.values[i]); err != nil {
+				c.failed[s.Env] = true
+				errs = append(errs, fmt.Errorf("%s %s: %w", c.Name(s.Env), c.quote(i), err))
+				break
+			}
 		}
 	}
 	for _, comp := range c.comps {

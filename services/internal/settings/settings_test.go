@@ -219,3 +219,78 @@ func FuzzApply(f *testing.F) {
 		}
 	})
 }
+
+// shared declares T_KEY as a shared setting, as every role that needs
+// CORRAL_SECRET_KEY does.
+type shared struct {
+	key  string
+	flag string
+}
+
+func (s *shared) Settings() []Setting {
+	return []Setting{{Env: "T_KEY", Flag: s.flag, Secret: true, Shared: true, Help: "key", Set: func(v string) error {
+		if v == "bad" {
+			return errors.New("not a key")
+		}
+		s.key = v
+		return nil
+	}}}
+}
+func (*shared) Validate() error { return nil }
+
+func TestSharedSetting(t *testing.T) {
+	a, b := &shared{flag: "key"}, &shared{flag: "key"}
+	cat := New(a, b)
+	if n := len(cat.Settings()); n != 1 {
+		t.Fatalf("shared setting listed %d times", n)
+	}
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"env", map[string]string{"T_KEY": "k1"}, nil, "k1"},
+		{"flag", map[string]string{"T_KEY": "k1"}, []string{"--key", "k2"}, "k2"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			cat.Bind(fs, func(k string) string { return tt.env[k] })
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			if err := cat.Apply(fs); err != nil {
+				t.Fatal(err)
+			}
+			if a.key != tt.want || b.key != tt.want {
+				t.Errorf("components got %q and %q, want %q in both", a.key, b.key, tt.want)
+			}
+		})
+	}
+	t.Run("bad value reported once", func(t *testing.T) {
+		cat := New(&shared{flag: "key"}, &shared{flag: "key"})
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		cat.Bind(fs, func(string) string { return "bad" })
+		_ = fs.Parse(nil)
+		err := cat.Apply(fs)
+		if err == nil || strings.Count(err.Error(), "not a key") != 1 || strings.Contains(err.Error(), `"bad"`) {
+			t.Errorf("Apply = %v, want one masked error", err)
+		}
+	})
+	t.Run("declarations disagree", func(t *testing.T) {
+		defer func() {
+			if recover() == nil {
+				t.Error("no panic for a shared setting with two flags")
+			}
+		}()
+		New(&shared{flag: "key"}, &shared{flag: "other"})
+	})
+	t.Run("not shared by both", func(t *testing.T) {
+		defer func() {
+			if recover() == nil {
+				t.Error("no panic for a shared setting declared plainly by another component")
+			}
+		}()
+		New(&shared{flag: "key"}, fixed{Setting{Env: "T_KEY", Flag: "key", Secret: true}})
+	})
+}
