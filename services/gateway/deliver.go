@@ -115,11 +115,13 @@ func (r *Role) process(ctx context.Context, span trace.Span, w http.ResponseWrit
 		return http.StatusOK, outcomeNotWebhook
 	}
 	msgs := r.collect(ctx, ep, res)
-	ids := make([]string, 0, min(len(msgs), maxSpanIDs))
-	for _, m := range msgs[:min(len(msgs), maxSpanIDs)] {
-		ids = append(ids, m.GetPlatformMessageId())
+	if span.IsRecording() {
+		ids := make([]string, 0, min(len(msgs), maxSpanIDs))
+		for _, m := range msgs[:min(len(msgs), maxSpanIDs)] {
+			ids = append(ids, m.GetPlatformMessageId())
+		}
+		span.SetAttributes(attribute.Int("corral.webhook.messages", len(msgs)), attribute.StringSlice("corral.platform_message_ids", ids))
 	}
-	span.SetAttributes(attribute.Int("corral.webhook.messages", len(msgs)), attribute.StringSlice("corral.platform_message_ids", ids))
 	if err := r.publishAll(ctx, ep, msgs); err != nil {
 		span.RecordError(err)
 		r.log.ErrorContext(ctx, "gateway: publishing to CHAT_IN failed; answering 503 so Meta retries",
