@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,6 +43,25 @@ type env struct {
 	reader  *sdkmetric.ManualReader
 	srv     *httptest.Server
 	role    *gateway.Role
+	logs    *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // streamsFor connects to NATS and sets up streams in a namespace of the
@@ -80,7 +101,9 @@ func newEnv(t testing.TB, mutate ...func(*gateway.Config)) *env {
 		m(&cfg)
 	}
 	reader := sdkmetric.NewManualReader()
+	logs := &syncBuffer{}
 	r, err := gateway.New(cfg, role.Deps{
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Meter: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
 		NATS:  nc, JetStream: js, Streams: streams,
 	})
@@ -91,7 +114,7 @@ func newEnv(t testing.TB, mutate ...func(*gateway.Config)) *env {
 	r.Routes(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &env{nc: nc, js: js, streams: streams, reader: reader, srv: srv, role: r}
+	return &env{nc: nc, js: js, streams: streams, reader: reader, srv: srv, role: r, logs: logs}
 }
 
 // post sends body to path signed with secret ("" sends no signature).

@@ -422,3 +422,27 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestLogsHoldNoUserText sends items the parser skips or reports, carrying
+// user text, and checks the log names them without quoting the text.
+func TestLogsHoldNoUserText(t *testing.T) {
+	e := newEnv(t)
+	const secret = "my card is 4111 1111 1111 1111"
+	body := []byte(`{"object":"page","entry":[{"id":"` + pageID + `","time":1733310000123,"messaging":[
+		{"sender":{"id":"73"},"recipient":{"id":"` + pageID + `"},"timestamp":1733310000001,"message":{"text":"` + secret + `"}},
+		{"sender":{"id":"73"},"recipient":{"id":"` + pageID + `"},"timestamp":1733310000002,"message":{"mid":"m_1","text":{"nested":"` + secret + `"}}},
+		{"sender":{"id":"73"},"recipient":{"id":"` + pageID + `"},"timestamp":1733310000003,"hologram":{"text":"` + secret + `"}}]}]}`)
+	if got := e.post(t, gateway.PathMessenger, body, appSecret); got != 200 {
+		t.Fatalf("POST = %d", got)
+	}
+	logs := e.logs.String()
+	if !strings.Contains(logs, "skipped a webhook item") {
+		t.Fatalf("no warning logged:\n%s", logs)
+	}
+	if strings.Contains(logs, "4111") {
+		t.Errorf("the log quotes user text:\n%s", logs)
+	}
+	if got := e.counter(t, "corral_gateway_warnings"); got < 2 {
+		t.Errorf("warnings counted %d, want at least 2", got)
+	}
+}
