@@ -104,8 +104,8 @@ func newEnv(t testing.TB, mutate ...func(*gateway.Config)) *env {
 	logs := &syncBuffer{}
 	r, err := gateway.New(cfg, role.Deps{
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Meter: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
-		NATS:  nc, JetStream: js, Streams: streams,
+		Meter:  sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
+		NATS:   nc, JetStream: js, Streams: streams,
 	})
 	if err != nil {
 		t.Fatal(err)
