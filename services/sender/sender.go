@@ -25,7 +25,7 @@ import (
 	"github.com/corral-ai/corral/services/internal/settings"
 )
 
-// scope names the role's tracer and meter.
+// scope names the role's meter.
 const scope = "github.com/corral-ai/corral/services/sender"
 
 // Definition describes the role to the binary.
@@ -65,7 +65,6 @@ type Role struct {
 	safety   *safety.Stage
 	wa       *whatsapp.Client
 	ms       *messenger.Client
-	tracer   trace.Tracer
 	metrics  *senderMetrics
 	now      func() time.Time
 }
@@ -84,12 +83,11 @@ func New(cfg Config, deps role.Deps) (*Role, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	mp, tp := deps.Meter, deps.Tracer
+	// Spans come from natsbus (one per CHAT_OUT delivery) and bots/graph
+	// (one per Send API call), through the global tracer provider.
+	mp := deps.Meter
 	if mp == nil {
 		mp = otel.GetMeterProvider()
-	}
-	if tp == nil {
-		tp = otel.GetTracerProvider()
 	}
 	m, err := newMetrics(mp)
 	if err != nil {
@@ -126,7 +124,7 @@ func New(cfg Config, deps role.Deps) (*Role, error) {
 		ledger: led, order: &order{js: deps.JetStream, stream: deps.Streams.StreamName(corralv1.StreamChatOut), ledger: led},
 		store:    st,
 		policies: &policies{store: st, cache: map[string]policy{}},
-		safety:   stage, wa: wa, ms: ms, tracer: tp.Tracer(scope), metrics: m, now: time.Now,
+		safety:   stage, wa: wa, ms: ms, metrics: m, now: time.Now,
 	}, nil
 }
 
