@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -105,11 +104,9 @@ func loadWebhooks(b *testing.B, url string) {
 	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "webhooks/s")
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
-	b.ReportMetric(0, "ns/op")
-	_ = fmt.Sprint()
 }
 
 // parallelism is the clients per CPU of BenchmarkWebhook: Meta delivers
 // many webhooks at once, and a gateway's rate is its concurrency over its
 // latency, which includes a JetStream round trip the bare handler has not.
-var parallelism = 8
+const parallelism = 8
