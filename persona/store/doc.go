@@ -3,6 +3,9 @@
 // conversation histories. Callers see only the persona package's types and
 // this package's; go-redis stays inside.
 //
+// Open connects to Redis itself; New builds a Store on a client the caller
+// already holds (a role's shared client) and leaves closing it to the caller.
+//
 // # Consistency
 //
 // Every change is a WATCH/MULTI transaction, so it works alike on Redis 7

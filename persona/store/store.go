@@ -141,7 +141,8 @@ func (c Config) Validate() error {
 // use by many goroutines and many processes: every change is a Redis
 // transaction that refuses to overwrite what another writer changed.
 type Store struct {
-	rdb      *redis.Client
+	rdb      redis.UniversalClient
+	ownsRDB  bool // Close closes rdb only when Open made it
 	cfg      Config
 	k        keys
 	log      *slog.Logger
@@ -157,27 +158,17 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, notifier Notifier) 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
 	opts, err := redis.ParseURL(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("persona store: parse redis URL: %w", err)
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	rdb := redis.NewClient(opts)
+	s, err := newStore(rdb, cfg, log, notifier)
+	if err != nil {
+		_ = rdb.Close()
+		return nil, err
 	}
-	s := &Store{
-		rdb:      redis.NewClient(opts),
-		cfg:      cfg,
-		k:        keys{prefix: cfg.Prefix},
-		log:      log.With("component", "persona/store"),
-		notifier: notifier,
-		now:      func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
-	}
-	if cfg.SecretKey != nil {
-		if s.sealer, err = newSealer(cfg.SecretKey); err != nil {
-			return nil, err
-		}
-	}
+	s.ownsRDB = true
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		_ = s.rdb.Close()
 		return nil, fmt.Errorf("persona store: connect to redis at %s: %w", opts.Addr, err)
@@ -185,8 +176,51 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, notifier Notifier) 
 	return s, nil
 }
 
-// Close closes the Redis connection.
-func (s *Store) Close() error { return s.rdb.Close() }
+// New returns a Store on a Redis client the caller already has (a role's
+// shared client, say) and keeps owning: Close does not close it, and New
+// does not contact Redis. cfg.URL is ignored; the other fields apply as in
+// Open.
+func New(rdb redis.UniversalClient, cfg Config, log *slog.Logger, notifier Notifier) (*Store, error) {
+	if rdb == nil {
+		return nil, errors.New("persona store: no redis client")
+	}
+	cfg.URL = "redis://given-client" // only to pass Validate; never dialled
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return newStore(rdb, cfg, log, notifier)
+}
+
+func newStore(rdb redis.UniversalClient, cfg Config, log *slog.Logger, notifier Notifier) (*Store, error) {
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{
+		rdb:      rdb,
+		cfg:      cfg,
+		k:        keys{prefix: cfg.Prefix},
+		log:      log.With("component", "persona/store"),
+		notifier: notifier,
+		now:      func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
+	}
+	if cfg.SecretKey != nil {
+		var err error
+		if s.sealer, err = newSealer(cfg.SecretKey); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Close closes the Redis connection when Open made it; a Store made by New
+// leaves its client to the caller.
+func (s *Store) Close() error {
+	if !s.ownsRDB {
+		return nil
+	}
+	return s.rdb.Close()
+}
 
 // Ping checks that Redis answers, for readiness checks.
 func (s *Store) Ping(ctx context.Context) error {

@@ -108,33 +108,43 @@ const (
 	// A message type the platform or Corral cannot handle; ChatMessage.text may
 	// hold a short description for logs.
 	MessageKind_MESSAGE_KIND_UNSUPPORTED MessageKind = 9
+	// Not from the user: the business acted in the conversation itself, by hand
+	// or through another app. ChatMessage.business says what happened; text holds
+	// the text of a message a person sent from the business side, if any. The
+	// gateway publishes it on the conversation's own CHAT_IN subject, so it
+	// arrives in order with the user's messages, and the chat role pauses (or,
+	// for BUSINESS_ACTION_THREAD_PASSED, resumes) the bot for the conversation.
+	// Never answered. Echoes of Corral's own sends never become one.
+	MessageKind_MESSAGE_KIND_BUSINESS_REPLY MessageKind = 10
 )
 
 // Enum value maps for MessageKind.
 var (
 	MessageKind_name = map[int32]string{
-		0: "MESSAGE_KIND_UNSPECIFIED",
-		1: "MESSAGE_KIND_TEXT",
-		2: "MESSAGE_KIND_MEDIA",
-		3: "MESSAGE_KIND_LOCATION",
-		4: "MESSAGE_KIND_CONTACTS",
-		5: "MESSAGE_KIND_BUTTON_REPLY",
-		6: "MESSAGE_KIND_POSTBACK",
-		7: "MESSAGE_KIND_REACTION",
-		8: "MESSAGE_KIND_FLOW_REPLY",
-		9: "MESSAGE_KIND_UNSUPPORTED",
+		0:  "MESSAGE_KIND_UNSPECIFIED",
+		1:  "MESSAGE_KIND_TEXT",
+		2:  "MESSAGE_KIND_MEDIA",
+		3:  "MESSAGE_KIND_LOCATION",
+		4:  "MESSAGE_KIND_CONTACTS",
+		5:  "MESSAGE_KIND_BUTTON_REPLY",
+		6:  "MESSAGE_KIND_POSTBACK",
+		7:  "MESSAGE_KIND_REACTION",
+		8:  "MESSAGE_KIND_FLOW_REPLY",
+		9:  "MESSAGE_KIND_UNSUPPORTED",
+		10: "MESSAGE_KIND_BUSINESS_REPLY",
 	}
 	MessageKind_value = map[string]int32{
-		"MESSAGE_KIND_UNSPECIFIED":  0,
-		"MESSAGE_KIND_TEXT":         1,
-		"MESSAGE_KIND_MEDIA":        2,
-		"MESSAGE_KIND_LOCATION":     3,
-		"MESSAGE_KIND_CONTACTS":     4,
-		"MESSAGE_KIND_BUTTON_REPLY": 5,
-		"MESSAGE_KIND_POSTBACK":     6,
-		"MESSAGE_KIND_REACTION":     7,
-		"MESSAGE_KIND_FLOW_REPLY":   8,
-		"MESSAGE_KIND_UNSUPPORTED":  9,
+		"MESSAGE_KIND_UNSPECIFIED":    0,
+		"MESSAGE_KIND_TEXT":           1,
+		"MESSAGE_KIND_MEDIA":          2,
+		"MESSAGE_KIND_LOCATION":       3,
+		"MESSAGE_KIND_CONTACTS":       4,
+		"MESSAGE_KIND_BUTTON_REPLY":   5,
+		"MESSAGE_KIND_POSTBACK":       6,
+		"MESSAGE_KIND_REACTION":       7,
+		"MESSAGE_KIND_FLOW_REPLY":     8,
+		"MESSAGE_KIND_UNSUPPORTED":    9,
+		"MESSAGE_KIND_BUSINESS_REPLY": 10,
 	}
 )
 
@@ -163,6 +173,73 @@ func (x MessageKind) Number() protoreflect.EnumNumber {
 // Deprecated: Use MessageKind.Descriptor instead.
 func (MessageKind) EnumDescriptor() ([]byte, []int) {
 	return file_corral_v1_chat_proto_rawDescGZIP(), []int{1}
+}
+
+// BusinessAction is what the business did in a conversation, for a
+// ChatMessage of kind BUSINESS_REPLY.
+type BusinessAction int32
+
+const (
+	// Not set; never valid on the wire.
+	BusinessAction_BUSINESS_ACTION_UNSPECIFIED BusinessAction = 0
+	// A person sent a message from the business side: a Messenger echo of a
+	// message another app or the Page inbox sent, or a WhatsApp message sent
+	// from the WhatsApp Business app or a linked device (smb_message_echoes).
+	// platform_message_id is the id of that message. Pause the bot.
+	BusinessAction_BUSINESS_ACTION_HUMAN_MESSAGE BusinessAction = 1
+	// Messenger handover: thread control was passed to BusinessReply.app_id.
+	// When that is our app, the bot may answer again.
+	BusinessAction_BUSINESS_ACTION_THREAD_PASSED BusinessAction = 2
+	// Messenger handover: the primary receiver took thread control from
+	// BusinessReply.app_id (our app, when we receive it). Pause the bot.
+	BusinessAction_BUSINESS_ACTION_THREAD_TAKEN BusinessAction = 3
+	// Messenger handover: BusinessReply.app_id asked for thread control.
+	BusinessAction_BUSINESS_ACTION_THREAD_REQUESTED BusinessAction = 4
+)
+
+// Enum value maps for BusinessAction.
+var (
+	BusinessAction_name = map[int32]string{
+		0: "BUSINESS_ACTION_UNSPECIFIED",
+		1: "BUSINESS_ACTION_HUMAN_MESSAGE",
+		2: "BUSINESS_ACTION_THREAD_PASSED",
+		3: "BUSINESS_ACTION_THREAD_TAKEN",
+		4: "BUSINESS_ACTION_THREAD_REQUESTED",
+	}
+	BusinessAction_value = map[string]int32{
+		"BUSINESS_ACTION_UNSPECIFIED":      0,
+		"BUSINESS_ACTION_HUMAN_MESSAGE":    1,
+		"BUSINESS_ACTION_THREAD_PASSED":    2,
+		"BUSINESS_ACTION_THREAD_TAKEN":     3,
+		"BUSINESS_ACTION_THREAD_REQUESTED": 4,
+	}
+)
+
+func (x BusinessAction) Enum() *BusinessAction {
+	p := new(BusinessAction)
+	*p = x
+	return p
+}
+
+func (x BusinessAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BusinessAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_corral_v1_chat_proto_enumTypes[2].Descriptor()
+}
+
+func (BusinessAction) Type() protoreflect.EnumType {
+	return &file_corral_v1_chat_proto_enumTypes[2]
+}
+
+func (x BusinessAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BusinessAction.Descriptor instead.
+func (BusinessAction) EnumDescriptor() ([]byte, []int) {
+	return file_corral_v1_chat_proto_rawDescGZIP(), []int{2}
 }
 
 // MediaType is the kind of attached media.
@@ -214,11 +291,11 @@ func (x MediaType) String() string {
 }
 
 func (MediaType) Descriptor() protoreflect.EnumDescriptor {
-	return file_corral_v1_chat_proto_enumTypes[2].Descriptor()
+	return file_corral_v1_chat_proto_enumTypes[3].Descriptor()
 }
 
 func (MediaType) Type() protoreflect.EnumType {
-	return &file_corral_v1_chat_proto_enumTypes[2]
+	return &file_corral_v1_chat_proto_enumTypes[3]
 }
 
 func (x MediaType) Number() protoreflect.EnumNumber {
@@ -227,13 +304,145 @@ func (x MediaType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use MediaType.Descriptor instead.
 func (MediaType) EnumDescriptor() ([]byte, []int) {
-	return file_corral_v1_chat_proto_rawDescGZIP(), []int{2}
+	return file_corral_v1_chat_proto_rawDescGZIP(), []int{3}
+}
+
+// OutboundAction is a sender action an OutboundMessage asks for instead of
+// sending parts. Its lower-case name without the prefix ("typing") is used in
+// the message's DedupeID and in metric labels, so values must never be renamed.
+type OutboundAction int32
+
+const (
+	// Not an action: the message is a reply with parts.
+	OutboundAction_OUTBOUND_ACTION_UNSPECIFIED OutboundAction = 0
+	// Mark in_reply_to read and show the typing indicator: one WhatsApp call
+	// (read receipt with typing_indicator), Messenger mark_seen then typing_on.
+	// Published when the chat worker picks a message up.
+	OutboundAction_OUTBOUND_ACTION_TYPING OutboundAction = 1
+	// Only mark in_reply_to read (Messenger mark_seen): for a message that gets
+	// no reply, e.g. while the bot is paused.
+	OutboundAction_OUTBOUND_ACTION_MARK_READ OutboundAction = 2
+	// Hide the typing indicator (Messenger typing_off; WhatsApp hides it by
+	// itself after 25 seconds, so nothing is sent there): the chat worker
+	// decided not to answer after announcing a reply.
+	OutboundAction_OUTBOUND_ACTION_TYPING_OFF OutboundAction = 3
+)
+
+// Enum value maps for OutboundAction.
+var (
+	OutboundAction_name = map[int32]string{
+		0: "OUTBOUND_ACTION_UNSPECIFIED",
+		1: "OUTBOUND_ACTION_TYPING",
+		2: "OUTBOUND_ACTION_MARK_READ",
+		3: "OUTBOUND_ACTION_TYPING_OFF",
+	}
+	OutboundAction_value = map[string]int32{
+		"OUTBOUND_ACTION_UNSPECIFIED": 0,
+		"OUTBOUND_ACTION_TYPING":      1,
+		"OUTBOUND_ACTION_MARK_READ":   2,
+		"OUTBOUND_ACTION_TYPING_OFF":  3,
+	}
+)
+
+func (x OutboundAction) Enum() *OutboundAction {
+	p := new(OutboundAction)
+	*p = x
+	return p
+}
+
+func (x OutboundAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (OutboundAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_corral_v1_chat_proto_enumTypes[4].Descriptor()
+}
+
+func (OutboundAction) Type() protoreflect.EnumType {
+	return &file_corral_v1_chat_proto_enumTypes[4]
+}
+
+func (x OutboundAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use OutboundAction.Descriptor instead.
+func (OutboundAction) EnumDescriptor() ([]byte, []int) {
+	return file_corral_v1_chat_proto_rawDescGZIP(), []int{4}
+}
+
+// BusinessReply details a ChatMessage of kind BUSINESS_REPLY.
+type BusinessReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What the business did.
+	Action BusinessAction `protobuf:"varint,1,opt,name=action,proto3,enum=corral.v1.BusinessAction" json:"action,omitempty"`
+	// The app that sent the message (Messenger echoes), or the other app of a
+	// handover; empty when the platform does not say.
+	AppId string `protobuf:"bytes,2,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	// The metadata string the sending app attached (Messenger), if any.
+	Metadata      string `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BusinessReply) Reset() {
+	*x = BusinessReply{}
+	mi := &file_corral_v1_chat_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BusinessReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BusinessReply) ProtoMessage() {}
+
+func (x *BusinessReply) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_chat_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BusinessReply.ProtoReflect.Descriptor instead.
+func (*BusinessReply) Descriptor() ([]byte, []int) {
+	return file_corral_v1_chat_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *BusinessReply) GetAction() BusinessAction {
+	if x != nil {
+		return x.Action
+	}
+	return BusinessAction_BUSINESS_ACTION_UNSPECIFIED
+}
+
+func (x *BusinessReply) GetAppId() string {
+	if x != nil {
+		return x.AppId
+	}
+	return ""
+}
+
+func (x *BusinessReply) GetMetadata() string {
+	if x != nil {
+		return x.Metadata
+	}
+	return ""
 }
 
 // ChatMessage is one inbound user message, normalised from a platform webhook
 // by the gateway and published to stream CHAT_IN on subject
-// chat.in.<platform>.<channel>.<user>. One platform message becomes exactly one
-// ChatMessage; statuses, receipts and echoes become none.
+// chat.in.<platform>.<channel>.<user> with Nats-Msg-Id DedupeID(). One
+// platform message becomes exactly one ChatMessage; statuses, receipts,
+// reactions and echoes of Corral's own sends become none. What a person did
+// from the business side (a message sent by hand, a handover) becomes one of
+// kind BUSINESS_REPLY, so the chat role can pause the bot.
 type ChatMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Platform the message arrived on.
@@ -282,14 +491,19 @@ type ChatMessage struct {
 	UserScopedId string `protobuf:"bytes,17,opt,name=user_scoped_id,json=userScopedId,proto3" json:"user_scoped_id,omitempty"`
 	// The webhook item this message was normalised from, as received, for
 	// debugging. Optional; the gateway may leave it empty or cap its size.
-	Raw           []byte `protobuf:"bytes,18,opt,name=raw,proto3" json:"raw,omitempty"`
+	Raw []byte `protobuf:"bytes,18,opt,name=raw,proto3" json:"raw,omitempty"`
+	// What the business did, for kind BUSINESS_REPLY. user_id is then the user
+	// of the conversation (the recipient of the business's message), never the
+	// business. Handover events carry no message id of their own: the gateway
+	// gives them a synthetic platform_message_id, stable across retries.
+	Business      *BusinessReply `protobuf:"bytes,19,opt,name=business,proto3" json:"business,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ChatMessage) Reset() {
 	*x = ChatMessage{}
-	mi := &file_corral_v1_chat_proto_msgTypes[0]
+	mi := &file_corral_v1_chat_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -301,7 +515,7 @@ func (x *ChatMessage) String() string {
 func (*ChatMessage) ProtoMessage() {}
 
 func (x *ChatMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_corral_v1_chat_proto_msgTypes[0]
+	mi := &file_corral_v1_chat_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -314,7 +528,7 @@ func (x *ChatMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
 func (*ChatMessage) Descriptor() ([]byte, []int) {
-	return file_corral_v1_chat_proto_rawDescGZIP(), []int{0}
+	return file_corral_v1_chat_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *ChatMessage) GetPlatform() Platform {
@@ -443,6 +657,13 @@ func (x *ChatMessage) GetRaw() []byte {
 	return nil
 }
 
+func (x *ChatMessage) GetBusiness() *BusinessReply {
+	if x != nil {
+		return x.Business
+	}
+	return nil
+}
+
 // Media describes media attached to a message. The bytes are not carried; they
 // are fetched from the platform by id when needed.
 type Media struct {
@@ -470,7 +691,7 @@ type Media struct {
 
 func (x *Media) Reset() {
 	*x = Media{}
-	mi := &file_corral_v1_chat_proto_msgTypes[1]
+	mi := &file_corral_v1_chat_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -482,7 +703,7 @@ func (x *Media) String() string {
 func (*Media) ProtoMessage() {}
 
 func (x *Media) ProtoReflect() protoreflect.Message {
-	mi := &file_corral_v1_chat_proto_msgTypes[1]
+	mi := &file_corral_v1_chat_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -495,7 +716,7 @@ func (x *Media) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Media.ProtoReflect.Descriptor instead.
 func (*Media) Descriptor() ([]byte, []int) {
-	return file_corral_v1_chat_proto_rawDescGZIP(), []int{1}
+	return file_corral_v1_chat_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Media) GetType() MediaType {
@@ -573,7 +794,7 @@ type Location struct {
 
 func (x *Location) Reset() {
 	*x = Location{}
-	mi := &file_corral_v1_chat_proto_msgTypes[2]
+	mi := &file_corral_v1_chat_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -585,7 +806,7 @@ func (x *Location) String() string {
 func (*Location) ProtoMessage() {}
 
 func (x *Location) ProtoReflect() protoreflect.Message {
-	mi := &file_corral_v1_chat_proto_msgTypes[2]
+	mi := &file_corral_v1_chat_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -598,7 +819,7 @@ func (x *Location) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Location.ProtoReflect.Descriptor instead.
 func (*Location) Descriptor() ([]byte, []int) {
-	return file_corral_v1_chat_proto_rawDescGZIP(), []int{2}
+	return file_corral_v1_chat_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Location) GetLatitude() float64 {
@@ -652,7 +873,7 @@ type SharedContact struct {
 
 func (x *SharedContact) Reset() {
 	*x = SharedContact{}
-	mi := &file_corral_v1_chat_proto_msgTypes[3]
+	mi := &file_corral_v1_chat_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -664,7 +885,7 @@ func (x *SharedContact) String() string {
 func (*SharedContact) ProtoMessage() {}
 
 func (x *SharedContact) ProtoReflect() protoreflect.Message {
-	mi := &file_corral_v1_chat_proto_msgTypes[3]
+	mi := &file_corral_v1_chat_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -677,7 +898,7 @@ func (x *SharedContact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SharedContact.ProtoReflect.Descriptor instead.
 func (*SharedContact) Descriptor() ([]byte, []int) {
-	return file_corral_v1_chat_proto_rawDescGZIP(), []int{3}
+	return file_corral_v1_chat_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SharedContact) GetFormattedName() string {
@@ -714,7 +935,7 @@ type Reaction struct {
 
 func (x *Reaction) Reset() {
 	*x = Reaction{}
-	mi := &file_corral_v1_chat_proto_msgTypes[4]
+	mi := &file_corral_v1_chat_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -726,7 +947,7 @@ func (x *Reaction) String() string {
 func (*Reaction) ProtoMessage() {}
 
 func (x *Reaction) ProtoReflect() protoreflect.Message {
-	mi := &file_corral_v1_chat_proto_msgTypes[4]
+	mi := &file_corral_v1_chat_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -739,7 +960,7 @@ func (x *Reaction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reaction.ProtoReflect.Descriptor instead.
 func (*Reaction) Descriptor() ([]byte, []int) {
-	return file_corral_v1_chat_proto_rawDescGZIP(), []int{4}
+	return file_corral_v1_chat_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Reaction) GetMessageId() string {
@@ -756,9 +977,27 @@ func (x *Reaction) GetEmoji() string {
 	return ""
 }
 
-// OutboundMessage is the answer to one ChatMessage, published by the chat
-// worker to stream CHAT_OUT on subject chat.out.<platform>.<channel>.<user>
-// and delivered by the sender through the platform's Send API.
+// OutboundMessage is the answer to one ChatMessage (a reply), or a request
+// to show that one is coming (an action), published by the chat worker to
+// stream CHAT_OUT on subject chat.out.<platform>.<channel>.<user> and carried
+// out by the sender through the platform's Send API.
+//
+// Rules the publisher follows (the sender relies on them):
+//   - reply_id is stable for one reply: a chat worker that answers the same
+//     inbound message again after a crash publishes the same reply_id, so the
+//     Nats-Msg-Id dedupes it and the sender's bookkeeping (which split parts
+//     of reply_id were already sent) holds. The DedupeID of the newest
+//     ChatMessage the reply answers is a good reply_id.
+//   - The Nats-Msg-Id is DedupeID(): reply_id for a reply, reply_id plus the
+//     action for an action, so an action never drops its reply.
+//   - Parts are immutable for a reply_id: the sender splits each part at the
+//     platform's limit and remembers, per reply_id, which pieces it sent; a
+//     redelivered reply sends only the rest.
+//   - An action (action set, no parts) is published when the chat worker
+//     picks an inbound message up, before the reply it announces, with the
+//     reply_id that reply will carry and in_reply_to set. The sender carries
+//     it out once, best effort: never retried for long, skipped when it is
+//     older than a few seconds or when any part of that reply was sent.
 type OutboundMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Platform to send on; same as the inbound message's.
@@ -768,29 +1007,37 @@ type OutboundMessage struct {
 	// Recipient: the user_id of the inbound message.
 	UserId string `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	// Stable id of this reply, derived from the inbound message, so that the
-	// sender can drop a duplicate after a redelivery; also the Nats-Msg-Id.
+	// sender can drop a duplicate after a redelivery; see the rules above.
 	ReplyId string `protobuf:"bytes,4,opt,name=reply_id,json=replyId,proto3" json:"reply_id,omitempty"`
 	// platform_message_id of the ChatMessage this answers; the sender quotes it
-	// on WhatsApp and marks it read.
+	// on WhatsApp (first message of the reply) and marks it read.
 	InReplyTo string `protobuf:"bytes,5,opt,name=in_reply_to,json=inReplyTo,proto3" json:"in_reply_to,omitempty"`
 	// Parts to send, in order. Each part becomes at least one platform message;
 	// the sender splits a part further when it exceeds the platform's limit.
+	// Empty for an action.
 	Parts []*ReplyPart `protobuf:"bytes,6,rep,name=parts,proto3" json:"parts,omitempty"`
-	// Id of the persona that produced the reply.
+	// Id of the persona that produced the reply. The sender checks every part
+	// against this persona's published version's safety settings.
 	PersonaId string `protobuf:"bytes,7,opt,name=persona_id,json=personaId,proto3" json:"persona_id,omitempty"`
 	// Published version of that persona.
 	PersonaVersion uint32 `protobuf:"varint,8,opt,name=persona_version,json=personaVersion,proto3" json:"persona_version,omitempty"`
 	// Verdict of the output safety check on the reply text.
 	Safety *SafetyVerdict `protobuf:"bytes,9,opt,name=safety,proto3" json:"safety,omitempty"`
-	// When the chat worker finished the reply.
-	CreatedTime   *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=created_time,json=createdTime,proto3" json:"created_time,omitempty"`
+	// When the chat worker finished the reply (or, for an action, picked the
+	// message up).
+	CreatedTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=created_time,json=createdTime,proto3" json:"created_time,omitempty"`
+	// What to do instead of sending parts; UNSPECIFIED for a reply.
+	Action OutboundAction `protobuf:"varint,11,opt,name=action,proto3,enum=corral.v1.OutboundAction" json:"action,omitempty"`
+	// received_time of the newest ChatMessage this answers (when the gateway
+	// received it), so the sender can measure end-to-end latency.
+	ReceivedTime  *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=received_time,json=receivedTime,proto3" json:"received_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *OutboundMessage) Reset() {
 	*x = OutboundMessage{}
-	mi := &file_corral_v1_chat_proto_msgTypes[5]
+	mi := &file_corral_v1_chat_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -802,7 +1049,7 @@ func (x *OutboundMessage) String() string {
 func (*OutboundMessage) ProtoMessage() {}
 
 func (x *OutboundMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_corral_v1_chat_proto_msgTypes[5]
+	mi := &file_corral_v1_chat_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -815,7 +1062,7 @@ func (x *OutboundMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboundMessage.ProtoReflect.Descriptor instead.
 func (*OutboundMessage) Descriptor() ([]byte, []int) {
-	return file_corral_v1_chat_proto_rawDescGZIP(), []int{5}
+	return file_corral_v1_chat_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *OutboundMessage) GetPlatform() Platform {
@@ -888,6 +1135,20 @@ func (x *OutboundMessage) GetCreatedTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *OutboundMessage) GetAction() OutboundAction {
+	if x != nil {
+		return x.Action
+	}
+	return OutboundAction_OUTBOUND_ACTION_UNSPECIFIED
+}
+
+func (x *OutboundMessage) GetReceivedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReceivedTime
+	}
+	return nil
+}
+
 // ReplyPart is one piece of a reply.
 type ReplyPart struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -903,7 +1164,7 @@ type ReplyPart struct {
 
 func (x *ReplyPart) Reset() {
 	*x = ReplyPart{}
-	mi := &file_corral_v1_chat_proto_msgTypes[6]
+	mi := &file_corral_v1_chat_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -915,7 +1176,7 @@ func (x *ReplyPart) String() string {
 func (*ReplyPart) ProtoMessage() {}
 
 func (x *ReplyPart) ProtoReflect() protoreflect.Message {
-	mi := &file_corral_v1_chat_proto_msgTypes[6]
+	mi := &file_corral_v1_chat_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -928,7 +1189,7 @@ func (x *ReplyPart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplyPart.ProtoReflect.Descriptor instead.
 func (*ReplyPart) Descriptor() ([]byte, []int) {
-	return file_corral_v1_chat_proto_rawDescGZIP(), []int{6}
+	return file_corral_v1_chat_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ReplyPart) GetText() string {
@@ -966,7 +1227,7 @@ type QuickReply struct {
 
 func (x *QuickReply) Reset() {
 	*x = QuickReply{}
-	mi := &file_corral_v1_chat_proto_msgTypes[7]
+	mi := &file_corral_v1_chat_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -978,7 +1239,7 @@ func (x *QuickReply) String() string {
 func (*QuickReply) ProtoMessage() {}
 
 func (x *QuickReply) ProtoReflect() protoreflect.Message {
-	mi := &file_corral_v1_chat_proto_msgTypes[7]
+	mi := &file_corral_v1_chat_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -991,7 +1252,7 @@ func (x *QuickReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuickReply.ProtoReflect.Descriptor instead.
 func (*QuickReply) Descriptor() ([]byte, []int) {
-	return file_corral_v1_chat_proto_rawDescGZIP(), []int{7}
+	return file_corral_v1_chat_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *QuickReply) GetTitle() string {
@@ -1012,7 +1273,11 @@ var File_corral_v1_chat_proto protoreflect.FileDescriptor
 
 const file_corral_v1_chat_proto_rawDesc = "" +
 	"\n" +
-	"\x14corral/v1/chat.proto\x12\tcorral.v1\x1a\x16corral/v1/safety.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xeb\x05\n" +
+	"\x14corral/v1/chat.proto\x12\tcorral.v1\x1a\x16corral/v1/safety.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"u\n" +
+	"\rBusinessReply\x121\n" +
+	"\x06action\x18\x01 \x01(\x0e2\x19.corral.v1.BusinessActionR\x06action\x12\x15\n" +
+	"\x06app_id\x18\x02 \x01(\tR\x05appId\x12\x1a\n" +
+	"\bmetadata\x18\x03 \x01(\tR\bmetadata\"\xa1\x06\n" +
 	"\vChatMessage\x12/\n" +
 	"\bplatform\x18\x01 \x01(\x0e2\x13.corral.v1.PlatformR\bplatform\x12\x1d\n" +
 	"\n" +
@@ -1033,7 +1298,8 @@ const file_corral_v1_chat_proto_rawDesc = "" +
 	"\tsent_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\bsentTime\x12?\n" +
 	"\rreceived_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\freceivedTime\x12$\n" +
 	"\x0euser_scoped_id\x18\x11 \x01(\tR\fuserScopedId\x12\x10\n" +
-	"\x03raw\x18\x12 \x01(\fR\x03raw\"\xe1\x01\n" +
+	"\x03raw\x18\x12 \x01(\fR\x03raw\x124\n" +
+	"\bbusiness\x18\x13 \x01(\v2\x18.corral.v1.BusinessReplyR\bbusiness\"\xe1\x01\n" +
 	"\x05Media\x12(\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x14.corral.v1.MediaTypeR\x04type\x12\x19\n" +
 	"\bmedia_id\x18\x02 \x01(\tR\amediaId\x12\x10\n" +
@@ -1056,7 +1322,7 @@ const file_corral_v1_chat_proto_rawDesc = "" +
 	"\bReaction\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x14\n" +
-	"\x05emoji\x18\x02 \x01(\tR\x05emoji\"\x9a\x03\n" +
+	"\x05emoji\x18\x02 \x01(\tR\x05emoji\"\x8e\x04\n" +
 	"\x0fOutboundMessage\x12/\n" +
 	"\bplatform\x18\x01 \x01(\x0e2\x13.corral.v1.PlatformR\bplatform\x12\x1d\n" +
 	"\n" +
@@ -1070,7 +1336,9 @@ const file_corral_v1_chat_proto_rawDesc = "" +
 	"\x0fpersona_version\x18\b \x01(\rR\x0epersonaVersion\x120\n" +
 	"\x06safety\x18\t \x01(\v2\x18.corral.v1.SafetyVerdictR\x06safety\x12=\n" +
 	"\fcreated_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\vcreatedTime\"|\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\vcreatedTime\x121\n" +
+	"\x06action\x18\v \x01(\x0e2\x19.corral.v1.OutboundActionR\x06action\x12?\n" +
+	"\rreceived_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\freceivedTime\"|\n" +
 	"\tReplyPart\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12:\n" +
 	"\rquick_replies\x18\x02 \x03(\v2\x15.corral.v1.QuickReplyR\fquickReplies\x12\x1f\n" +
@@ -1083,7 +1351,7 @@ const file_corral_v1_chat_proto_rawDesc = "" +
 	"\bPlatform\x12\x18\n" +
 	"\x14PLATFORM_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11PLATFORM_WHATSAPP\x10\x01\x12\x16\n" +
-	"\x12PLATFORM_MESSENGER\x10\x02*\xa0\x02\n" +
+	"\x12PLATFORM_MESSENGER\x10\x02*\xc1\x02\n" +
 	"\vMessageKind\x12\x1c\n" +
 	"\x18MESSAGE_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11MESSAGE_KIND_TEXT\x10\x01\x12\x16\n" +
@@ -1094,14 +1362,27 @@ const file_corral_v1_chat_proto_rawDesc = "" +
 	"\x15MESSAGE_KIND_POSTBACK\x10\x06\x12\x19\n" +
 	"\x15MESSAGE_KIND_REACTION\x10\a\x12\x1b\n" +
 	"\x17MESSAGE_KIND_FLOW_REPLY\x10\b\x12\x1c\n" +
-	"\x18MESSAGE_KIND_UNSUPPORTED\x10\t*\x9a\x01\n" +
+	"\x18MESSAGE_KIND_UNSUPPORTED\x10\t\x12\x1f\n" +
+	"\x1bMESSAGE_KIND_BUSINESS_REPLY\x10\n" +
+	"*\xbf\x01\n" +
+	"\x0eBusinessAction\x12\x1f\n" +
+	"\x1bBUSINESS_ACTION_UNSPECIFIED\x10\x00\x12!\n" +
+	"\x1dBUSINESS_ACTION_HUMAN_MESSAGE\x10\x01\x12!\n" +
+	"\x1dBUSINESS_ACTION_THREAD_PASSED\x10\x02\x12 \n" +
+	"\x1cBUSINESS_ACTION_THREAD_TAKEN\x10\x03\x12$\n" +
+	" BUSINESS_ACTION_THREAD_REQUESTED\x10\x04*\x9a\x01\n" +
 	"\tMediaType\x12\x1a\n" +
 	"\x16MEDIA_TYPE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10MEDIA_TYPE_IMAGE\x10\x01\x12\x14\n" +
 	"\x10MEDIA_TYPE_VIDEO\x10\x02\x12\x14\n" +
 	"\x10MEDIA_TYPE_AUDIO\x10\x03\x12\x17\n" +
 	"\x13MEDIA_TYPE_DOCUMENT\x10\x04\x12\x16\n" +
-	"\x12MEDIA_TYPE_STICKER\x10\x05B6Z4github.com/corral-ai/corral/proto/corral/v1;corralv1b\x06proto3"
+	"\x12MEDIA_TYPE_STICKER\x10\x05*\x8c\x01\n" +
+	"\x0eOutboundAction\x12\x1f\n" +
+	"\x1bOUTBOUND_ACTION_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16OUTBOUND_ACTION_TYPING\x10\x01\x12\x1d\n" +
+	"\x19OUTBOUND_ACTION_MARK_READ\x10\x02\x12\x1e\n" +
+	"\x1aOUTBOUND_ACTION_TYPING_OFF\x10\x03B6Z4github.com/corral-ai/corral/proto/corral/v1;corralv1b\x06proto3"
 
 var (
 	file_corral_v1_chat_proto_rawDescOnce sync.Once
@@ -1115,43 +1396,50 @@ func file_corral_v1_chat_proto_rawDescGZIP() []byte {
 	return file_corral_v1_chat_proto_rawDescData
 }
 
-var file_corral_v1_chat_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_corral_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_corral_v1_chat_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_corral_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_corral_v1_chat_proto_goTypes = []any{
 	(Platform)(0),                 // 0: corral.v1.Platform
 	(MessageKind)(0),              // 1: corral.v1.MessageKind
-	(MediaType)(0),                // 2: corral.v1.MediaType
-	(*ChatMessage)(nil),           // 3: corral.v1.ChatMessage
-	(*Media)(nil),                 // 4: corral.v1.Media
-	(*Location)(nil),              // 5: corral.v1.Location
-	(*SharedContact)(nil),         // 6: corral.v1.SharedContact
-	(*Reaction)(nil),              // 7: corral.v1.Reaction
-	(*OutboundMessage)(nil),       // 8: corral.v1.OutboundMessage
-	(*ReplyPart)(nil),             // 9: corral.v1.ReplyPart
-	(*QuickReply)(nil),            // 10: corral.v1.QuickReply
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
-	(*SafetyVerdict)(nil),         // 12: corral.v1.SafetyVerdict
+	(BusinessAction)(0),           // 2: corral.v1.BusinessAction
+	(MediaType)(0),                // 3: corral.v1.MediaType
+	(OutboundAction)(0),           // 4: corral.v1.OutboundAction
+	(*BusinessReply)(nil),         // 5: corral.v1.BusinessReply
+	(*ChatMessage)(nil),           // 6: corral.v1.ChatMessage
+	(*Media)(nil),                 // 7: corral.v1.Media
+	(*Location)(nil),              // 8: corral.v1.Location
+	(*SharedContact)(nil),         // 9: corral.v1.SharedContact
+	(*Reaction)(nil),              // 10: corral.v1.Reaction
+	(*OutboundMessage)(nil),       // 11: corral.v1.OutboundMessage
+	(*ReplyPart)(nil),             // 12: corral.v1.ReplyPart
+	(*QuickReply)(nil),            // 13: corral.v1.QuickReply
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(*SafetyVerdict)(nil),         // 15: corral.v1.SafetyVerdict
 }
 var file_corral_v1_chat_proto_depIdxs = []int32{
-	0,  // 0: corral.v1.ChatMessage.platform:type_name -> corral.v1.Platform
-	1,  // 1: corral.v1.ChatMessage.kind:type_name -> corral.v1.MessageKind
-	4,  // 2: corral.v1.ChatMessage.media:type_name -> corral.v1.Media
-	5,  // 3: corral.v1.ChatMessage.location:type_name -> corral.v1.Location
-	6,  // 4: corral.v1.ChatMessage.contacts:type_name -> corral.v1.SharedContact
-	7,  // 5: corral.v1.ChatMessage.reaction:type_name -> corral.v1.Reaction
-	11, // 6: corral.v1.ChatMessage.sent_time:type_name -> google.protobuf.Timestamp
-	11, // 7: corral.v1.ChatMessage.received_time:type_name -> google.protobuf.Timestamp
-	2,  // 8: corral.v1.Media.type:type_name -> corral.v1.MediaType
-	0,  // 9: corral.v1.OutboundMessage.platform:type_name -> corral.v1.Platform
-	9,  // 10: corral.v1.OutboundMessage.parts:type_name -> corral.v1.ReplyPart
-	12, // 11: corral.v1.OutboundMessage.safety:type_name -> corral.v1.SafetyVerdict
-	11, // 12: corral.v1.OutboundMessage.created_time:type_name -> google.protobuf.Timestamp
-	10, // 13: corral.v1.ReplyPart.quick_replies:type_name -> corral.v1.QuickReply
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	2,  // 0: corral.v1.BusinessReply.action:type_name -> corral.v1.BusinessAction
+	0,  // 1: corral.v1.ChatMessage.platform:type_name -> corral.v1.Platform
+	1,  // 2: corral.v1.ChatMessage.kind:type_name -> corral.v1.MessageKind
+	7,  // 3: corral.v1.ChatMessage.media:type_name -> corral.v1.Media
+	8,  // 4: corral.v1.ChatMessage.location:type_name -> corral.v1.Location
+	9,  // 5: corral.v1.ChatMessage.contacts:type_name -> corral.v1.SharedContact
+	10, // 6: corral.v1.ChatMessage.reaction:type_name -> corral.v1.Reaction
+	14, // 7: corral.v1.ChatMessage.sent_time:type_name -> google.protobuf.Timestamp
+	14, // 8: corral.v1.ChatMessage.received_time:type_name -> google.protobuf.Timestamp
+	5,  // 9: corral.v1.ChatMessage.business:type_name -> corral.v1.BusinessReply
+	3,  // 10: corral.v1.Media.type:type_name -> corral.v1.MediaType
+	0,  // 11: corral.v1.OutboundMessage.platform:type_name -> corral.v1.Platform
+	12, // 12: corral.v1.OutboundMessage.parts:type_name -> corral.v1.ReplyPart
+	15, // 13: corral.v1.OutboundMessage.safety:type_name -> corral.v1.SafetyVerdict
+	14, // 14: corral.v1.OutboundMessage.created_time:type_name -> google.protobuf.Timestamp
+	4,  // 15: corral.v1.OutboundMessage.action:type_name -> corral.v1.OutboundAction
+	14, // 16: corral.v1.OutboundMessage.received_time:type_name -> google.protobuf.Timestamp
+	13, // 17: corral.v1.ReplyPart.quick_replies:type_name -> corral.v1.QuickReply
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_corral_v1_chat_proto_init() }
@@ -1165,8 +1453,8 @@ func file_corral_v1_chat_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_corral_v1_chat_proto_rawDesc), len(file_corral_v1_chat_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   8,
+			NumEnums:      5,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

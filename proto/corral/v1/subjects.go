@@ -9,6 +9,11 @@ package corralv1
 //	CHAT_IN   chat.in.<platform>.<channel>.<user>      ChatMessage   gateway -> chat
 //	CHAT_OUT  chat.out.<platform>.<channel>.<user>     OutboundMessage chat -> sender
 //	CHAT_DLQ  chat.dlq.<original subject>              poison messages of any stream
+//	CHAT_DLQ  chat.dlq.webhook.<platform>              signed webhook bodies that are not webhooks
+//
+// Publishers set Nats-Msg-Id so that JetStream drops a second copy inside its
+// duplicate window: ChatMessage.DedupeID on CHAT_IN, OutboundMessage.DedupeID
+// on CHAT_OUT.
 //
 // <platform> is PlatformToken ("whatsapp", "messenger"); <channel> and <user>
 // are the channel and user ids escaped with EscapeToken. One conversation
@@ -174,12 +179,45 @@ func DLQOriginalSubject(dlq string) (string, bool) {
 	return orig, ok && orig != ""
 }
 
+// WebhookDLQSubject returns the dead-letter subject of a signed webhook body
+// of platform p that is not a webhook delivery at all: the gateway keeps the
+// raw body there (JSON, not protobuf) with the reason in its headers, since
+// Meta would retry a refused delivery forever.
+func WebhookDLQSubject(p Platform) string { return DLQSubject("webhook." + PlatformToken(p)) }
+
 // DedupeID returns the id under which m is published (the Nats-Msg-Id), so
 // that JetStream drops a second copy of the same platform message arriving
 // within the stream's duplicate window: "<platform>.<channel>.<message id>"
 // with the ids escaped.
 func (m *ChatMessage) DedupeID() string {
 	return PlatformToken(m.GetPlatform()) + "." + EscapeToken(m.GetChannelId()) + "." + EscapeToken(m.GetPlatformMessageId())
+}
+
+// DedupeID returns the id under which m is published to CHAT_OUT (its
+// Nats-Msg-Id): the escaped reply id for a reply, and the escaped reply id, a
+// dot and ActionToken for an action, so an action and the reply it announces
+// never drop each other and distinct reply ids never collide.
+func (m *OutboundMessage) DedupeID() string {
+	id := EscapeToken(m.GetReplyId())
+	if a := m.GetAction(); a != OutboundAction_OUTBOUND_ACTION_UNSPECIFIED {
+		return id + "." + ActionToken(a)
+	}
+	return id
+}
+
+// ActionToken returns the name of a: lower case without its prefix
+// ("typing", "mark_read"), or "reply" for OUTBOUND_ACTION_UNSPECIFIED, or the
+// decimal number of a value this build does not know. Metric labels and
+// OutboundMessage.DedupeID use it.
+func ActionToken(a OutboundAction) string {
+	if a == OutboundAction_OUTBOUND_ACTION_UNSPECIFIED {
+		return "reply"
+	}
+	name, ok := OutboundAction_name[int32(a)]
+	if !ok {
+		return strconv.FormatInt(int64(a), 10)
+	}
+	return strings.ToLower(strings.TrimPrefix(name, "OUTBOUND_ACTION_"))
 }
 
 // PlatformToken returns the subject token of p: the lower-case enum name

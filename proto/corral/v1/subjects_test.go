@@ -344,3 +344,50 @@ func FuzzParseConversationSubject(f *testing.F) {
 		}
 	})
 }
+
+func TestWebhookDLQSubject(t *testing.T) {
+	got := corralv1.WebhookDLQSubject(corralv1.Platform_PLATFORM_MESSENGER)
+	if got != "chat.dlq.webhook.messenger" {
+		t.Fatalf("WebhookDLQSubject = %q", got)
+	}
+	if !strings.HasPrefix(got, strings.TrimSuffix(corralv1.SubjectChatDLQ, ">")) {
+		t.Fatalf("%q is outside the DLQ stream's filter %q", got, corralv1.SubjectChatDLQ)
+	}
+}
+
+func TestOutboundDedupeID(t *testing.T) {
+	const (
+		typing = corralv1.OutboundAction_OUTBOUND_ACTION_TYPING
+		read   = corralv1.OutboundAction_OUTBOUND_ACTION_MARK_READ
+	)
+	tests := []struct {
+		name   string
+		reply  string
+		action corralv1.OutboundAction
+		want   string
+	}{
+		{"reply", "whatsapp.42.wamid%2EA", 0, "whatsapp%2E42%2Ewamid%252EA"},
+		{"typing", "r1", typing, "r1.typing"},
+		{"mark read", "r1", read, "r1.mark_read"},
+		{"typing off", "r1", corralv1.OutboundAction_OUTBOUND_ACTION_TYPING_OFF, "r1.typing_off"},
+		{"unknown action", "r1", 99, "r1.99"},
+		{"a reply id that looks like an action", "r1.typing", 0, "r1%2Etyping"},
+	}
+	seen := map[string]string{}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &corralv1.OutboundMessage{ReplyId: tt.reply, Action: tt.action}
+			got := m.DedupeID()
+			if got != tt.want {
+				t.Fatalf("DedupeID = %q, want %q", got, tt.want)
+			}
+			if other, ok := seen[got]; ok {
+				t.Fatalf("DedupeID %q also made by case %q", got, other)
+			}
+			seen[got] = tt.name
+		})
+	}
+	if got := corralv1.ActionToken(0); got != "reply" {
+		t.Errorf("ActionToken(UNSPECIFIED) = %q, want reply", got)
+	}
+}

@@ -88,10 +88,41 @@ func (e *permanentError) Unwrap() []error {
 // IsPermanent reports whether err was marked with Permanent.
 func IsPermanent(err error) bool { return errors.Is(err, errPermanent) }
 
+// RetryAfter wraps err to ask for the next delivery after d instead of the
+// consumer's Backoff: for a handler that knows when retrying makes sense (a
+// rate limit's Retry-After, its own back-off with jitter, or an earlier
+// message of the same conversation that must go first). The delivery still
+// counts towards MaxDeliver. The consumer logs it at Info, not Warn: the
+// handler asked for it and has said why. A negative d counts as 0.
+func RetryAfter(err error, d time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &retryAfterError{err: err, d: max(d, 0)}
+}
+
+type retryAfterError struct {
+	err error
+	d   time.Duration
+}
+
+func (e *retryAfterError) Error() string { return e.err.Error() }
+func (e *retryAfterError) Unwrap() error { return e.err }
+
+// RetryDelay returns the delay asked for with RetryAfter, if err carries one.
+func RetryDelay(err error) (time.Duration, bool) {
+	var ra *retryAfterError
+	if errors.As(err, &ra) {
+		return ra.d, true
+	}
+	return 0, false
+}
+
 // Handler processes one message. ctx carries the consumer span (a child of
 // the producer's) and ends at ConsumerConfig.HandlerTimeout; it is not
 // cancelled when Consume is asked to stop, so running work can finish.
-// Return nil to ack, an error to retry later, Permanent(err) to dead-letter.
+// Return nil to ack, an error to retry later (after the consumer's Backoff,
+// or RetryAfter's delay), Permanent(err) to dead-letter.
 // The handler must not ack the message itself.
 type Handler func(ctx context.Context, msg jetstream.Msg) error
 
@@ -414,9 +445,15 @@ func (c *consumer) handle(ctx context.Context, msg jetstream.Msg) {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "handler failed; will retry")
 		outcome = outcomeRetry
-		delay := c.backoff(md.NumDelivered)
-		c.log.WarnContext(sctx, "natsbus: handler failed, retrying", "subject", msg.Subject(),
-			"delivery", md.NumDelivered, "retry_in", delay, "err", err)
+		delay, asked := RetryDelay(err)
+		if asked {
+			c.log.InfoContext(sctx, "natsbus: handler asked for a later retry", "subject", msg.Subject(),
+				"delivery", md.NumDelivered, "retry_in", delay, "err", err)
+		} else {
+			delay = c.backoff(md.NumDelivered)
+			c.log.WarnContext(sctx, "natsbus: handler failed, retrying", "subject", msg.Subject(),
+				"delivery", md.NumDelivered, "retry_in", delay, "err", err)
+		}
 		if nerr := msg.NakWithDelay(delay); nerr != nil {
 			c.log.WarnContext(sctx, "natsbus: nak", "subject", msg.Subject(), "err", nerr)
 		}

@@ -30,6 +30,7 @@
 //
 //	nil                         ack
 //	error, attempts left        nak with a back-off delay (ConsumerConfig.Backoff)
+//	RetryAfter(error, d)        nak with delay d (the handler's own back-off)
 //	error on the last attempt   copy to the DLQ with Corral-Dlq-* headers, then term
 //	Permanent(error)            copy to the DLQ at once, then term
 //

@@ -743,3 +743,85 @@ func TestNATSHeaderCarrier(t *testing.T) {
 		t.Fatal("Keys is empty")
 	}
 }
+
+func TestRetryAfter(t *testing.T) {
+	base := errors.New("rate limited")
+	ra := natsbus.RetryAfter(fmt.Errorf("send: %w", base), 3*time.Second)
+	if d, ok := natsbus.RetryDelay(fmt.Errorf("handle: %w", ra)); !ok || d != 3*time.Second {
+		t.Fatalf("RetryDelay = %v, %v; want 3s, true", d, ok)
+	}
+	if !errors.Is(ra, base) || ra.Error() != "send: rate limited" || natsbus.IsPermanent(ra) {
+		t.Fatalf("RetryAfter changed the error: %v", ra)
+	}
+	if d, _ := natsbus.RetryDelay(natsbus.RetryAfter(base, -time.Second)); d != 0 {
+		t.Errorf("negative delay became %v", d)
+	}
+	if _, ok := natsbus.RetryDelay(base); ok || natsbus.RetryAfter(nil, time.Second) != nil {
+		t.Fatal("plain errors carry no delay; RetryAfter(nil) must be nil")
+	}
+}
+
+// TestRetryAfterDelaysRedelivery checks that the consumer waits the delay a
+// handler asked for rather than its configured back-off.
+func TestRetryAfterDelaysRedelivery(t *testing.T) {
+	js, cfg := setup(t)
+	const asked = 700 * time.Millisecond
+	var mu sync.Mutex
+	var times []time.Time
+	done := make(chan struct{})
+	cc := consumerConfig(cfg, "retry-after")
+	cc.Backoff = []time.Duration{10 * time.Millisecond} // much shorter than asked
+	runConsumer(t, js, cc, func(ctx context.Context, msg jetstream.Msg) error {
+		mu.Lock()
+		defer mu.Unlock()
+		times = append(times, time.Now())
+		if len(times) == 1 {
+			return natsbus.RetryAfter(errors.New("busy"), asked)
+		}
+		close(done)
+		return nil
+	})
+	m := chatMessage("5", "retry-after-1")
+	if _, err := natsbus.Publish(t.Context(), js, cfg.Subject(corralv1.ChatInSubject(m.Conversation())), m.DedupeID(), m); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(waitLimit):
+		t.Fatal("message not redelivered")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if gap := times[1].Sub(times[0]); gap < asked-50*time.Millisecond {
+		t.Errorf("redelivered after %v, want at least %v", gap, asked)
+	}
+}
+
+func TestPublishMsgRaw(t *testing.T) {
+	js, cfg := setup(t)
+	subject := cfg.Subject(corralv1.WebhookDLQSubject(corralv1.Platform_PLATFORM_WHATSAPP))
+	msg := &nats.Msg{Subject: subject, Data: []byte(`{"not":"a webhook"}`)}
+	for range 2 {
+		if _, err := natsbus.PublishMsg(t.Context(), js, msg, "raw-1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := js.Stream(t.Context(), cfg.StreamName(corralv1.StreamChatDLQ))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.GetLastMsgForSubject(t.Context(), subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got.Data) != string(msg.Data) {
+		t.Errorf("stored %q", got.Data)
+	}
+	info, err := st.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 1 {
+		t.Errorf("DLQ holds %d messages, want 1 (the second publish is a duplicate)", info.State.Msgs)
+	}
+}

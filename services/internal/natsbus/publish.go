@@ -51,6 +51,18 @@ func Publish(ctx context.Context, js jetstream.JetStream, subject, msgID string,
 	return publishMsg(ctx, js, msg, msgID)
 }
 
+// PublishMsg publishes a message that is not a protobuf message (a raw
+// webhook body kept for the DLQ, say) as Publish does: through JetStream,
+// waiting for the acknowledgement, with msgID as Nats-Msg-Id (empty turns
+// dedupe off), under a producer span whose context goes into the headers,
+// and counted in the bus metrics. msg.Header is created when nil.
+func PublishMsg(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, msgID string) (*jetstream.PubAck, error) {
+	if msg.Header == nil {
+		msg.Header = nats.Header{}
+	}
+	return publishMsg(ctx, js, msg, msgID)
+}
+
 // publishMsg publishes msg under a producer span; msg.Header must be non-nil.
 func publishMsg(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, msgID string) (*jetstream.PubAck, error) {
 	attrs := []attribute.KeyValue{
