@@ -4,14 +4,14 @@ import (
 	"context"
 	"io"
 
+	"github.com/corral-ai/corral/services/inference"
 	"github.com/corral-ai/corral/services/internal/role"
-	"github.com/corral-ai/corral/services/models"
 )
 
 // roles lists every role, in start order; `corral serve` runs them all and
 // `corral NAME` one. A new role adds its Definition here.
 var roles = []role.Definition{
-	models.Definition,
+	inference.Definition,
 }
 
 // roleCommands is the subcommand of each role.
