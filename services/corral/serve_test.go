@@ -25,9 +25,9 @@ import (
 	"github.com/corral-ai/corral/inference/model/synth"
 	"github.com/corral-ai/corral/inference/shareddata"
 	corralv1 "github.com/corral-ai/corral/proto/corral/v1"
+	"github.com/corral-ai/corral/services/inference"
 	"github.com/corral-ai/corral/services/internal/backends"
 	"github.com/corral-ai/corral/services/internal/telemetry"
-	"github.com/corral-ai/corral/services/models"
 )
 
 // testArgs are serve flags for tests: a free HTTP port chosen by the
@@ -88,7 +88,7 @@ func TestServeEndpoints(t *testing.T) {
 	if code != 200 {
 		t.Errorf("/readyz = %d %s", code, body)
 	}
-	for _, check := range []string{"nats", "jetstream", "redis", "model"} {
+	for _, check := range []string{"nats", "jetstream", "redis", "model", "inference"} {
 		if !strings.Contains(body, `"`+check+`":"ok"`) {
 			t.Errorf("/readyz lacks %s ok: %s", check, body)
 		}
@@ -200,7 +200,7 @@ func TestServeRunsEveryRole(t *testing.T) {
 	}
 	base, logs, stop := runInBackground(t, "serve", "--data", t.TempDir())
 	checks := readyChecks(t, base)
-	want := []string{"jetstream", "model", "nats", "redis"}
+	want := []string{"inference", "jetstream", "model", "nats", "redis"}
 	if got := slices.Sorted(maps.Keys(checks)); !slices.Equal(got, want) {
 		t.Errorf("/readyz checks %v, want %v", got, want)
 	}
@@ -215,29 +215,30 @@ func TestServeRunsEveryRole(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("serve after cancel: %v\n%s", err, logs.String())
 	}
-	for _, want := range []string{`"roles":["models"]`, "corral stopped"} {
+	for _, want := range []string{`"roles":["inference"]`, "corral stopped"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %s:\n%s", want, logs.String())
 		}
 	}
 }
 
-// TestModelsRoleAlone runs `corral models`: the same role code on no
-// backends at all.
-func TestModelsRoleAlone(t *testing.T) {
-	t.Setenv("NATS_URL", "nats://127.0.0.1:1") // not read: the role needs no NATS
-	base, logs, stop := runInBackground(t, "models", "--data", t.TempDir())
-	if got := slices.Sorted(maps.Keys(readyChecks(t, base))); !slices.Equal(got, []string{"model"}) {
-		t.Errorf("/readyz checks %v, want only the model", got)
+// TestInferenceRoleAlone runs `corral inference`: the same role code on
+// NATS alone, without Redis.
+func TestInferenceRoleAlone(t *testing.T) {
+	t.Setenv("NATS_URL", os.Getenv("NATS_URL"))
+	t.Setenv("REDIS_URL", "redis://127.0.0.1:1") // not read: the role needs no Redis
+	base, logs, stop := runInBackground(t, "inference", "--data", t.TempDir())
+	if got := slices.Sorted(maps.Keys(readyChecks(t, base))); !slices.Equal(got, []string{"inference", "jetstream", "model", "nats"}) {
+		t.Errorf("/readyz checks %v, want the model, the service and NATS", got)
 	}
 	if code, body := get(t, base+"/models"); code != 200 || !strings.Contains(body, `"demo":true`) {
 		t.Errorf("/models = %d %s", code, body)
 	}
 	if err := stop(); err != nil {
-		t.Fatalf("models after cancel: %v", err)
+		t.Fatalf("inference after cancel: %v", err)
 	}
-	if strings.Contains(logs.String(), "NATS") {
-		t.Errorf("models alone started NATS:\n%s", logs.String())
+	if strings.Contains(logs.String(), "Redis") {
+		t.Errorf("inference alone started Redis:\n%s", logs.String())
 	}
 }
 
@@ -337,7 +338,7 @@ func TestServeModelChoice(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer s.stop()
-		st := s.roles["models"].(*models.Role).Status()
+		st := s.roles["inference"].(*inference.Role).Status()
 		if filepath.Dir(st.Path) != filepath.Join(cfg.Process.DataDir, "models") || !st.Demo {
 			t.Errorf("demo model at %s, want it in the data folder", st.Path)
 		}
@@ -409,7 +410,7 @@ func TestCheckConfig(t *testing.T) {
 		{"vocabulary-only model by variable", nil, map[string]string{"CORRAL_MODEL": vocab}, 1, []string{"CORRAL_MODEL: ", "no weights"}},
 		{"missing model", []string{"--model", filepath.Join(t.TempDir(), "none.gguf")}, nil, 2, []string{"--model", "no such file"}},
 		{"bad otlp endpoint", nil, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "localhost:4318"}, 2, []string{"OTEL_EXPORTER_OTLP_ENDPOINT"}},
-		{"models role alone", nil, map[string]string{"CORRAL_MODEL": vocab}, 1, []string{"no weights"}},
+		{"inference role alone", nil, map[string]string{"CORRAL_MODEL": vocab}, 1, []string{"no weights"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -417,8 +418,8 @@ func TestCheckConfig(t *testing.T) {
 				t.Setenv(k, v)
 			}
 			cmd := "serve"
-			if tt.name == "models role alone" {
-				cmd = "models"
+			if tt.name == "inference role alone" {
+				cmd = "inference"
 			}
 			var stdout bytes.Buffer
 			err := run(t.Context(), append([]string{cmd, "--check-config"}, testArgs(t, tt.args...)...), &stdout, io.Discard)

@@ -174,10 +174,10 @@ func engineRequest(r *corralv1.GenerateRequest, served string, maxTokens int) (e
 		TopK: int(s.GetTopK()), MinP: s.GetMinP(), RepeatPenalty: s.GetRepeatPenalty(), PenaltyWindow: int(s.GetPenaltyWindow()),
 		PresencePenalty: s.GetPresencePenalty(), FrequencyPenalty: s.GetFrequencyPenalty(), Seed: s.GetSeed(),
 	}
-	if s.Temperature != nil {
+	if s != nil && s.Temperature != nil {
 		o.Temperature = s.GetTemperature()
 	}
-	if s.TopP != nil {
+	if s != nil && s.TopP != nil {
 		o.TopP = s.GetTopP()
 	}
 	switch n := s.GetMaxTokens(); {
@@ -196,7 +196,7 @@ func engineRequest(r *corralv1.GenerateRequest, served string, maxTokens int) (e
 		return engine.Request{}, err
 	}
 	return engine.Request{
-		ID: r.GetRequestId(), Input: in, Sampling: o, RandomSeed: s.Seed == nil,
+		ID: r.GetRequestId(), Input: in, Sampling: o, RandomSeed: s == nil || s.Seed == nil,
 		Priority: prio, ConversationKey: r.GetConversationKey(),
 	}, nil
 }

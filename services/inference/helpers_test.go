@@ -241,6 +241,10 @@ func withStop(o sample.Options, stop ...string) sample.Options {
 	return o
 }
 
+func attrOutcome(o string) []attribute.KeyValue {
+	return []attribute.KeyValue{attribute.String("outcome", o)}
+}
+
 // counter sums a counter's points whose attributes include want.
 func counter(t *testing.T, name string, want ...attribute.KeyValue) int64 {
 	t.Helper()

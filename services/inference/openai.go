@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -102,6 +104,13 @@ func (r *Role) authorized(endpoint string, h func(http.ResponseWriter, *http.Req
 		c.ctx, c.span = r.tracer.Start(ctx, "openai."+endpoint, trace.WithSpanKind(trace.SpanKindServer),
 			trace.WithAttributes(attribute.String("http.request.method", req.Method), attribute.String("url.path", req.URL.Path)))
 		defer c.span.End()
+		defer func() {
+			if p := recover(); p != nil {
+				r.log.Error("OpenAI API handler panicked", "endpoint", endpoint, "panic", p, "stack", string(debug.Stack()))
+				writeError(w, &apiError{status: http.StatusInternalServerError, typ: typeServer, message: fmt.Sprintf("internal error: %v", p)})
+				r.metrics.done(c.ctx, apiOpenAI, endpoint, outcomeError, c.start)
+			}
+		}()
 		outcome := outcomeUnauthorized
 		if r.keyOK(req.Header.Get("Authorization")) {
 			outcome = h(w, req.WithContext(c.ctx), c)

@@ -47,17 +47,18 @@ func (t *tokenRate) add(tokens int) {
 	t.mu.Unlock()
 }
 
-// perSecond is the tokens of the last full window divided by its length
-// (the current, partial second is left out).
+// perSecond is the tokens of the window (its last full seconds and the
+// current one so far) divided by the time it spans.
 func (t *tokenRate) perSecond() float64 {
-	sec := t.now().Unix()
+	now := t.now()
+	sec := now.Unix()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.advance(sec)
-	n := int64(len(t.buckets))
 	var sum int64
-	for s := sec - n + 1; s < sec; s++ {
-		sum += t.buckets[((s%n)+n)%n]
+	for _, n := range t.buckets {
+		sum += n
 	}
-	return float64(sum) / float64(n-1)
+	span := float64(len(t.buckets)-1) + float64(now.Nanosecond())/1e9
+	return float64(sum) / span
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -84,7 +85,8 @@ func startService(r *Role, nc *nats.Conn, streams natsbus.StreamsConfig) (*servi
 		{corralv1.InferenceEndpointStats, s.subjects.stats, s.handleStats},
 	} {
 		if err := svc.AddEndpoint(ep.name, ep.h, micro.WithEndpointSubject(ep.subject)); err != nil {
-			s.stop()
+			_ = s.stop()
+			s.abort()
 			return nil, fmt.Errorf("endpoint %s: %w", ep.name, err)
 		}
 	}
@@ -92,9 +94,8 @@ func startService(r *Role, nc *nats.Conn, streams natsbus.StreamsConfig) (*servi
 }
 
 // stop unsubscribes the endpoints (letting requests already received
-// through) and ends the service; streams in flight go on.
+// through) and ends the service; streams in flight go on until abort.
 func (s *service) stop() error {
-	defer s.abort()
 	return s.svc.Stop()
 }
 
@@ -140,6 +141,23 @@ func fail(req micro.Request, code corralv1.ErrorCode, msg string, body []byte) {
 	_ = req.Error(h.Get(micro.ErrorCodeHeader), h.Get(micro.ErrorHeader), body, micro.WithHeaders(micro.Headers(h)))
 }
 
+// recoverHandler answers a request whose handler panicked with
+// ERROR_CODE_INTERNAL and logs the stack: a bug in one request must not
+// take the replica down. Deferred first thing in every handler.
+func (s *service) recoverHandler(endpoint string, req micro.Request) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	s.r.log.Error("inference handler panicked", "endpoint", endpoint, "panic", p, "stack", string(debug.Stack()))
+	msg := fmt.Sprintf("internal error: %v", p)
+	var body []byte
+	if endpoint == corralv1.InferenceEndpointGenerate {
+		body, _ = proto.Marshal(refusal("", s.r.ModelID(), &wireError{code: corralv1.ErrorCode_ERROR_CODE_INTERNAL, msg: msg}))
+	}
+	fail(req, corralv1.ErrorCode_ERROR_CODE_INTERNAL, msg, body)
+}
+
 // serverSpan starts the span of one request, parented by the trace
 // context in its headers.
 func (s *service) serverSpan(req micro.Request, endpoint string) (context.Context, trace.Span) {
@@ -161,6 +179,7 @@ func endSpan(span trace.Span, code corralv1.ErrorCode, msg string) {
 // handler at a time per endpoint, and a refusal (overload) must be
 // immediate.
 func (s *service) handleGenerate(req micro.Request) {
+	defer s.recoverHandler(corralv1.InferenceEndpointGenerate, req)
 	start := time.Now()
 	ctx, span := s.serverSpan(req, corralv1.InferenceEndpointGenerate)
 	var gr corralv1.GenerateRequest
@@ -235,6 +254,7 @@ func windowOf(v string) (int, error) {
 
 // handleWarm validates a prefix and warms it.
 func (s *service) handleWarm(req micro.Request) {
+	defer s.recoverHandler(corralv1.InferenceEndpointWarm, req)
 	start := time.Now()
 	ctx, span := s.serverSpan(req, corralv1.InferenceEndpointWarm)
 	done := func(code corralv1.ErrorCode, msg string) {
@@ -302,6 +322,7 @@ func (s *service) handleStats(req micro.Request) {
 // answer runs a unary endpoint: decode into in, answer with what reply
 // returns or its error.
 func (s *service) answer(req micro.Request, endpoint string, in proto.Message, reply func() (proto.Message, error)) {
+	defer s.recoverHandler(endpoint, req)
 	start := time.Now()
 	ctx, span := s.serverSpan(req, endpoint)
 	err := proto.Unmarshal(req.Data(), in)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -85,7 +86,7 @@ func (d *sender) run() {
 	events := make(chan engine.Event)
 	stop := make(chan struct{})
 	go d.read(events, stop)
-	outcome := d.loop(events)
+	outcome := d.guardedLoop(events)
 	close(stop)
 	_ = d.sub.Unsubscribe()
 	d.cancel(nil)
@@ -93,6 +94,19 @@ func (d *sender) run() {
 	d.s.r.metrics.done(d.ctx, apiNATS, corralv1.InferenceEndpointGenerate, outcome, d.start)
 	d.span.SetAttributes(attribute.String("corral.outcome", outcome))
 	d.span.End()
+}
+
+// guardedLoop runs loop and turns a panic in it into a cancelled sequence
+// and a logged stack, so a bug in one stream leaves the others running.
+func (d *sender) guardedLoop(events <-chan engine.Event) (outcome string) {
+	defer func() {
+		if p := recover(); p != nil {
+			d.s.r.log.Error("generate stream panicked", "request", d.id, "panic", p, "stack", string(debug.Stack()))
+			d.cancel(fmt.Errorf("internal error: %v", p))
+			outcome = outcomeError
+		}
+	}()
+	return d.loop(events)
 }
 
 // read hands the stream's events to the sender one at a time. While the
