@@ -349,7 +349,9 @@ func (r *Role) streamEvents(w http.ResponseWriter, req *http.Request, c *call, s
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	broken := false
+	// The headers go out now, so a client sees its request accepted while
+	// it waits in the queue.
+	broken := rc.Flush() != nil
 	send := func(v any) {
 		if broken {
 			return

@@ -81,7 +81,8 @@ func decodeJSON(body []byte, v any) *apiError {
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		param := te.Field
+		// Fields of the embedded samplingFields come with its name.
+		param := strings.TrimPrefix(te.Field, "samplingFields.")
 		if param == "" {
 			param = "body"
 		}
@@ -385,6 +386,9 @@ func decodeCompletion(body []byte, served string, maxTokens int) (completionRequ
 	in, err := c.input()
 	if err != nil {
 		return c, engine.Request{}, err
+	}
+	if in.Text == "" && len(in.IDs) == 0 {
+		return c, engine.Request{}, badParam("prompt", "prompt is empty")
 	}
 	return c, engine.Request{Input: in, Sampling: o, RandomSeed: random}, nil
 }
