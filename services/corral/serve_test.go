@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/corral-ai/corral/inference/gguf"
@@ -27,6 +28,7 @@ import (
 	corralv1 "github.com/corral-ai/corral/proto/corral/v1"
 	"github.com/corral-ai/corral/services/inference"
 	"github.com/corral-ai/corral/services/internal/backends"
+	"github.com/corral-ai/corral/services/internal/inferclient"
 	"github.com/corral-ai/corral/services/internal/telemetry"
 )
 
@@ -198,7 +200,13 @@ func TestServeRunsEveryRole(t *testing.T) {
 	for k, v := range testEnv() {
 		t.Setenv(k, v)
 	}
-	base, logs, stop := runInBackground(t, "serve", "--data", t.TempDir())
+	natsURL, args := os.Getenv("NATS_URL"), []string{"serve", "--data", t.TempDir()}
+	if natsURL == "" {
+		// The embedded server takes other processes' clients here.
+		addr := freeAddr(t)
+		natsURL, args = "nats://"+addr, append(args, "--nats-listen", addr)
+	}
+	base, logs, stop := runInBackground(t, args...)
 	checks := readyChecks(t, base)
 	want := []string{"inference", "jetstream", "model", "nats", "redis"}
 	if got := slices.Sorted(maps.Keys(checks)); !slices.Equal(got, want) {
@@ -211,6 +219,36 @@ func TestServeRunsEveryRole(t *testing.T) {
 	}
 	if code, body := get(t, base+"/models"); code != 200 || !strings.Contains(body, `"architecture":"llama"`) {
 		t.Errorf("/models = %d %s", code, body)
+	}
+	// The inference role answers on NATS and on the OpenAI-compatible API.
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	client, err := inferclient.New(nc, inferclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	models, err := client.Models(t.Context())
+	if err != nil || len(models.GetModels()) != 1 || !models.GetModels()[0].GetDemo() {
+		t.Errorf("NATS models = %v, %v", models, err)
+	}
+	resp, err := http.Post(base+"/v1/chat/completions", "application/json",
+		strings.NewReader(`{"messages":[{"role":"user","content":"hi"}],"max_tokens":5,"seed":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"object":"chat.completion"`) {
+		t.Errorf("/v1/chat/completions = %d %s", resp.StatusCode, body)
+	}
+	code, metrics := get(t, base+"/metrics")
+	for _, m := range []string{"corral_inference_requests_total", "corral_inference_request_duration_seconds_bucket", "corral_inference_engine_running", "corral_engine_requests_total"} {
+		if code != 200 || !strings.Contains(metrics, m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
 	}
 	if err := stop(); err != nil {
 		t.Fatalf("serve after cancel: %v\n%s", err, logs.String())

@@ -97,6 +97,17 @@ func slowModel(t *testing.T) string {
 	})
 }
 
+// longPrompt makes the slow model run to max_tokens when decoded greedily
+// (its random weights loop without an end-of-turn token); sampled replies
+// may end early, which tests of running sequences cannot have.
+const longPrompt = "once upon a time"
+
+// long is a greedy request on longPrompt for max tokens.
+func long(max int32) *corralv1.GenerateRequest {
+	return &corralv1.GenerateRequest{Input: &corralv1.GenerateRequest_Prompt{Prompt: longPrompt},
+		Sampling: &corralv1.SamplingOptions{Temperature: ptr[float32](0), MaxTokens: ptr(max)}}
+}
+
 // storiesModel is the shared stories260K checkpoint as GGUF (placeholder
 // vocabulary: prompts are token ids).
 func storiesModel(t *testing.T) string {

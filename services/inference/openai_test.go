@@ -427,7 +427,7 @@ func TestOpenAIOverloadAndUnavailable(t *testing.T) {
 	base := serveHTTP(t, f.r)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	long := `{"prompt":"long","max_tokens":2000,"stream":true}`
+	long := `{"prompt":"` + longPrompt + `","temperature":0,"max_tokens":2000,"stream":true}`
 	for i := range 2 {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/completions", strings.NewReader(long))
 		resp, err := http.DefaultClient.Do(req)
@@ -473,8 +473,8 @@ func TestOpenAIClientDisconnect(t *testing.T) {
 			before := e.Stats().Completed
 			gone := counter(t, "corral_inference_clients_gone", attribute.String("reason", goneDisconnected))
 			ctx, cancel := context.WithCancel(t.Context())
-			body := fmt.Sprintf(`{"messages":[{"role":"user","content":"hi"}],"max_tokens":2000,"stream":%v}`, stream)
-			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/chat/completions", strings.NewReader(body))
+			body := fmt.Sprintf(`{"prompt":%q,"temperature":0,"max_tokens":2000,"stream":%v}`, longPrompt, stream)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/completions", strings.NewReader(body))
 			done := make(chan struct{})
 			go func() {
 				defer close(done)

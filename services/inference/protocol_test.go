@@ -23,9 +23,8 @@ import (
 func TestFlowControl(t *testing.T) {
 	f := start(t, testConfig(slowModel(t)), "", "")
 	const window = 4
-	req := &corralv1.GenerateRequest{Input: &corralv1.GenerateRequest_Prompt{Prompt: "the river"},
-		Sampling: &corralv1.SamplingOptions{Temperature: ptr[float32](1), TopP: ptr[float32](1), Seed: ptr[uint64](11), MaxTokens: ptr[int32](300)}}
-	want := direct(t, f.r, engine.Request{Input: engine.Input{Text: "the river"}, Sampling: seeded(1, 11, 300)})
+	req := long(300)
+	want := direct(t, f.r, engine.Request{Input: engine.Input{Text: longPrompt}, Sampling: seeded(0, 0, 300)})
 	e := f.r.Engine()
 	before := e.Stats().Completed
 	waitsBefore := counter(t, "corral_inference_flow_waits")
@@ -134,9 +133,8 @@ func TestFlowControl(t *testing.T) {
 func TestSlowClientReader(t *testing.T) {
 	f := start(t, testConfig(slowModel(t)), "", "")
 	c := newClient(t, connect(t, f.url), f.ns, inferclient.Options{Window: 2})
-	want := direct(t, f.r, engine.Request{Input: engine.Input{Text: "a small boat"}, Sampling: seeded(1, 5, 200)})
-	s, err := c.Generate(t.Context(), &corralv1.GenerateRequest{Input: &corralv1.GenerateRequest_Prompt{Prompt: "a small boat"},
-		Sampling: &corralv1.SamplingOptions{Temperature: ptr[float32](1), TopP: ptr[float32](1), Seed: ptr[uint64](5), MaxTokens: ptr[int32](200)}})
+	want := direct(t, f.r, engine.Request{Input: engine.Input{Text: longPrompt}, Sampling: seeded(0, 0, 200)})
+	s, err := c.Generate(t.Context(), long(200))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,8 +167,7 @@ func TestOverloaded(t *testing.T) {
 	cfg := testConfig(slowModel(t))
 	cfg.QueueSize = 1
 	f := start(t, cfg, "", "")
-	long := &corralv1.GenerateRequest{Input: &corralv1.GenerateRequest_Prompt{Prompt: "long"},
-		Sampling: &corralv1.SamplingOptions{MaxTokens: ptr[int32](2000)}}
+	long := long(2000)
 	running, err := f.client.Generate(t.Context(), long)
 	if err != nil {
 		t.Fatal(err)

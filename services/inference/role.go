@@ -212,10 +212,18 @@ func (r *Role) Run(ctx context.Context) error {
 	if err := e.Close(drain); err != nil {
 		r.log.Warn("generations cancelled at shutdown", "err", err)
 	}
-	if svc != nil {
-		svc.abort() // senders still waiting for a client's credit give up
+	// Every sequence has its final event now; the streams pass them on,
+	// unless a client stops taking them before the drain time is up.
+	streamed := make(chan struct{})
+	go func() { r.inflight.Wait(); close(streamed) }()
+	select {
+	case <-streamed:
+	case <-drain.Done():
+		if svc != nil {
+			svc.abort()
+		}
+		<-streamed
 	}
-	r.inflight.Wait()
 	r.eng.Store(nil)
 	return nil
 }

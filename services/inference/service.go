@@ -229,7 +229,11 @@ func (s *service) handleGenerate(req micro.Request) {
 	d, err := s.newSender(req.Reply(), window, gr.RequestId, stream, cancel)
 	if err != nil {
 		cancel(err)
-		go stream.Collect() // the final event follows within a step; nobody needs it
+		s.r.inflight.Add(1)
+		go func() { // the final event follows within a step; nobody needs it
+			defer s.r.inflight.Done()
+			stream.Collect()
+		}()
 		refuse(&wireError{code: corralv1.ErrorCode_ERROR_CODE_INTERNAL, msg: err.Error()})
 		return
 	}

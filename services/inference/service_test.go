@@ -135,8 +135,7 @@ func TestGenerateMatchesEngine(t *testing.T) {
 // have ended (about eight seconds of generation).
 func TestGenerateVanishedClient(t *testing.T) {
 	f := start(t, testConfig(slowModel(t)), "", "")
-	long := &corralv1.GenerateRequest{Input: &corralv1.GenerateRequest_Prompt{Prompt: "once upon a time"},
-		Sampling: &corralv1.SamplingOptions{Temperature: ptr[float32](1), Seed: ptr[uint64](3), MaxTokens: ptr[int32](2000)}}
+	long := long(2000)
 	tests := []struct {
 		name   string
 		reason string
@@ -376,8 +375,9 @@ func TestTraceContext(t *testing.T) {
 func TestSupersede(t *testing.T) {
 	f := start(t, testConfig(slowModel(t)), "", "")
 	req := func(max int32) *corralv1.GenerateRequest {
-		return &corralv1.GenerateRequest{Input: &corralv1.GenerateRequest_Prompt{Prompt: "hi"}, ConversationKey: "whatsapp.1.2",
-			Sampling: &corralv1.SamplingOptions{MaxTokens: ptr(max)}}
+		r := long(max)
+		r.ConversationKey = "whatsapp.1.2"
+		return r
 	}
 	old, err := f.client.Generate(t.Context(), req(2000))
 	if err != nil {
@@ -406,8 +406,7 @@ func TestSupersede(t *testing.T) {
 func TestStalledService(t *testing.T) {
 	f := start(t, testConfig(slowModel(t)), "", "")
 	c := newClient(t, connect(t, f.url), f.ns, inferclient.Options{StallTimeout: time.Second})
-	s, err := c.Generate(t.Context(), &corralv1.GenerateRequest{Input: &corralv1.GenerateRequest_Prompt{Prompt: "hi"},
-		Sampling: &corralv1.SamplingOptions{MaxTokens: ptr[int32](2000)}})
+	s, err := c.Generate(t.Context(), long(2000))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,8 +447,7 @@ func TestShutdown(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := start(t, testConfig(slowModel(t)), "", "", func(r *Role) { r.drain = tt.drain })
-			s, err := f.client.Generate(t.Context(), &corralv1.GenerateRequest{Input: &corralv1.GenerateRequest_Prompt{Prompt: "hi"},
-				Sampling: &corralv1.SamplingOptions{MaxTokens: ptr[int32](400)}})
+			s, err := f.client.Generate(t.Context(), long(400))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -459,10 +457,9 @@ func TestShutdown(t *testing.T) {
 			}
 			stopped := make(chan struct{})
 			go func() { f.stop(); close(stopped) }()
-			t0 := time.Now()
 			c := collect(t, s)
-			t.Logf("collected in %v: %v", time.Since(t0), c.final.GetUsage())
-			if !errors.Is(c.err, tt.want) || (tt.want == nil) != (c.final.GetFinishReason() == corralv1.FinishReason_FINISH_REASON_LENGTH) {
+			finished := c.final.GetFinishReason() == corralv1.FinishReason_FINISH_REASON_LENGTH
+			if !errors.Is(c.err, tt.want) || (tt.want == nil) != finished {
 				t.Fatalf("stream ended with %v, %v; want %v", c.err, c.final, tt.want)
 			}
 			if tt.want != nil && !inferclient.Retryable(c.err) {
