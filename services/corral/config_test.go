@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/corral-ai/corral/services/inference"
 	"github.com/corral-ai/corral/services/internal/backends"
+	"github.com/corral-ai/corral/services/internal/role"
 	"github.com/corral-ai/corral/services/internal/settings"
 )
 
@@ -122,7 +124,8 @@ func TestParseConfigErrors(t *testing.T) {
 // needs NATS but not Redis, neither offers nor checks the Redis settings.
 func TestRoleConfigHasOnlyWhatItReads(t *testing.T) {
 	env := map[string]string{"REDIS_URL": "mysql://not-read-by-this-role"}
-	cfg, err := parseConfig("inference", roles, roles[0].Needs, nil, envOf(env), io.Discard, nil)
+	inf := []role.Definition{inference.Definition}
+	cfg, err := parseConfig("inference", inf, inference.Definition.Needs, nil, envOf(env), io.Discard, nil)
 	if err != nil {
 		t.Fatalf("a bad REDIS_URL stopped a role that does not use Redis: %v", err)
 	}
@@ -140,7 +143,7 @@ func TestRoleConfigHasOnlyWhatItReads(t *testing.T) {
 			t.Errorf("inference settings offer %s", not)
 		}
 	}
-	if _, err := parseConfig("inference", roles, roles[0].Needs, []string{"--redis", "redis://x:6379"}, envOf(nil), io.Discard, nil); err == nil {
+	if _, err := parseConfig("inference", inf, inference.Definition.Needs, []string{"--redis", "redis://x:6379"}, envOf(nil), io.Discard, nil); err == nil {
 		t.Error("inference accepts --redis")
 	}
 }

@@ -66,7 +66,7 @@ type once struct {
 	path string
 }
 
-func (o *once) get(t *testing.T, name string, write func(path string) error) string {
+func (o *once) get(t testing.TB, name string, write func(path string) error) string {
 	t.Helper()
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -86,7 +86,7 @@ var slow, stories once
 // that a long reply takes seconds (about 500 tokens a second on one
 // thread) and without the demo's bias towards ending: a generation that
 // is still running when a test cancels it.
-func slowModel(t *testing.T) string {
+func slowModel(t testing.TB) string {
 	return slow.get(t, "slow.gguf", func(p string) error {
 		v := synth.DemoVocab()
 		return synth.WriteFile(p, synth.Spec{
@@ -110,7 +110,7 @@ func long(max int32) *corralv1.GenerateRequest {
 
 // storiesModel is the shared stories260K checkpoint as GGUF (placeholder
 // vocabulary: prompts are token ids).
-func storiesModel(t *testing.T) string {
+func storiesModel(t testing.TB) string {
 	bin := shareddata.Path(t, "stories260K", "stories260K.bin")
 	return stories.get(t, "stories260K.gguf", func(p string) error {
 		return llama2c.ConvertFile(bin, p, "", llama2c.Options{})
@@ -137,7 +137,7 @@ func testConfig(path string) Config {
 
 // start runs a role serving cfg until the test ends. url and ns name the
 // NATS server and namespace; empty ones are made fresh.
-func start(t *testing.T, cfg Config, url, ns string, adjust ...func(*Role)) *fixture {
+func start(t testing.TB, cfg Config, url, ns string, adjust ...func(*Role)) *fixture {
 	t.Helper()
 	if url == "" {
 		url = natstest.URL(t)
@@ -176,7 +176,7 @@ func (f *fixture) subject(s string) string { return natsbus.StreamsConfig{Namesp
 // raw sends a generate request as a bare NATS client would, with window
 // as its Corral-Window, and returns what comes back to its inbox: the
 // protocol seen from outside, with no inferclient in between.
-func raw(t *testing.T, nc *nats.Conn, subject string, req *corralv1.GenerateRequest, window int) chan *nats.Msg {
+func raw(t testing.TB, nc *nats.Conn, subject string, req *corralv1.GenerateRequest, window int) chan *nats.Msg {
 	t.Helper()
 	msgs := make(chan *nats.Msg, 4096)
 	inbox := nc.NewInbox()
@@ -200,7 +200,7 @@ func raw(t *testing.T, nc *nats.Conn, subject string, req *corralv1.GenerateRequ
 	return msgs
 }
 
-func connect(t *testing.T, url string) *nats.Conn {
+func connect(t testing.TB, url string) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(url, nats.Name("inference test "+t.Name()))
 	if err != nil {
@@ -210,7 +210,7 @@ func connect(t *testing.T, url string) *nats.Conn {
 	return nc
 }
 
-func newClient(t *testing.T, nc *nats.Conn, ns string, o inferclient.Options) *inferclient.Client {
+func newClient(t testing.TB, nc *nats.Conn, ns string, o inferclient.Options) *inferclient.Client {
 	t.Helper()
 	o.Namespace = ns
 	c, err := inferclient.New(nc, o)
@@ -221,7 +221,7 @@ func newClient(t *testing.T, nc *nats.Conn, ns string, o inferclient.Options) *i
 }
 
 // waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -234,7 +234,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 
 // direct runs a request on the role's engine in process: what the APIs
 // must reproduce.
-func direct(t *testing.T, r *Role, req engine.Request) engine.Result {
+func direct(t testing.TB, r *Role, req engine.Request) engine.Result {
 	t.Helper()
 	s, err := r.Engine().Submit(t.Context(), req)
 	if err != nil {

@@ -48,6 +48,8 @@ const (
 // which API and how it ended, and how streams behave. What the engine
 // measures itself (queue, tokens, time to first token) is the engine's.
 type roleMetrics struct {
+	meter     metric.Meter
+	running   metric.Int64ObservableGauge
 	requests  metric.Int64Counter
 	duration  metric.Float64Histogram
 	streams   metric.Int64UpDownCounter
@@ -55,12 +57,12 @@ type roleMetrics struct {
 	gone      metric.Int64Counter
 }
 
-func newRoleMetrics(mp metric.MeterProvider, running func() int64) (roleMetrics, error) {
+func newRoleMetrics(mp metric.MeterProvider) (roleMetrics, error) {
 	if mp == nil {
 		mp = noop.NewMeterProvider()
 	}
 	m := mp.Meter(instrumentation)
-	var rm roleMetrics
+	rm := roleMetrics{meter: m}
 	var err error
 	if rm.requests, err = m.Int64Counter("corral_inference_requests",
 		metric.WithDescription("Requests to the inference role, by api (nats, openai), endpoint and outcome.")); err != nil {
@@ -84,13 +86,22 @@ func newRoleMetrics(mp metric.MeterProvider, running func() int64) (roleMetrics,
 		metric.WithDescription("Streams cancelled because the client went away, by reason (no_responders, probe_timeout, cancelled, stopped_reading, disconnected).")); err != nil {
 		return rm, err
 	}
-	_, err = m.Int64ObservableGauge("corral_inference_engine_running",
-		metric.WithDescription("Sequences the engine is generating (engine.Stats)."),
-		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
-			o.Observe(running())
-			return nil
-		}))
+	rm.running, err = m.Int64ObservableGauge("corral_inference_engine_running",
+		metric.WithDescription("Sequences the engine is generating (engine.Stats)."))
 	return rm, err
+}
+
+// observe reports the engine's stats while the engine runs; the returned
+// function stops it.
+func (m roleMetrics) observe(running func() int64) (stop func(), err error) {
+	reg, err := m.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		o.ObserveInt64(m.running, running())
+		return nil
+	}, m.running)
+	if err != nil {
+		return nil, err
+	}
+	return func() { _ = reg.Unregister() }, nil
 }
 
 // done records a finished request.

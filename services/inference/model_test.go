@@ -19,7 +19,7 @@ import (
 )
 
 // demoModel writes the demo model into a temporary folder.
-func demoModel(t *testing.T) string {
+func demoModel(t testing.TB) string {
 	t.Helper()
 	path, _, err := synth.EnsureDemo(t.TempDir())
 	if err != nil {

@@ -27,7 +27,7 @@ import (
 const testKey = "sk-test-123"
 
 // serveHTTP mounts the role's routes on a test server.
-func serveHTTP(t *testing.T, r *Role) string {
+func serveHTTP(t testing.TB, r *Role) string {
 	t.Helper()
 	mux := http.NewServeMux()
 	r.Routes(mux)

@@ -121,7 +121,7 @@ func New(cfg Config, deps role.Deps) (*Role, error) {
 		timing: defaultTiming, drain: drainTimeout,
 	}
 	r.info = modelInfo(b, st)
-	if r.metrics, err = newRoleMetrics(deps.Meter, r.running); err != nil {
+	if r.metrics, err = newRoleMetrics(deps.Meter); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
@@ -188,6 +188,12 @@ func (r *Role) Run(ctx context.Context) error {
 		return fmt.Errorf("start engine: %w", err)
 	}
 	r.eng.Store(e)
+	unobserve, err := r.metrics.observe(r.running)
+	if err != nil {
+		r.eng.Store(nil)
+		return errors.Join(fmt.Errorf("metrics: %w", err), e.Close(context.Background()))
+	}
+	defer unobserve()
 	var svc *service
 	if r.nc != nil {
 		svc, err = startService(r, r.nc, r.streams)
