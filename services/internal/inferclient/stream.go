@@ -175,6 +175,10 @@ func (s *Stream) handle(m *nats.Msg) {
 	default:
 		ev := &corralv1.GenerateEvent{}
 		if err := proto.Unmarshal(m.Data, ev); err != nil {
+			if herr := headerError(m); herr != nil {
+				s.fail(herr) // an error answer whose body is not an event
+				return
+			}
 			s.fail(fmt.Errorf("%w: undecodable event: %w", ErrProtocol, err))
 			return
 		}
