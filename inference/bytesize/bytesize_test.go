@@ -42,3 +42,67 @@ func TestFormat(t *testing.T) {
 		})
 	}
 }
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want int64
+		err  bool
+	}{
+		{"bytes", "1073741824", 1 << 30, false},
+		{"bytes with unit", "512 B", 512, false},
+		{"binary", "512MiB", 512 << 20, false},
+		{"binary with space and fraction", "1.5 GiB", 3 << 29, false},
+		{"kubernetes style", "4Gi", 4 << 30, false},
+		{"decimal", "2GB", 2e9, false},
+		{"decimal short", "2g", 2e9, false},
+		{"case", "8gib", 8 << 30, false},
+		{"what Format prints", "706.9 KiB", 723866, false},
+		{"surrounding space", "  1KiB ", 1024, false},
+		{"zero", "0", 0, false},
+		{"empty", "", 0, true},
+		{"unit only", "GiB", 0, true},
+		{"unknown unit", "4 GiG", 0, true},
+		{"negative", "-1GiB", 0, true},
+		{"two dots", "1.2.3MiB", 0, true},
+		{"too large", "9EiB", 0, true},
+		{"too large decimal", "10000PB", 0, true},
+		{"words", "lots", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := bytesize.Parse(tt.in)
+			if tt.err {
+				if err == nil {
+					t.Fatalf("Parse(%q) = %d, want an error", tt.in, got)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("Parse(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"1", "512MiB", "1.5 GiB", "2GB", "4Gi", "-1", "9EiB", ".", "1e9", "0x10"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := bytesize.Parse(s)
+		if err != nil {
+			return
+		}
+		if n < 0 {
+			t.Fatalf("Parse(%q) = %d, negative", s, n)
+		}
+		// What Format prints parses back to within its rounding (one
+		// decimal of a unit the number is at least 1 of: 5%).
+		back, err := bytesize.Parse(bytesize.Format(n))
+		if err != nil || math.Abs(float64(back-n)) > float64(n)/19+1 {
+			t.Fatalf("Parse(Format(%d)) = %d, %v", n, back, err)
+		}
+	})
+}

@@ -20,18 +20,18 @@ func TestExitCodes(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "none.gguf")
 	out := filepath.Join(t.TempDir(), "out.gguf")
 	runtimeFailure := map[string][]string{
-		"serve":    {"--check-config", "--data", t.TempDir(), "--model", vocabOnly(t)},
-		"models":   {"--check-config", "--data", t.TempDir(), "--model", vocabOnly(t)},
-		"gateway":  {"--data", t.TempDir(), "--http", "127.0.0.1:0", "--nats", "nats://127.0.0.1:1"},
-		"sender":   {"--data", t.TempDir(), "--http", "127.0.0.1:0", "--nats", "nats://127.0.0.1:1", "--redis", "redis://127.0.0.1:1"},
-		"convert":  {"--from", "llama2c", missing, out},
-		"model":    {"info", missing},
-		"generate": {"--model", missing, "--prompt", "hi"},
-		"bench":    {"--model", missing},
-		"tokenize": {"--model", missing, "hi"},
-		"safety":   {"classify", "--in", missing},
-		"creator":  {"revoke", "--redis=", "--data", missing, "c_aaaaaaaaaaaaaaaaaaaaaaaaaa"},
-		"channel":  {"remove", "--redis=", "--data", missing, "--platform", "whatsapp", "--id", "1"},
+		"serve":     {"--check-config", "--data", t.TempDir(), "--model", vocabOnly(t)},
+		"inference": {"--check-config", "--data", t.TempDir(), "--model", vocabOnly(t)},
+		"gateway":   {"--data", t.TempDir(), "--http", "127.0.0.1:0", "--nats", "nats://127.0.0.1:1"},
+		"sender":    {"--data", t.TempDir(), "--http", "127.0.0.1:0", "--nats", "nats://127.0.0.1:1", "--redis", "redis://127.0.0.1:1"},
+		"convert":   {"--from", "llama2c", missing, out},
+		"model":     {"info", missing},
+		"generate":  {"--model", missing, "--prompt", "hi"},
+		"bench":     {"--model", missing},
+		"tokenize":  {"--model", missing, "hi"},
+		"safety":    {"classify", "--in", missing},
+		"creator":   {"revoke", "--redis=", "--data", missing, "c_aaaaaaaaaaaaaaaaaaaaaaaaaa"},
+		"channel":   {"remove", "--redis=", "--data", missing, "--platform", "whatsapp", "--id", "1"},
 	}
 	for name := range commands() {
 		t.Run(name, func(t *testing.T) {
@@ -88,7 +88,7 @@ func TestHelpListsRoles(t *testing.T) {
 	if err := run(t.Context(), []string{"help"}, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"serve", "convert", "version", "roles (", "models"} {
+	for _, want := range []string{"serve", "convert", "version", "roles (", "inference"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q:\n%s", want, out.String())
 		}

@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/corral-ai/corral/services/inference"
 	"github.com/corral-ai/corral/services/internal/backends"
+	"github.com/corral-ai/corral/services/internal/role"
 	"github.com/corral-ai/corral/services/internal/settings"
 )
 
@@ -44,11 +46,11 @@ func TestParseConfigLayers(t *testing.T) {
 		cfg.Backends.StreamReplicas != 1 || cfg.Telemetry.LogFormat != "auto" {
 		t.Errorf("defaults or durations wrong: %+v", cfg)
 	}
-	withPassword, err := serveConfig([]string{"--redis", "redis://user:hunter2@db:6379/0", "--nats", "nats://a:b@n1:4222,nats://n2:4222"}, nil)
+	withPassword, err := serveConfig([]string{"--redis", "redis://user:hunter2@db:6379/0", "--nats", "nats://a:b@n1:4222,nats://n2:4222", "--api-key", "sk-hunter3"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := strings.Join(toStrings(withPassword.describe()), " "); strings.Contains(d, "hunter2") || strings.Contains(d, "a:b@") || !strings.Contains(d, "db:6379") {
+	if d := strings.Join(toStrings(withPassword.describe()), " "); strings.Contains(d, "hunter2") || strings.Contains(d, "hunter3") || strings.Contains(d, "a:b@") || !strings.Contains(d, "db:6379") {
 		t.Errorf("describe must mask URL passwords and keep the rest: %s", d)
 	}
 }
@@ -85,6 +87,12 @@ func TestParseConfigErrors(t *testing.T) {
 			[]string{"--http", "foo", "--stream-replicas", "x", "--shutdown-timeout", "5", "--log-level", "loud", "--data", ""},
 			[]string{"--http", "--stream-replicas", "--shutdown-timeout", "--log-level", "--data"}, nil},
 		{"negative delay", map[string]string{"CORRAL_SHUTDOWN_DELAY": "-1s"}, nil, []string{"CORRAL_SHUTDOWN_DELAY", "negative"}, nil},
+		{"negative threads", nil, []string{"--threads", "-1"}, []string{"--threads", "negative"}, nil},
+		{"threads not a number", map[string]string{"CORRAL_THREADS": "all"}, nil, []string{`CORRAL_THREADS "all": not a whole number`}, nil},
+		{"bad kv type", map[string]string{"CORRAL_KV_TYPE": "q4"}, nil, []string{`CORRAL_KV_TYPE "q4": want f16 or f32`}, nil},
+		{"bad kv memory", nil, []string{"--kv-memory", "lots"}, []string{`--kv-memory "lots": not a size`}, nil},
+		{"empty queue", map[string]string{"CORRAL_QUEUE_SIZE": "0"}, nil, []string{"CORRAL_QUEUE_SIZE", "want 1 to"}, nil},
+		{"no tokens allowed", nil, []string{"--max-tokens", "0"}, []string{"--max-tokens", "want 1 to"}, nil},
 		{"stray argument", nil, []string{"extra"}, []string{"takes no arguments"}, nil},
 		{"unknown flag", nil, []string{"--nope"}, []string{"not defined"}, nil},
 		{"bad graph version", map[string]string{"CORRAL_GRAPH_VERSION": "25"}, nil, []string{"CORRAL_GRAPH_VERSION", "v25.0"}, nil},
@@ -114,11 +122,12 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 }
 
-// TestRoleConfigHasOnlyWhatItReads checks that `corral models`, which
-// needs no NATS or Redis, neither offers nor checks their settings.
+// TestRoleConfigHasOnlyWhatItReads checks that `corral inference`, which
+// needs NATS but not Redis, neither offers nor checks the Redis settings.
 func TestRoleConfigHasOnlyWhatItReads(t *testing.T) {
 	env := map[string]string{"REDIS_URL": "mysql://not-read-by-this-role"}
-	cfg, err := parseConfig("models", roles[:1], roles[0].Needs, nil, envOf(env), io.Discard, nil)
+	inf := []role.Definition{inference.Definition}
+	cfg, err := parseConfig("inference", inf, inference.Definition.Needs, nil, envOf(env), io.Discard, nil)
 	if err != nil {
 		t.Fatalf("a bad REDIS_URL stopped a role that does not use Redis: %v", err)
 	}
@@ -126,18 +135,18 @@ func TestRoleConfigHasOnlyWhatItReads(t *testing.T) {
 	for _, s := range cfg.catalogue.Settings() {
 		envs = append(envs, s.Env)
 	}
-	for _, want := range []string{"CORRAL_HTTP_ADDR", "CORRAL_DATA_DIR", "CORRAL_MODEL", "CORRAL_LOG_FORMAT"} {
+	for _, want := range []string{"CORRAL_HTTP_ADDR", "CORRAL_DATA_DIR", "CORRAL_MODEL", "CORRAL_LOG_FORMAT", "NATS_URL", "CORRAL_THREADS", "CORRAL_API_KEY"} {
 		if !slices.Contains(envs, want) {
-			t.Errorf("models settings %v lack %s", envs, want)
+			t.Errorf("inference settings %v lack %s", envs, want)
 		}
 	}
-	for _, not := range []string{"NATS_URL", "REDIS_URL", "CORRAL_STREAM_REPLICAS"} {
+	for _, not := range []string{"REDIS_URL", "CORRAL_REDIS_LISTEN"} {
 		if slices.Contains(envs, not) {
-			t.Errorf("models settings offer %s", not)
+			t.Errorf("inference settings offer %s", not)
 		}
 	}
-	if _, err := parseConfig("models", roles[:1], roles[0].Needs, []string{"--nats", "nats://x:4222"}, envOf(nil), io.Discard, nil); err == nil {
-		t.Error("models accepts --nats")
+	if _, err := parseConfig("inference", inf, inference.Definition.Needs, []string{"--redis", "redis://x:6379"}, envOf(nil), io.Discard, nil); err == nil {
+		t.Error("inference accepts --redis")
 	}
 }
 

@@ -5,15 +5,15 @@ import (
 	"io"
 
 	"github.com/corral-ai/corral/services/gateway"
+	"github.com/corral-ai/corral/services/inference"
 	"github.com/corral-ai/corral/services/internal/role"
-	"github.com/corral-ai/corral/services/models"
 	"github.com/corral-ai/corral/services/sender"
 )
 
 // roles lists every role, in start order; `corral serve` runs them all and
 // `corral NAME` one. A new role adds its Definition here.
 var roles = []role.Definition{
-	models.Definition,
+	inference.Definition,
 	gateway.Definition,
 	sender.Definition,
 }

@@ -19,15 +19,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/corral-ai/corral/inference/gguf"
 	"github.com/corral-ai/corral/inference/model/synth"
 	"github.com/corral-ai/corral/inference/shareddata"
 	corralv1 "github.com/corral-ai/corral/proto/corral/v1"
+	"github.com/corral-ai/corral/services/inference"
 	"github.com/corral-ai/corral/services/internal/backends"
+	"github.com/corral-ai/corral/services/internal/inferclient"
 	"github.com/corral-ai/corral/services/internal/telemetry"
-	"github.com/corral-ai/corral/services/models"
 )
 
 // testArgs are serve flags for tests: a free HTTP port chosen by the
@@ -88,7 +90,7 @@ func TestServeEndpoints(t *testing.T) {
 	if code != 200 {
 		t.Errorf("/readyz = %d %s", code, body)
 	}
-	for _, check := range []string{"nats", "jetstream", "redis", "model"} {
+	for _, check := range []string{"nats", "jetstream", "redis", "model", "inference"} {
 		if !strings.Contains(body, `"`+check+`":"ok"`) {
 			t.Errorf("/readyz lacks %s ok: %s", check, body)
 		}
@@ -198,9 +200,15 @@ func TestServeRunsEveryRole(t *testing.T) {
 	for k, v := range testEnv() {
 		t.Setenv(k, v)
 	}
-	base, logs, stop := runInBackground(t, "serve", "--data", t.TempDir())
+	natsURL, args := os.Getenv("NATS_URL"), []string{"serve", "--data", t.TempDir()}
+	if natsURL == "" {
+		// The embedded server takes other processes' clients here.
+		addr := freeAddr(t)
+		natsURL, args = "nats://"+addr, append(args, "--nats-listen", addr)
+	}
+	base, logs, stop := runInBackground(t, args...)
 	checks := readyChecks(t, base)
-	want := []string{"jetstream", "model", "nats", "redis"}
+	want := []string{"inference", "jetstream", "model", "nats", "redis"}
 	if got := slices.Sorted(maps.Keys(checks)); !slices.Equal(got, want) {
 		t.Errorf("/readyz checks %v, want %v", got, want)
 	}
@@ -212,32 +220,66 @@ func TestServeRunsEveryRole(t *testing.T) {
 	if code, body := get(t, base+"/models"); code != 200 || !strings.Contains(body, `"architecture":"llama"`) {
 		t.Errorf("/models = %d %s", code, body)
 	}
+	// The inference role answers on NATS and on the OpenAI-compatible API.
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	client, err := inferclient.New(nc, inferclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	models, err := client.Models(t.Context())
+	if err != nil || len(models.GetModels()) != 1 || !models.GetModels()[0].GetDemo() {
+		t.Errorf("NATS models = %v, %v", models, err)
+	}
+	resp, err := http.Post(base+"/v1/chat/completions", "application/json",
+		strings.NewReader(`{"messages":[{"role":"user","content":"hi"}],"max_tokens":5,"seed":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"object":"chat.completion"`) {
+		t.Errorf("/v1/chat/completions = %d %s", resp.StatusCode, body)
+	}
+	code, metrics := get(t, base+"/metrics")
+	// The engine's own metrics (corral_engine_*) go through the global
+	// meter provider, which only the first telemetry setup of a process
+	// wires; in this test binary that may have been another test's.
+	for _, m := range []string{"corral_inference_requests_total", "corral_inference_request_duration_seconds_bucket", "corral_inference_engine_running"} {
+		if code != 200 || !strings.Contains(metrics, m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
 	if err := stop(); err != nil {
 		t.Fatalf("serve after cancel: %v\n%s", err, logs.String())
 	}
-	for _, want := range []string{`"roles":["gateway","models","sender"]`, "corral stopped"} {
+	for _, want := range []string{`"roles":["gateway","inference","sender"]`, "corral stopped"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %s:\n%s", want, logs.String())
 		}
 	}
 }
 
-// TestModelsRoleAlone runs `corral models`: the same role code on no
-// backends at all.
-func TestModelsRoleAlone(t *testing.T) {
-	t.Setenv("NATS_URL", "nats://127.0.0.1:1") // not read: the role needs no NATS
-	base, logs, stop := runInBackground(t, "models", "--data", t.TempDir())
-	if got := slices.Sorted(maps.Keys(readyChecks(t, base))); !slices.Equal(got, []string{"model"}) {
-		t.Errorf("/readyz checks %v, want only the model", got)
+// TestInferenceRoleAlone runs `corral inference`: the same role code on
+// NATS alone, without Redis.
+func TestInferenceRoleAlone(t *testing.T) {
+	t.Setenv("NATS_URL", os.Getenv("NATS_URL"))
+	t.Setenv("REDIS_URL", "redis://127.0.0.1:1") // not read: the role needs no Redis
+	base, logs, stop := runInBackground(t, "inference", "--data", t.TempDir())
+	if got := slices.Sorted(maps.Keys(readyChecks(t, base))); !slices.Equal(got, []string{"inference", "jetstream", "model", "nats"}) {
+		t.Errorf("/readyz checks %v, want the model, the service and NATS", got)
 	}
 	if code, body := get(t, base+"/models"); code != 200 || !strings.Contains(body, `"demo":true`) {
 		t.Errorf("/models = %d %s", code, body)
 	}
 	if err := stop(); err != nil {
-		t.Fatalf("models after cancel: %v", err)
+		t.Fatalf("inference after cancel: %v", err)
 	}
-	if strings.Contains(logs.String(), "NATS") {
-		t.Errorf("models alone started NATS:\n%s", logs.String())
+	if strings.Contains(logs.String(), "Redis") {
+		t.Errorf("inference alone started Redis:\n%s", logs.String())
 	}
 }
 
@@ -337,7 +379,7 @@ func TestServeModelChoice(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer s.stop()
-		st := s.roles["models"].(*models.Role).Status()
+		st := s.roles["inference"].(*inference.Role).Status()
 		if filepath.Dir(st.Path) != filepath.Join(cfg.Process.DataDir, "models") || !st.Demo {
 			t.Errorf("demo model at %s, want it in the data folder", st.Path)
 		}
@@ -409,7 +451,7 @@ func TestCheckConfig(t *testing.T) {
 		{"vocabulary-only model by variable", nil, map[string]string{"CORRAL_MODEL": vocab}, 1, []string{"CORRAL_MODEL: ", "no weights"}},
 		{"missing model", []string{"--model", filepath.Join(t.TempDir(), "none.gguf")}, nil, 2, []string{"--model", "no such file"}},
 		{"bad otlp endpoint", nil, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "localhost:4318"}, 2, []string{"OTEL_EXPORTER_OTLP_ENDPOINT"}},
-		{"models role alone", nil, map[string]string{"CORRAL_MODEL": vocab}, 1, []string{"no weights"}},
+		{"inference role alone", nil, map[string]string{"CORRAL_MODEL": vocab}, 1, []string{"no weights"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -417,8 +459,8 @@ func TestCheckConfig(t *testing.T) {
 				t.Setenv(k, v)
 			}
 			cmd := "serve"
-			if tt.name == "models role alone" {
-				cmd = "models"
+			if tt.name == "inference role alone" {
+				cmd = "inference"
 			}
 			var stdout bytes.Buffer
 			err := run(t.Context(), append([]string{cmd, "--check-config"}, testArgs(t, tt.args...)...), &stdout, io.Discard)

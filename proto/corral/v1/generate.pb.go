@@ -22,6 +22,64 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Priority is a request's scheduling class: the engine admits higher classes
+// first and keeps fairness inside a class.
+type Priority int32
+
+const (
+	// Not set: treated as PRIORITY_LIVE.
+	Priority_PRIORITY_UNSPECIFIED Priority = 0
+	// A user waiting on a messaging platform.
+	Priority_PRIORITY_LIVE Priority = 1
+	// A creator's live preview in the studio.
+	Priority_PRIORITY_PREVIEW Priority = 2
+	// Background work: evaluations, warm-ups, load tests.
+	Priority_PRIORITY_BATCH Priority = 3
+)
+
+// Enum value maps for Priority.
+var (
+	Priority_name = map[int32]string{
+		0: "PRIORITY_UNSPECIFIED",
+		1: "PRIORITY_LIVE",
+		2: "PRIORITY_PREVIEW",
+		3: "PRIORITY_BATCH",
+	}
+	Priority_value = map[string]int32{
+		"PRIORITY_UNSPECIFIED": 0,
+		"PRIORITY_LIVE":        1,
+		"PRIORITY_PREVIEW":     2,
+		"PRIORITY_BATCH":       3,
+	}
+)
+
+func (x Priority) Enum() *Priority {
+	p := new(Priority)
+	*p = x
+	return p
+}
+
+func (x Priority) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Priority) Descriptor() protoreflect.EnumDescriptor {
+	return file_corral_v1_generate_proto_enumTypes[0].Descriptor()
+}
+
+func (Priority) Type() protoreflect.EnumType {
+	return &file_corral_v1_generate_proto_enumTypes[0]
+}
+
+func (x Priority) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Priority.Descriptor instead.
+func (Priority) EnumDescriptor() ([]byte, []int) {
+	return file_corral_v1_generate_proto_rawDescGZIP(), []int{0}
+}
+
 // ChatRole is who spoke a chat turn.
 type ChatRole int32
 
@@ -63,11 +121,11 @@ func (x ChatRole) String() string {
 }
 
 func (ChatRole) Descriptor() protoreflect.EnumDescriptor {
-	return file_corral_v1_generate_proto_enumTypes[0].Descriptor()
+	return file_corral_v1_generate_proto_enumTypes[1].Descriptor()
 }
 
 func (ChatRole) Type() protoreflect.EnumType {
-	return &file_corral_v1_generate_proto_enumTypes[0]
+	return &file_corral_v1_generate_proto_enumTypes[1]
 }
 
 func (x ChatRole) Number() protoreflect.EnumNumber {
@@ -76,7 +134,7 @@ func (x ChatRole) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ChatRole.Descriptor instead.
 func (ChatRole) EnumDescriptor() ([]byte, []int) {
-	return file_corral_v1_generate_proto_rawDescGZIP(), []int{0}
+	return file_corral_v1_generate_proto_rawDescGZIP(), []int{1}
 }
 
 // FinishReason says why a generation ended.
@@ -136,11 +194,11 @@ func (x FinishReason) String() string {
 }
 
 func (FinishReason) Descriptor() protoreflect.EnumDescriptor {
-	return file_corral_v1_generate_proto_enumTypes[1].Descriptor()
+	return file_corral_v1_generate_proto_enumTypes[2].Descriptor()
 }
 
 func (FinishReason) Type() protoreflect.EnumType {
-	return &file_corral_v1_generate_proto_enumTypes[1]
+	return &file_corral_v1_generate_proto_enumTypes[2]
 }
 
 func (x FinishReason) Number() protoreflect.EnumNumber {
@@ -149,7 +207,7 @@ func (x FinishReason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use FinishReason.Descriptor instead.
 func (FinishReason) EnumDescriptor() ([]byte, []int) {
-	return file_corral_v1_generate_proto_rawDescGZIP(), []int{1}
+	return file_corral_v1_generate_proto_rawDescGZIP(), []int{2}
 }
 
 // ErrorCode is a stable numeric error code of the inference service. Numbers
@@ -175,20 +233,27 @@ const (
 	ErrorCode_ERROR_CODE_CANCELLED ErrorCode = 7
 	// A bug or unexpected failure inside the service.
 	ErrorCode_ERROR_CODE_INTERNAL ErrorCode = 8
+	// A newer request with the same conversation_key replaced this one.
+	ErrorCode_ERROR_CODE_SUPERSEDED ErrorCode = 9
+	// This replica cannot do what was asked (for example warm, on an engine
+	// without a prefix cache). Another replica or version may.
+	ErrorCode_ERROR_CODE_UNSUPPORTED ErrorCode = 10
 )
 
 // Enum value maps for ErrorCode.
 var (
 	ErrorCode_name = map[int32]string{
-		0: "ERROR_CODE_UNSPECIFIED",
-		1: "ERROR_CODE_INVALID_REQUEST",
-		2: "ERROR_CODE_MODEL_NOT_FOUND",
-		3: "ERROR_CODE_PROMPT_TOO_LONG",
-		4: "ERROR_CODE_OVERLOADED",
-		5: "ERROR_CODE_UNAVAILABLE",
-		6: "ERROR_CODE_DEADLINE_EXCEEDED",
-		7: "ERROR_CODE_CANCELLED",
-		8: "ERROR_CODE_INTERNAL",
+		0:  "ERROR_CODE_UNSPECIFIED",
+		1:  "ERROR_CODE_INVALID_REQUEST",
+		2:  "ERROR_CODE_MODEL_NOT_FOUND",
+		3:  "ERROR_CODE_PROMPT_TOO_LONG",
+		4:  "ERROR_CODE_OVERLOADED",
+		5:  "ERROR_CODE_UNAVAILABLE",
+		6:  "ERROR_CODE_DEADLINE_EXCEEDED",
+		7:  "ERROR_CODE_CANCELLED",
+		8:  "ERROR_CODE_INTERNAL",
+		9:  "ERROR_CODE_SUPERSEDED",
+		10: "ERROR_CODE_UNSUPPORTED",
 	}
 	ErrorCode_value = map[string]int32{
 		"ERROR_CODE_UNSPECIFIED":       0,
@@ -200,6 +265,8 @@ var (
 		"ERROR_CODE_DEADLINE_EXCEEDED": 6,
 		"ERROR_CODE_CANCELLED":         7,
 		"ERROR_CODE_INTERNAL":          8,
+		"ERROR_CODE_SUPERSEDED":        9,
+		"ERROR_CODE_UNSUPPORTED":       10,
 	}
 )
 
@@ -214,11 +281,11 @@ func (x ErrorCode) String() string {
 }
 
 func (ErrorCode) Descriptor() protoreflect.EnumDescriptor {
-	return file_corral_v1_generate_proto_enumTypes[2].Descriptor()
+	return file_corral_v1_generate_proto_enumTypes[3].Descriptor()
 }
 
 func (ErrorCode) Type() protoreflect.EnumType {
-	return &file_corral_v1_generate_proto_enumTypes[2]
+	return &file_corral_v1_generate_proto_enumTypes[3]
 }
 
 func (x ErrorCode) Number() protoreflect.EnumNumber {
@@ -227,7 +294,7 @@ func (x ErrorCode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ErrorCode.Descriptor instead.
 func (ErrorCode) EnumDescriptor() ([]byte, []int) {
-	return file_corral_v1_generate_proto_rawDescGZIP(), []int{2}
+	return file_corral_v1_generate_proto_rawDescGZIP(), []int{3}
 }
 
 // GenerateRequest asks the inference service for one completion. It is sent
@@ -250,9 +317,17 @@ type GenerateRequest struct {
 	//	*GenerateRequest_Chat
 	Input isGenerateRequest_Input `protobuf_oneof:"input"`
 	// Sampling options; unset fields take the service defaults.
-	Sampling      *SamplingOptions `protobuf:"bytes,6,opt,name=sampling,proto3" json:"sampling,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Sampling *SamplingOptions `protobuf:"bytes,6,opt,name=sampling,proto3" json:"sampling,omitempty"`
+	// Scheduling class; unset means PRIORITY_LIVE.
+	Priority Priority `protobuf:"varint,7,opt,name=priority,proto3,enum=corral.v1.Priority" json:"priority,omitempty"`
+	// Names the conversation the request answers, such as
+	// Conversation.Key(); empty means none. A newer request with the same key
+	// on the same replica cancels this one, which then ends with
+	// ERROR_CODE_SUPERSEDED, so a user who sends two messages quickly gets one
+	// reply to both.
+	ConversationKey string `protobuf:"bytes,8,opt,name=conversation_key,json=conversationKey,proto3" json:"conversation_key,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *GenerateRequest) Reset() {
@@ -338,6 +413,20 @@ func (x *GenerateRequest) GetSampling() *SamplingOptions {
 		return x.Sampling
 	}
 	return nil
+}
+
+func (x *GenerateRequest) GetPriority() Priority {
+	if x != nil {
+		return x.Priority
+	}
+	return Priority_PRIORITY_UNSPECIFIED
+}
+
+func (x *GenerateRequest) GetConversationKey() string {
+	if x != nil {
+		return x.ConversationKey
+	}
+	return ""
 }
 
 type isGenerateRequest_Input interface {
@@ -678,10 +767,15 @@ type GenerateEvent struct {
 	Usage *Usage `protobuf:"bytes,6,opt,name=usage,proto3" json:"usage,omitempty"`
 	// Timings, on the last event.
 	Timings *Timings `protobuf:"bytes,7,opt,name=timings,proto3" json:"timings,omitempty"`
-	// The failure, on the last event when finish_reason is ERROR.
+	// Why, on the last event: the failure when finish_reason is ERROR, and
+	// the cause when it is CANCELLED by something other than the caller
+	// (ERROR_CODE_SUPERSEDED).
 	Error *GenerateError `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
 	// Model that served the request.
-	Model         string `protobuf:"bytes,9,opt,name=model,proto3" json:"model,omitempty"`
+	Model string `protobuf:"bytes,9,opt,name=model,proto3" json:"model,omitempty"`
+	// Seed the sampler used, on the last event; a request repeated with this
+	// seed and the same input and options gives the same tokens.
+	Seed          uint64 `protobuf:"varint,10,opt,name=seed,proto3" json:"seed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -777,6 +871,13 @@ func (x *GenerateEvent) GetModel() string {
 		return x.Model
 	}
 	return ""
+}
+
+func (x *GenerateEvent) GetSeed() uint64 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
 }
 
 // Usage counts tokens of one request.
@@ -1082,8 +1183,19 @@ type ModelInfo struct {
 	VocabSize int32 `protobuf:"varint,6,opt,name=vocab_size,json=vocabSize,proto3" json:"vocab_size,omitempty"`
 	// Whether the model has a chat template, so GenerateRequest.chat works.
 	HasChatTemplate bool `protobuf:"varint,7,opt,name=has_chat_template,json=hasChatTemplate,proto3" json:"has_chat_template,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// general.name from the model file, when it sets one.
+	Name string `protobuf:"bytes,8,opt,name=name,proto3" json:"name,omitempty"`
+	// Tokenizer kind: "SentencePiece" or "byte-level BPE".
+	Tokenizer string `protobuf:"bytes,9,opt,name=tokenizer,proto3" json:"tokenizer,omitempty"`
+	// Name of the chat format in use (for example "llama3"), empty without one.
+	ChatTemplate string `protobuf:"bytes,10,opt,name=chat_template,json=chatTemplate,proto3" json:"chat_template,omitempty"`
+	// Size of the model file in bytes.
+	FileSize int64 `protobuf:"varint,11,opt,name=file_size,json=fileSize,proto3" json:"file_size,omitempty"`
+	// True for Corral's random-weight demo model, whose replies are not
+	// meaningful.
+	Demo          bool `protobuf:"varint,12,opt,name=demo,proto3" json:"demo,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ModelInfo) Reset() {
@@ -1165,6 +1277,41 @@ func (x *ModelInfo) GetHasChatTemplate() bool {
 	return false
 }
 
+func (x *ModelInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ModelInfo) GetTokenizer() string {
+	if x != nil {
+		return x.Tokenizer
+	}
+	return ""
+}
+
+func (x *ModelInfo) GetChatTemplate() string {
+	if x != nil {
+		return x.ChatTemplate
+	}
+	return ""
+}
+
+func (x *ModelInfo) GetFileSize() int64 {
+	if x != nil {
+		return x.FileSize
+	}
+	return 0
+}
+
+func (x *ModelInfo) GetDemo() bool {
+	if x != nil {
+		return x.Demo
+	}
+	return false
+}
+
 // StatsRequest asks the inference service's stats endpoint for a snapshot of
 // one replica's engine. It has no fields yet.
 type StatsRequest struct {
@@ -1220,6 +1367,14 @@ type StatsResponse struct {
 	TokensPerSecond float64 `protobuf:"fixed64,6,opt,name=tokens_per_second,json=tokensPerSecond,proto3" json:"tokens_per_second,omitempty"`
 	// Requests completed since start.
 	RequestsTotal uint64 `protobuf:"varint,7,opt,name=requests_total,json=requestsTotal,proto3" json:"requests_total,omitempty"`
+	// The model this replica serves.
+	Model *ModelInfo `protobuf:"bytes,8,opt,name=model,proto3" json:"model,omitempty"`
+	// The replica's NATS micro service instance id, so that stats of several
+	// replicas can be told apart.
+	InstanceId string `protobuf:"bytes,9,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	// How many requests may wait before the replica refuses more with
+	// ERROR_CODE_OVERLOADED.
+	QueueCapacity int32 `protobuf:"varint,10,opt,name=queue_capacity,json=queueCapacity,proto3" json:"queue_capacity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1303,11 +1458,234 @@ func (x *StatsResponse) GetRequestsTotal() uint64 {
 	return 0
 }
 
+func (x *StatsResponse) GetModel() *ModelInfo {
+	if x != nil {
+		return x.Model
+	}
+	return nil
+}
+
+func (x *StatsResponse) GetInstanceId() string {
+	if x != nil {
+		return x.InstanceId
+	}
+	return ""
+}
+
+func (x *StatsResponse) GetQueueCapacity() int32 {
+	if x != nil {
+		return x.QueueCapacity
+	}
+	return 0
+}
+
+// WarmRequest asks the inference service's warm endpoint to compute a prompt
+// prefix (a persona's system prompt) into the prefix cache and keep it
+// there, so that later requests starting with it skip its prefill. It
+// reaches one replica (queue group); callers that need every replica warm
+// repeat it, and a replica that has evicted the prefix computes it again on
+// the next request that uses it.
+type WarmRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Caller-chosen id for logs; the service assigns one when empty.
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Model to warm, as listed by the models endpoint; empty means the default.
+	Model string `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
+	// The prefix, in exactly one form, as in GenerateRequest. A chat prefix is
+	// rendered with the model's chat template.
+	//
+	// Types that are valid to be assigned to Input:
+	//
+	//	*WarmRequest_Prompt
+	//	*WarmRequest_PromptTokens
+	//	*WarmRequest_Chat
+	Input         isWarmRequest_Input `protobuf_oneof:"input"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WarmRequest) Reset() {
+	*x = WarmRequest{}
+	mi := &file_corral_v1_generate_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WarmRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WarmRequest) ProtoMessage() {}
+
+func (x *WarmRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_generate_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WarmRequest.ProtoReflect.Descriptor instead.
+func (*WarmRequest) Descriptor() ([]byte, []int) {
+	return file_corral_v1_generate_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *WarmRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *WarmRequest) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *WarmRequest) GetInput() isWarmRequest_Input {
+	if x != nil {
+		return x.Input
+	}
+	return nil
+}
+
+func (x *WarmRequest) GetPrompt() string {
+	if x != nil {
+		if x, ok := x.Input.(*WarmRequest_Prompt); ok {
+			return x.Prompt
+		}
+	}
+	return ""
+}
+
+func (x *WarmRequest) GetPromptTokens() *TokenIDs {
+	if x != nil {
+		if x, ok := x.Input.(*WarmRequest_PromptTokens); ok {
+			return x.PromptTokens
+		}
+	}
+	return nil
+}
+
+func (x *WarmRequest) GetChat() *ChatTurns {
+	if x != nil {
+		if x, ok := x.Input.(*WarmRequest_Chat); ok {
+			return x.Chat
+		}
+	}
+	return nil
+}
+
+type isWarmRequest_Input interface {
+	isWarmRequest_Input()
+}
+
+type WarmRequest_Prompt struct {
+	// Raw prompt text, tokenized as a GenerateRequest.prompt is.
+	Prompt string `protobuf:"bytes,3,opt,name=prompt,proto3,oneof"`
+}
+
+type WarmRequest_PromptTokens struct {
+	// Token ids, used verbatim.
+	PromptTokens *TokenIDs `protobuf:"bytes,4,opt,name=prompt_tokens,json=promptTokens,proto3,oneof"`
+}
+
+type WarmRequest_Chat struct {
+	// A conversation, usually the system turn alone.
+	Chat *ChatTurns `protobuf:"bytes,5,opt,name=chat,proto3,oneof"`
+}
+
+func (*WarmRequest_Prompt) isWarmRequest_Input() {}
+
+func (*WarmRequest_PromptTokens) isWarmRequest_Input() {}
+
+func (*WarmRequest_Chat) isWarmRequest_Input() {}
+
+// WarmResponse reports a warmed prefix. Errors travel in the NATS micro
+// error headers instead (see docs/inference-protocol.md).
+type WarmResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Tokens in the prefix.
+	PromptTokens int32 `protobuf:"varint,1,opt,name=prompt_tokens,json=promptTokens,proto3" json:"prompt_tokens,omitempty"`
+	// Tokens of the prefix now held in the prefix cache (whole blocks only).
+	CachedTokens int32 `protobuf:"varint,2,opt,name=cached_tokens,json=cachedTokens,proto3" json:"cached_tokens,omitempty"`
+	// Tokens computed by this request; the rest were cached already.
+	ComputedTokens int32 `protobuf:"varint,3,opt,name=computed_tokens,json=computedTokens,proto3" json:"computed_tokens,omitempty"`
+	// Time the service spent on the request.
+	Took          *durationpb.Duration `protobuf:"bytes,4,opt,name=took,proto3" json:"took,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WarmResponse) Reset() {
+	*x = WarmResponse{}
+	mi := &file_corral_v1_generate_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WarmResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WarmResponse) ProtoMessage() {}
+
+func (x *WarmResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_generate_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WarmResponse.ProtoReflect.Descriptor instead.
+func (*WarmResponse) Descriptor() ([]byte, []int) {
+	return file_corral_v1_generate_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *WarmResponse) GetPromptTokens() int32 {
+	if x != nil {
+		return x.PromptTokens
+	}
+	return 0
+}
+
+func (x *WarmResponse) GetCachedTokens() int32 {
+	if x != nil {
+		return x.CachedTokens
+	}
+	return 0
+}
+
+func (x *WarmResponse) GetComputedTokens() int32 {
+	if x != nil {
+		return x.ComputedTokens
+	}
+	return 0
+}
+
+func (x *WarmResponse) GetTook() *durationpb.Duration {
+	if x != nil {
+		return x.Took
+	}
+	return nil
+}
+
 var File_corral_v1_generate_proto protoreflect.FileDescriptor
 
 const file_corral_v1_generate_proto_rawDesc = "" +
 	"\n" +
-	"\x18corral/v1/generate.proto\x12\tcorral.v1\x1a\x1egoogle/protobuf/duration.proto\"\x89\x02\n" +
+	"\x18corral/v1/generate.proto\x12\tcorral.v1\x1a\x1egoogle/protobuf/duration.proto\"\xe5\x02\n" +
 	"\x0fGenerateRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x14\n" +
@@ -1315,7 +1693,9 @@ const file_corral_v1_generate_proto_rawDesc = "" +
 	"\x06prompt\x18\x03 \x01(\tH\x00R\x06prompt\x12:\n" +
 	"\rprompt_tokens\x18\x04 \x01(\v2\x13.corral.v1.TokenIDsH\x00R\fpromptTokens\x12*\n" +
 	"\x04chat\x18\x05 \x01(\v2\x14.corral.v1.ChatTurnsH\x00R\x04chat\x126\n" +
-	"\bsampling\x18\x06 \x01(\v2\x1a.corral.v1.SamplingOptionsR\bsamplingB\a\n" +
+	"\bsampling\x18\x06 \x01(\v2\x1a.corral.v1.SamplingOptionsR\bsampling\x12/\n" +
+	"\bpriority\x18\a \x01(\x0e2\x13.corral.v1.PriorityR\bpriority\x12)\n" +
+	"\x10conversation_key\x18\b \x01(\tR\x0fconversationKeyB\a\n" +
 	"\x05input\"\x1c\n" +
 	"\bTokenIDs\x12\x10\n" +
 	"\x03ids\x18\x01 \x03(\x05R\x03ids\"6\n" +
@@ -1347,7 +1727,7 @@ const file_corral_v1_generate_proto_rawDesc = "" +
 	"\x11_presence_penaltyB\x14\n" +
 	"\x12_frequency_penaltyB\a\n" +
 	"\x05_seedB\r\n" +
-	"\v_max_tokens\"\xcb\x02\n" +
+	"\v_max_tokens\"\xdf\x02\n" +
 	"\rGenerateEvent\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x10\n" +
@@ -1358,7 +1738,9 @@ const file_corral_v1_generate_proto_rawDesc = "" +
 	"\x05usage\x18\x06 \x01(\v2\x10.corral.v1.UsageR\x05usage\x12,\n" +
 	"\atimings\x18\a \x01(\v2\x12.corral.v1.TimingsR\atimings\x12.\n" +
 	"\x05error\x18\b \x01(\v2\x18.corral.v1.GenerateErrorR\x05error\x12\x14\n" +
-	"\x05model\x18\t \x01(\tR\x05model\"\x8b\x01\n" +
+	"\x05model\x18\t \x01(\tR\x05model\x12\x12\n" +
+	"\x04seed\x18\n" +
+	" \x01(\x04R\x04seed\"\x8b\x01\n" +
 	"\x05Usage\x12#\n" +
 	"\rprompt_tokens\x18\x01 \x01(\x05R\fpromptTokens\x12+\n" +
 	"\x11completion_tokens\x18\x02 \x01(\x05R\x10completionTokens\x120\n" +
@@ -1375,7 +1757,7 @@ const file_corral_v1_generate_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"\x0f\n" +
 	"\rModelsRequest\">\n" +
 	"\x0eModelsResponse\x12,\n" +
-	"\x06models\x18\x01 \x03(\v2\x14.corral.v1.ModelInfoR\x06models\"\xf5\x01\n" +
+	"\x06models\x18\x01 \x03(\v2\x14.corral.v1.ModelInfoR\x06models\"\xfd\x02\n" +
 	"\tModelInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\"\n" +
 	"\farchitecture\x18\x02 \x01(\tR\farchitecture\x12\x1e\n" +
@@ -1386,8 +1768,14 @@ const file_corral_v1_generate_proto_rawDesc = "" +
 	"\x0econtext_length\x18\x05 \x01(\x05R\rcontextLength\x12\x1d\n" +
 	"\n" +
 	"vocab_size\x18\x06 \x01(\x05R\tvocabSize\x12*\n" +
-	"\x11has_chat_template\x18\a \x01(\bR\x0fhasChatTemplate\"\x0e\n" +
-	"\fStatsRequest\"\x99\x02\n" +
+	"\x11has_chat_template\x18\a \x01(\bR\x0fhasChatTemplate\x12\x12\n" +
+	"\x04name\x18\b \x01(\tR\x04name\x12\x1c\n" +
+	"\ttokenizer\x18\t \x01(\tR\ttokenizer\x12#\n" +
+	"\rchat_template\x18\n" +
+	" \x01(\tR\fchatTemplate\x12\x1b\n" +
+	"\tfile_size\x18\v \x01(\x03R\bfileSize\x12\x12\n" +
+	"\x04demo\x18\f \x01(\bR\x04demo\"\x0e\n" +
+	"\fStatsRequest\"\x8d\x03\n" +
 	"\rStatsResponse\x12\x18\n" +
 	"\arunning\x18\x01 \x01(\x05R\arunning\x12\x18\n" +
 	"\awaiting\x18\x02 \x01(\x05R\awaiting\x12$\n" +
@@ -1395,7 +1783,30 @@ const file_corral_v1_generate_proto_rawDesc = "" +
 	"\x0fkv_blocks_total\x18\x04 \x01(\x05R\rkvBlocksTotal\x123\n" +
 	"\x16prefix_cache_hit_ratio\x18\x05 \x01(\x01R\x13prefixCacheHitRatio\x12*\n" +
 	"\x11tokens_per_second\x18\x06 \x01(\x01R\x0ftokensPerSecond\x12%\n" +
-	"\x0erequests_total\x18\a \x01(\x04R\rrequestsTotal*h\n" +
+	"\x0erequests_total\x18\a \x01(\x04R\rrequestsTotal\x12*\n" +
+	"\x05model\x18\b \x01(\v2\x14.corral.v1.ModelInfoR\x05model\x12\x1f\n" +
+	"\vinstance_id\x18\t \x01(\tR\n" +
+	"instanceId\x12%\n" +
+	"\x0equeue_capacity\x18\n" +
+	" \x01(\x05R\rqueueCapacity\"\xcd\x01\n" +
+	"\vWarmRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x14\n" +
+	"\x05model\x18\x02 \x01(\tR\x05model\x12\x18\n" +
+	"\x06prompt\x18\x03 \x01(\tH\x00R\x06prompt\x12:\n" +
+	"\rprompt_tokens\x18\x04 \x01(\v2\x13.corral.v1.TokenIDsH\x00R\fpromptTokens\x12*\n" +
+	"\x04chat\x18\x05 \x01(\v2\x14.corral.v1.ChatTurnsH\x00R\x04chatB\a\n" +
+	"\x05input\"\xb0\x01\n" +
+	"\fWarmResponse\x12#\n" +
+	"\rprompt_tokens\x18\x01 \x01(\x05R\fpromptTokens\x12#\n" +
+	"\rcached_tokens\x18\x02 \x01(\x05R\fcachedTokens\x12'\n" +
+	"\x0fcomputed_tokens\x18\x03 \x01(\x05R\x0ecomputedTokens\x12-\n" +
+	"\x04took\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x04took*a\n" +
+	"\bPriority\x12\x18\n" +
+	"\x14PRIORITY_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rPRIORITY_LIVE\x10\x01\x12\x14\n" +
+	"\x10PRIORITY_PREVIEW\x10\x02\x12\x12\n" +
+	"\x0ePRIORITY_BATCH\x10\x03*h\n" +
 	"\bChatRole\x12\x19\n" +
 	"\x15CHAT_ROLE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CHAT_ROLE_SYSTEM\x10\x01\x12\x12\n" +
@@ -1409,7 +1820,7 @@ const file_corral_v1_generate_proto_rawDesc = "" +
 	"\x1cFINISH_REASON_CONTEXT_LENGTH\x10\x04\x12\x18\n" +
 	"\x14FINISH_REASON_SAFETY\x10\x05\x12\x1b\n" +
 	"\x17FINISH_REASON_CANCELLED\x10\x06\x12\x17\n" +
-	"\x13FINISH_REASON_ERROR\x10\a*\x93\x02\n" +
+	"\x13FINISH_REASON_ERROR\x10\a*\xca\x02\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aERROR_CODE_INVALID_REQUEST\x10\x01\x12\x1e\n" +
@@ -1419,7 +1830,10 @@ const file_corral_v1_generate_proto_rawDesc = "" +
 	"\x16ERROR_CODE_UNAVAILABLE\x10\x05\x12 \n" +
 	"\x1cERROR_CODE_DEADLINE_EXCEEDED\x10\x06\x12\x18\n" +
 	"\x14ERROR_CODE_CANCELLED\x10\a\x12\x17\n" +
-	"\x13ERROR_CODE_INTERNAL\x10\bB6Z4github.com/corral-ai/corral/proto/corral/v1;corralv1b\x06proto3"
+	"\x13ERROR_CODE_INTERNAL\x10\b\x12\x19\n" +
+	"\x15ERROR_CODE_SUPERSEDED\x10\t\x12\x1a\n" +
+	"\x16ERROR_CODE_UNSUPPORTED\x10\n" +
+	"B6Z4github.com/corral-ai/corral/proto/corral/v1;corralv1b\x06proto3"
 
 var (
 	file_corral_v1_generate_proto_rawDescOnce sync.Once
@@ -1433,48 +1847,56 @@ func file_corral_v1_generate_proto_rawDescGZIP() []byte {
 	return file_corral_v1_generate_proto_rawDescData
 }
 
-var file_corral_v1_generate_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_corral_v1_generate_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_corral_v1_generate_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_corral_v1_generate_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_corral_v1_generate_proto_goTypes = []any{
-	(ChatRole)(0),               // 0: corral.v1.ChatRole
-	(FinishReason)(0),           // 1: corral.v1.FinishReason
-	(ErrorCode)(0),              // 2: corral.v1.ErrorCode
-	(*GenerateRequest)(nil),     // 3: corral.v1.GenerateRequest
-	(*TokenIDs)(nil),            // 4: corral.v1.TokenIDs
-	(*ChatTurns)(nil),           // 5: corral.v1.ChatTurns
-	(*ChatTurn)(nil),            // 6: corral.v1.ChatTurn
-	(*SamplingOptions)(nil),     // 7: corral.v1.SamplingOptions
-	(*GenerateEvent)(nil),       // 8: corral.v1.GenerateEvent
-	(*Usage)(nil),               // 9: corral.v1.Usage
-	(*Timings)(nil),             // 10: corral.v1.Timings
-	(*GenerateError)(nil),       // 11: corral.v1.GenerateError
-	(*ModelsRequest)(nil),       // 12: corral.v1.ModelsRequest
-	(*ModelsResponse)(nil),      // 13: corral.v1.ModelsResponse
-	(*ModelInfo)(nil),           // 14: corral.v1.ModelInfo
-	(*StatsRequest)(nil),        // 15: corral.v1.StatsRequest
-	(*StatsResponse)(nil),       // 16: corral.v1.StatsResponse
-	(*durationpb.Duration)(nil), // 17: google.protobuf.Duration
+	(Priority)(0),               // 0: corral.v1.Priority
+	(ChatRole)(0),               // 1: corral.v1.ChatRole
+	(FinishReason)(0),           // 2: corral.v1.FinishReason
+	(ErrorCode)(0),              // 3: corral.v1.ErrorCode
+	(*GenerateRequest)(nil),     // 4: corral.v1.GenerateRequest
+	(*TokenIDs)(nil),            // 5: corral.v1.TokenIDs
+	(*ChatTurns)(nil),           // 6: corral.v1.ChatTurns
+	(*ChatTurn)(nil),            // 7: corral.v1.ChatTurn
+	(*SamplingOptions)(nil),     // 8: corral.v1.SamplingOptions
+	(*GenerateEvent)(nil),       // 9: corral.v1.GenerateEvent
+	(*Usage)(nil),               // 10: corral.v1.Usage
+	(*Timings)(nil),             // 11: corral.v1.Timings
+	(*GenerateError)(nil),       // 12: corral.v1.GenerateError
+	(*ModelsRequest)(nil),       // 13: corral.v1.ModelsRequest
+	(*ModelsResponse)(nil),      // 14: corral.v1.ModelsResponse
+	(*ModelInfo)(nil),           // 15: corral.v1.ModelInfo
+	(*StatsRequest)(nil),        // 16: corral.v1.StatsRequest
+	(*StatsResponse)(nil),       // 17: corral.v1.StatsResponse
+	(*WarmRequest)(nil),         // 18: corral.v1.WarmRequest
+	(*WarmResponse)(nil),        // 19: corral.v1.WarmResponse
+	(*durationpb.Duration)(nil), // 20: google.protobuf.Duration
 }
 var file_corral_v1_generate_proto_depIdxs = []int32{
-	4,  // 0: corral.v1.GenerateRequest.prompt_tokens:type_name -> corral.v1.TokenIDs
-	5,  // 1: corral.v1.GenerateRequest.chat:type_name -> corral.v1.ChatTurns
-	7,  // 2: corral.v1.GenerateRequest.sampling:type_name -> corral.v1.SamplingOptions
-	6,  // 3: corral.v1.ChatTurns.turns:type_name -> corral.v1.ChatTurn
-	0,  // 4: corral.v1.ChatTurn.role:type_name -> corral.v1.ChatRole
-	1,  // 5: corral.v1.GenerateEvent.finish_reason:type_name -> corral.v1.FinishReason
-	9,  // 6: corral.v1.GenerateEvent.usage:type_name -> corral.v1.Usage
-	10, // 7: corral.v1.GenerateEvent.timings:type_name -> corral.v1.Timings
-	11, // 8: corral.v1.GenerateEvent.error:type_name -> corral.v1.GenerateError
-	17, // 9: corral.v1.Timings.queue:type_name -> google.protobuf.Duration
-	17, // 10: corral.v1.Timings.first_token:type_name -> google.protobuf.Duration
-	17, // 11: corral.v1.Timings.total:type_name -> google.protobuf.Duration
-	2,  // 12: corral.v1.GenerateError.code:type_name -> corral.v1.ErrorCode
-	14, // 13: corral.v1.ModelsResponse.models:type_name -> corral.v1.ModelInfo
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	5,  // 0: corral.v1.GenerateRequest.prompt_tokens:type_name -> corral.v1.TokenIDs
+	6,  // 1: corral.v1.GenerateRequest.chat:type_name -> corral.v1.ChatTurns
+	8,  // 2: corral.v1.GenerateRequest.sampling:type_name -> corral.v1.SamplingOptions
+	0,  // 3: corral.v1.GenerateRequest.priority:type_name -> corral.v1.Priority
+	7,  // 4: corral.v1.ChatTurns.turns:type_name -> corral.v1.ChatTurn
+	1,  // 5: corral.v1.ChatTurn.role:type_name -> corral.v1.ChatRole
+	2,  // 6: corral.v1.GenerateEvent.finish_reason:type_name -> corral.v1.FinishReason
+	10, // 7: corral.v1.GenerateEvent.usage:type_name -> corral.v1.Usage
+	11, // 8: corral.v1.GenerateEvent.timings:type_name -> corral.v1.Timings
+	12, // 9: corral.v1.GenerateEvent.error:type_name -> corral.v1.GenerateError
+	20, // 10: corral.v1.Timings.queue:type_name -> google.protobuf.Duration
+	20, // 11: corral.v1.Timings.first_token:type_name -> google.protobuf.Duration
+	20, // 12: corral.v1.Timings.total:type_name -> google.protobuf.Duration
+	3,  // 13: corral.v1.GenerateError.code:type_name -> corral.v1.ErrorCode
+	15, // 14: corral.v1.ModelsResponse.models:type_name -> corral.v1.ModelInfo
+	15, // 15: corral.v1.StatsResponse.model:type_name -> corral.v1.ModelInfo
+	5,  // 16: corral.v1.WarmRequest.prompt_tokens:type_name -> corral.v1.TokenIDs
+	6,  // 17: corral.v1.WarmRequest.chat:type_name -> corral.v1.ChatTurns
+	20, // 18: corral.v1.WarmResponse.took:type_name -> google.protobuf.Duration
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_corral_v1_generate_proto_init() }
@@ -1488,13 +1910,18 @@ func file_corral_v1_generate_proto_init() {
 		(*GenerateRequest_Chat)(nil),
 	}
 	file_corral_v1_generate_proto_msgTypes[4].OneofWrappers = []any{}
+	file_corral_v1_generate_proto_msgTypes[14].OneofWrappers = []any{
+		(*WarmRequest_Prompt)(nil),
+		(*WarmRequest_PromptTokens)(nil),
+		(*WarmRequest_Chat)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_corral_v1_generate_proto_rawDesc), len(file_corral_v1_generate_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   14,
+			NumEnums:      4,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

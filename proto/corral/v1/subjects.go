@@ -24,8 +24,13 @@ package corralv1
 // "inference" so that replicas share the load):
 //
 //	inference.generate   GenerateRequest -> stream of GenerateEvent on the reply subject
+//	inference.warm       WarmRequest     -> WarmResponse
 //	inference.models     ModelsRequest   -> ModelsResponse
 //	inference.stats      StatsRequest    -> StatsResponse (per replica)
+//
+// The generate stream has flow control and liveness checks in both
+// directions, carried by the headers below; docs/inference-protocol.md is
+// the whole protocol.
 //
 // Persona changes (core NATS, at most once; caches also expire on their own):
 //
@@ -75,6 +80,8 @@ const (
 	// of GenerateEvent messages published to the request's reply subject, the
 	// last one with a finish reason.
 	InferenceEndpointGenerate = "generate"
+	// InferenceEndpointWarm answers WarmRequest with WarmResponse.
+	InferenceEndpointWarm = "warm"
 	// InferenceEndpointModels answers ModelsRequest with ModelsResponse.
 	InferenceEndpointModels = "models"
 	// InferenceEndpointStats answers StatsRequest with StatsResponse.
@@ -82,10 +89,48 @@ const (
 
 	// SubjectInferenceGenerate is the subject of InferenceEndpointGenerate.
 	SubjectInferenceGenerate = InferenceService + "." + InferenceEndpointGenerate
+	// SubjectInferenceWarm is the subject of InferenceEndpointWarm.
+	SubjectInferenceWarm = InferenceService + "." + InferenceEndpointWarm
 	// SubjectInferenceModels is the subject of InferenceEndpointModels.
 	SubjectInferenceModels = InferenceService + "." + InferenceEndpointModels
 	// SubjectInferenceStats is the subject of InferenceEndpointStats.
 	SubjectInferenceStats = InferenceService + "." + InferenceEndpointStats
+)
+
+// Headers of the generate stream (docs/inference-protocol.md). Their
+// values are decimal numbers unless said otherwise. The W3C trace context
+// (traceparent, tracestate) and baggage travel beside them on the request.
+const (
+	// HeaderWindow, on a GenerateRequest, is the most events the caller
+	// will buffer: the service never has more than this many events sent
+	// and not yet acknowledged. Unset means InferenceDefaultWindow; the
+	// service clamps it to [InferenceMinWindow, InferenceMaxWindow].
+	HeaderWindow = "Corral-Window"
+	// HeaderProbe, set to "1" on an empty message from the service, asks
+	// the caller to answer at once that it is still there. The first probe
+	// follows acceptance of the request; its reply subject is where the
+	// caller sends acknowledgements and cancellation.
+	HeaderProbe = "Corral-Probe"
+	// HeaderAck, on the caller's answer to an event sent as a request,
+	// carries that event's seq: the caller has consumed every event up to
+	// it, and the service may send InferenceWindow more.
+	HeaderAck = "Corral-Ack"
+	// HeaderCancel, on any message from the caller to the service's reply
+	// subject, cancels the generation; the value is a reason for logs.
+	HeaderCancel = "Corral-Cancel"
+	// HeaderRetryAfter, on an ERROR_CODE_OVERLOADED answer, is how many
+	// milliseconds the caller should wait before trying again.
+	HeaderRetryAfter = "Corral-Retry-After"
+)
+
+// Flow-control limits of the generate stream, in events.
+const (
+	// InferenceDefaultWindow is the window when HeaderWindow is unset.
+	InferenceDefaultWindow = 32
+	// InferenceMinWindow is the smallest window the service grants.
+	InferenceMinWindow = 2
+	// InferenceMaxWindow is the largest window the service grants.
+	InferenceMaxWindow = 1024
 )
 
 // SubjectPersonaUpdated carries a PersonaEvent after every committed change

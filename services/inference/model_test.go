@@ -1,4 +1,4 @@
-package models
+package inference
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 )
 
 // demoModel writes the demo model into a temporary folder.
-func demoModel(t *testing.T) string {
+func demoModel(t testing.TB) string {
 	t.Helper()
 	path, _, err := synth.EnsureDemo(t.TempDir())
 	if err != nil {
@@ -137,7 +137,8 @@ func TestValidateAndVerify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := Config{Path: tt.path}
+			c := DefaultConfig()
+			c.Path = tt.path
 			for _, step := range []struct {
 				name string
 				err  error
@@ -220,7 +221,7 @@ func TestRoleServesDemoModel(t *testing.T) {
 
 func TestNewRefusesVocabularyOnly(t *testing.T) {
 	vocab := rewrite(t, demoModel(t), nil, "", false)
-	_, err := New(Config{Path: vocab}, role.Deps{DataDir: t.TempDir()})
+	_, err := New(withModel(vocab), role.Deps{DataDir: t.TempDir()})
 	var p settings.Problem
 	if !errors.As(err, &p) || p.Env != EnvModel || !strings.Contains(err.Error(), "no weights") {
 		t.Fatalf("New = %v, want a %s problem about missing weights", err, EnvModel)
@@ -228,7 +229,7 @@ func TestNewRefusesVocabularyOnly(t *testing.T) {
 }
 
 func TestRunEndsWithContext(t *testing.T) {
-	r, err := New(Config{Path: demoModel(t)}, role.Deps{})
+	r, err := New(withModel(demoModel(t)), role.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,4 +240,11 @@ func TestRunEndsWithContext(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Run = %v, want nil after cancel", err)
 	}
+}
+
+// withModel is the default configuration serving the model in path.
+func withModel(path string) Config {
+	c := DefaultConfig()
+	c.Path = path
+	return c
 }
