@@ -23,11 +23,13 @@ const (
 	inlineBytes = 64 << 10
 )
 
-// matJob computes out[t*rows+r] for all tokens t and the rows of each chunk.
+// matJob computes the rows of each chunk for all tokens: row r of part i
+// (see Concat) for token t goes to outs[i][t*partRows+r-partStart].
 type matJob struct {
 	w       *Matrix
 	a       *Activations
-	out     []float32
+	outs    [][]float32
+	one     [1][]float32 // outs of a product with one part
 	k       *kernel
 	chunk   int // rows of the first nBig items
 	nBig    int
@@ -43,11 +45,28 @@ func (j *matJob) item(c int) {
 	j.rows(lo, min(lo+size, j.w.Rows))
 }
 
+// rows computes rows [lo, hi), part by part.
 func (j *matJob) rows(lo, hi int) {
-	w, a, k, out := j.w, j.a, j.k, j.out
-	n, rows, rb := a.n, w.Rows, w.rowBytes
+	w := j.w
+	for i, out := range j.outs {
+		start, end := 0, w.Rows
+		if w.parts != nil {
+			start, end = w.parts[i], w.parts[i+1]
+		}
+		if a, b := max(lo, start), min(hi, end); a < b {
+			j.rowsIn(a, b, out, end-start, start)
+		}
+	}
+}
+
+// rowsIn computes rows [lo, hi) of one part, which starts at row base and
+// has stride rows: row r of token t goes to out[t*stride+r-base].
+func (j *matJob) rowsIn(lo, hi int, out []float32, stride, base int) {
+	w, a, k := j.w, j.a, j.k
+	n, rb := a.n, w.rowBytes
+	at := func(t, r int) []float32 { return out[t*stride+r-base:] }
 	if gEnd := min(hi, w.groupedRows()); lo < gEnd {
-		// Interleaved groups; chunks start at group boundaries.
+		// Interleaved groups; chunks and parts start at group boundaries.
 		gr := layoutRows[w.layout]
 		gb := gr * rb
 		grp, step := k.grp, k.grpMax
@@ -59,7 +78,7 @@ func (j *matJob) rows(lo, hi int) {
 			for g := lo / gr; g < gEnd/gr; g++ {
 				gd := w.Data[g*gb : (g+1)*gb]
 				for t := t0; t < t1; t += step {
-					grp(gd, a, t, min(step, t1-t), out[t*rows+gr*g:], rows)
+					grp(gd, a, t, min(step, t1-t), at(t, gr*g), stride)
 				}
 			}
 		}
@@ -72,14 +91,14 @@ func (j *matJob) rows(lo, hi int) {
 		for ; t+4 <= n; t += 4 {
 			r := lo
 			for ; r+3 <= hi; r += 3 {
-				k.tile34(w.Data[r*rb:(r+3)*rb], rb, a, t, out[t*rows+r:], rows)
+				k.tile34(w.Data[r*rb:(r+3)*rb], rb, a, t, at(t, r), stride)
 			}
 			for ; r < hi; r++ {
-				k.dot4(w.Data[r*rb:(r+1)*rb], a, t, out[t*rows+r:], rows)
+				k.dot4(w.Data[r*rb:(r+1)*rb], a, t, at(t, r), stride)
 			}
 		}
 		for ; t < n; t++ {
-			j.single(t, lo, hi)
+			j.single(t, lo, hi, at(t, base)[:stride], base)
 		}
 		return
 	}
@@ -93,32 +112,32 @@ func (j *matJob) rows(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				row := w.Data[r*rb : (r+1)*rb]
 				for t := t0; t < t4; t += 4 {
-					k.dot4(row, a, t, out[t*rows+r:], rows)
+					k.dot4(row, a, t, at(t, r), stride)
 				}
 			}
 		}
 		for t := t4; t < t1; t++ {
-			j.single(t, lo, hi)
+			j.single(t, lo, hi, at(t, base)[:stride], base)
 		}
 	}
 }
 
-// single computes token t for rows [lo, hi), four rows at a time where
-// the kernel can. Every kernel gives a product the same bits (the
-// assembly reduces in one order), so how rows and tokens are grouped never
-// changes a result.
-func (j *matJob) single(t, lo, hi int) {
+// single computes token t for rows [lo, hi) of the part that starts at
+// row base into out (row r at out[r-base]), four rows at a time where the
+// kernel can. Every kernel gives a product the same bits (the assembly
+// reduces in one order), so how rows and tokens are grouped never changes
+// a result.
+func (j *matJob) single(t, lo, hi int, out []float32, base int) {
 	w, a, k := j.w, j.a, j.k
 	rb := w.rowBytes
-	out := j.out[t*w.Rows : (t+1)*w.Rows]
 	r := lo
 	if k.rows4 != nil {
 		for ; r+4 <= hi; r += 4 {
-			k.rows4(w.Data[r*rb:(r+4)*rb], rb, a, t, out[r:r+4])
+			k.rows4(w.Data[r*rb:(r+4)*rb], rb, a, t, out[r-base:r-base+4])
 		}
 	}
 	for ; r < hi; r++ {
-		out[r] = k.dot(w.Data[r*rb:(r+1)*rb], a, t)
+		out[r-base] = k.dot(w.Data[r*rb:(r+1)*rb], a, t)
 	}
 }
 
@@ -143,8 +162,9 @@ func (p *Pool) MatMul(out []float32, w *Matrix, x []float32, n int) error {
 	if err := p.scratch.Set(x, n, w.Cols); err != nil {
 		return fmt.Errorf("matmul %s %d×%d: %w", w.Type, w.Rows, w.Cols, err)
 	}
-	err := p.matMul(out, w, &p.scratch)
-	p.scratch.x = nil
+	p.mat.one[0] = out
+	err := p.matMul(p.mat.one[:], w, &p.scratch)
+	p.scratch.x, p.mat.one[0] = nil, nil
 	return err
 }
 
@@ -153,18 +173,40 @@ func (p *Pool) MatMul(out []float32, w *Matrix, x []float32, n int) error {
 func (p *Pool) MatMulActs(out []float32, w *Matrix, a *Activations) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.matMul(out, w, a)
+	p.mat.one[0] = out
+	err := p.matMul(p.mat.one[:], w, a)
+	p.mat.one[0] = nil
+	return err
 }
 
-func (p *Pool) matMul(out []float32, w *Matrix, a *Activations) error {
+// MatMulParts is MatMulActs for a matrix made by Concat: outs[i] gets part
+// i's products, n×rows of the part, token after token. One pass over the
+// activations and one handing out of work serve all the parts. A matrix
+// of one part takes one output.
+func (p *Pool) MatMulParts(outs [][]float32, w *Matrix, a *Activations) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.matMul(outs, w, a)
+}
+
+func (p *Pool) matMul(outs [][]float32, w *Matrix, a *Activations) error {
 	if p.closed.Load() {
 		return ErrClosed
 	}
 	if !w.Type.Valid() || impl.types[w.Type].dot == nil || w.layout >= numLayouts {
 		return fmt.Errorf("matmul: %w: %s", ErrType, w.Type)
 	}
-	if a.cols != w.Cols || len(out) != a.n*w.Rows || len(w.Data) != w.Rows*w.rowBytes {
-		return fmt.Errorf("matmul %s %d×%d: %w: %d activations of %d, %d outputs", w.Type, w.Rows, w.Cols, ErrShape, a.n, a.cols, len(out))
+	if a.cols != w.Cols || len(w.Data) != w.Rows*w.rowBytes || len(outs) != max(1, len(w.parts)-1) {
+		return fmt.Errorf("matmul %s %d×%d: %w: %d activations of %d, %d outputs", w.Type, w.Rows, w.Cols, ErrShape, a.n, a.cols, len(outs))
+	}
+	for i, out := range outs {
+		rows := w.Rows
+		if w.parts != nil {
+			rows = w.parts[i+1] - w.parts[i]
+		}
+		if len(out) != a.n*rows {
+			return fmt.Errorf("matmul %s %d×%d: %w: %d activations, %d outputs for part %d of %d rows", w.Type, w.Rows, w.Cols, ErrShape, a.n, len(out), i, rows)
+		}
 	}
 	if a.n == 0 || w.Rows == 0 {
 		return nil
@@ -178,7 +220,7 @@ func (p *Pool) matMul(out []float32, w *Matrix, a *Activations) error {
 		return fmt.Errorf("matmul %s: %w", w.Type, err)
 	}
 	j := &p.mat
-	j.w, j.a, j.out, j.k = w, a, out, k
+	j.w, j.a, j.outs, j.k = w, a, outs, k
 	size := func(bytes int) int {
 		c := max(1, min(bytes/w.rowBytes, (w.Rows+4*p.threads-1)/(4*p.threads)))
 		if gr := layoutRows[w.layout]; w.groups > 0 {
@@ -200,7 +242,7 @@ func (p *Pool) matMul(out []float32, w *Matrix, a *Activations) error {
 		j.chunk, j.nBig, j.small, j.nChunks = w.Rows, 0, w.Rows, 1
 	}
 	p.dispatch(j, j.nChunks)
-	j.w, j.a, j.out = nil, nil, nil
+	j.w, j.a, j.outs = nil, nil, nil
 	return nil
 }
 

@@ -20,7 +20,8 @@ type scratch struct {
 	kept       []Entry   // rows that want logits
 	mat        matAttn
 	acts       kernels.Activations
-	scores     sync.Pool // *[]float32 attention scores, one per running job
+	outs       [3][]float32 // outputs of a joined product
+	scores     sync.Pool    // *[]float32 attention scores, one per running job
 
 	// par is the state the parallel attention and SwiGLU items read; the
 	// functions handed to the pool are made once (by bindParallel), so a
@@ -161,13 +162,22 @@ func (m *llama) attention(l int, rows []Entry, kv KV) error {
 	if err := s.acts.Set(s.xb[:n*dim], n, dim); err != nil {
 		return err
 	}
-	for _, p := range []struct {
-		out []float32
-		w   *kernels.Matrix
-		nm  string
-	}{{s.q, &L.wq, "q"}, {s.k, &L.wk, "k"}, {s.v, &L.wv, "v"}} {
-		if err := m.pool.MatMulActs(p.out[:n*p.w.Rows], p.w, &s.acts); err != nil {
-			return fmt.Errorf("layer %d attn_%s: %w", l, p.nm, err)
+	if L.qkv.Rows > 0 {
+		s.outs[0], s.outs[1], s.outs[2] = s.q[:n*qDim], s.k[:n*kvDim], s.v[:n*kvDim]
+		err := m.pool.MatMulParts(s.outs[:3], &L.qkv, &s.acts)
+		s.outs = [3][]float32{}
+		if err != nil {
+			return fmt.Errorf("layer %d attn_qkv: %w", l, err)
+		}
+	} else {
+		for _, p := range []struct {
+			out []float32
+			w   *kernels.Matrix
+			nm  string
+		}{{s.q, &L.wq, "q"}, {s.k, &L.wk, "k"}, {s.v, &L.wv, "v"}} {
+			if err := m.pool.MatMulActs(p.out[:n*p.w.Rows], p.w, &s.acts); err != nil {
+				return fmt.Errorf("layer %d attn_%s: %w", l, p.nm, err)
+			}
 		}
 	}
 	for i, e := range rows {
@@ -281,11 +291,20 @@ func (m *llama) feedForward(l, n int) error {
 	if err := s.acts.Set(s.xb[:n*dim], n, dim); err != nil {
 		return err
 	}
-	if err := m.pool.MatMulActs(s.gate[:n*ffn], &L.gate, &s.acts); err != nil {
-		return fmt.Errorf("layer %d ffn_gate: %w", l, err)
-	}
-	if err := m.pool.MatMulActs(s.up[:n*ffn], &L.up, &s.acts); err != nil {
-		return fmt.Errorf("layer %d ffn_up: %w", l, err)
+	if L.gateUp.Rows > 0 {
+		s.outs[0], s.outs[1] = s.gate[:n*ffn], s.up[:n*ffn]
+		err := m.pool.MatMulParts(s.outs[:2], &L.gateUp, &s.acts)
+		s.outs = [3][]float32{}
+		if err != nil {
+			return fmt.Errorf("layer %d ffn_gate_up: %w", l, err)
+		}
+	} else {
+		if err := m.pool.MatMulActs(s.gate[:n*ffn], &L.gate, &s.acts); err != nil {
+			return fmt.Errorf("layer %d ffn_gate: %w", l, err)
+		}
+		if err := m.pool.MatMulActs(s.up[:n*ffn], &L.up, &s.acts); err != nil {
+			return fmt.Errorf("layer %d ffn_up: %w", l, err)
+		}
 	}
 	if n*ffn >= 1<<16 {
 		m.bindParallel()
