@@ -14,6 +14,7 @@ import "golang.org/x/sys/cpu"
 //	                            Repack (AVX-512)
 //	kquant_amd64.{go,s}         Q4_K, Q5_K, Q6_K weights, and the Q8_K-style
 //	                            activation quantiser (AVX2)
+//	kquant512_amd64.{go,s}      Q4_K, Q5_K, Q6_K weights (AVX-512)
 //	vector_amd64.{go,s}         exp, SiLU, weighted sums, the bandwidth probe
 //
 // consts_amd64.s holds the constants several families read and
@@ -54,6 +55,7 @@ func installAccel(s *kernelSet, l Level) {
 	}
 	s.level = AVX512
 	installInterleaved512(s)
+	installKQuant512(s)
 }
 
 func store4(out []float32, stride int, r *[4]float32) {
