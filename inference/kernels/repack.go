@@ -43,7 +43,7 @@ const (
 var layoutRows = [numLayouts]int{plain: 1, q4x8: 8, q8x8: 8, q4x16: 16, q8x16: 16, f16x32: 32, bf16x32: 32}
 
 // layoutAct is the activation form the group kernels of each layout read.
-var layoutAct = [numLayouts]actFormat{q4x8: actQ8, q8x8: actQ8, q4x16: actQ8P, q8x16: actQ8P, f16x32: actF16, bf16x32: actBF16}
+var layoutAct = [numLayouts]actFormat{q4x8: actQ8P, q8x8: actQ8, q4x16: actQ8P, q8x16: actQ8P, f16x32: actF16, bf16x32: actBF16}
 
 // layoutType is the weight type each layout holds.
 var layoutType = [numLayouts]Type{q4x8: Q4_0, q8x8: Q8_0, q4x16: Q4_0, q8x16: Q8_0, f16x32: F16, bf16x32: BF16}
