@@ -49,7 +49,7 @@ func installAccel(s *kernelSet, l Level) {
 	installQ80Q40(s)
 	installInterleaved(s)
 	installKQuant(s)
-	installVector()
+	installVector(l)
 	if l < AVX512 {
 		return
 	}

@@ -114,17 +114,20 @@ func TestExpOps(t *testing.T) {
 	}
 }
 
-// TestWeightedSum checks WeightedSum against a float64 reference and wants
-// the same bits when the rows come in several calls (pages of a cache).
+// TestWeightedSum checks WeightedSum against a float64 reference on every
+// level and wants the same bits when the rows come in several calls
+// (pages of a cache), and from every assembly level.
 func TestWeightedSum(t *testing.T) {
 	r := rand.New(rand.NewPCG(31, 32))
-	for _, width := range []int{1, 7, 8, 40, 64, 72} {
+	for _, width := range []int{1, 7, 8, 40, 64, 72, 136, 200} {
 		for _, rows := range []int{1, 5, 33} {
 			stride := width + 3
 			a, v := randVec(r, rows, 1), randVec(r, rows*stride, 1)
 			init := randVec(r, width, 1)
-			for _, on := range []bool{false, true} {
-				withAccel(t, on, func() {
+			var asm []float32
+			for _, l := range levels() {
+				on := l
+				withLevel(l, func() {
 					whole := append([]float32(nil), init...)
 					WeightedSum(whole, a, v, stride)
 					for i, got := range whole {
@@ -145,6 +148,17 @@ func TestWeightedSum(t *testing.T) {
 					for i := range whole {
 						if math.Float32bits(paged[i]) != math.Float32bits(whole[i]) {
 							t.Fatalf("width %d, %d rows, accel=%v: out[%d] in pages %g, at once %g", width, rows, on, i, paged[i], whole[i])
+						}
+					}
+					if l < AVX2 {
+						return
+					}
+					if asm == nil {
+						asm = whole
+					}
+					for i := range whole {
+						if math.Float32bits(asm[i]) != math.Float32bits(whole[i]) {
+							t.Fatalf("width %d, %d rows: out[%d] = %g at %s, %g at avx2", width, rows, i, whole[i], l, asm[i])
 						}
 					}
 				})
