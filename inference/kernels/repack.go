@@ -61,6 +61,7 @@ func Repack(m Matrix) Matrix {
 	}
 	g := m.Rows / rows
 	data := make([]byte, len(m.Data))
+	adviseHuge(data)
 	// A one-off pass at load: spread it over the cores.
 	workers := min(runtime.GOMAXPROCS(0), g)
 	var wg sync.WaitGroup
