@@ -30,6 +30,7 @@ type matJob struct {
 	a       *Activations
 	outs    [][]float32
 	one     [1][]float32 // outs of a product with one part
+	act     actFormat    // the activation form k reads
 	k       *kernel
 	chunk   int // rows of the first nBig items
 	nBig    int
@@ -37,7 +38,7 @@ type matJob struct {
 	nChunks int
 }
 
-func (j *matJob) item(c int) {
+func (j *matJob) item(_, c int) {
 	lo, size := c*j.chunk, j.chunk
 	if c >= j.nBig {
 		lo, size = j.nBig*j.chunk+(c-j.nBig)*j.small, j.small
@@ -148,7 +149,7 @@ type quantJob struct {
 	chunk int
 }
 
-func (j *quantJob) item(c int) {
+func (j *quantJob) item(_, c int) {
 	lo := c * j.chunk
 	j.a.quantRows(j.f, lo, min(lo+j.chunk, j.a.n))
 }
@@ -193,34 +194,15 @@ func (p *Pool) matMul(outs [][]float32, w *Matrix, a *Activations) error {
 	if p.closed.Load() {
 		return ErrClosed
 	}
-	if !w.Type.Valid() || impl.types[w.Type].dot == nil || w.layout >= numLayouts {
-		return fmt.Errorf("matmul: %w: %s", ErrType, w.Type)
+	j := &p.mat
+	if err := j.setup(outs, w, a); err != nil || a.n == 0 || w.Rows == 0 {
+		j.w, j.a, j.outs = nil, nil, nil
+		return err
 	}
-	if a.cols != w.Cols || len(w.Data) != w.Rows*w.rowBytes || len(outs) != max(1, len(w.parts)-1) {
-		return fmt.Errorf("matmul %s %d×%d: %w: %d activations of %d, %d outputs", w.Type, w.Rows, w.Cols, ErrShape, a.n, a.cols, len(outs))
-	}
-	for i, out := range outs {
-		rows := w.Rows
-		if w.parts != nil {
-			rows = w.parts[i+1] - w.parts[i]
-		}
-		if len(out) != a.n*rows {
-			return fmt.Errorf("matmul %s %d×%d: %w: %d activations, %d outputs for part %d of %d rows", w.Type, w.Rows, w.Cols, ErrShape, a.n, len(out), i, rows)
-		}
-	}
-	if a.n == 0 || w.Rows == 0 {
-		return nil
-	}
-	k := &impl.types[w.Type]
-	act := k.act
-	if w.layout != plain {
-		act = layoutAct[w.layout]
-	}
-	if err := p.prepare(a, act); err != nil {
+	if err := p.prepare(a, j.act); err != nil {
+		j.w, j.a, j.outs = nil, nil, nil
 		return fmt.Errorf("matmul %s: %w", w.Type, err)
 	}
-	j := &p.mat
-	j.w, j.a, j.outs, j.k = w, a, outs, k
 	size := func(bytes int) int {
 		c := max(1, min(bytes/w.rowBytes, (w.Rows+4*p.threads-1)/(4*p.threads)))
 		if gr := layoutRows[w.layout]; w.groups > 0 {
@@ -243,6 +225,82 @@ func (p *Pool) matMul(outs [][]float32, w *Matrix, a *Activations) error {
 	}
 	p.dispatch(j, j.nChunks)
 	j.w, j.a, j.outs = nil, nil, nil
+	return nil
+}
+
+// setup checks the operands and binds them to j, with the kernel and the
+// activation form the product needs.
+func (j *matJob) setup(outs [][]float32, w *Matrix, a *Activations) error {
+	if err := checkProduct(outs, w, a); err != nil {
+		return err
+	}
+	j.w, j.a, j.outs = w, a, outs
+	j.bind()
+	return nil
+}
+
+// bind sets j's kernel and activation form from j.w.
+func (j *matJob) bind() {
+	j.k = &impl.types[j.w.Type]
+	j.act = j.k.act
+	if j.w.layout != plain {
+		j.act = layoutAct[j.w.layout]
+	}
+}
+
+// checkProduct checks the operands of a product.
+func checkProduct(outs [][]float32, w *Matrix, a *Activations) error {
+	if !w.Type.Valid() || impl.types[w.Type].dot == nil || w.layout >= numLayouts {
+		return fmt.Errorf("matmul: %w: %s", ErrType, w.Type)
+	}
+	if a.cols != w.Cols || len(w.Data) != w.Rows*w.rowBytes || len(outs) != max(1, len(w.parts)-1) {
+		return fmt.Errorf("matmul %s %d×%d: %w: %d activations of %d, %d outputs", w.Type, w.Rows, w.Cols, ErrShape, a.n, a.cols, len(outs))
+	}
+	for i, out := range outs {
+		rows := w.Rows
+		if w.parts != nil {
+			rows = w.parts[i+1] - w.parts[i]
+		}
+		if len(out) != a.n*rows {
+			return fmt.Errorf("matmul %s %d×%d: %w: %d activations, %d outputs for part %d of %d rows", w.Type, w.Rows, w.Cols, ErrShape, a.n, len(out), i, rows)
+		}
+	}
+	return nil
+}
+
+// MatMulLocal is MatMulParts on the calling goroutine alone, without a
+// pool: for products inside a Parallel or ParallelThreads item, which must
+// not use the pool. It gives the pool's bits. (outs is a slice, even for
+// one part, so that a caller can keep it and call without allocating.)
+func MatMulLocal(outs [][]float32, w *Matrix, a *Activations) error {
+	if err := checkProduct(outs, w, a); err != nil || a.n == 0 || w.Rows == 0 {
+		return err
+	}
+	j := matJob{w: w, a: a, outs: outs}
+	j.bind()
+	if err := prepareLocal(a, j.act); err != nil {
+		return fmt.Errorf("matmul %s: %w", w.Type, err)
+	}
+	j.rows(0, w.Rows)
+	return nil
+}
+
+// prepareLocal quantises a into format f on the calling goroutine.
+func prepareLocal(a *Activations, f actFormat) error {
+	if err := a.check(f); err != nil {
+		return err
+	}
+	if a.has(f) {
+		return nil
+	}
+	if f == actQ8P {
+		if err := prepareLocal(a, actQ8); err != nil {
+			return err
+		}
+	}
+	a.alloc(f)
+	a.quantRows(f, 0, a.n)
+	a.mark(f)
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -638,6 +639,88 @@ func TestConcat(t *testing.T) {
 		t.Errorf("one output for two parts: %v", err)
 	}
 	if err := p.MatMulParts([][]float32{make([]float32, 32), make([]float32, 31)}, &cat, &a); !errors.Is(err, ErrShape) {
+		t.Errorf("short output: %v", err)
+	}
+}
+
+// TestParallelThreads wants every index visited once, thread numbers in
+// range, and no thread number in two calls at once.
+func TestParallelThreads(t *testing.T) {
+	for _, threads := range []int{1, 2, 5} {
+		p := NewPool(threads)
+		busy := make([]atomic.Int32, threads)
+		for _, n := range []int{1, 3, 100} {
+			for range 30 {
+				hits := make([]atomic.Int32, n)
+				err := p.ParallelThreads(n, func(th, lo, hi int) {
+					if th < 0 || th >= threads {
+						t.Errorf("thread %d of %d", th, threads)
+						return
+					}
+					if busy[th].Add(1) != 1 {
+						t.Errorf("thread %d runs two items at once", th)
+					}
+					for i := lo; i < hi; i++ {
+						hits[i].Add(1)
+					}
+					busy[th].Add(-1)
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range hits {
+					if h := hits[i].Load(); h != 1 {
+						t.Fatalf("threads=%d n=%d: index %d visited %d times", threads, n, i, h)
+					}
+				}
+			}
+		}
+		p.Close()
+		if err := p.ParallelThreads(3, func(int, int, int) {}); !errors.Is(err, ErrClosed) {
+			t.Errorf("closed pool: %v", err)
+		}
+	}
+}
+
+// TestMatMulLocal wants the pool's bits from a product on the calling
+// goroutine, for every type, level and layout.
+func TestMatMulLocal(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	p := NewPool(2)
+	defer p.Close()
+	for _, l := range levels() {
+		withLevel(l, func() {
+			for _, ty := range weightTypes {
+				cols := 2 * max(ty.BlockSize(), 48)
+				m := randMatrix(t, r, ty, 70, cols)
+				for _, mm := range []Matrix{m, Repack(m)} {
+					for _, n := range []int{1, 6, 13} {
+						x := randVec(r, n*cols, 1)
+						want := matmul(t, p, &mm, x, n)
+						var a Activations
+						if err := a.Set(x, n, cols); err != nil {
+							t.Fatal(err)
+						}
+						got := make([]float32, n*mm.Rows)
+						if err := MatMulLocal([][]float32{got}, &mm, &a); err != nil {
+							t.Fatal(err)
+						}
+						for i := range got {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("%s %s n=%d: output %d = %g, pool %g", l, ty, n, i, got[i], want[i])
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+	m := randMatrix(t, r, Q4_0, 4, 64)
+	var a Activations
+	if err := a.Set(make([]float32, 64), 1, 64); err != nil {
+		t.Fatal(err)
+	}
+	if err := MatMulLocal([][]float32{make([]float32, 3)}, &m, &a); !errors.Is(err, ErrShape) {
 		t.Errorf("short output: %v", err)
 	}
 }

@@ -18,7 +18,7 @@ type scratch struct {
 	logits     []float32 // nOut*vocab
 	single     []int     // rows attended one at a time
 	kept       []Entry   // rows that want logits
-	mat        matAttn
+	mats       []matAttn // one per pool thread
 	acts       kernels.Activations
 	outs       [3][]float32 // outputs of a joined product
 	scores     sync.Pool    // *[]float32 attention scores, one per running job
@@ -33,14 +33,15 @@ type scratch struct {
 		mu                           sync.Mutex
 		err                          error // the first item's error
 	}
-	singleFn, blockFn, swigluFn func(lo, hi int)
+	singleFn, swigluFn func(lo, hi int)
+	runFn              func(thread, lo, hi int)
 }
 
 // bindParallel makes the functions the pool runs for attention and SwiGLU.
 func (m *llama) bindParallel() {
 	s := &m.s
 	if s.singleFn == nil {
-		s.singleFn, s.blockFn, s.swigluFn = m.attendSingles, m.attendBlockRows, m.swigluRows
+		s.singleFn, s.swigluFn, s.runFn = m.attendSingles, m.swigluRows, m.attendRunItems
 	}
 }
 
