@@ -21,7 +21,6 @@ type scratch struct {
 	mats       []matAttn // one per pool thread
 	acts       kernels.Activations
 	outs       [3][]float32 // outputs of a joined product
-	scores     sync.Pool    // *[]float32 attention scores, one per running job
 
 	// par is the state the parallel attention and SwiGLU items read; the
 	// functions handed to the pool are made once (by bindParallel), so a
@@ -33,8 +32,8 @@ type scratch struct {
 		mu                           sync.Mutex
 		err                          error // the first item's error
 	}
-	singleFn, swigluFn func(lo, hi int)
-	runFn              func(thread, lo, hi int)
+	swigluFn        func(lo, hi int)
+	singleFn, runFn func(thread, lo, hi int)
 }
 
 // bindParallel makes the functions the pool runs for attention and SwiGLU.
@@ -210,7 +209,10 @@ func (m *llama) attention(l int, rows []Entry, kv KV) error {
 	}
 	m.bindParallel()
 	s.par.l, s.par.rows, s.par.kv, s.par.err = l, rows, kv, nil
-	err := m.pool.Parallel(len(s.single)*c.KVHeads, s.singleFn)
+	if len(s.mats) < m.pool.Threads() {
+		s.mats = make([]matAttn, m.pool.Threads())
+	}
+	err := m.pool.ParallelThreads(len(s.single)*c.KVHeads, s.singleFn)
 	if err == nil {
 		err = s.par.err
 	}
@@ -223,11 +225,11 @@ func (m *llama) attention(l int, rows []Entry, kv KV) error {
 
 // attendSingles is the pool's item for the rows attended one at a time:
 // items j of [lo, hi) are (row s.single[j/KVHeads], KV head j%KVHeads).
-func (m *llama) attendSingles(lo, hi int) {
+func (m *llama) attendSingles(thread, lo, hi int) {
 	s, c := &m.s, &m.cfg
 	for j := lo; j < hi; j++ {
 		i := s.single[j/c.KVHeads]
-		if err := m.attendGroup(s.par.l, s.par.rows[i], i, j%c.KVHeads, s.par.kv); err != nil {
+		if err := m.attendGroup(&s.mats[thread], s.par.l, s.par.rows[i], i, j%c.KVHeads, s.par.kv); err != nil {
 			s.fail(err)
 			return
 		}
@@ -235,21 +237,16 @@ func (m *llama) attendSingles(lo, hi int) {
 }
 
 // attendGroup computes the outputs of the query heads that share KV head h
-// for row i, reading each cached key row once for all of them. Its
-// arithmetic is attendBlock's, so a token gets the same bits alone as in
-// a prompt chunk.
-func (m *llama) attendGroup(l int, e Entry, i, h int, kv KV) error {
+// for row i, reading each cached key row once for all of them, with the
+// calling thread's scratch t. Its arithmetic is attendBlock's, so a token
+// gets the same bits alone as in a prompt chunk.
+func (m *llama) attendGroup(t *matAttn, l int, e Entry, i, h int, kv KV) error {
 	s, c := &m.s, &m.cfg
 	hd, kvDim, qDim := c.HeadDim, c.KVDim(), c.Heads*c.HeadDim
 	group := c.Heads / c.KVHeads
 	span := e.Pos + 1
-	bp, _ := s.scores.Get().(*[]float32)
-	if bp == nil {
-		bp = new([]float32)
-	}
-	defer s.scores.Put(bp)
-	*bp = grow(*bp, group*span)
-	scores := *bp
+	t.scores = grow(t.scores, group*span)
+	scores := t.scores
 	q := s.q[i*qDim+h*group*hd : i*qDim+(h+1)*group*hd]
 	// Scaled in place: nothing reads this row's queries after attention.
 	scaleQuery(q, q, hd)
