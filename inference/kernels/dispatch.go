@@ -43,6 +43,8 @@ type kernelSet struct {
 	// roundF16 and roundBF16 set dst to src rounded to nearest even f16
 	// or bf16 (as float32).
 	roundF16, roundBF16 func(dst, src []float32)
+	// dotRows is DotRows on checked operands.
+	dotRows func(out, rows []float32, stride int, x []float32)
 }
 
 // Level names a kernel set, from the portable Go one to the widest vector
@@ -188,5 +190,6 @@ func portableKernels() kernelSet {
 	}}
 	s.quantQ8, s.quantQ8K = quantActQ8Go, quantActQ8KGo
 	s.roundF16, s.roundBF16 = roundF16Go, roundBF16Go
+	s.dotRows = dotRowsGo
 	return s
 }

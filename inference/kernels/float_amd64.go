@@ -2,6 +2,8 @@
 
 package kernels
 
+import "unsafe"
+
 // Float weights times float32 activations (float_amd64.s).
 
 //go:noescape
@@ -75,6 +77,7 @@ func installFloat(s *kernelSet) {
 		k.rows4 = f.rows4Fn()
 		k.tile34 = f.tile34Fn()
 	}
+	s.dotRows = dotRowsAVX2
 	s.roundF16 = func(dst, src []float32) {
 		n := len(dst) &^ 7
 		if n > 0 {
@@ -170,5 +173,31 @@ func (f floatAsm) tile34Fn() func([]byte, int, *Activations, int, []float32, int
 		_ = w[3*rb-1]
 		_ = out[3*stride+2]
 		f.tile34(&w[0], rb, &x[0], 4*c, c, &out[0], 4*stride)
+	}
+}
+
+// dotRowsAVX2 runs the F32 4-row kernel, whose results have the bits of
+// dotF32AVX2 (one tree), finishing columns past the last multiple of 8 as
+// Dot does.
+func dotRowsAVX2(out, rows []float32, stride int, x []float32) {
+	n := len(x) &^ 7
+	i := 0
+	if n > 0 {
+		var r [4]float32
+		for ; i+4 <= len(out); i += 4 {
+			_ = rows[(i+3)*stride+len(x)-1]
+			rows4F32AVX2((*byte)(unsafe.Pointer(&rows[i*stride])), 4*stride, &x[0], n, &r)
+			for j := range 4 {
+				s := r[j]
+				row := rows[(i+j)*stride:]
+				for c := n; c < len(x); c++ {
+					s += row[c] * x[c]
+				}
+				out[i+j] = s
+			}
+		}
+	}
+	for ; i < len(out); i++ {
+		out[i] = Dot(rows[i*stride:i*stride+len(x)], x)
 	}
 }

@@ -166,3 +166,30 @@ func TestWeightedSum(t *testing.T) {
 		}
 	}
 }
+
+// TestDotRows wants Dot's bits for every row, on every level.
+func TestDotRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(33, 34))
+	for _, width := range []int{1, 7, 8, 13, 64, 100} {
+		for _, n := range []int{1, 3, 4, 9} {
+			stride := width + 5
+			rows, x := randVec(r, n*stride, 1), randVec(r, width, 1)
+			for _, l := range levels() {
+				withLevel(l, func() {
+					out := make([]float32, n)
+					DotRows(out, rows, stride, x)
+					for i, got := range out {
+						if want := Dot(rows[i*stride:i*stride+width], x); math.Float32bits(got) != math.Float32bits(want) {
+							t.Fatalf("%s width %d: row %d = %g, Dot %g", l, width, i, got, want)
+						}
+					}
+				})
+			}
+		}
+	}
+	out := []float32{7}
+	DotRows(out, make([]float32, 3), 4, make([]float32, 4)) // rows too short
+	if out[0] != 7 {
+		t.Errorf("short rows: wrote %g", out[0])
+	}
+}

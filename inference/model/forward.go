@@ -237,9 +237,9 @@ func (m *llama) attendSingles(thread, lo, hi int) {
 }
 
 // attendGroup computes the outputs of the query heads that share KV head h
-// for row i, reading each cached key row once for all of them, with the
-// calling thread's scratch t. Its arithmetic is attendBlock's, so a token
-// gets the same bits alone as in a prompt chunk.
+// for row i, with the calling thread's scratch t; kernels.DotRows scores a
+// page of cached keys in one call. Its arithmetic is attendBlock's, so a
+// token gets the same bits alone as in a prompt chunk.
 func (m *llama) attendGroup(t *matAttn, l int, e Entry, i, h int, kv KV) error {
 	s, c := &m.s, &m.cfg
 	hd, kvDim, qDim := c.HeadDim, c.KVDim(), c.Heads*c.HeadDim
@@ -256,11 +256,8 @@ func (m *llama) attendGroup(t *matAttn, l int, e Entry, i, h int, kv KV) error {
 		if nr == 0 {
 			return fmt.Errorf("sequence %d has no keys at position %d", e.Seq, p)
 		}
-		for r := range nr {
-			kr := k[r*kvDim+h*hd : r*kvDim+(h+1)*hd]
-			for g := range group {
-				scores[g*span+p+r] = kernels.Dot(kr, q[g*hd:(g+1)*hd])
-			}
+		for g := range group {
+			kernels.DotRows(scores[g*span+p:g*span+p+nr], k[h*hd:], kvDim, q[g*hd:(g+1)*hd])
 		}
 		p += nr
 	}
