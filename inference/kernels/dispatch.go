@@ -104,10 +104,11 @@ func CurrentLevel() Level { return impl.level }
 // plain bytes.
 //
 // The vector operations of ops.go (Dot, WeightedSum, Softmax, SiLUMul)
-// keep their fast versions in variables of their own, which the AVX2
-// installer sets and accel gates.
+// keep their fast versions in variables of their own, which SetLevel sets
+// (installOps) and accel gates.
 func SetLevel(l Level) Level {
 	impl = kernelsFor(min(l, Available()))
+	installOps(impl.level)
 	accel = impl.level >= AVX2
 	return impl.level
 }

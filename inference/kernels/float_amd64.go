@@ -59,6 +59,7 @@ type floatAsm struct {
 	decode func([]byte) float32
 	dot    func(w *byte, x *float32, n int) float32
 	tile34 func(w *byte, rb int, x *float32, xs int, n int, out *float32, os int)
+	wide   bool // F32 with the AVX-512 kernels (float512_amd64.s)
 }
 
 func decF32(b []byte) float32  { return asF32(b[:4])[0] }
@@ -67,9 +68,9 @@ func decBF16(b []byte) float32 { return BF16ToF32(le16(b)) }
 
 func installFloat(s *kernelSet) {
 	for _, f := range []floatAsm{
-		{F32, actF32, 4, decF32, dotF32AVX2, tile34F32AVX2},
-		{F16, actF16, 2, decF16, dotF16AVX2, tile34F16AVX2},
-		{BF16, actBF16, 2, decBF16, dotBF16AVX2, tile34BF16AVX2},
+		{F32, actF32, 4, decF32, dotF32AVX2, tile34F32AVX2, false},
+		{F16, actF16, 2, decF16, dotF16AVX2, tile34F16AVX2, false},
+		{BF16, actBF16, 2, decBF16, dotBF16AVX2, tile34BF16AVX2, false},
 	} {
 		k := &s.types[f.ty]
 		k.dot = f.dotFn()
@@ -119,10 +120,12 @@ func (f floatAsm) dot4Fn() func([]byte, *Activations, int, []float32, int) {
 		n := c &^ 7
 		var r [4]float32
 		if n > 0 {
-			switch f.ty {
-			case F32:
+			switch {
+			case f.wide:
+				dot4F32AVX512(&w[0], &x[0], 4*c, n, &r)
+			case f.ty == F32:
 				dot4F32AVX2(&w[0], &x[0], 4*c, n, &r)
-			case F16:
+			case f.ty == F16:
 				dot4F16AVX2(&w[0], &x[0], 4*c, n, &r)
 			default:
 				dot4BF16AVX2(&w[0], &x[0], 4*c, n, &r)
@@ -146,10 +149,12 @@ func (f floatAsm) rows4Fn() func([]byte, int, *Activations, int, []float32) {
 		var r [4]float32
 		if n > 0 {
 			_ = w[3*rb+f.size*n-1]
-			switch f.ty {
-			case F32:
+			switch {
+			case f.wide:
+				rows4F32AVX512(&w[0], rb, &x[0], n, &r)
+			case f.ty == F32:
 				rows4F32AVX2(&w[0], rb, &x[0], n, &r)
-			case F16:
+			case f.ty == F16:
 				rows4F16AVX2(&w[0], rb, &x[0], n, &r)
 			default:
 				rows4BF16AVX2(&w[0], rb, &x[0], n, &r)
