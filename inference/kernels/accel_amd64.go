@@ -7,6 +7,7 @@ import "golang.org/x/sys/cpu"
 // The assembly kernels come in families, each a pair of files:
 //
 //	float_amd64.{go,s}          F32, F16, BF16 weights (AVX2)
+//	float512_amd64.{go,s}       F32 weights, Dot, DotRows (AVX-512)
 //	q80q40_amd64.{go,s}         Q8_0, Q4_0 weights in the plain layout, and
 //	                            the Q8_0-style activation quantiser (AVX2)
 //	interleaved_amd64.{go,s}    Q8_0, Q4_0 weights interleaved by Repack (AVX2)
@@ -14,6 +15,7 @@ import "golang.org/x/sys/cpu"
 //	                            Repack (AVX-512)
 //	kquant_amd64.{go,s}         Q4_K, Q5_K, Q6_K weights, and the Q8_K-style
 //	                            activation quantiser (AVX2)
+//	kquant512_amd64.{go,s}      Q4_K, Q5_K, Q6_K weights (AVX-512)
 //	vector_amd64.{go,s}         exp, SiLU, weighted sums, the bandwidth probe
 //
 // consts_amd64.s holds the constants several families read and
@@ -48,12 +50,26 @@ func installAccel(s *kernelSet, l Level) {
 	installQ80Q40(s)
 	installInterleaved(s)
 	installKQuant(s)
-	installVector()
 	if l < AVX512 {
 		return
 	}
 	s.level = AVX512
+	installFloat512(s)
 	installInterleaved512(s)
+	installKQuant512(s)
+}
+
+// installOps sets ops.go's fast routines (package variables outside the
+// table) for level l; only SetLevel calls it, so that building a table
+// (kernelsFor) changes nothing else.
+func installOps(l Level) {
+	if l < AVX2 {
+		return
+	}
+	installVector(l)
+	if l >= AVX512 {
+		dotFast = dotAVX512
+	}
 }
 
 func store4(out []float32, stride int, r *[4]float32) {

@@ -43,6 +43,8 @@ type kernelSet struct {
 	// roundF16 and roundBF16 set dst to src rounded to nearest even f16
 	// or bf16 (as float32).
 	roundF16, roundBF16 func(dst, src []float32)
+	// dotRows is DotRows on checked operands.
+	dotRows func(out, rows []float32, stride int, x []float32)
 }
 
 // Level names a kernel set, from the portable Go one to the widest vector
@@ -102,10 +104,11 @@ func CurrentLevel() Level { return impl.level }
 // plain bytes.
 //
 // The vector operations of ops.go (Dot, WeightedSum, Softmax, SiLUMul)
-// keep their fast versions in variables of their own, which the AVX2
-// installer sets and accel gates.
+// keep their fast versions in variables of their own, which SetLevel sets
+// (installOps) and accel gates.
 func SetLevel(l Level) Level {
 	impl = kernelsFor(min(l, Available()))
+	installOps(impl.level)
 	accel = impl.level >= AVX2
 	return impl.level
 }
@@ -188,5 +191,6 @@ func portableKernels() kernelSet {
 	}}
 	s.quantQ8, s.quantQ8K = quantActQ8Go, quantActQ8KGo
 	s.roundF16, s.roundBF16 = roundF16Go, roundBF16Go
+	s.dotRows = dotRowsGo
 	return s
 }

@@ -2,6 +2,8 @@
 
 package kernels
 
+import "unsafe"
+
 // Float weights times float32 activations (float_amd64.s).
 
 //go:noescape
@@ -57,6 +59,7 @@ type floatAsm struct {
 	decode func([]byte) float32
 	dot    func(w *byte, x *float32, n int) float32
 	tile34 func(w *byte, rb int, x *float32, xs int, n int, out *float32, os int)
+	wide   bool // F32 with the AVX-512 kernels (float512_amd64.s)
 }
 
 func decF32(b []byte) float32  { return asF32(b[:4])[0] }
@@ -65,9 +68,9 @@ func decBF16(b []byte) float32 { return BF16ToF32(le16(b)) }
 
 func installFloat(s *kernelSet) {
 	for _, f := range []floatAsm{
-		{F32, actF32, 4, decF32, dotF32AVX2, tile34F32AVX2},
-		{F16, actF16, 2, decF16, dotF16AVX2, tile34F16AVX2},
-		{BF16, actBF16, 2, decBF16, dotBF16AVX2, tile34BF16AVX2},
+		{F32, actF32, 4, decF32, dotF32AVX2, tile34F32AVX2, false},
+		{F16, actF16, 2, decF16, dotF16AVX2, tile34F16AVX2, false},
+		{BF16, actBF16, 2, decBF16, dotBF16AVX2, tile34BF16AVX2, false},
 	} {
 		k := &s.types[f.ty]
 		k.dot = f.dotFn()
@@ -75,6 +78,7 @@ func installFloat(s *kernelSet) {
 		k.rows4 = f.rows4Fn()
 		k.tile34 = f.tile34Fn()
 	}
+	s.dotRows = dotRowsAVX2
 	s.roundF16 = func(dst, src []float32) {
 		n := len(dst) &^ 7
 		if n > 0 {
@@ -116,10 +120,12 @@ func (f floatAsm) dot4Fn() func([]byte, *Activations, int, []float32, int) {
 		n := c &^ 7
 		var r [4]float32
 		if n > 0 {
-			switch f.ty {
-			case F32:
+			switch {
+			case f.wide:
+				dot4F32AVX512(&w[0], &x[0], 4*c, n, &r)
+			case f.ty == F32:
 				dot4F32AVX2(&w[0], &x[0], 4*c, n, &r)
-			case F16:
+			case f.ty == F16:
 				dot4F16AVX2(&w[0], &x[0], 4*c, n, &r)
 			default:
 				dot4BF16AVX2(&w[0], &x[0], 4*c, n, &r)
@@ -143,10 +149,12 @@ func (f floatAsm) rows4Fn() func([]byte, int, *Activations, int, []float32) {
 		var r [4]float32
 		if n > 0 {
 			_ = w[3*rb+f.size*n-1]
-			switch f.ty {
-			case F32:
+			switch {
+			case f.wide:
+				rows4F32AVX512(&w[0], rb, &x[0], n, &r)
+			case f.ty == F32:
 				rows4F32AVX2(&w[0], rb, &x[0], n, &r)
-			case F16:
+			case f.ty == F16:
 				rows4F16AVX2(&w[0], rb, &x[0], n, &r)
 			default:
 				rows4BF16AVX2(&w[0], rb, &x[0], n, &r)
@@ -170,5 +178,31 @@ func (f floatAsm) tile34Fn() func([]byte, int, *Activations, int, []float32, int
 		_ = w[3*rb-1]
 		_ = out[3*stride+2]
 		f.tile34(&w[0], rb, &x[0], 4*c, c, &out[0], 4*stride)
+	}
+}
+
+// dotRowsAVX2 runs the F32 4-row kernel, whose results have the bits of
+// dotF32AVX2 (one tree), finishing columns past the last multiple of 8 as
+// Dot does.
+func dotRowsAVX2(out, rows []float32, stride int, x []float32) {
+	n := len(x) &^ 7
+	i := 0
+	if n > 0 {
+		var r [4]float32
+		for ; i+4 <= len(out); i += 4 {
+			_ = rows[(i+3)*stride+len(x)-1]
+			rows4F32AVX2((*byte)(unsafe.Pointer(&rows[i*stride])), 4*stride, &x[0], n, &r)
+			for j := range 4 {
+				s := r[j]
+				row := rows[(i+j)*stride:]
+				for c := n; c < len(x); c++ {
+					s += row[c] * x[c]
+				}
+				out[i+j] = s
+			}
+		}
+	}
+	for ; i < len(out); i++ {
+		out[i] = Dot(rows[i*stride:i*stride+len(x)], x)
 	}
 }

@@ -3,7 +3,7 @@
 package kernels
 
 // Q4_0, Q8_0 and F16 weights in the AVX-512 interleaved layouts (q4x16,
-// q8x16, f16x32; repack.go) (interleaved512_amd64.s).
+// q8x16, f16x32, bf16x32; repack.go) (interleaved512_amd64.s).
 
 //go:noescape
 func q4x16x8AVX512(w *byte, x *int8, xs int, p *int32, ps int, nb int, out *float32, os int)
@@ -32,11 +32,21 @@ func f16x32x4AVX512(w *byte, x *float32, xs int, k int, out *float32, os int)
 //go:noescape
 func f16x32x1AVX512(w *byte, x *float32, xs int, k int, out *float32, os int)
 
+//go:noescape
+func bf16x32x12AVX512(w *byte, x *float32, xs int, k int, out *float32, os int)
+
+//go:noescape
+func bf16x32x4AVX512(w *byte, x *float32, xs int, k int, out *float32, os int)
+
+//go:noescape
+func bf16x32x1AVX512(w *byte, x *float32, xs int, k int, out *float32, os int)
+
 func installInterleaved512(s *kernelSet) {
 	k := &s.types
 	k[Q4_0].layout, k[Q4_0].grpMax, k[Q4_0].grp = q4x16, 8, q4x16Group
 	k[Q8_0].layout, k[Q8_0].grpMax, k[Q8_0].grp = q8x16, 8, q8x16Group
 	k[F16].layout, k[F16].grpMax, k[F16].grp = f16x32, 12, f16x32Group
+	k[BF16].layout, k[BF16].grpMax, k[BF16].grp = bf16x32, 12, bf16x32Group
 }
 
 // The group wrappers take tokens t..t+n-1 in runs of the widest kernel
@@ -83,20 +93,44 @@ func q8x16Group(g []byte, a *Activations, t, n int, out []float32, stride int) {
 }
 
 func f16x32Group(g []byte, a *Activations, t, n int, out []float32, stride int) {
+	floatGroup(false, g, a, t, n, out, stride)
+}
+
+func bf16x32Group(g []byte, a *Activations, t, n int, out []float32, stride int) {
+	floatGroup(true, g, a, t, n, out, stride)
+}
+
+// floatGroup runs the F16 or BF16 kernels; they are called directly, not
+// through func values, which would make the pointers escape.
+func floatGroup(bf bool, g []byte, a *Activations, t, n int, out []float32, stride int) {
 	c := a.cols
+	xs := a.xh
+	if bf {
+		xs = a.xb
+	}
 	_ = out[(n-1)*stride+31]
 	for n > 0 {
-		x, o := &a.xh[t*c], &out[0]
+		x, o := &xs[t*c], &out[0]
 		switch {
+		case n >= 12 && bf:
+			bf16x32x12AVX512(&g[0], x, 4*c, c, o, 4*stride)
 		case n >= 12:
 			f16x32x12AVX512(&g[0], x, 4*c, c, o, 4*stride)
-			t, n, out = t+12, n-12, out[min(12*stride, len(out)):]
+		case n >= 4 && bf:
+			bf16x32x4AVX512(&g[0], x, 4*c, c, o, 4*stride)
 		case n >= 4:
 			f16x32x4AVX512(&g[0], x, 4*c, c, o, 4*stride)
-			t, n, out = t+4, n-4, out[min(4*stride, len(out)):]
+		case bf:
+			bf16x32x1AVX512(&g[0], x, 4*c, c, o, 4*stride)
 		default:
 			f16x32x1AVX512(&g[0], x, 4*c, c, o, 4*stride)
-			t, n, out = t+1, n-1, out[min(stride, len(out)):]
 		}
+		k := 1
+		if n >= 12 {
+			k = 12
+		} else if n >= 4 {
+			k = 4
+		}
+		t, n, out = t+k, n-k, out[min(k*stride, len(out)):]
 	}
 }

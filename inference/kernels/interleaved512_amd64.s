@@ -4,7 +4,7 @@
 
 // AVX-512 kernels for the interleaved layouts of repack.go: Q4_0 and Q8_0
 // in groups of 16 rows (q4x16, q8x16) and F16 in groups of 32 rows
-// (f16x32). Each lane of a result vector is one row, so no horizontal sums
+// (f16x32, bf16x32). Each lane of a result vector is one row, so no horizontal sums
 // are needed; each kernel takes 1, 4 or 8 (F16: 1, 4 or 12) tokens at
 // once, activation rows xs bytes apart, and writes token t's results at
 // out + t·os bytes.
@@ -19,8 +19,9 @@
 // acc = fma(float(sum), d_w·d_x, acc). Integer sums are exact in any
 // order, so the 1-, 4- and 8-token kernels agree bit for bit.
 //
-// F16: columns one after the other, acc = fma(w, x, acc) per (row,
-// token), the same chain in every kernel.
+// F16 and BF16: columns one after the other, acc = fma(w, x, acc) per
+// (row, token), the same chain in every kernel; the activations are
+// rounded to the weights' type, so each product is exact.
 //
 // Every kernel prefetches the weights a few kilobytes ahead: the hardware
 // prefetchers stop at each 4 KB page, and in a one-token product, which
@@ -494,11 +495,15 @@ done: \
 	VZEROUPPER \
 	RET
 
-// F16: per column, the 32 rows' weights in Z24 (rows 0-15) and Z25 (rows
-// 16-31); token t accumulates in Z(2t) and Z(2t+1).
-#define F16COL12(wo, xo) \
-	VCVTPH2PS    wo(SI), Z24 \
-	VCVTPH2PS    wo+32(SI), Z25 \
+// F16 and BF16: per column, the 32 rows' weights in Z24 (rows 0-15) and
+// Z25 (rows 16-31), converted by the loader LD; token t accumulates in
+// Z(2t) and Z(2t+1).
+#define LDF16Z(a, r) VCVTPH2PS a, r
+#define LDBF16Z(a, r) VPMOVZXWD a, r; VPSLLD $16, r, r
+
+#define FCOL12(LD, wo, xo) \
+	LD(wo(SI), Z24) \
+	LD(wo+32(SI), Z25) \
 	VBROADCASTSS xo(DI), Z26 \
 	VFMADD231PS  Z26, Z24, Z0 \
 	VFMADD231PS  Z26, Z25, Z1 \
@@ -536,9 +541,9 @@ done: \
 	VFMADD231PS  Z27, Z24, Z22 \
 	VFMADD231PS  Z27, Z25, Z23
 
-#define F16COL4(wo, xo) \
-	VCVTPH2PS    wo(SI), Z24 \
-	VCVTPH2PS    wo+32(SI), Z25 \
+#define FCOL4(LD, wo, xo) \
+	LD(wo(SI), Z24) \
+	LD(wo+32(SI), Z25) \
 	VBROADCASTSS xo(DI), Z26 \
 	VFMADD231PS  Z26, Z24, Z0 \
 	VFMADD231PS  Z26, Z25, Z1 \
@@ -552,14 +557,14 @@ done: \
 	VFMADD231PS  Z27, Z24, Z6 \
 	VFMADD231PS  Z27, Z25, Z7
 
-#define F16COL1(wo, xo) \
-	VCVTPH2PS    wo(SI), Z24 \
-	VCVTPH2PS    wo+32(SI), Z25 \
+#define FCOL1(LD, wo, xo) \
+	LD(wo(SI), Z24) \
+	LD(wo+32(SI), Z25) \
 	VBROADCASTSS xo(DI), Z26 \
 	VFMADD231PS  Z26, Z24, Z0 \
 	VFMADD231PS  Z26, Z25, Z1
 
-#define F16STORE12 \
+#define FSTORE12 \
 	VMOVUPS      Z0, 0(AX) \
 	VMOVUPS      Z1, 64(AX) \
 	ADDQ         BX, AX \
@@ -596,7 +601,7 @@ done: \
 	VMOVUPS      Z22, 0(AX) \
 	VMOVUPS      Z23, 64(AX)
 
-#define F16STORE4 \
+#define FSTORE4 \
 	VMOVUPS      Z0, 0(AX) \
 	VMOVUPS      Z1, 64(AX) \
 	ADDQ         BX, AX \
@@ -609,11 +614,11 @@ done: \
 	VMOVUPS      Z6, 0(AX) \
 	VMOVUPS      Z7, 64(AX)
 
-#define F16STORE1 \
+#define FSTORE1 \
 	VMOVUPS      Z0, 0(AX) \
 	VMOVUPS      Z1, 64(AX)
 
-#define F16BODY12 \
+#define FBODY12(LD) \
 	MOVQ         w+0(FP), SI \
 	MOVQ         x+8(FP), DI \
 	MOVQ         xs+16(FP), R8 \
@@ -650,8 +655,8 @@ loop2: \
 	JLT          tail \
 	PREFETCHT0   4096(SI) \
 	PREFETCHT0   4160(SI) \
-	F16COL12(0, 0) \
-	F16COL12(64, 4) \
+	FCOL12(LD, 0, 0) \
+	FCOL12(LD, 64, 4) \
 	ADDQ         $128, SI \
 	ADDQ         $8, DI \
 	ADDQ         $8, R12 \
@@ -661,15 +666,15 @@ loop2: \
 tail: \
 	TESTQ        CX, CX \
 	JZ           done \
-	F16COL12(0, 0) \
+	FCOL12(LD, 0, 0) \
 done: \
 	MOVQ         out+32(FP), AX \
 	MOVQ         os+40(FP), BX \
-	F16STORE12 \
+	FSTORE12 \
 	VZEROUPPER \
 	RET
 
-#define F16BODY4 \
+#define FBODY4(LD) \
 	MOVQ         w+0(FP), SI \
 	MOVQ         x+8(FP), DI \
 	MOVQ         xs+16(FP), R8 \
@@ -690,8 +695,8 @@ loop2: \
 	JLT          tail \
 	PREFETCHT0   4096(SI) \
 	PREFETCHT0   4160(SI) \
-	F16COL4(0, 0) \
-	F16COL4(64, 4) \
+	FCOL4(LD, 0, 0) \
+	FCOL4(LD, 64, 4) \
 	ADDQ         $128, SI \
 	ADDQ         $8, DI \
 	ADDQ         $8, R12 \
@@ -701,15 +706,15 @@ loop2: \
 tail: \
 	TESTQ        CX, CX \
 	JZ           done \
-	F16COL4(0, 0) \
+	FCOL4(LD, 0, 0) \
 done: \
 	MOVQ         out+32(FP), AX \
 	MOVQ         os+40(FP), BX \
-	F16STORE4 \
+	FSTORE4 \
 	VZEROUPPER \
 	RET
 
-#define F16BODY1 \
+#define FBODY1(LD) \
 	MOVQ         w+0(FP), SI \
 	MOVQ         x+8(FP), DI \
 	MOVQ         xs+16(FP), R8 \
@@ -724,8 +729,8 @@ loop2: \
 	JLT          tail \
 	PREFETCHT0   4096(SI) \
 	PREFETCHT0   4160(SI) \
-	F16COL1(0, 0) \
-	F16COL1(64, 4) \
+	FCOL1(LD, 0, 0) \
+	FCOL1(LD, 64, 4) \
 	ADDQ         $128, SI \
 	ADDQ         $8, DI \
 	ADDQ         $8, R12 \
@@ -735,11 +740,11 @@ loop2: \
 tail: \
 	TESTQ        CX, CX \
 	JZ           done \
-	F16COL1(0, 0) \
+	FCOL1(LD, 0, 0) \
 done: \
 	MOVQ         out+32(FP), AX \
 	MOVQ         os+40(FP), BX \
-	F16STORE1 \
+	FSTORE1 \
 	VZEROUPPER \
 	RET
 
@@ -769,12 +774,24 @@ TEXT ·q8x16x1AVX512(SB), NOSPLIT, $0-64
 
 // func f16x32x12AVX512(w *byte, x *float32, xs int, k int, out *float32, os int)
 TEXT ·f16x32x12AVX512(SB), NOSPLIT, $0-48
-	F16BODY12
+	FBODY12(LDF16Z)
 
 // func f16x32x4AVX512(w *byte, x *float32, xs int, k int, out *float32, os int)
 TEXT ·f16x32x4AVX512(SB), NOSPLIT, $0-48
-	F16BODY4
+	FBODY4(LDF16Z)
 
 // func f16x32x1AVX512(w *byte, x *float32, xs int, k int, out *float32, os int)
 TEXT ·f16x32x1AVX512(SB), NOSPLIT, $0-48
-	F16BODY1
+	FBODY1(LDF16Z)
+
+// func bf16x32x12AVX512(w *byte, x *float32, xs int, k int, out *float32, os int)
+TEXT ·bf16x32x12AVX512(SB), NOSPLIT, $0-48
+	FBODY12(LDBF16Z)
+
+// func bf16x32x4AVX512(w *byte, x *float32, xs int, k int, out *float32, os int)
+TEXT ·bf16x32x4AVX512(SB), NOSPLIT, $0-48
+	FBODY4(LDBF16Z)
+
+// func bf16x32x1AVX512(w *byte, x *float32, xs int, k int, out *float32, os int)
+TEXT ·bf16x32x1AVX512(SB), NOSPLIT, $0-48
+	FBODY1(LDBF16Z)

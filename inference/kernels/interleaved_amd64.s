@@ -10,8 +10,9 @@
 // sums are needed and one conversion serves eight rows.
 
 // Q4_0 pieces: low nibbles are columns 4c..4c+3, high nibbles 16+4c..;
-// quants are used as 0..15 and 8·Σx is subtracted from each row's int32
-// sum (s holds Σx per block), so the sum is exactly dotQ4_0Go's. Sums of
+// quants are used as 0..15 and 8·Σx is taken off each row's int32 sum
+// (the activation record of a block holds d and -8·Σx; p points at the
+// records, 16 bytes each), so the sum is exactly dotQ4_0Go's. Sums of
 // eight vpmaddubsw results (each at most 2·15·127) fit in int16.
 #define G40PIECE(wo, xo) \
 	VMOVDQU      wo(SI), Y1 \
@@ -25,13 +26,12 @@
 	VPMADDUBSW   Y3, Y2, Y3 \
 	VPADDW       Y3, Y4, Y4
 
-// func q40x8AVX2(w *byte, x *int8, d *float32, s *int32, nb int, out *float32)
-TEXT ·q40x8AVX2(SB), NOSPLIT, $0-48
+// func q40x8AVX2(w *byte, x *int8, p *int32, nb int, out *float32)
+TEXT ·q40x8AVX2(SB), NOSPLIT, $0-40
 	MOVQ     w+0(FP), SI
 	MOVQ     x+8(FP), DI
-	MOVQ     d+16(FP), DX
-	MOVQ     s+24(FP), BX
-	MOVQ     nb+32(FP), CX
+	MOVQ     p+16(FP), DX
+	MOVQ     nb+24(FP), CX
 	VXORPS   Y0, Y0, Y0
 	VMOVDQU  ·nibMask(SB), Y14
 	VPCMPEQW Y15, Y15, Y15
@@ -49,9 +49,8 @@ g40loop:
 	G40PIECE(80, 8)
 	G40PIECE(112, 12)
 	VPMADDWD     Y15, Y4, Y4
-	VPBROADCASTD (BX), Y7
-	VPSLLD       $3, Y7, Y7
-	VPSUBD       Y7, Y4, Y4
+	VPBROADCASTD 4(DX), Y7
+	VPADDD       Y7, Y4, Y4
 	VCVTDQ2PS    Y4, Y4
 	VBROADCASTSS (DX), Y6
 	VCVTPH2PS    (SI), Y8
@@ -59,19 +58,18 @@ g40loop:
 	VFMADD231PS  Y8, Y4, Y0
 	ADDQ         $144, SI
 	ADDQ         $32, DI
-	ADDQ         $4, DX
-	ADDQ         $4, BX
+	ADDQ         $16, DX
 	DECQ         CX
 	JNZ          g40loop
 
 g40done:
-	MOVQ    out+40(FP), AX
+	MOVQ    out+32(FP), AX
 	VMOVUPS Y0, (AX)
 	VZEROUPPER
 	RET
 
 // Four tokens: int16 sums in Y4..Y7, float sums in Y0..Y3; activation
-// rows xs bytes apart (R8, R10 = 3·xs), scale rows ds apart (R9, R11).
+// rows xs bytes apart (R8, R10 = 3·xs), record rows ps apart (R9, R11).
 #define G40TOK(xa, xb, acc) \
 	VPBROADCASTD xa, Y10 \
 	VPMADDUBSW   Y10, Y8, Y10 \
@@ -93,22 +91,20 @@ g40done:
 #define G40END(da, sa, iacc, acc) \
 	VPMADDWD     Y15, iacc, iacc \
 	VPBROADCASTD sa, Y11 \
-	VPSLLD       $3, Y11, Y11 \
-	VPSUBD       Y11, iacc, iacc \
+	VPADDD       Y11, iacc, iacc \
 	VCVTDQ2PS    iacc, iacc \
 	VBROADCASTSS da, Y10 \
 	VMULPS       Y12, Y10, Y10 \
 	VFMADD231PS  Y10, iacc, acc
 
-// func q40x8x4AVX2(w *byte, x *int8, xs int, d *float32, s *int32, ds int, nb int, out *float32, os int)
-TEXT ·q40x8x4AVX2(SB), NOSPLIT, $0-72
+// func q40x8x4AVX2(w *byte, x *int8, xs int, p *int32, ps int, nb int, out *float32, os int)
+TEXT ·q40x8x4AVX2(SB), NOSPLIT, $0-64
 	MOVQ     w+0(FP), SI
 	MOVQ     x+8(FP), DI
 	MOVQ     xs+16(FP), R8
-	MOVQ     d+24(FP), DX
-	MOVQ     s+32(FP), BX
-	MOVQ     ds+40(FP), R9
-	MOVQ     nb+48(FP), CX
+	MOVQ     p+24(FP), DX
+	MOVQ     ps+32(FP), R9
+	MOVQ     nb+40(FP), CX
 	LEAQ     (R8)(R8*2), R10
 	LEAQ     (R9)(R9*2), R11
 	VXORPS   Y0, Y0, Y0
@@ -134,20 +130,19 @@ g40x4loop:
 	G40PIECE4(80, 8)
 	G40PIECE4(112, 12)
 	VCVTPH2PS (SI), Y12
-	G40END((DX), (BX), Y4, Y0)
-	G40END((DX)(R9*1), (BX)(R9*1), Y5, Y1)
-	G40END((DX)(R9*2), (BX)(R9*2), Y6, Y2)
-	G40END((DX)(R11*1), (BX)(R11*1), Y7, Y3)
+	G40END((DX), 4(DX), Y4, Y0)
+	G40END((DX)(R9*1), 4(DX)(R9*1), Y5, Y1)
+	G40END((DX)(R9*2), 4(DX)(R9*2), Y6, Y2)
+	G40END((DX)(R11*1), 4(DX)(R11*1), Y7, Y3)
 	ADDQ      $144, SI
 	ADDQ      $32, DI
-	ADDQ      $4, DX
-	ADDQ      $4, BX
+	ADDQ      $16, DX
 	DECQ      CX
 	JNZ       g40x4loop
 
 g40x4done:
-	MOVQ    out+56(FP), AX
-	MOVQ    os+64(FP), R12
+	MOVQ    out+48(FP), AX
+	MOVQ    os+56(FP), R12
 	LEAQ    (R12)(R12*2), R13
 	VMOVUPS Y0, (AX)
 	VMOVUPS Y1, (AX)(R12*1)

@@ -23,11 +23,14 @@ const (
 	inlineBytes = 64 << 10
 )
 
-// matJob computes out[t*rows+r] for all tokens t and the rows of each chunk.
+// matJob computes the rows of each chunk for all tokens: row r of part i
+// (see Concat) for token t goes to outs[i][t*partRows+r-partStart].
 type matJob struct {
 	w       *Matrix
 	a       *Activations
-	out     []float32
+	outs    [][]float32
+	one     [1][]float32 // outs of a product with one part
+	act     actFormat    // the activation form k reads
 	k       *kernel
 	chunk   int // rows of the first nBig items
 	nBig    int
@@ -35,7 +38,7 @@ type matJob struct {
 	nChunks int
 }
 
-func (j *matJob) item(c int) {
+func (j *matJob) item(_, c int) {
 	lo, size := c*j.chunk, j.chunk
 	if c >= j.nBig {
 		lo, size = j.nBig*j.chunk+(c-j.nBig)*j.small, j.small
@@ -43,11 +46,28 @@ func (j *matJob) item(c int) {
 	j.rows(lo, min(lo+size, j.w.Rows))
 }
 
+// rows computes rows [lo, hi), part by part.
 func (j *matJob) rows(lo, hi int) {
-	w, a, k, out := j.w, j.a, j.k, j.out
-	n, rows, rb := a.n, w.Rows, w.rowBytes
+	w := j.w
+	for i, out := range j.outs {
+		start, end := 0, w.Rows
+		if w.parts != nil {
+			start, end = w.parts[i], w.parts[i+1]
+		}
+		if a, b := max(lo, start), min(hi, end); a < b {
+			j.rowsIn(a, b, out, end-start, start)
+		}
+	}
+}
+
+// rowsIn computes rows [lo, hi) of one part, which starts at row base and
+// has stride rows: row r of token t goes to out[t*stride+r-base].
+func (j *matJob) rowsIn(lo, hi int, out []float32, stride, base int) {
+	w, a, k := j.w, j.a, j.k
+	n, rb := a.n, w.rowBytes
+	at := func(t, r int) []float32 { return out[t*stride+r-base:] }
 	if gEnd := min(hi, w.groupedRows()); lo < gEnd {
-		// Interleaved groups; chunks start at group boundaries.
+		// Interleaved groups; chunks and parts start at group boundaries.
 		gr := layoutRows[w.layout]
 		gb := gr * rb
 		grp, step := k.grp, k.grpMax
@@ -59,7 +79,7 @@ func (j *matJob) rows(lo, hi int) {
 			for g := lo / gr; g < gEnd/gr; g++ {
 				gd := w.Data[g*gb : (g+1)*gb]
 				for t := t0; t < t1; t += step {
-					grp(gd, a, t, min(step, t1-t), out[t*rows+gr*g:], rows)
+					grp(gd, a, t, min(step, t1-t), at(t, gr*g), stride)
 				}
 			}
 		}
@@ -72,14 +92,14 @@ func (j *matJob) rows(lo, hi int) {
 		for ; t+4 <= n; t += 4 {
 			r := lo
 			for ; r+3 <= hi; r += 3 {
-				k.tile34(w.Data[r*rb:(r+3)*rb], rb, a, t, out[t*rows+r:], rows)
+				k.tile34(w.Data[r*rb:(r+3)*rb], rb, a, t, at(t, r), stride)
 			}
 			for ; r < hi; r++ {
-				k.dot4(w.Data[r*rb:(r+1)*rb], a, t, out[t*rows+r:], rows)
+				k.dot4(w.Data[r*rb:(r+1)*rb], a, t, at(t, r), stride)
 			}
 		}
 		for ; t < n; t++ {
-			j.single(t, lo, hi)
+			j.single(t, lo, hi, at(t, base)[:stride], base)
 		}
 		return
 	}
@@ -93,32 +113,32 @@ func (j *matJob) rows(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				row := w.Data[r*rb : (r+1)*rb]
 				for t := t0; t < t4; t += 4 {
-					k.dot4(row, a, t, out[t*rows+r:], rows)
+					k.dot4(row, a, t, at(t, r), stride)
 				}
 			}
 		}
 		for t := t4; t < t1; t++ {
-			j.single(t, lo, hi)
+			j.single(t, lo, hi, at(t, base)[:stride], base)
 		}
 	}
 }
 
-// single computes token t for rows [lo, hi), four rows at a time where
-// the kernel can. Every kernel gives a product the same bits (the
-// assembly reduces in one order), so how rows and tokens are grouped never
-// changes a result.
-func (j *matJob) single(t, lo, hi int) {
+// single computes token t for rows [lo, hi) of the part that starts at
+// row base into out (row r at out[r-base]), four rows at a time where the
+// kernel can. Every kernel gives a product the same bits (the assembly
+// reduces in one order), so how rows and tokens are grouped never changes
+// a result.
+func (j *matJob) single(t, lo, hi int, out []float32, base int) {
 	w, a, k := j.w, j.a, j.k
 	rb := w.rowBytes
-	out := j.out[t*w.Rows : (t+1)*w.Rows]
 	r := lo
 	if k.rows4 != nil {
 		for ; r+4 <= hi; r += 4 {
-			k.rows4(w.Data[r*rb:(r+4)*rb], rb, a, t, out[r:r+4])
+			k.rows4(w.Data[r*rb:(r+4)*rb], rb, a, t, out[r-base:r-base+4])
 		}
 	}
 	for ; r < hi; r++ {
-		out[r] = k.dot(w.Data[r*rb:(r+1)*rb], a, t)
+		out[r-base] = k.dot(w.Data[r*rb:(r+1)*rb], a, t)
 	}
 }
 
@@ -129,7 +149,7 @@ type quantJob struct {
 	chunk int
 }
 
-func (j *quantJob) item(c int) {
+func (j *quantJob) item(_, c int) {
 	lo := c * j.chunk
 	j.a.quantRows(j.f, lo, min(lo+j.chunk, j.a.n))
 }
@@ -143,8 +163,9 @@ func (p *Pool) MatMul(out []float32, w *Matrix, x []float32, n int) error {
 	if err := p.scratch.Set(x, n, w.Cols); err != nil {
 		return fmt.Errorf("matmul %s %d×%d: %w", w.Type, w.Rows, w.Cols, err)
 	}
-	err := p.matMul(out, w, &p.scratch)
-	p.scratch.x = nil
+	p.mat.one[0] = out
+	err := p.matMul(p.mat.one[:], w, &p.scratch)
+	p.scratch.x, p.mat.one[0] = nil, nil
 	return err
 }
 
@@ -153,32 +174,35 @@ func (p *Pool) MatMul(out []float32, w *Matrix, x []float32, n int) error {
 func (p *Pool) MatMulActs(out []float32, w *Matrix, a *Activations) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.matMul(out, w, a)
+	p.mat.one[0] = out
+	err := p.matMul(p.mat.one[:], w, a)
+	p.mat.one[0] = nil
+	return err
 }
 
-func (p *Pool) matMul(out []float32, w *Matrix, a *Activations) error {
+// MatMulParts is MatMulActs for a matrix made by Concat: outs[i] gets part
+// i's products, n×rows of the part, token after token. One pass over the
+// activations and one handing out of work serve all the parts. A matrix
+// of one part takes one output.
+func (p *Pool) MatMulParts(outs [][]float32, w *Matrix, a *Activations) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.matMul(outs, w, a)
+}
+
+func (p *Pool) matMul(outs [][]float32, w *Matrix, a *Activations) error {
 	if p.closed.Load() {
 		return ErrClosed
 	}
-	if !w.Type.Valid() || impl.types[w.Type].dot == nil || w.layout >= numLayouts {
-		return fmt.Errorf("matmul: %w: %s", ErrType, w.Type)
+	j := &p.mat
+	if err := j.setup(outs, w, a); err != nil || a.n == 0 || w.Rows == 0 {
+		j.w, j.a, j.outs = nil, nil, nil
+		return err
 	}
-	if a.cols != w.Cols || len(out) != a.n*w.Rows || len(w.Data) != w.Rows*w.rowBytes {
-		return fmt.Errorf("matmul %s %d×%d: %w: %d activations of %d, %d outputs", w.Type, w.Rows, w.Cols, ErrShape, a.n, a.cols, len(out))
-	}
-	if a.n == 0 || w.Rows == 0 {
-		return nil
-	}
-	k := &impl.types[w.Type]
-	act := k.act
-	if w.layout != plain {
-		act = layoutAct[w.layout]
-	}
-	if err := p.prepare(a, act); err != nil {
+	if err := p.prepare(a, j.act); err != nil {
+		j.w, j.a, j.outs = nil, nil, nil
 		return fmt.Errorf("matmul %s: %w", w.Type, err)
 	}
-	j := &p.mat
-	j.w, j.a, j.out, j.k = w, a, out, k
 	size := func(bytes int) int {
 		c := max(1, min(bytes/w.rowBytes, (w.Rows+4*p.threads-1)/(4*p.threads)))
 		if gr := layoutRows[w.layout]; w.groups > 0 {
@@ -200,7 +224,83 @@ func (p *Pool) matMul(out []float32, w *Matrix, a *Activations) error {
 		j.chunk, j.nBig, j.small, j.nChunks = w.Rows, 0, w.Rows, 1
 	}
 	p.dispatch(j, j.nChunks)
-	j.w, j.a, j.out = nil, nil, nil
+	j.w, j.a, j.outs = nil, nil, nil
+	return nil
+}
+
+// setup checks the operands and binds them to j, with the kernel and the
+// activation form the product needs.
+func (j *matJob) setup(outs [][]float32, w *Matrix, a *Activations) error {
+	if err := checkProduct(outs, w, a); err != nil {
+		return err
+	}
+	j.w, j.a, j.outs = w, a, outs
+	j.bind()
+	return nil
+}
+
+// bind sets j's kernel and activation form from j.w.
+func (j *matJob) bind() {
+	j.k = &impl.types[j.w.Type]
+	j.act = j.k.act
+	if j.w.layout != plain {
+		j.act = layoutAct[j.w.layout]
+	}
+}
+
+// checkProduct checks the operands of a product.
+func checkProduct(outs [][]float32, w *Matrix, a *Activations) error {
+	if !w.Type.Valid() || impl.types[w.Type].dot == nil || w.layout >= numLayouts {
+		return fmt.Errorf("matmul: %w: %s", ErrType, w.Type)
+	}
+	if a.cols != w.Cols || len(w.Data) != w.Rows*w.rowBytes || len(outs) != max(1, len(w.parts)-1) {
+		return fmt.Errorf("matmul %s %d×%d: %w: %d activations of %d, %d outputs", w.Type, w.Rows, w.Cols, ErrShape, a.n, a.cols, len(outs))
+	}
+	for i, out := range outs {
+		rows := w.Rows
+		if w.parts != nil {
+			rows = w.parts[i+1] - w.parts[i]
+		}
+		if len(out) != a.n*rows {
+			return fmt.Errorf("matmul %s %d×%d: %w: %d activations, %d outputs for part %d of %d rows", w.Type, w.Rows, w.Cols, ErrShape, a.n, len(out), i, rows)
+		}
+	}
+	return nil
+}
+
+// MatMulLocal is MatMulParts on the calling goroutine alone, without a
+// pool: for products inside a Parallel or ParallelThreads item, which must
+// not use the pool. It gives the pool's bits. (outs is a slice, even for
+// one part, so that a caller can keep it and call without allocating.)
+func MatMulLocal(outs [][]float32, w *Matrix, a *Activations) error {
+	if err := checkProduct(outs, w, a); err != nil || a.n == 0 || w.Rows == 0 {
+		return err
+	}
+	j := matJob{w: w, a: a, outs: outs}
+	j.bind()
+	if err := prepareLocal(a, j.act); err != nil {
+		return fmt.Errorf("matmul %s: %w", w.Type, err)
+	}
+	j.rows(0, w.Rows)
+	return nil
+}
+
+// prepareLocal quantises a into format f on the calling goroutine.
+func prepareLocal(a *Activations, f actFormat) error {
+	if err := a.check(f); err != nil {
+		return err
+	}
+	if a.has(f) {
+		return nil
+	}
+	if f == actQ8P {
+		if err := prepareLocal(a, actQ8); err != nil {
+			return err
+		}
+	}
+	a.alloc(f)
+	a.quantRows(f, 0, a.n)
+	a.mark(f)
 	return nil
 }
 

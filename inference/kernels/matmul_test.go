@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -561,5 +562,165 @@ func TestMatMulBatchInvariant(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestConcat wants the parts of a concatenated matrix, in one product, to
+// have the bits of each matrix's own product, on every level, plain and
+// interleaved, for batch sizes that take every kernel.
+func TestConcat(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	p := NewPool(3)
+	defer p.Close()
+	for _, ty := range weightTypes {
+		cols := 2 * max(ty.BlockSize(), 48)
+		ms := []Matrix{randMatrix(t, r, ty, 64, cols), randMatrix(t, r, ty, 32, cols), randMatrix(t, r, ty, 96, cols)}
+		for _, l := range levels() {
+			withLevel(l, func() {
+				cat, err := Concat(ms...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				catx := Repack(cat)
+				for _, n := range []int{1, 5, 13} {
+					x := randVec(r, n*cols, 1)
+					var a Activations
+					if err := a.Set(x, n, cols); err != nil {
+						t.Fatal(err)
+					}
+					for name, c := range map[string]Matrix{"plain": cat, "interleaved": catx} {
+						outs := make([][]float32, len(ms))
+						for i, m := range ms {
+							outs[i] = make([]float32, n*m.Rows)
+						}
+						if err := p.MatMulParts(outs, &c, &a); err != nil {
+							t.Fatal(err)
+						}
+						for i, m := range ms {
+							if name == "interleaved" {
+								m = Repack(m)
+							}
+							want := matmul(t, p, &m, x, n)
+							for k, v := range want {
+								if math.Float32bits(v) != math.Float32bits(outs[i][k]) {
+									t.Fatalf("%s %s %s n=%d: part %d output %d = %g, alone %g", l, ty, name, n, i, k, outs[i][k], v)
+								}
+							}
+						}
+					}
+				}
+			})
+		}
+	}
+	q4 := randMatrix(t, r, Q4_0, 32, 64)
+	for name, ms := range map[string][]Matrix{
+		"none":        nil,
+		"types":       {q4, randMatrix(t, r, Q8_0, 32, 64)},
+		"widths":      {q4, randMatrix(t, r, Q4_0, 32, 96)},
+		"rows":        {q4, randMatrix(t, r, Q4_0, 40, 64)},
+		"interleaved": {q4, Repack(randMatrix(t, r, Q4_0, 64, 64))},
+	} {
+		if name == "interleaved" && !ms[1].Interleaved() {
+			continue
+		}
+		if _, err := Concat(ms...); !errors.Is(err, ErrShape) {
+			t.Errorf("%s: %v, want ErrShape", name, err)
+		}
+	}
+	cat, err := Concat(q4, q4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a Activations
+	if err := a.Set(make([]float32, 64), 1, 64); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.MatMulParts([][]float32{make([]float32, 64)}, &cat, &a); !errors.Is(err, ErrShape) {
+		t.Errorf("one output for two parts: %v", err)
+	}
+	if err := p.MatMulParts([][]float32{make([]float32, 32), make([]float32, 31)}, &cat, &a); !errors.Is(err, ErrShape) {
+		t.Errorf("short output: %v", err)
+	}
+}
+
+// TestParallelThreads wants every index visited once, thread numbers in
+// range, and no thread number in two calls at once.
+func TestParallelThreads(t *testing.T) {
+	for _, threads := range []int{1, 2, 5} {
+		p := NewPool(threads)
+		busy := make([]atomic.Int32, threads)
+		for _, n := range []int{1, 3, 100} {
+			for range 30 {
+				hits := make([]atomic.Int32, n)
+				err := p.ParallelThreads(n, func(th, lo, hi int) {
+					if th < 0 || th >= threads {
+						t.Errorf("thread %d of %d", th, threads)
+						return
+					}
+					if busy[th].Add(1) != 1 {
+						t.Errorf("thread %d runs two items at once", th)
+					}
+					for i := lo; i < hi; i++ {
+						hits[i].Add(1)
+					}
+					busy[th].Add(-1)
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range hits {
+					if h := hits[i].Load(); h != 1 {
+						t.Fatalf("threads=%d n=%d: index %d visited %d times", threads, n, i, h)
+					}
+				}
+			}
+		}
+		p.Close()
+		if err := p.ParallelThreads(3, func(int, int, int) {}); !errors.Is(err, ErrClosed) {
+			t.Errorf("closed pool: %v", err)
+		}
+	}
+}
+
+// TestMatMulLocal wants the pool's bits from a product on the calling
+// goroutine, for every type, level and layout.
+func TestMatMulLocal(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	p := NewPool(2)
+	defer p.Close()
+	for _, l := range levels() {
+		withLevel(l, func() {
+			for _, ty := range weightTypes {
+				cols := 2 * max(ty.BlockSize(), 48)
+				m := randMatrix(t, r, ty, 70, cols)
+				for _, mm := range []Matrix{m, Repack(m)} {
+					for _, n := range []int{1, 6, 13} {
+						x := randVec(r, n*cols, 1)
+						want := matmul(t, p, &mm, x, n)
+						var a Activations
+						if err := a.Set(x, n, cols); err != nil {
+							t.Fatal(err)
+						}
+						got := make([]float32, n*mm.Rows)
+						if err := MatMulLocal([][]float32{got}, &mm, &a); err != nil {
+							t.Fatal(err)
+						}
+						for i := range got {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("%s %s n=%d: output %d = %g, pool %g", l, ty, n, i, got[i], want[i])
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+	m := randMatrix(t, r, Q4_0, 4, 64)
+	var a Activations
+	if err := a.Set(make([]float32, 64), 1, 64); err != nil {
+		t.Fatal(err)
+	}
+	if err := MatMulLocal([][]float32{make([]float32, 3)}, &m, &a); !errors.Is(err, ErrShape) {
+		t.Errorf("short output: %v", err)
 	}
 }

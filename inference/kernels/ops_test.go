@@ -154,17 +154,20 @@ func TestExp(t *testing.T) {
 	}
 }
 
-// TestWeightedSum checks WeightedSum against a float64 reference and wants
-// the same bits when the rows come in several calls (pages of a cache).
+// TestWeightedSum checks WeightedSum against a float64 reference on every
+// level and wants the same bits when the rows come in several calls
+// (pages of a cache), and from every assembly level.
 func TestWeightedSum(t *testing.T) {
 	r := rand.New(rand.NewPCG(31, 32))
-	for _, width := range []int{1, 7, 8, 40, 64, 72} {
+	for _, width := range []int{1, 7, 8, 40, 64, 72, 136, 200} {
 		for _, rows := range []int{1, 5, 33} {
 			stride := width + 3
 			a, v := randVec(r, rows, 1), randVec(r, rows*stride, 1)
 			init := randVec(r, width, 1)
-			for _, on := range []bool{false, true} {
-				withAccel(t, on, func() {
+			var asm []float32
+			for _, l := range levels() {
+				on := l
+				withLevel(l, func() {
 					whole := append([]float32(nil), init...)
 					WeightedSum(whole, a, v, stride)
 					for i, got := range whole {
@@ -187,8 +190,46 @@ func TestWeightedSum(t *testing.T) {
 							t.Fatalf("width %d, %d rows, accel=%v: out[%d] in pages %g, at once %g", width, rows, on, i, paged[i], whole[i])
 						}
 					}
+					if l < AVX2 {
+						return
+					}
+					if asm == nil {
+						asm = whole
+					}
+					for i := range whole {
+						if math.Float32bits(asm[i]) != math.Float32bits(whole[i]) {
+							t.Fatalf("width %d, %d rows: out[%d] = %g at %s, %g at avx2", width, rows, i, whole[i], l, asm[i])
+						}
+					}
 				})
 			}
 		}
+	}
+}
+
+// TestDotRows wants Dot's bits for every row, on every level.
+func TestDotRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(33, 34))
+	for _, width := range []int{1, 7, 8, 13, 64, 100} {
+		for _, n := range []int{1, 3, 4, 9} {
+			stride := width + 5
+			rows, x := randVec(r, n*stride, 1), randVec(r, width, 1)
+			for _, l := range levels() {
+				withLevel(l, func() {
+					out := make([]float32, n)
+					DotRows(out, rows, stride, x)
+					for i, got := range out {
+						if want := Dot(rows[i*stride:i*stride+width], x); math.Float32bits(got) != math.Float32bits(want) {
+							t.Fatalf("%s width %d: row %d = %g, Dot %g", l, width, i, got, want)
+						}
+					}
+				})
+			}
+		}
+	}
+	out := []float32{7}
+	DotRows(out, make([]float32, 3), 4, make([]float32, 4)) // rows too short
+	if out[0] != 7 {
+		t.Errorf("short rows: wrote %g", out[0])
 	}
 }

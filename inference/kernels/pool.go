@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -15,8 +16,9 @@ import (
 const spinRounds = 1 << 20
 
 // task is one parallel operation, cut into items that the threads claim
-// one at a time; item(i) runs item i.
-type task interface{ item(i int) }
+// one at a time; item(thread, i) runs item i on thread thread (0 is the
+// caller, 1.. the workers).
+type task interface{ item(thread, i int) }
 
 // The claim word of the operation in flight: its generation, its number of
 // items and the next unclaimed item. A thread owns item i of generation g
@@ -38,6 +40,7 @@ func claimWord(gen uint64, n, next int) uint64 {
 }
 
 type worker struct {
+	id     int           // thread number, from 1
 	wake   chan struct{} // holds at most one wake-up token
 	parked atomic.Bool
 	_      [48]byte // keep workers' flags on separate cache lines
@@ -76,8 +79,8 @@ func NewPool(threads int) *Pool {
 		threads = runtime.GOMAXPROCS(0)
 	}
 	p := &Pool{threads: threads, wakeup: make(chan struct{}, 1)}
-	for range threads - 1 {
-		w := &worker{wake: make(chan struct{}, 1)}
+	for i := range threads - 1 {
+		w := &worker{id: i + 1, wake: make(chan struct{}, 1)}
 		p.workers = append(p.workers, w)
 		p.wg.Add(1)
 		go p.loop(w)
@@ -115,7 +118,7 @@ func (p *Pool) loop(w *worker) {
 		if p.closed.Load() {
 			return
 		}
-		p.work(seen)
+		p.work(w.id, seen)
 	}
 }
 
@@ -144,8 +147,9 @@ func (p *Pool) await(w *worker, seen uint64) uint64 {
 	}
 }
 
-// work claims and runs items of generation gen until none is left.
-func (p *Pool) work(gen uint64) {
+// work claims and runs items of generation gen on thread thread until none
+// is left.
+func (p *Pool) work(thread int, gen uint64) {
 	for {
 		v := p.claim.Load()
 		n, next := int(v>>claimBits&claimMask), int(v&claimMask)
@@ -155,7 +159,7 @@ func (p *Pool) work(gen uint64) {
 		if !p.claim.CompareAndSwap(v, v+1) {
 			continue
 		}
-		p.job.item(next)
+		p.job.item(thread, next)
 		if p.done.Add(1) == int64(n) && p.waiting.Load() && p.waiting.CompareAndSwap(true, false) {
 			p.wakeup <- struct{}{}
 		}
@@ -167,7 +171,7 @@ func (p *Pool) work(gen uint64) {
 func (p *Pool) dispatch(j task, n int) {
 	if len(p.workers) == 0 || n == 1 {
 		for i := range n {
-			j.item(i)
+			j.item(0, i)
 		}
 		return
 	}
@@ -183,7 +187,7 @@ func (p *Pool) dispatch(j task, n int) {
 			}
 		}
 	}
-	p.work(p.gen)
+	p.work(0, p.gen)
 	// The items left are running on workers. Parking on a channel here
 	// would be costly: the worker that wakes us keeps its P while it polls
 	// for the next job, so poll first. Same handshake as await: set
@@ -207,11 +211,16 @@ func (p *Pool) dispatch(j task, n int) {
 // funcJob runs a caller's function over chunks of [0, n).
 type funcJob struct {
 	fn       func(lo, hi int)
+	fnT      func(thread, lo, hi int)
 	n, chunk int
 }
 
-func (j *funcJob) item(c int) {
+func (j *funcJob) item(thread, c int) {
 	lo := c * j.chunk
+	if j.fnT != nil {
+		j.fnT(thread, lo, min(lo+j.chunk, j.n))
+		return
+	}
 	j.fn(lo, min(lo+j.chunk, j.n))
 }
 
@@ -232,5 +241,29 @@ func (p *Pool) Parallel(n int, fn func(lo, hi int)) error {
 	j.chunk = max(1, n/(4*p.threads), (n+maxItems-1)/maxItems)
 	p.dispatch(j, (n+j.chunk-1)/j.chunk)
 	j.fn = nil
+	return nil
+}
+
+// ParallelThreads is Parallel for work that needs scratch space per
+// thread: fn also gets the number of the thread that runs it, in
+// [0, Threads()), and no two calls with the same number run at once. Each
+// index of [0, n) is its own range, for uneven items (fn may be given
+// several in turn).
+func (p *Pool) ParallelThreads(n int, fn func(thread, lo, hi int)) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed.Load() {
+		return ErrClosed
+	}
+	if n <= 0 {
+		return nil
+	}
+	if n > maxItems {
+		return fmt.Errorf("parallel: %w: %d items, at most %d", ErrShape, n, maxItems)
+	}
+	j := &p.fn
+	j.fnT, j.n, j.chunk = fn, n, 1
+	p.dispatch(j, n)
+	j.fnT = nil
 	return nil
 }

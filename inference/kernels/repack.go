@@ -23,29 +23,30 @@ import (
 // 16-row Q8_0 layout the quants are stored plus 128 (unsigned), the form
 // the AVX-512 VNNI instruction multiplies; the kernels take 128·Σx off.
 //
-// F16 (32 rows): column after column, the 32 rows' values of the column
-// (64 bytes), so one load and two conversions give a column of 32 rows in
-// float32 lanes.
+// F16 and BF16 (32 rows): column after column, the 32 rows' values of the
+// column (64 bytes), so one load and two conversions give a column of 32
+// rows in float32 lanes.
 type layout uint8
 
 const (
-	plain  layout = iota
-	q4x8          // Q4_0, 8 rows (AVX2 kernels)
-	q8x8          // Q8_0, 8 rows (AVX2 kernels)
-	q4x16         // Q4_0, 16 rows (AVX-512 kernels)
-	q8x16         // Q8_0, 16 rows, quants biased to unsigned (AVX-512 kernels)
-	f16x32        // F16, 32 rows, column-major in the group (AVX-512 kernels)
+	plain   layout = iota
+	q4x8           // Q4_0, 8 rows (AVX2 kernels)
+	q8x8           // Q8_0, 8 rows (AVX2 kernels)
+	q4x16          // Q4_0, 16 rows (AVX-512 kernels)
+	q8x16          // Q8_0, 16 rows, quants biased to unsigned (AVX-512 kernels)
+	f16x32         // F16, 32 rows, column-major in the group (AVX-512 kernels)
+	bf16x32        // BF16, as f16x32
 	numLayouts
 )
 
 // layoutRows is the rows of one group of each layout.
-var layoutRows = [numLayouts]int{plain: 1, q4x8: 8, q8x8: 8, q4x16: 16, q8x16: 16, f16x32: 32}
+var layoutRows = [numLayouts]int{plain: 1, q4x8: 8, q8x8: 8, q4x16: 16, q8x16: 16, f16x32: 32, bf16x32: 32}
 
 // layoutAct is the activation form the group kernels of each layout read.
-var layoutAct = [numLayouts]actFormat{q4x8: actQ8, q8x8: actQ8, q4x16: actQ8P, q8x16: actQ8P, f16x32: actF16}
+var layoutAct = [numLayouts]actFormat{q4x8: actQ8P, q8x8: actQ8, q4x16: actQ8P, q8x16: actQ8P, f16x32: actF16, bf16x32: actBF16}
 
 // layoutType is the weight type each layout holds.
-var layoutType = [numLayouts]Type{q4x8: Q4_0, q8x8: Q8_0, q4x16: Q4_0, q8x16: Q8_0, f16x32: F16}
+var layoutType = [numLayouts]Type{q4x8: Q4_0, q8x8: Q8_0, q4x16: Q4_0, q8x16: Q8_0, f16x32: F16, bf16x32: BF16}
 
 // Repack returns a copy of m with its rows interleaved in the layout the
 // kernels in use read fastest for its type (see above); when they have
@@ -60,6 +61,7 @@ func Repack(m Matrix) Matrix {
 	}
 	g := m.Rows / rows
 	data := make([]byte, len(m.Data))
+	adviseHuge(data)
 	// A one-off pass at load: spread it over the cores.
 	workers := min(runtime.GOMAXPROCS(0), g)
 	var wg sync.WaitGroup
@@ -81,7 +83,7 @@ func Repack(m Matrix) Matrix {
 // layout lay into dst.
 func interleave(lay layout, dst, src []byte, rb int) {
 	rows := layoutRows[lay]
-	if lay == f16x32 {
+	if lay == f16x32 || lay == bf16x32 {
 		for k := range rb / 2 {
 			for j := range rows {
 				dst[64*k+2*j], dst[64*k+2*j+1] = src[j*rb+2*k], src[j*rb+2*k+1]
@@ -115,9 +117,15 @@ func (m *Matrix) dequantGroupRow(dst []float32, r int) {
 	gb := rows * m.rowBytes
 	g := m.Data[r/rows*gb : (r/rows+1)*gb]
 	j := r % rows
-	if m.layout == f16x32 {
+	switch m.layout {
+	case f16x32:
 		for k := range dst {
 			dst[k] = f16Table[le16(g[64*k+2*j:])]
+		}
+		return
+	case bf16x32:
+		for k := range dst {
+			dst[k] = BF16ToF32(le16(g[64*k+2*j:]))
 		}
 		return
 	}
@@ -165,13 +173,17 @@ var groupDotFallback = func() (f [numLayouts]func(g []byte, a *Activations, t, n
 // and dotQ8_0Go; F16 adds the products in column order.
 func groupDotGo(lay layout, g []byte, a *Activations, t, n int, out []float32, stride int) {
 	rows := layoutRows[lay]
-	if lay == f16x32 {
+	if lay == f16x32 || lay == bf16x32 {
+		dec, act := F16ToF32, actF16
+		if lay == bf16x32 {
+			dec, act = BF16ToF32, actBF16
+		}
 		for i := range n {
-			x := a.floatRow(actF16, t+i)
+			x := a.floatRow(act, t+i)
 			for j := range rows {
 				var s float32
 				for k, v := range x {
-					s += f16Table[le16(g[64*k+2*j:])] * v
+					s += dec(le16(g[64*k+2*j:])) * v
 				}
 				out[i*stride+j] = s
 			}

@@ -114,6 +114,7 @@ type Matrix struct {
 	rowBytes int
 	layout   layout // of the first groups·layoutRows[layout] rows
 	groups   int
+	parts    []int // first row of each part and Rows (Concat); nil for one part
 }
 
 // NewMatrix checks that data holds exactly rows rows of cols values of type t.
@@ -160,3 +161,44 @@ func (m *Matrix) DequantizeRow(dst []float32, r int) error {
 	}
 	return Dequantize(m.Type, dst, m.row(r))
 }
+
+// Concat returns one matrix holding the rows of ms one after the other, a
+// part each, for products that read the same activations (a layer's
+// query, key and value matrices; its gate and up matrices): MatMulParts
+// computes all the parts in one operation and writes each to its own
+// output. The matrices must be plain (not yet interleaved), of one type
+// and width, and every part's rows a multiple of 32, so that no
+// interleaved group (Repack) spans two parts. The rows are copied.
+func Concat(ms ...Matrix) (Matrix, error) {
+	if len(ms) == 0 {
+		return Matrix{}, fmt.Errorf("concat: %w: no matrices", ErrShape)
+	}
+	parts := []int{0}
+	size := 0
+	for i, m := range ms {
+		switch {
+		case m.Type != ms[0].Type || m.Cols != ms[0].Cols:
+			return Matrix{}, fmt.Errorf("concat: %w: matrix %d is %s %d×%d, matrix 0 %s with %d columns", ErrShape, i, m.Type, m.Rows, m.Cols, ms[0].Type, ms[0].Cols)
+		case m.layout != plain || m.parts != nil:
+			return Matrix{}, fmt.Errorf("concat: %w: matrix %d is interleaved or concatenated", ErrShape, i)
+		case m.Rows%32 != 0:
+			return Matrix{}, fmt.Errorf("concat: %w: matrix %d has %d rows, not a multiple of 32", ErrShape, i, m.Rows)
+		}
+		parts = append(parts, parts[len(parts)-1]+m.Rows)
+		size += len(m.Data)
+	}
+	data := make([]byte, 0, size)
+	for _, m := range ms {
+		data = append(data, m.Data...)
+	}
+	out, err := NewMatrix(ms[0].Type, parts[len(parts)-1], ms[0].Cols, data)
+	if err != nil {
+		return Matrix{}, err
+	}
+	out.parts = parts
+	return out, nil
+}
+
+// Parts is the number of matrices Concat joined into m (1 for any other
+// matrix).
+func (m *Matrix) Parts() int { return max(1, len(m.parts)-1) }

@@ -13,22 +13,40 @@ func wsum4AVX2(out *float32, a *float32, v *float32, vs int, np int)
 func wsum1AVX2(out *float32, a *float32, v *float32, vs int, np int)
 
 //go:noescape
+func wsum4AVX512(out *float32, a *float32, v *float32, vs int, np int)
+
+//go:noescape
+func wsum1AVX512(out *float32, a *float32, v *float32, vs int, np int)
+
+//go:noescape
 func streamSumAVX2(p *byte, n int) uint64
 
-// installVector sets the fast versions of ops.go's operations; Dot uses
-// the F32 product kernel (float_amd64.s), so attention scores get the bits
-// of an F32 matrix product.
-func installVector() {
+// installVector sets the fast versions of ops.go's operations for level
+// l; Dot uses the F32 product kernel (float_amd64.s), so attention scores
+// get the bits of an F32 matrix product. Every width of the weighted sum
+// does one multiply-add per output and row, in row order: the same bits.
+func installVector(l Level) {
+	wide := l >= AVX512
 	weightedSumFast = func(out, a, v []float32, stride int) {
 		n := len(out) &^ 7
 		c := 0
+		if wide {
+			for ; c+64 <= n; c += 64 {
+				wsum4AVX512(&out[c], &a[0], &v[c], 4*stride, len(a))
+			}
+			for ; c+16 <= n; c += 16 {
+				wsum1AVX512(&out[c], &a[0], &v[c], 4*stride, len(a))
+			}
+		}
 		for ; c+32 <= n; c += 32 {
 			wsum4AVX2(&out[c], &a[0], &v[c], 4*stride, len(a))
 		}
 		for ; c < n; c += 8 {
 			wsum1AVX2(&out[c], &a[0], &v[c], 4*stride, len(a))
 		}
-		weightedSumGo(out[n:], a, v[n:], stride)
+		if n < len(out) {
+			weightedSumGo(out[n:], a, v[n:], stride)
+		}
 	}
 	dotFast = func(x, y []float32) float32 {
 		n := len(x) &^ 7

@@ -96,3 +96,63 @@ ssdone:
 	VZEROUPPER
 	MOVQ         AX, ret+16(FP)
 	RET
+
+// The AVX-512 weighted sums: 64 (wsum4) or 16 (wsum1) outputs per pass,
+// with wsum4AVX2's arithmetic per output.
+
+// func wsum4AVX512(out *float32, a *float32, v *float32, vs int, np int)
+TEXT ·wsum4AVX512(SB), NOSPLIT, $0-40
+	MOVQ      out+0(FP), DI
+	MOVQ      a+8(FP), DX
+	MOVQ      v+16(FP), SI
+	MOVQ      vs+24(FP), R8
+	MOVQ      np+32(FP), CX
+	VMOVUPS   (DI), Z0
+	VMOVUPS   64(DI), Z1
+	VMOVUPS   128(DI), Z2
+	VMOVUPS   192(DI), Z3
+	TESTQ     CX, CX
+	JZ        ws4zdone
+
+ws4zloop:
+	VBROADCASTSS (DX), Z4
+	VFMADD231PS  (SI), Z4, Z0
+	VFMADD231PS  64(SI), Z4, Z1
+	VFMADD231PS  128(SI), Z4, Z2
+	VFMADD231PS  192(SI), Z4, Z3
+	ADDQ         $4, DX
+	ADDQ         R8, SI
+	DECQ         CX
+	JNZ          ws4zloop
+
+ws4zdone:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	VZEROUPPER
+	RET
+
+// func wsum1AVX512(out *float32, a *float32, v *float32, vs int, np int)
+TEXT ·wsum1AVX512(SB), NOSPLIT, $0-40
+	MOVQ    out+0(FP), DI
+	MOVQ    a+8(FP), DX
+	MOVQ    v+16(FP), SI
+	MOVQ    vs+24(FP), R8
+	MOVQ    np+32(FP), CX
+	VMOVUPS (DI), Z0
+	TESTQ   CX, CX
+	JZ      ws1zdone
+
+ws1zloop:
+	VBROADCASTSS (DX), Z4
+	VFMADD231PS  (SI), Z4, Z0
+	ADDQ         $4, DX
+	ADDQ         R8, SI
+	DECQ         CX
+	JNZ          ws1zloop
+
+ws1zdone:
+	VMOVUPS Z0, (DI)
+	VZEROUPPER
+	RET

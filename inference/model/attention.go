@@ -18,46 +18,71 @@ const (
 	matAttnBlock = 128
 )
 
-// matAttn is the matrix path's scratch.
+// matAttn is one thread's scratch for the matrix path.
 type matAttn struct {
 	q, scores []float32 // block rows × headDim, × span
 	k         []float32 // span × headDim keys
 	keys      kernels.Matrix
+	acts      kernels.Activations
+	outs      [1][]float32 // MatMulLocal's output, kept so the call allocates nothing
 }
 
 // attendRun computes attention for rows[lo:hi], which all belong to one
 // sequence, per block and KV head: scores = Q·Kᵀ as one matrix product,
 // then each row's softmax and weighted sum of values. Positions after a
-// row's own are masked.
+// row's own are masked. The (block, KV head) pairs are the pool's items,
+// each done by one thread from gathering the keys to the weighted sums,
+// the largest (last) blocks first.
 //
 // Batch invariance: a row's output must have the same bits whether it is
 // computed here or alone in attendGroup. The kernels give a score the same
 // bits from MatMul as from Dot, the queries are scaled the same way before
 // either, and both paths sum the values with weightValues.
 func (m *llama) attendRun(l int, rows []Entry, lo, hi int, kv KV) error {
-	c := &m.cfg
+	c, s := &m.cfg, &m.s
 	group := c.Heads / c.KVHeads
 	per := max(1, matAttnBlock/group) // tokens per block
-	for b := lo; b < hi; b += per {
-		e := min(hi, b+per)
+	if len(s.mats) < m.pool.Threads() {
+		s.mats = make([]matAttn, m.pool.Threads())
+	}
+	m.bindParallel()
+	p := &s.par
+	p.l, p.rows, p.lo, p.hi, p.kv, p.err = l, rows, lo, hi, kv, nil
+	n := (hi - lo + per - 1) / per * c.KVHeads
+	err := m.pool.ParallelThreads(n, s.runFn)
+	if err == nil {
+		err = p.err
+	}
+	p.rows, p.kv = nil, nil
+	return err
+}
+
+// attendRunItems is the pool's item for attendRun: item i, counted from
+// the last, is block i/KVHeads and KV head i%KVHeads.
+func (m *llama) attendRunItems(thread, a, b int) {
+	c, s := &m.cfg, &m.s
+	p := &s.par
+	per := max(1, matAttnBlock/(c.Heads/c.KVHeads))
+	n := (p.hi - p.lo + per - 1) / per * c.KVHeads
+	for i := a; i < b; i++ {
+		it := n - 1 - i
+		lo := p.lo + it/c.KVHeads*per
+		hi := min(p.hi, lo+per)
 		span := 0
-		for _, r := range rows[b:e] {
+		for _, r := range p.rows[lo:hi] {
 			span = max(span, r.Pos+1)
 		}
-		for h := range c.KVHeads {
-			if err := m.attendBlock(l, rows, b, e, h, span, kv); err != nil {
-				return err
-			}
+		if err := m.attendBlock(&s.mats[thread], p.l, p.rows, lo, hi, it%c.KVHeads, span, p.kv); err != nil {
+			s.fail(err)
+			return
 		}
 	}
-	return nil
 }
 
 // attendBlock is attendRun for rows[lo:hi] and KV head h over positions
-// [0, span).
-func (m *llama) attendBlock(l int, rows []Entry, lo, hi, h, span int, kv KV) error {
+// [0, span), on the calling thread with scratch t.
+func (m *llama) attendBlock(t *matAttn, l int, rows []Entry, lo, hi, h, span int, kv KV) error {
 	c, s := &m.cfg, &m.s
-	t := &s.mat
 	hd, kvDim, qDim := c.HeadDim, c.KVDim(), c.Heads*c.HeadDim
 	group := c.Heads / c.KVHeads
 	nq := (hi - lo) * group
@@ -86,39 +111,27 @@ func (m *llama) attendBlock(l int, rows []Entry, lo, hi, h, span int, kv KV) err
 	}
 	t.keys = keys // in the scratch, so that its address does not escape
 	t.scores = grow(t.scores, nq*span)
-	if err := m.pool.MatMul(t.scores, &t.keys, t.q, nq); err != nil {
+	if err := t.acts.Set(t.q[:nq*hd], nq, hd); err != nil {
+		return err
+	}
+	t.outs[0] = t.scores
+	err = kernels.MatMulLocal(t.outs[:], &t.keys, &t.acts)
+	t.outs[0] = nil
+	if err != nil {
 		return fmt.Errorf("scores: %w", err)
 	}
-	m.bindParallel()
-	p := &s.par
-	p.l, p.rows, p.lo, p.h, p.span, p.seq, p.kv, p.err = l, rows, lo, h, span, seq, kv, nil
-	err = m.pool.Parallel(nq, s.blockFn)
-	if err == nil {
-		err = p.err
-	}
-	p.rows, p.kv = nil, nil
-	return err
-}
-
-// attendBlockRows is the pool's item for attendBlock's query rows [a, b):
-// each row's softmax and weighted sum of values.
-func (m *llama) attendBlockRows(a, b int) {
-	c, s := &m.cfg, &m.s
-	p, t := &s.par, &s.mat
-	hd, kvDim, qDim := c.HeadDim, c.KVDim(), c.Heads*c.HeadDim
-	group := c.Heads / c.KVHeads
-	for r := a; r < b; r++ {
+	for r := range nq {
 		j, g := r/group, r%group
-		pos := p.rows[p.lo+j].Pos
-		probs := t.scores[r*p.span : r*p.span+pos+1]
+		pos := rows[lo+j].Pos
+		probs := t.scores[r*span : r*span+pos+1]
 		kernels.Softmax(probs)
-		out := s.att[(p.lo+j)*qDim+(p.h*group+g)*hd : (p.lo+j)*qDim+(p.h*group+g+1)*hd]
+		out := s.att[(lo+j)*qDim+(h*group+g)*hd : (lo+j)*qDim+(h*group+g+1)*hd]
 		clear(out)
-		if err := weightValues(out, probs, p.l, p.seq, p.h, hd, kvDim, p.kv); err != nil {
-			s.fail(err)
-			return
+		if err := weightValues(out, probs, l, seq, h, hd, kvDim, kv); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 // scaleQuery writes the query heads in src, scaled by 1/sqrt(headDim), to

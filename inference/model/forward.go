@@ -19,9 +19,9 @@ type scratch struct {
 	logits     []float32 // nOut*vocab
 	single     []int     // rows attended one at a time
 	kept       []Entry   // rows that want logits
-	mat        matAttn
+	mats       []matAttn // one per pool thread
 	acts       kernels.Activations
-	scores     sync.Pool // *[]float32 attention scores, one per running job
+	outs       [3][]float32 // outputs of a joined product
 
 	// par is the state the parallel attention and SwiGLU items read; the
 	// functions handed to the pool are made once (by bindParallel), so a
@@ -33,14 +33,15 @@ type scratch struct {
 		mu                           sync.Mutex
 		err                          error // the first item's error
 	}
-	singleFn, blockFn, swigluFn func(lo, hi int)
+	swigluFn        func(lo, hi int)
+	singleFn, runFn func(thread, lo, hi int)
 }
 
 // bindParallel makes the functions the pool runs for attention and SwiGLU.
 func (m *llama) bindParallel() {
 	s := &m.s
 	if s.singleFn == nil {
-		s.singleFn, s.blockFn, s.swigluFn = m.attendSingles, m.attendBlockRows, m.swigluRows
+		s.singleFn, s.swigluFn, s.runFn = m.attendSingles, m.swigluRows, m.attendRunItems
 	}
 }
 
@@ -165,13 +166,22 @@ func (m *llama) attention(l int, rows []Entry, kv KV) error {
 	if err := s.acts.Set(s.xb[:n*dim], n, dim); err != nil {
 		return err
 	}
-	for _, p := range []struct {
-		out []float32
-		w   *kernels.Matrix
-		nm  string
-	}{{s.q, &L.wq, "q"}, {s.k, &L.wk, "k"}, {s.v, &L.wv, "v"}} {
-		if err := m.pool.MatMulActs(p.out[:n*p.w.Rows], p.w, &s.acts); err != nil {
-			return fmt.Errorf("layer %d attn_%s: %w", l, p.nm, err)
+	if L.qkv.Rows > 0 {
+		s.outs[0], s.outs[1], s.outs[2] = s.q[:n*qDim], s.k[:n*kvDim], s.v[:n*kvDim]
+		err := m.pool.MatMulParts(s.outs[:3], &L.qkv, &s.acts)
+		s.outs = [3][]float32{}
+		if err != nil {
+			return fmt.Errorf("layer %d attn_qkv: %w", l, err)
+		}
+	} else {
+		for _, p := range []struct {
+			out []float32
+			w   *kernels.Matrix
+			nm  string
+		}{{s.q, &L.wq, "q"}, {s.k, &L.wk, "k"}, {s.v, &L.wv, "v"}} {
+			if err := m.pool.MatMulActs(p.out[:n*p.w.Rows], p.w, &s.acts); err != nil {
+				return fmt.Errorf("layer %d attn_%s: %w", l, p.nm, err)
+			}
 		}
 	}
 	for i, e := range rows {
@@ -203,7 +213,10 @@ func (m *llama) attention(l int, rows []Entry, kv KV) error {
 	}
 	m.bindParallel()
 	s.par.l, s.par.rows, s.par.kv, s.par.err = l, rows, kv, nil
-	err := m.pool.Parallel(len(s.single)*c.KVHeads, s.singleFn)
+	if len(s.mats) < m.pool.Threads() {
+		s.mats = make([]matAttn, m.pool.Threads())
+	}
+	err := m.pool.ParallelThreads(len(s.single)*c.KVHeads, s.singleFn)
 	if err == nil {
 		err = s.par.err
 	}
@@ -216,11 +229,11 @@ func (m *llama) attention(l int, rows []Entry, kv KV) error {
 
 // attendSingles is the pool's item for the rows attended one at a time:
 // items j of [lo, hi) are (row s.single[j/KVHeads], KV head j%KVHeads).
-func (m *llama) attendSingles(lo, hi int) {
+func (m *llama) attendSingles(thread, lo, hi int) {
 	s, c := &m.s, &m.cfg
 	for j := lo; j < hi; j++ {
 		i := s.single[j/c.KVHeads]
-		if err := m.attendGroup(s.par.l, s.par.rows[i], i, j%c.KVHeads, s.par.kv); err != nil {
+		if err := m.attendGroup(&s.mats[thread], s.par.l, s.par.rows[i], i, j%c.KVHeads, s.par.kv); err != nil {
 			s.fail(err)
 			return
 		}
@@ -228,21 +241,16 @@ func (m *llama) attendSingles(lo, hi int) {
 }
 
 // attendGroup computes the outputs of the query heads that share KV head h
-// for row i, reading each cached key row once for all of them. Its
-// arithmetic is attendBlock's, so a token gets the same bits alone as in
-// a prompt chunk.
-func (m *llama) attendGroup(l int, e Entry, i, h int, kv KV) error {
+// for row i, with the calling thread's scratch t; kernels.DotRows scores a
+// page of cached keys in one call. Its arithmetic is attendBlock's, so a
+// token gets the same bits alone as in a prompt chunk.
+func (m *llama) attendGroup(t *matAttn, l int, e Entry, i, h int, kv KV) error {
 	s, c := &m.s, &m.cfg
 	hd, kvDim, qDim := c.HeadDim, c.KVDim(), c.Heads*c.HeadDim
 	group := c.Heads / c.KVHeads
 	span := e.Pos + 1
-	bp, _ := s.scores.Get().(*[]float32)
-	if bp == nil {
-		bp = new([]float32)
-	}
-	defer s.scores.Put(bp)
-	*bp = grow(*bp, group*span)
-	scores := *bp
+	t.scores = grow(t.scores, group*span)
+	scores := t.scores
 	q := s.q[i*qDim+h*group*hd : i*qDim+(h+1)*group*hd]
 	// Scaled in place: nothing reads this row's queries after attention.
 	scaleQuery(q, q, hd)
@@ -252,11 +260,8 @@ func (m *llama) attendGroup(l int, e Entry, i, h int, kv KV) error {
 		if nr == 0 {
 			return fmt.Errorf("sequence %d has no keys at position %d", e.Seq, p)
 		}
-		for r := range nr {
-			kr := k[r*kvDim+h*hd : r*kvDim+(h+1)*hd]
-			for g := range group {
-				scores[g*span+p+r] = kernels.Dot(kr, q[g*hd:(g+1)*hd])
-			}
+		for g := range group {
+			kernels.DotRows(scores[g*span+p:g*span+p+nr], k[h*hd:], kvDim, q[g*hd:(g+1)*hd])
 		}
 		p += nr
 	}
@@ -285,11 +290,20 @@ func (m *llama) feedForward(l, n int) error {
 	if err := s.acts.Set(s.xb[:n*dim], n, dim); err != nil {
 		return err
 	}
-	if err := m.pool.MatMulActs(s.gate[:n*ffn], &L.gate, &s.acts); err != nil {
-		return fmt.Errorf("layer %d ffn_gate: %w", l, err)
-	}
-	if err := m.pool.MatMulActs(s.up[:n*ffn], &L.up, &s.acts); err != nil {
-		return fmt.Errorf("layer %d ffn_up: %w", l, err)
+	if L.gateUp.Rows > 0 {
+		s.outs[0], s.outs[1] = s.gate[:n*ffn], s.up[:n*ffn]
+		err := m.pool.MatMulParts(s.outs[:2], &L.gateUp, &s.acts)
+		s.outs = [3][]float32{}
+		if err != nil {
+			return fmt.Errorf("layer %d ffn_gate_up: %w", l, err)
+		}
+	} else {
+		if err := m.pool.MatMulActs(s.gate[:n*ffn], &L.gate, &s.acts); err != nil {
+			return fmt.Errorf("layer %d ffn_gate: %w", l, err)
+		}
+		if err := m.pool.MatMulActs(s.up[:n*ffn], &L.up, &s.acts); err != nil {
+			return fmt.Errorf("layer %d ffn_up: %w", l, err)
+		}
 	}
 	if n*ffn >= 1<<16 {
 		m.bindParallel()

@@ -33,6 +33,10 @@ type llamaLayer struct {
 	attnNorm, ffnNorm []float32
 	wq, wk, wv, wo    kernels.Matrix
 	gate, up, down    kernels.Matrix
+	// qkv and gateUp, when set, join wq, wk, wv and gate, up
+	// (kernels.Concat), which are then empty: one product (and one
+	// handing out of work) instead of three and two.
+	qkv, gateUp kernels.Matrix
 }
 
 // loadLlama reads the hyperparameters and binds every tensor.
@@ -49,17 +53,20 @@ func loadLlama(f *gguf.File, o Options) (Model, error) {
 	m.layers = make([]llamaLayer, cfg.Layers)
 	for i := range m.layers {
 		name := func(part string) string { return gguf.LayerTensor(i, part) }
-		m.layers[i] = llamaLayer{
+		L := llamaLayer{
 			attnNorm: b.vector(name(gguf.LayerAttnNorm), cfg.Dim),
-			wq:       b.matrix(name(gguf.LayerAttnQ), qDim, cfg.Dim),
-			wk:       b.matrix(name(gguf.LayerAttnK), kvDim, cfg.Dim),
-			wv:       b.matrix(name(gguf.LayerAttnV), kvDim, cfg.Dim),
+			wq:       b.plain(name(gguf.LayerAttnQ), qDim, cfg.Dim),
+			wk:       b.plain(name(gguf.LayerAttnK), kvDim, cfg.Dim),
+			wv:       b.plain(name(gguf.LayerAttnV), kvDim, cfg.Dim),
 			wo:       b.matrix(name(gguf.LayerAttnOutput), cfg.Dim, qDim),
 			ffnNorm:  b.vector(name(gguf.LayerFFNNorm), cfg.Dim),
-			gate:     b.matrix(name(gguf.LayerFFNGate), cfg.FFN, cfg.Dim),
-			up:       b.matrix(name(gguf.LayerFFNUp), cfg.FFN, cfg.Dim),
+			gate:     b.plain(name(gguf.LayerFFNGate), cfg.FFN, cfg.Dim),
+			up:       b.plain(name(gguf.LayerFFNUp), cfg.FFN, cfg.Dim),
 			down:     b.matrix(name(gguf.LayerFFNDown), cfg.Dim, cfg.FFN),
 		}
+		L.qkv = b.join(&L.wq, &L.wk, &L.wv)
+		L.gateUp = b.join(&L.gate, &L.up)
+		m.layers[i] = L
 	}
 	m.outNorm = b.vector(gguf.TensorOutputNorm, cfg.Dim)
 	if _, ok := f.Tensor(gguf.TensorOutput); ok {
@@ -130,7 +137,43 @@ func (b *binder) tensor(name string, rows, cols int) *gguf.Tensor {
 	return t
 }
 
+// matrix binds a matrix tensor, interleaved for the kernels when b.repack.
 func (b *binder) matrix(name string, rows, cols int) kernels.Matrix {
+	m := b.plain(name, rows, cols)
+	if b.repack && b.err == nil {
+		m = kernels.Repack(m)
+	}
+	return m
+}
+
+// join concatenates matrices that read the same activations into one
+// (interleaved when b.repack) and empties them; when they cannot be joined
+// (the file layout is kept, or their types or sizes differ) it interleaves
+// each as matrix does and returns an empty matrix.
+func (b *binder) join(ms ...*kernels.Matrix) kernels.Matrix {
+	if b.err != nil {
+		return kernels.Matrix{}
+	}
+	if b.repack {
+		parts := make([]kernels.Matrix, len(ms))
+		for i, m := range ms {
+			parts[i] = *m
+		}
+		if cat, err := kernels.Concat(parts...); err == nil {
+			for _, m := range ms {
+				*m = kernels.Matrix{}
+			}
+			return kernels.Repack(cat)
+		}
+		for _, m := range ms {
+			*m = kernels.Repack(*m)
+		}
+	}
+	return kernels.Matrix{}
+}
+
+// plain binds a matrix tensor in the file's layout.
+func (b *binder) plain(name string, rows, cols int) kernels.Matrix {
 	t := b.tensor(name, rows, cols)
 	if t == nil {
 		return kernels.Matrix{}
@@ -144,9 +187,6 @@ func (b *binder) matrix(name string, rows, cols int) kernels.Matrix {
 	if err != nil {
 		b.err = fmt.Errorf("%w: tensor %s: %v", ErrFormat, name, err)
 		return kernels.Matrix{}
-	}
-	if b.repack {
-		m = kernels.Repack(m)
 	}
 	if b.byType == nil {
 		b.byType = map[string]int64{}

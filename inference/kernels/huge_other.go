@@ -1,0 +1,6 @@
+//go:build !linux
+
+package kernels
+
+// adviseHuge does nothing here.
+func adviseHuge([]byte) {}
