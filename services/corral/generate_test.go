@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/corral-ai/corral/inference/chattemplate"
 	"github.com/corral-ai/corral/inference/gguf"
+	"github.com/corral-ai/corral/inference/kernels"
 	"github.com/corral-ai/corral/inference/model/synth"
 	"github.com/corral-ai/corral/inference/shareddata"
 	"github.com/corral-ai/corral/inference/tokenizer"
@@ -209,15 +211,56 @@ func TestModelSynth(t *testing.T) {
 }
 
 // updateGolden rewrites the outputs of testdata/generate/*.golden that
-// changed; use it only when the numerics changed on purpose, and say so in
-// the file's comment line.
+// changed, for every kernel level this processor runs; use it only when
+// the numerics changed on purpose, and say so in the file's comment line.
 var updateGolden = flag.Bool("update", false, "rewrite changed outputs in testdata/generate/*.golden")
 
+// goldenSection matches the line that opens one kernel level's output.
+var goldenSection = regexp.MustCompile(`(?m)^--- (portable|avx2|avx512)\n`)
+
+// goldenFile is one testdata/generate/*.golden file: the arguments one per
+// line, then for each kernel level a "--- LEVEL" line and stdout byte for
+// byte. Outputs depend on the level because the vector kernels add in a
+// different order (and sampling turns a last-bit difference into another
+// token); they never depend on the thread count.
+type goldenFile struct {
+	head string
+	outs map[string]string
+}
+
+func parseGolden(data string) (goldenFile, error) {
+	g := goldenFile{outs: map[string]string{}}
+	locs := goldenSection.FindAllStringSubmatchIndex(data, -1)
+	if len(locs) == 0 || locs[0][0] == 0 || data[locs[0][0]-1] != '\n' {
+		return g, errors.New("no --- LEVEL line after the arguments")
+	}
+	g.head = data[:locs[0][0]-1]
+	for i, loc := range locs {
+		end := len(data)
+		if i+1 < len(locs) {
+			end = locs[i+1][0]
+		}
+		g.outs[data[loc[2]:loc[3]]] = data[loc[1]:end]
+	}
+	return g, nil
+}
+
+func (g goldenFile) String() string {
+	var b strings.Builder
+	b.WriteString(g.head)
+	b.WriteString("\n")
+	for l := kernels.Portable; l <= kernels.AVX512; l++ {
+		if out, ok := g.outs[l.String()]; ok {
+			fmt.Fprintf(&b, "--- %s\n%s", l, out)
+		}
+	}
+	return b.String()
+}
+
 // TestGenerateGoldenOutputs replays outputs of `corral generate` recorded
-// before it ran through inference/engine (testdata/generate/*.golden: the
-// arguments one per line, "---", then stdout byte for byte), on the
-// stories260K model and the demo model. The recording used 2 threads;
-// outputs do not depend on the thread count, and 1 runs faster on a busy
+// before it ran through inference/engine (testdata/generate/*.golden), on
+// the stories260K model and the demo model, at every kernel level the
+// processor runs. The recording used 2 threads; 1 runs faster on a busy
 // machine.
 func TestGenerateGoldenOutputs(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "generate", "*.golden"))
@@ -238,18 +281,19 @@ func TestGenerateGoldenOutputs(t *testing.T) {
 		}
 		return demo
 	}
+	defer kernels.SetLevel(kernels.CurrentLevel())
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".golden"), func(t *testing.T) {
 			data, err := os.ReadFile(file)
 			if err != nil {
 				t.Fatal(err)
 			}
-			head, want, ok := strings.Cut(string(data), "\n---\n")
-			if !ok {
-				t.Fatalf("%s: no --- line", file)
+			g, err := parseGolden(string(data))
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
 			}
 			args := []string{"generate", "--threads", "1"}
-			for _, line := range strings.Split(head, "\n") {
+			for _, line := range strings.Split(g.head, "\n") {
 				if strings.HasPrefix(line, "#") {
 					continue
 				}
@@ -258,18 +302,28 @@ func TestGenerateGoldenOutputs(t *testing.T) {
 				}
 				args = append(args, line)
 			}
-			stdout, stderr, err := runCLI(t, args...)
-			if err != nil {
-				t.Fatalf("generate: %v\n%s", err, stderr)
+			changed := false
+			for l := kernels.Portable; l <= kernels.Available(); l++ {
+				kernels.SetLevel(l)
+				stdout, stderr, err := runCLI(t, args...)
+				if err != nil {
+					t.Fatalf("%s: generate: %v\n%s", l, err, stderr)
+				}
+				want, ok := g.outs[l.String()]
+				switch {
+				case *updateGolden && stdout != want:
+					g.outs[l.String()] = stdout
+					changed = true
+				case !ok:
+					t.Errorf("%s has no output for kernel level %s; record it with -update", file, l)
+				case stdout != want:
+					t.Errorf("%s: output differs from %s\ngot  %q\nwant %q", l, file, stdout, want)
+				}
 			}
-			if *updateGolden && stdout != want {
-				if err := os.WriteFile(file, []byte(head+"\n---\n"+stdout), 0o644); err != nil {
+			if changed {
+				if err := os.WriteFile(file, []byte(g.String()), 0o644); err != nil {
 					t.Fatal(err)
 				}
-				return
-			}
-			if stdout != want {
-				t.Fatalf("output differs from %s\ngot  %q\nwant %q", file, stdout, want)
 			}
 		})
 	}
