@@ -97,6 +97,7 @@ func (e *Engine) reap() {
 		w.pending[c] = slices.DeleteFunc(w.pending[c], func(q *sequence) bool { return q.state == stateDone })
 	}
 	w.running = slices.DeleteFunc(w.running, func(q *sequence) bool { return q.state == stateDone })
+	e.running.Store(int32(len(w.running)))
 }
 
 // step plans one batch, runs it through the model and takes each

@@ -128,13 +128,6 @@ func New(cfg Config, deps role.Deps) (*Role, error) {
 	log.Info("model", "path", path, "id", r.info.GetId(), "name", st.Name, "architecture", st.Architecture,
 		"parameters", st.Parameters, "weight_type", st.WeightType, "bytes", st.FileSize, "demo", demo,
 		"chat_template", r.info.GetChatTemplate(), "threads", threads)
-	kvMemory := "auto"
-	if cfg.KVMemory > 0 {
-		kvMemory = bytesize.Format(cfg.KVMemory)
-	}
-	// The one-sequence engine sizes its cache per request; these take
-	// effect with the batching engine's options.
-	log.Info("kv cache", "type", cfg.KVType.String(), "memory", kvMemory, "in_effect", false)
 	return r, nil
 }
 
@@ -183,10 +176,21 @@ func (r *Role) serveModels(w http.ResponseWriter, _ *http.Request) {
 // are drained by the server before Run is asked to stop.
 func (r *Role) Run(ctx context.Context) error {
 	defer r.bundle.Close()
-	e, err := engine.New(r.bundle, engine.Options{QueueSize: r.cfg.QueueSize, Logger: r.log.With("component", "engine")})
+	e, err := engine.New(r.bundle, engine.Options{
+		QueueSize: r.cfg.QueueSize, KVMemory: r.cfg.KVMemory, KVType: r.cfg.KVType,
+		Logger: r.log.With("component", "engine"),
+	})
 	if err != nil {
 		return fmt.Errorf("start engine: %w", err)
 	}
+	kv := e.KV()
+	budget := "auto"
+	if r.cfg.KVMemory > 0 {
+		budget = "configured"
+	}
+	r.log.Info("kv cache", "type", kv.Type.String(), "memory", bytesize.Format(kv.Bytes), "budget", budget,
+		"blocks", kv.Blocks, "block_tokens", kv.BlockTokens, "tokens", kv.Blocks*kv.BlockTokens,
+		"bytes_per_token", int64(kv.BytesPerToken), "contexts", kv.Blocks*kv.BlockTokens/max(e.ContextLength(), 1))
 	r.eng.Store(e)
 	unobserve, err := r.metrics.observe(r.running)
 	if err != nil {
