@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode"
 
 	"github.com/corral-ai/corral/persona"
 	"github.com/corral-ai/corral/persona/store"
@@ -35,7 +34,8 @@ type command struct {
 const maxCommandLen = 80
 
 // parseCommand reads a command from a message's text. Only a text that
-// starts with "/" followed by a letter is one; case is ignored.
+// starts with "/" and a word of letters (then digits or '_') is one; case
+// is ignored.
 func parseCommand(text string) (command, bool) {
 	text = strings.TrimSpace(text)
 	if len(text) < 2 || len(text) > maxCommandLen || text[0] != '/' {
@@ -45,10 +45,10 @@ func parseCommand(text string) (command, bool) {
 	if len(fields) == 0 {
 		return command{}, false
 	}
-	if r := []rune(fields[0])[0]; !unicode.IsLetter(r) {
+	name := strings.ToLower(fields[0])
+	if !commandWord(name) {
 		return command{}, false
 	}
-	name := strings.ToLower(fields[0])
 	args := fields[1:]
 	switch {
 	case name == "help" || name == "start":
@@ -61,6 +61,17 @@ func parseCommand(text string) (command, bool) {
 		return command{kind: cmdPickPersona, handle: strings.TrimPrefix(args[0], "@")}, true
 	}
 	return command{kind: cmdUnknown, name: "/" + name}, true
+}
+
+// commandWord reports whether w can name a command: a letter, then
+// letters, digits or '_' ("/usr/bin" and "/5" are not commands).
+func commandWord(w string) bool {
+	for i, r := range w {
+		if !(r >= 'a' && r <= 'z' || i > 0 && (r >= '0' && r <= '9' || r == '_')) {
+			return false
+		}
+	}
+	return w != ""
 }
 
 // Texts the chat role answers with by itself.

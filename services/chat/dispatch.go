@@ -192,7 +192,7 @@ func (d *dispatcher) accept(ctx context.Context, msg jetstream.Msg) {
 	if l.cancel != nil && !l.committed && l.superseded < maxSupersede {
 		l.superseded++
 		l.cancel(errSuperseded)
-		d.metrics.superseded.Add(ctx, 1)
+		d.metrics.superseded.Add(ctx, 1, metricAttrs(corralv1.PlatformToken(m.GetPlatform())))
 	}
 }
 
