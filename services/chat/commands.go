@@ -42,7 +42,7 @@ func parseCommand(text string) (command, bool) {
 		return command{}, false
 	}
 	fields := strings.Fields(text[1:])
-	if len(fields) == 0 {
+	if len(fields) == 0 || !strings.HasPrefix(text[1:], fields[0]) {
 		return command{}, false
 	}
 	name := strings.ToLower(fields[0])

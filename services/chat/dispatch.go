@@ -280,7 +280,11 @@ func (d *dispatcher) finish(batch []*job, err error) {
 			continue
 		}
 		j.span.RecordError(err)
-		d.deadLetter(j, natsbus.DLQReasonPermanent, err)
+		reason := natsbus.DLQReasonMaxDeliver // tried MaxAttempts times
+		if natsbus.IsPermanent(err) {
+			reason = natsbus.DLQReasonPermanent
+		}
+		d.deadLetter(j, reason, err)
 	}
 }
 
