@@ -38,6 +38,9 @@ type job struct {
 	// place a context is kept in a struct.
 	ctx  context.Context //nolint:containedctx // queued request record
 	span trace.Span
+	// rated is set once the message counted against the rate limit; only
+	// the lane's goroutine touches it.
+	rated bool
 }
 
 // lane is one conversation's queue: the messages waiting, and the handling

@@ -55,7 +55,8 @@ func (r *Role) generate(ctx context.Context, conv corralv1.Conversation, v perso
 		if err != nil {
 			return generated{}, natsbus.Permanent(fmt.Errorf("assemble prompt: %w", err))
 		}
-		out, err := r.stream(ctx, conv, v, pol, prompt, maxTok, requestID+"#"+strconv.Itoa(try))
+		id := requestID + "#" + strconv.FormatInt(r.now().UnixNano(), 36) + "." + strconv.Itoa(try)
+		out, err := r.stream(ctx, conv, v, pol, prompt, maxTok, id)
 		if errors.Is(err, inferclient.ErrPromptTooLong) && try < promptRetries {
 			budget = prompt.Tokens / 2
 			continue

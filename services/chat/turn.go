@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -105,7 +106,7 @@ func (r *Role) answer(ctx context.Context, batch []*job, commit func() bool) err
 	done := func() error { return at("state", r.state.markSeen(ctx, ids, r.cfg.DedupeTTL)) }
 
 	// 2. The business side: a person answering pauses the bot.
-	users, paused, err := r.business(ctx, conv, fresh)
+	users, human, paused, err := r.business(ctx, conv, fresh)
 	if err != nil {
 		return err
 	}
@@ -113,18 +114,20 @@ func (r *Role) answer(ctx context.Context, batch []*job, commit func() bool) err
 		if !commit() {
 			return errSuperseded
 		}
-		if paused && len(users) > 0 {
+		if paused {
 			r.metrics.message(ctx, platform, msgPaused, len(users))
-			if err := r.keepPaused(ctx, conv, users); err != nil {
-				return err
-			}
+		} else {
+			users = nil // nothing to mark read
+		}
+		if err := r.keepPaused(ctx, conv, human, users); err != nil {
+			return err
 		}
 		return done()
 	}
 	last := users[len(users)-1]
 
 	// 3. A flood gets one notice a minute instead of replies.
-	switch v, err := r.state.rate(ctx, conv, len(users), r.cfg.RateLimit); {
+	switch v, err := r.rate(ctx, conv, batch, users); {
 	case err != nil:
 		return at("state", err)
 	case v != rateOK:
@@ -167,7 +170,7 @@ func (r *Role) answer(ctx context.Context, batch []*job, commit func() bool) err
 		if err != nil {
 			return at("history", err)
 		}
-		turns := hist
+		turns := append(hist, human...)
 		for _, text := range t.texts {
 			turns = append(turns, persona.Message{Role: persona.User, Content: text})
 		}
@@ -203,12 +206,14 @@ func (r *Role) answer(ctx context.Context, batch []*job, commit func() bool) err
 	if !commit() {
 		return errSuperseded
 	}
-	if len(t.texts) > 0 {
-		stored := make([]persona.Message, 0, len(t.stored)+1)
+	if len(t.texts) > 0 || len(human) > 0 {
+		stored := slices.Clone(human)
 		for _, s := range t.stored {
 			stored = append(stored, persona.Message{Role: persona.User, Content: s})
 		}
-		stored = append(stored, persona.Message{Role: persona.Assistant, Content: gen.stored})
+		if len(t.texts) > 0 {
+			stored = append(stored, persona.Message{Role: persona.Assistant, Content: gen.stored})
+		}
 		if err := r.store.AppendHistory(ctx, conv, stored...); err != nil {
 			return at("history", err)
 		}
@@ -227,6 +232,28 @@ func (r *Role) answer(ctx context.Context, batch []*job, commit func() bool) err
 		}
 	}
 	return done()
+}
+
+// rate counts the batch's user messages against the rate limit, each
+// message once however often its batch is handled again.
+func (r *Role) rate(ctx context.Context, conv corralv1.Conversation, batch []*job, users []*corralv1.ChatMessage) (rateVerdict, error) {
+	var fresh []*job
+	for _, j := range batch {
+		if !j.rated && slices.Contains(users, j.m) {
+			fresh = append(fresh, j)
+		}
+	}
+	if len(fresh) == 0 {
+		return rateOK, nil
+	}
+	v, err := r.state.rate(ctx, conv, len(fresh), r.cfg.RateLimit)
+	if err != nil {
+		return rateOK, err
+	}
+	for _, j := range fresh {
+		j.rated = true
+	}
+	return v, nil
 }
 
 // turnPlan is what a batch's user messages ask for.
@@ -298,11 +325,12 @@ func (r *Role) plan(ctx context.Context, conv corralv1.Conversation, users []*co
 
 // business applies what the business side did (pause, resume) and returns
 // the user messages the bot may answer: those after the last time a
-// person stepped in, none while the bot is paused.
-func (r *Role) business(ctx context.Context, conv corralv1.Conversation, fresh []*corralv1.ChatMessage) (users []*corralv1.ChatMessage, paused bool, err error) {
+// person stepped in, none while the bot is paused. human holds what people
+// wrote from the business side, for history once the batch commits.
+func (r *Role) business(ctx context.Context, conv corralv1.Conversation, fresh []*corralv1.ChatMessage) (users []*corralv1.ChatMessage, human []persona.Message, paused bool, err error) {
 	platform := corralv1.PlatformToken(conv.Platform)
 	if paused, err = r.state.paused(ctx, conv); err != nil {
-		return nil, false, at("state", err)
+		return nil, nil, false, at("state", err)
 	}
 	for _, m := range fresh {
 		switch m.GetKind() {
@@ -311,22 +339,25 @@ func (r *Role) business(ctx context.Context, conv corralv1.Conversation, fresh [
 			switch m.GetBusiness().GetAction() {
 			case corralv1.BusinessAction_BUSINESS_ACTION_HUMAN_MESSAGE, corralv1.BusinessAction_BUSINESS_ACTION_THREAD_TAKEN:
 				if err := r.state.pause(ctx, conv, r.cfg.Pause); err != nil {
-					return nil, false, at("state", err)
+					return nil, nil, false, at("state", err)
+				}
+				// What the user wrote before is the person's to answer,
+				// and stays in history in order.
+				for _, u := range users {
+					if text := strings.TrimSpace(u.GetText()); text != "" {
+						human = append(human, persona.Message{Role: persona.User, Content: r.safety.Check(text, safety.User, nil).Redacted})
+					}
 				}
 				if text := strings.TrimSpace(m.GetText()); text != "" {
 					// The person's answer is part of the conversation the
 					// bot continues later.
-					v := r.safety.Check(text, safety.Assistant, nil)
-					if err := r.store.AppendHistory(ctx, conv, persona.Message{Role: persona.Assistant, Content: v.Redacted}); err != nil {
-						return nil, false, at("history", err)
-					}
+					human = append(human, persona.Message{Role: persona.Assistant, Content: r.safety.Check(text, safety.Assistant, nil).Redacted})
 				}
-				// What the user wrote before is the person's to answer.
 				r.metrics.message(ctx, platform, msgPaused, len(users))
 				users, paused = nil, true
 			case corralv1.BusinessAction_BUSINESS_ACTION_THREAD_PASSED:
 				if err := r.state.resume(ctx, conv); err != nil {
-					return nil, false, at("state", err)
+					return nil, nil, false, at("state", err)
 				}
 				paused = false
 			}
@@ -336,13 +367,14 @@ func (r *Role) business(ctx context.Context, conv corralv1.Conversation, fresh [
 			users = append(users, m)
 		}
 	}
-	return users, paused, nil
+	return users, human, paused, nil
 }
 
-// keepPaused records what users wrote while a person answers for the bot,
-// so the bot knows it later, and marks it read.
-func (r *Role) keepPaused(ctx context.Context, conv corralv1.Conversation, users []*corralv1.ChatMessage) error {
-	var msgs []persona.Message
+// keepPaused records what users wrote while a person answers for the bot
+// (after what the person wrote), so the bot knows it later, and marks it
+// read.
+func (r *Role) keepPaused(ctx context.Context, conv corralv1.Conversation, human []persona.Message, users []*corralv1.ChatMessage) error {
+	msgs := human
 	for _, m := range users {
 		if text := strings.TrimSpace(m.GetText()); text != "" {
 			v := r.safety.Check(text, safety.User, nil)
@@ -353,6 +385,9 @@ func (r *Role) keepPaused(ctx context.Context, conv corralv1.Conversation, users
 		if err := r.store.AppendHistory(ctx, conv, msgs...); err != nil {
 			return at("history", err)
 		}
+	}
+	if len(users) == 0 {
+		return nil
 	}
 	return r.publishAction(ctx, users[len(users)-1], corralv1.OutboundAction_OUTBOUND_ACTION_MARK_READ)
 }

@@ -30,6 +30,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/corral-ai/corral/bots/graphtest"
@@ -82,6 +85,8 @@ type mesh struct {
 	graph      *graphtest.Server
 	graphURL   string
 	gatewayURL string
+	// chatMetrics reads the metrics of the chat roles the mesh starts.
+	chatMetrics *sdkmetric.ManualReader
 }
 
 // meshOptions say what a mesh starts with.
@@ -94,7 +99,7 @@ type meshOptions struct {
 func newMesh(t *testing.T, o meshOptions) *mesh {
 	t.Helper()
 	propagatorOnce.Do(func() { otel.SetTextMapPropagator(telemetry.Propagator()) })
-	m := &mesh{t: t, natsURL: natstest.URL(t), redisURL: storetest.RedisURL(t)}
+	m := &mesh{t: t, natsURL: natstest.URL(t), redisURL: storetest.RedisURL(t), chatMetrics: sdkmetric.NewManualReader()}
 	m.prefix = storetest.Prefix(t, m.redisURL)
 	var err error
 	if m.nc, err = nats.Connect(m.natsURL); err != nil {
@@ -228,7 +233,9 @@ func (m *mesh) startChat(mutate func(*chat.Config)) {
 		m.t.Fatal(err)
 	}
 	m.t.Cleanup(nc.Close)
-	r, err := chat.New(cfg, m.deps(nc))
+	deps := m.deps(nc)
+	deps.Meter = sdkmetric.NewMeterProvider(sdkmetric.WithReader(m.chatMetrics))
+	r, err := chat.New(cfg, deps)
 	if err != nil {
 		m.t.Fatal(err)
 	}
@@ -427,6 +434,34 @@ func (m *mesh) outbound() []*corralv1.OutboundMessage {
 	return out
 }
 
+// chatCounter sums a chat counter's points whose attributes include want.
+func (m *mesh) chatCounter(name string, want ...attribute.KeyValue) int64 {
+	m.t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := m.chatMetrics.Collect(context.Background(), &rm); err != nil {
+		m.t.Fatal(err)
+	}
+	var total int64
+	for _, sm := range rm.ScopeMetrics {
+		for _, met := range sm.Metrics {
+			sum, ok := met.Data.(metricdata.Sum[int64])
+			if met.Name != name || !ok {
+				continue
+			}
+		points:
+			for _, p := range sum.DataPoints {
+				for _, kv := range want {
+					if v, ok := p.Attributes.Value(kv.Key); !ok || v != kv.Value {
+						continue points
+					}
+				}
+				total += p.Value
+			}
+		}
+	}
+	return total
+}
+
 func describeCalls(cs []graphtest.Call) string {
 	var b strings.Builder
 	for _, c := range cs {
@@ -485,6 +520,14 @@ func TestMessagingDuplicateWebhook(t *testing.T) {
 	m.settle()
 	if got := m.sentTo("5215500000001"); len(got) != 1 {
 		t.Fatalf("%d sends, want 1:\n%s", len(got), describeCalls(m.graph.Calls()))
+	}
+	// JetStream dropped the gateway's repeats; the chat role the late one.
+	wa := attribute.String("platform", "whatsapp")
+	if got := m.chatCounter("corral_chat_dedupes", wa); got != 1 {
+		t.Errorf("corral_chat_dedupes = %d, want 1", got)
+	}
+	if got := m.chatCounter("corral_chat_replies", wa, attribute.String("kind", "generated")); got != 1 {
+		t.Errorf("corral_chat_replies{kind=generated} = %d, want 1", got)
 	}
 }
 
@@ -787,6 +830,25 @@ func TestMessagingPausedByHuman(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	m.post(gateway.PathMessenger, msBody(u, "m_P3", "are you there, bot?"))
 	m.waitSent(u, 2)
+
+	// WhatsApp: a message typed in the WhatsApp Business app.
+	const wu = "5215500000007"
+	m.post(gateway.PathWhatsApp, mustJSON(map[string]any{"object": "whatsapp_business_account", "entry": []any{map[string]any{
+		"id": "310000000000001", "changes": []any{map[string]any{"field": "smb_message_echoes", "value": map[string]any{
+			"messaging_product": "whatsapp",
+			"metadata":          map[string]any{"display_phone_number": "15550001111", "phone_number_id": meshWAChannel},
+			"message_echoes": []any{map[string]any{"from": "15550001111", "to": wu, "id": "wamid.ECHO", "timestamp": strconv.FormatInt(time.Now().Unix(), 10),
+				"type": "text", "text": map[string]any{"body": "Maria from the shop here."}}},
+		}}},
+	}}}))
+	m.post(gateway.PathWhatsApp, waBody(waMessage{user: wu, id: "wamid.P4", text: "hi Maria"}))
+	m.settle()
+	if n := len(m.sentTo(wu)); n != 0 {
+		t.Fatalf("%d sends while paused by the WhatsApp Business app, want none", n)
+	}
+	if got := m.chatCounter("corral_chat_messages", attribute.String("outcome", "paused")); got != 2 {
+		t.Errorf("corral_chat_messages{outcome=paused} = %d, want 2", got)
+	}
 }
 
 // TestMessagingRateLimit: a user over the rate limit gets one notice,
