@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 
+	"github.com/corral-ai/corral/services/chat"
 	"github.com/corral-ai/corral/services/gateway"
 	"github.com/corral-ai/corral/services/inference"
 	"github.com/corral-ai/corral/services/internal/role"
@@ -15,6 +16,7 @@ import (
 var roles = []role.Definition{
 	inference.Definition,
 	gateway.Definition,
+	chat.Definition,
 	sender.Definition,
 }
 
