@@ -8,6 +8,7 @@ import (
 	"github.com/corral-ai/corral/services/inference"
 	"github.com/corral-ai/corral/services/internal/role"
 	"github.com/corral-ai/corral/services/sender"
+	"github.com/corral-ai/corral/services/studio"
 )
 
 // roles lists every role, in start order; `corral serve` runs them all and
@@ -16,6 +17,7 @@ var roles = []role.Definition{
 	inference.Definition,
 	gateway.Definition,
 	sender.Definition,
+	studio.Definition,
 }
 
 // roleCommands is the subcommand of each role.
