@@ -25,6 +25,9 @@ const (
 // JSON form at its limit with room for the request around it.
 const DefaultMaxFrame = persona.MaxJSONSize + 16<<10
 
+// DefaultSocketBuffer is Config.SocketBuffer's default.
+const DefaultSocketBuffer = 64 << 10
+
 // Config is the studio role's configuration.
 type Config struct {
 	// Origins are the Origin header values a websocket upgrade may carry
@@ -49,6 +52,12 @@ type Config struct {
 	PingInterval time.Duration
 	// MaxPreviews is how many previews one connection may run at once.
 	MaxPreviews int
+
+	// SocketBuffer is the kernel send buffer of each connection's socket,
+	// in bytes; 0 means DefaultSocketBuffer. Kept small so a slow browser
+	// shows in the send queue soon instead of after megabytes. Not a
+	// setting: tests make it smaller still.
+	SocketBuffer int
 
 	// KeyPrefix starts the persona store's Redis keys; empty means the
 	// store's default. Not a setting: tests on a shared Redis set it.

@@ -150,6 +150,12 @@ func (c *conn) handle(data []byte) {
 		c.reply(req.ID, nil, e)
 		return
 	}
+	if req.Op == opAuth {
+		// Signing in is answered before the next frame is read, so a
+		// browser may send requests right behind it.
+		c.dispatch(req)
+		return
+	}
 	if req.Op == opPreviewChat {
 		// Previews run long: they do not take a slot, MaxPreviews bounds them.
 		c.work.Go(func() { c.dispatch(req) })

@@ -38,9 +38,6 @@ const (
 	PathWS   = "/studio/ws"
 )
 
-// socketSendBuffer is the kernel send buffer of a connection's socket.
-const socketSendBuffer = 64 << 10
-
 // authTimeout is how long a connection may stay signed out.
 const authTimeout = 30 * time.Second
 
@@ -328,9 +325,11 @@ func (r *Role) serveWS(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if tc, ok := ws.NetConn().(*net.TCPConn); ok {
-		// Keep what the kernel buffers for a browser small, so a slow one
-		// shows in the send queue soon instead of after megabytes.
-		_ = tc.SetWriteBuffer(socketSendBuffer)
+		buf := r.cfg.SocketBuffer
+		if buf <= 0 {
+			buf = DefaultSocketBuffer
+		}
+		_ = tc.SetWriteBuffer(buf)
 	}
 	c := newConn(r, ws)
 	if !r.register(c) {

@@ -74,7 +74,7 @@ type Client struct {
 	seq     int
 	waiting map[string]chan Frame
 	events  map[string][]Frame
-	answers map[string]Frame
+	answers map[string][]Frame // answers nobody waited for yet, in order
 	pushes  chan Frame
 	done    chan struct{}
 	err     error // why reading ended
@@ -103,7 +103,7 @@ func TryDial(t testing.TB, url string, header http.Header) (*Client, *http.Respo
 // Start runs a Client on a connection already open.
 func Start(t testing.TB, ws *websocket.Conn) *Client {
 	c := &Client{t: t, WS: ws, waiting: map[string]chan Frame{}, events: map[string][]Frame{},
-		answers: map[string]Frame{}, pushes: make(chan Frame, 1024), done: make(chan struct{})}
+		answers: map[string][]Frame{}, pushes: make(chan Frame, 1024), done: make(chan struct{})}
 	go c.read()
 	t.Cleanup(func() {
 		_ = ws.Close()
@@ -145,7 +145,7 @@ func (c *Client) read() {
 				delete(c.waiting, f.ID)
 				ch <- f
 			} else {
-				c.answers[f.ID] = f
+				c.answers[f.ID] = append(c.answers[f.ID], f)
 			}
 		}
 		c.mu.Unlock()
@@ -187,10 +187,13 @@ func (c *Client) SendRaw(data []byte) {
 func (c *Client) Await(id string) Frame {
 	c.t.Helper()
 	c.mu.Lock()
-	if f, ok := c.answers[id]; ok {
-		delete(c.answers, id)
+	if fs := c.answers[id]; len(fs) > 0 {
+		c.answers[id] = fs[1:]
+		if len(fs) == 1 {
+			delete(c.answers, id)
+		}
 		c.mu.Unlock()
-		return f
+		return fs[0]
 	}
 	ch := make(chan Frame, 1)
 	c.waiting[id] = ch
@@ -239,6 +242,29 @@ func (c *Client) Fail(op string, params map[string]any, code string) *Error {
 		c.t.Fatalf("%s: error %s (%s), want %s", op, f.Error.Code, f.Error.Message, code)
 	}
 	return f.Error
+}
+
+// WaitEvents waits until request id has streamed at least n events and
+// returns those seen so far.
+func (c *Client) WaitEvents(id string, n int) []Frame {
+	c.t.Helper()
+	deadline := time.Now().Add(Timeout)
+	for {
+		c.mu.Lock()
+		evs := append([]Frame(nil), c.events[id]...)
+		answered := len(c.answers[id]) > 0
+		c.mu.Unlock()
+		if len(evs) >= n {
+			return evs
+		}
+		if answered {
+			c.t.Fatalf("request %s was answered after %d events, want %d", id, len(evs), n)
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("request %s streamed %d events in %v, want %d", id, len(evs), Timeout, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // Push waits for the next event sent without a request id.
