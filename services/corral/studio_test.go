@@ -379,4 +379,3 @@ func TestStudioSlowPreviewReaderIsDropped(t *testing.T) {
 	e.waitRunning(t, 0, "after the slow browser was dropped")
 	fast.Must("persona.list", nil, nil)
 }
-
