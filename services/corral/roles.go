@@ -9,6 +9,7 @@ import (
 	"github.com/corral-ai/corral/services/inference"
 	"github.com/corral-ai/corral/services/internal/role"
 	"github.com/corral-ai/corral/services/sender"
+	"github.com/corral-ai/corral/services/studio"
 )
 
 // roles lists every role, in start order; `corral serve` runs them all and
@@ -18,6 +19,7 @@ var roles = []role.Definition{
 	gateway.Definition,
 	chat.Definition,
 	sender.Definition,
+	studio.Definition,
 }
 
 // roleCommands is the subcommand of each role.

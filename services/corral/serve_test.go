@@ -208,7 +208,7 @@ func TestServeRunsEveryRole(t *testing.T) {
 	}
 	base, logs, stop := runInBackground(t, args...)
 	checks := readyChecks(t, base)
-	want := []string{"inference", "jetstream", "model", "nats", "redis"}
+	want := []string{"inference", "jetstream", "model", "nats", "redis", "studio"}
 	if got := slices.Sorted(maps.Keys(checks)); !slices.Equal(got, want) {
 		t.Errorf("/readyz checks %v, want %v", got, want)
 	}
@@ -219,6 +219,9 @@ func TestServeRunsEveryRole(t *testing.T) {
 	}
 	if code, body := get(t, base+"/models"); code != 200 || !strings.Contains(body, `"architecture":"llama"`) {
 		t.Errorf("/models = %d %s", code, body)
+	}
+	if code, body := get(t, base+"/studio"); code != 200 || !strings.Contains(body, "<!doctype html>") {
+		t.Errorf("/studio = %d %.100s", code, body)
 	}
 	// The inference role answers on NATS and on the OpenAI-compatible API.
 	nc, err := nats.Connect(natsURL)
@@ -256,7 +259,7 @@ func TestServeRunsEveryRole(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("serve after cancel: %v\n%s", err, logs.String())
 	}
-	for _, want := range []string{`"roles":["gateway","inference","sender"]`, "corral stopped"} {
+	for _, want := range []string{`"roles":["gateway","inference","sender","studio"]`, "corral stopped"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %s:\n%s", want, logs.String())
 		}
