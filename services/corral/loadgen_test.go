@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -117,16 +118,38 @@ func TestLoadgenGatewaySenderPipeline(t *testing.T) {
 		}
 	}()
 
-	out := filepath.Join(t.TempDir(), "run.json")
-	var stdout strings.Builder
-	err = run(t.Context(), []string{"loadgen", "--target", base, "--graph-listen", graphAddr, "--app-secret", secret,
-		"--users", "6", "--duration", "5s", "--think", "200ms", "--turns", "3", "--settle", "300ms", "--drain", "20s",
-		"--replay-rate", "5", "--progress=false", "--out", out, "--slo", "lost=0,dup=0,refused=0"}, &stdout, io.Discard)
-	if err != nil {
-		t.Fatalf("loadgen: %v\n%s\nserve logs:\n%s", err, stdout.String(), logs.String())
+	tests := []struct {
+		name  string
+		flags []string
+	}{
+		{"clean Send API", []string{"--settle", "300ms"}},
+		// The sender retries 500s and rate limits after 500ms or more, so
+		// a reply is complete only after a longer quiet time.
+		{"flaky Send API", []string{"--settle", "2s", "--graph-latency", "5ms", "--graph-jitter", "20ms", "--graph-error-rate", "0.1", "--graph-throttle-rate", "0.1"}},
 	}
-	r := readReport(t, out)
-	if r.Sent < 10 || r.Replies != r.Acked || r.Parts != 2*r.Replies || r.Replays == 0 || r.Unmatched != 0 || !r.SLOPassed {
-		t.Fatalf("sent %d acked %d replies %d parts %d replays %d unmatched %d\n%s", r.Sent, r.Acked, r.Replies, r.Parts, r.Replays, r.Unmatched, stdout.String())
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if d := os.Getenv("CORRAL_LOADGEN_OUT"); d != "" {
+				dir = d // keep the reports of a measured run
+			}
+			out, html := filepath.Join(dir, fmt.Sprintf("pipeline%d.json", i)), filepath.Join(dir, fmt.Sprintf("pipeline%d.html", i))
+			var stdout strings.Builder
+			args := append([]string{"loadgen", "--target", base, "--graph-listen", graphAddr, "--app-secret", secret,
+				"--users", "6", "--duration", "5s", "--think", "200ms", "--turns", "3", "--drain", "30s", "--seed", fmt.Sprint(i + 1),
+				"--replay-rate", "5", "--progress=false", "--out", out, "--html", html, "--slo", "lost=0,dup=0,refused=0"}, tt.flags...)
+			err := run(t.Context(), args, &stdout, io.Discard)
+			t.Log("\n" + stdout.String())
+			if err != nil {
+				t.Fatalf("loadgen: %v\nserve logs:\n%s", err, logs.String())
+			}
+			r := readReport(t, out)
+			if r.Sent < 5 || r.Replies != r.Acked || r.Parts != 2*r.Replies || r.Replays == 0 || r.Unmatched != 0 || !r.SLOPassed {
+				t.Fatalf("sent %d acked %d replies %d parts %d replays %d unmatched %d", r.Sent, r.Acked, r.Replies, r.Parts, r.Replays, r.Unmatched)
+			}
+			if tt.name == "flaky Send API" && r.ErrorsByKind["graph_2"] == 0 {
+				t.Errorf("no Send API error injected: %v", r.ErrorsByKind)
+			}
+		})
 	}
 }

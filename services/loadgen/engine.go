@@ -112,6 +112,11 @@ func RunEngine(ctx context.Context, e EngineSpec, corpus Corpus, progress io.Wri
 		}
 		e.Model = m
 	}
+	// One request first, not counted: the first one pays for connections
+	// and caches that the levels should not.
+	if _, err := e.stream(ctx, client, corpus[0]); err != nil {
+		return nil, fmt.Errorf("engine warm-up request: %w", err)
+	}
 	rep := &Report{Mode: "engine", Started: time.Now(), ErrorsByKind: map[string]int64{}, SLOPassed: true,
 		Engine: &EngineReport{URL: e.URL, Model: e.Model}}
 	rng := rngFor(e.Seed, streamArrivals, 1, 0)

@@ -123,7 +123,7 @@ func flagSet(o *Options, out io.Writer) *flag.FlagSet {
 		return nil
 	})
 	fs.Uint64Var(&s.Seed, "seed", s.Seed, "seed of users, texts and timings: the same seed repeats the run")
-	fs.IntVar(&s.RunID, "run-id", s.RunID, "number put into user and message ids (0: from the clock), so runs never share a conversation")
+	fs.IntVar(&s.RunID, "run-id", s.RunID, "number put into user and message ids (0: random), so runs never share a conversation")
 	fs.StringVar(&s.WhatsAppChannel, "whatsapp-channel", s.WhatsAppChannel, "WhatsApp phone number `id` messages go to")
 	fs.StringVar(&s.MessengerPage, "messenger-page", s.MessengerPage, "Messenger Page `id` messages go to")
 	durationVar(fs, &s.Settle, "settle", "a reply is complete when no part came for this long")

@@ -69,8 +69,12 @@ func (r *Report) charts() ([]chart, error) {
 		return nil
 	}
 	if r.Engine != nil {
-		p, err := engineLatencyPlot(r.Engine)
-		if err := add("Time to first token and per output token vs concurrency", p, err); err != nil {
+		p, err := engineTTFTPlot(r.Engine)
+		if err := add("Time to first token vs concurrency", p, err); err != nil {
+			return nil, err
+		}
+		p, err = engineTPOTPlot(r.Engine)
+		if err := add("Time per output token vs concurrency", p, err); err != nil {
 			return nil, err
 		}
 		p, err = engineThroughputPlot(r.Engine)
@@ -122,6 +126,7 @@ func overTimePlot(tl []Second) (*plot.Plot, error) {
 		p.Title.Text = "no replies"
 		return p, nil
 	}
+	p.Legend.Top, p.Legend.Left = true, true
 	return p, plotutil.AddLinePoints(p, "p50", p50, "p99", p99, "max", mx)
 }
 
@@ -144,6 +149,7 @@ func percentilePlot(ps []Percentile) (*plot.Plot, error) {
 		ticks = append(ticks, plot.Tick{Value: -math.Log10(1 - q), Label: strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.2f", q*100), "0"), ".") + "%"})
 	}
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	p.Legend.Top, p.Legend.Left = true, true
 	if len(e2e) == 0 {
 		return p, nil
 	}
@@ -165,22 +171,44 @@ func ratePlot(tl []Second) (*plot.Plot, error) {
 	return p, plotutil.AddLinePoints(p, "sent", sent, "answered", replies, "lost", lost)
 }
 
-func engineLatencyPlot(e *EngineReport) (*plot.Plot, error) {
+// concurrencyPlot is a plot over the engine's levels, on a log2 axis.
+func concurrencyPlot(e *EngineReport, ylabel string) *plot.Plot {
 	p := plot.New()
-	p.X.Label.Text, p.Y.Label.Text = "concurrent requests", "ms"
-	var t50, t99, o50 plotter.XYs
+	p.X.Label.Text, p.Y.Label.Text = "concurrent requests", ylabel
+	p.X.Scale = plot.LogScale{}
+	var ticks []plot.Tick
+	for _, l := range e.Levels {
+		ticks = append(ticks, plot.Tick{Value: float64(l.Concurrency), Label: fmt.Sprint(l.Concurrency)})
+	}
+	p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	p.Legend.Top, p.Legend.Left = true, true
+	return p
+}
+
+func engineTTFTPlot(e *EngineReport) (*plot.Plot, error) {
+	p := concurrencyPlot(e, "time to first token (ms)")
+	var t50, t99 plotter.XYs
 	for _, l := range e.Levels {
 		x := float64(l.Concurrency)
 		t50 = append(t50, plotter.XY{X: x, Y: l.TTFT.P50})
 		t99 = append(t99, plotter.XY{X: x, Y: l.TTFT.P99})
-		o50 = append(o50, plotter.XY{X: x, Y: l.TPOT.P50})
 	}
-	return p, plotutil.AddLinePoints(p, "TTFT p50", t50, "TTFT p99", t99, "time per output token p50", o50)
+	return p, plotutil.AddLinePoints(p, "p50", t50, "p99", t99)
+}
+
+func engineTPOTPlot(e *EngineReport) (*plot.Plot, error) {
+	p := concurrencyPlot(e, "time per output token (ms)")
+	var o50, o99 plotter.XYs
+	for _, l := range e.Levels {
+		x := float64(l.Concurrency)
+		o50 = append(o50, plotter.XY{X: x, Y: l.TPOT.P50})
+		o99 = append(o99, plotter.XY{X: x, Y: l.TPOT.P99})
+	}
+	return p, plotutil.AddLinePoints(p, "p50", o50, "p99", o99)
 }
 
 func engineThroughputPlot(e *EngineReport) (*plot.Plot, error) {
-	p := plot.New()
-	p.X.Label.Text, p.Y.Label.Text = "concurrent requests", "output tokens/s"
+	p := concurrencyPlot(e, "output tokens/s")
 	var tps plotter.XYs
 	for _, l := range e.Levels {
 		tps = append(tps, plotter.XY{X: float64(l.Concurrency), Y: l.TokensPerS})

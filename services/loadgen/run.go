@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -56,7 +57,7 @@ func NewRunner(s Scenario, progress io.Writer) (*Runner, error) {
 	}
 	runID := s.RunID
 	if runID == 0 {
-		runID = int(time.Now().Unix()%999_999) + 1
+		runID = rand.IntN(999_999) + 1 // only the ids change with it
 	}
 	tr := &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 30 * time.Second}
 	r := &Runner{s: s, planner: NewPlanner(s, corpus, runID), tracker: NewTracker(s.Settle.D()), runID: runID,
