@@ -126,6 +126,7 @@ func TestLoadgenGatewaySenderPipeline(t *testing.T) {
 		// The sender retries 500s and rate limits after 500ms or more, so
 		// a reply is complete only after a longer quiet time.
 		{"flaky Send API", []string{"--settle", "2s", "--graph-latency", "5ms", "--graph-jitter", "20ms", "--graph-error-rate", "0.1", "--graph-throttle-rate", "0.1"}},
+		{"open loop ramp", []string{"--settle", "300ms", "--users", "40", "--ramp", "10,30"}},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,6 +139,9 @@ func TestLoadgenGatewaySenderPipeline(t *testing.T) {
 			args := append([]string{"loadgen", "--target", base, "--graph-listen", graphAddr, "--app-secret", secret,
 				"--users", "6", "--duration", "5s", "--think", "200ms", "--turns", "3", "--drain", "30s", "--seed", fmt.Sprint(i + 1),
 				"--replay-rate", "5", "--progress=false", "--out", out, "--html", html, "--slo", "lost=0,dup=0,refused=0"}, tt.flags...)
+			// A measured run adds its own flags (the last of a flag wins),
+			// such as CORRAL_LOADGEN_ARGS="--ramp 50,100,200 --duration 30s".
+			args = append(args, strings.Fields(os.Getenv("CORRAL_LOADGEN_ARGS"))...)
 			err := run(t.Context(), args, &stdout, io.Discard)
 			t.Log("\n" + stdout.String())
 			if err != nil {

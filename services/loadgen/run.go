@@ -8,10 +8,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/corral-ai/corral/bots/graphtest"
 	corralv1 "github.com/corral-ai/corral/proto/corral/v1"
@@ -398,9 +401,18 @@ func (r *Runner) sweepLoop(ctx context.Context) {
 	}
 }
 
-// progressLoop prints one line a second until ctx ends.
+// progressLoop rewrites one line every second on a terminal, and prints
+// a line every ten seconds elsewhere (a CI log), until ctx ends.
 func (r *Runner) progressLoop(ctx context.Context, start time.Time, total time.Duration) {
-	tick := time.NewTicker(time.Second)
+	terminal := false
+	if f, ok := r.progress.(*os.File); ok {
+		terminal = term.IsTerminal(int(f.Fd()))
+	}
+	every, prefix, suffix := 10*time.Second, "", "\n"
+	if terminal {
+		every, prefix, suffix = time.Second, "\r", "   "
+	}
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		select {
@@ -415,9 +427,9 @@ func (r *Runner) progressLoop(ctx context.Context, start time.Time, total time.D
 			errs += v
 		}
 		r.mu.Unlock()
-		fmt.Fprintf(r.progress, "\r[%4.0fs/%.0fs] sent %d acked %d replies %d waiting %d dup %d errors %d  e2e p50 %v p99 %v   ",
-			time.Since(start).Seconds(), total.Seconds(), r.sent.Load(), r.acked.Load(), st.replies, st.waiting, st.dups, errs,
-			st.p50.Round(time.Millisecond), st.p99.Round(time.Millisecond))
+		fmt.Fprintf(r.progress, "%s[%4.0fs/%.0fs] sent %d acked %d replies %d waiting %d dup %d errors %d  e2e p50 %v p99 %v%s",
+			prefix, time.Since(start).Seconds(), total.Seconds(), r.sent.Load(), r.acked.Load(), st.replies, st.waiting, st.dups, errs,
+			st.p50.Round(time.Millisecond), st.p99.Round(time.Millisecond), suffix)
 	}
 }
 

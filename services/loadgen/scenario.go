@@ -73,7 +73,7 @@ type Scenario struct {
 	Seed uint64 `yaml:"seed" json:"seed"`
 	// RunID goes into every user and message id, so runs against one
 	// deployment never share a conversation or a dedupe key; 0 picks one
-	// from the clock.
+	// at random.
 	RunID int `yaml:"run_id" json:"run_id"`
 
 	// WhatsAppChannel is the phone number id messages are sent to;
@@ -333,7 +333,7 @@ func (s *Scenario) Validate() error {
 		}
 	}
 	if s.RunID < 0 || s.RunID > 999_999 {
-		add("run_id %d: want 0 (from the clock) to 999999", s.RunID)
+		add("run_id %d: want 0 (random) to 999999", s.RunID)
 	}
 	if !digits(s.WhatsAppChannel) || !digits(s.MessengerPage) {
 		add("whatsapp_channel %q and messenger_page %q: want ids of digits", s.WhatsAppChannel, s.MessengerPage)

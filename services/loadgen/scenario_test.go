@@ -255,3 +255,15 @@ func TestWebhookBodies(t *testing.T) {
 		}
 	}
 }
+
+// TestExampleScenario: the example the README points to parses.
+func TestExampleScenario(t *testing.T) {
+	s, err := LoadScenario(filepath.Join("testdata", "example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages, total := s.Plan()
+	if !s.Open() || len(stages) != 3 || total != 90*time.Second || s.Graph.RateLimit != 80 || s.ReplayRate != 1 {
+		t.Fatalf("%+v", s)
+	}
+}
