@@ -86,8 +86,15 @@ func flagSet(o *Options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&s.GraphListen, "graph-listen", s.GraphListen, "`address` of the fake Graph API the deployment's sender calls (CORRAL_GRAPH_URL); empty runs none")
 	fs.StringVar(&s.AppSecret, "app-secret", s.AppSecret, "Meta app secret webhooks are signed with (the gateway's CORRAL_APP_SECRET)")
 	fs.IntVar(&s.Users, "users", s.Users, "simulated users (closed loop) or the pool messages come from (open loop)")
-	fs.Float64Var(&s.Rate, "rate", s.Rate, "open loop: Poisson arrivals, messages per second; 0 runs closed loop")
-	fs.Func("ramp", "open loop: comma-separated `rates` run one after the other, each for duration/steps", func(v string) error {
+	fs.Func("rate", "open loop: Poisson arrivals, messages per `per-second`; 0 runs closed loop (replaces a --ramp before it)", func(v string) error {
+		r, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			return fmt.Errorf("rate %q: want a number", v)
+		}
+		s.Rate, s.Stages = r, nil
+		return nil
+	})
+	fs.Func("ramp", "open loop: comma-separated `rates` run one after the other, each for duration/steps (replaces a --rate before it)", func(v string) error {
 		var rates []float64
 		for _, f := range strings.Split(v, ",") {
 			r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
