@@ -32,6 +32,7 @@ func TestExitCodes(t *testing.T) {
 		"safety":    {"classify", "--in", missing},
 		"creator":   {"revoke", "--redis=", "--data", missing, "c_aaaaaaaaaaaaaaaaaaaaaaaaaa"},
 		"channel":   {"remove", "--redis=", "--data", missing, "--platform", "whatsapp", "--id", "1"},
+		"loadgen":   {"--engine", "http://127.0.0.1:1/v1", "--progress=false"},
 	}
 	for name := range commands() {
 		t.Run(name, func(t *testing.T) {
