@@ -3,7 +3,7 @@
 # interleaved rounds of `llama-bench` and `corral bench`, then the table of
 # `corral bench --results --compare` (medians of the per-round ratios).
 #
-# usage: docs/bench-llamacpp.sh [-r ROUNDS] [-t THREADS] [-o DIR] [-x 'LLAMA-BENCH FLAGS'] LLAMA_BENCH MODEL.gguf...
+# usage: docs/bench-llamacpp.sh [-r ROUNDS] [-t THREADS] [-o DIR] [-x 'LLAMA-BENCH FLAGS'] [-c CORRAL] LLAMA_BENCH MODEL.gguf...
 #
 #   LLAMA_BENCH  the llama-bench binary of a llama.cpp build (built outside
 #                this repository)
@@ -13,19 +13,21 @@
 #   -t THREADS   threads of both programs (default 2)
 #   -o DIR       where the JSON lines and the log go (default bench-llamacpp)
 #   -x FLAGS     more llama-bench flags, such as '--poll 0'
+#   -c CORRAL    a corral binary to measure (default: built from this tree)
 #
 # Run from the repository root. Every round appends to DIR/llama.jsonl and
 # DIR/corral.jsonl, and DIR/rounds.log records the load average before each
 # run: on a shared machine, say what it was when you quote the figures.
 set -euo pipefail
 
-rounds=5 threads=2 out=bench-llamacpp extra=""
-while getopts "r:t:o:x:" opt; do
+rounds=5 threads=2 out=bench-llamacpp extra="" corral=""
+while getopts "r:t:o:x:c:" opt; do
 	case $opt in
 	r) rounds=$OPTARG ;;
 	t) threads=$OPTARG ;;
 	o) out=$OPTARG ;;
 	x) extra=$OPTARG ;;
+	c) corral=$OPTARG ;;
 	*) sed -n '5,6p' "$0" >&2; exit 2 ;;
 	esac
 done
@@ -38,7 +40,10 @@ llama=$1
 shift
 
 mkdir -p "$out"
-go build -o "$out/corral" ./services/corral
+if [ -z "$corral" ]; then
+	corral=$out/corral
+	go build -o "$corral" ./services/corral
+fi
 : >"$out/llama.jsonl"
 : >"$out/corral.jsonl"
 : >"$out/rounds.log"
@@ -48,7 +53,7 @@ run_llama() {
 	"$llama" -m "$1" -t "$threads" -p 512 -n 128 -r 3 $extra -o jsonl >>"$out/llama.jsonl" 2>>"$out/llama.log"
 }
 run_corral() {
-	"$out/corral" bench --model "$1" --threads "$threads" >>"$out/corral.jsonl"
+	"$corral" bench --model "$1" --threads "$threads" >>"$out/corral.jsonl"
 }
 log() {
 	echo "$(date -u +%H:%M:%S) round $1 $2 $3 load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/rounds.log" >&2
@@ -66,4 +71,4 @@ for r in $(seq "$rounds"); do
 	done
 done
 log end - -
-"$out/corral" bench --results "$out/corral.jsonl" --compare "$out/llama.jsonl" | tee "$out/compare.txt"
+"$corral" bench --results "$out/corral.jsonl" --compare "$out/llama.jsonl" | tee "$out/compare.txt"
