@@ -45,17 +45,39 @@ type benchResult struct {
 // runBench implements `corral bench`, a client of inference/engine: each
 // measurement is one request, timed by the engine.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", stderr, "corral bench --model FILE [--threads K] [--concurrency N,N...] [--prefix N] [--kv-type f16|f32] [--kv-memory SIZE] [--cpuprofile FILE]",
+	fs := newFlags("bench", stderr, "corral bench --model FILE [--threads K] [--concurrency N,N...] [--prefix N] [--kv-type f16|f32] [--kv-memory SIZE] [--cpuprofile FILE] [--compare FILE.jsonl]\n"+
+		"       corral bench --results FILE.jsonl --compare FILE.jsonl",
 		fmt.Sprintf("Measures prompt processing (%d tokens in one batch) and generation (%d tokens, one at a time,\n"+
-			"from an almost empty cache, as llama-bench does), the median of %d runs each, and prints one JSON object.", benchPrompt, benchGen, benchRuns))
-	modelPath := fs.String("model", "", "GGUF model file (required)")
+			"from an almost empty cache, as llama-bench does), the median of %d runs each, and prints one JSON object.\n"+
+			"--compare then prints a table of our figures beside the ones of the same file and thread count in\n"+
+			"FILE.jsonl (llama-bench -o jsonl records, or earlier corral bench results), with the ratios.\n"+
+			"--results compares saved corral bench results instead of measuring; the i-th result of a file pairs\n"+
+			"with the i-th record of it in the --compare file (interleaved rounds), the ratio is their median.", benchPrompt, benchGen, benchRuns))
+	modelPath := fs.String("model", "", "GGUF model file (required unless --results)")
 	threads := fs.Int("threads", 0, "worker threads (default and maximum: the CPUs available)")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the measured runs to this file")
 	concurrency := fs.String("concurrency", "", "also measure aggregate decode with this many sequences at once, comma-separated (for example 1,4,16,64)")
 	prefix := fs.Int("prefix", 0, "also measure time to first token after a persona prompt of this many tokens, cold and warm")
 	kvf := addKVFlags(fs, "f16")
+	compare := fs.String("compare", "", "JSON lines file of measurements to compare with (llama-bench -o jsonl, corral bench)")
+	results := fs.String("results", "", "JSON lines file of corral bench results to compare instead of measuring (needs --compare)")
 	if err := fs.parse(args); err != nil {
 		return err
+	}
+	if *results != "" {
+		if *compare == "" || *modelPath != "" {
+			fs.Usage()
+			return usageError{"bench --results needs --compare and no --model"}
+		}
+		theirs, err := readBenchFile(*compare)
+		if err != nil {
+			return err
+		}
+		ours, err := readBenchFile(*results)
+		if err != nil {
+			return err
+		}
+		return writeBenchComparison(stdout, ours, theirs, *compare)
 	}
 	kvType, kvMemory, err := kvf.values()
 	if err != nil {
@@ -74,6 +96,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := checkFileArg("--model", *modelPath); err != nil {
 		return err
+	}
+	var theirs []benchRecord
+	if *compare != "" {
+		// Read before measuring, which takes minutes on large models.
+		var err error
+		if theirs, err = readBenchFile(*compare); err != nil {
+			return err
+		}
 	}
 	nThreads, err := threadCount(*threads, stderr)
 	if err != nil {
@@ -179,8 +209,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintln(stdout, string(out))
-	return err
+	if _, err = fmt.Fprintln(stdout, string(out)); err != nil || *compare == "" {
+		return err
+	}
+	ours, err := parseBenchLine(string(out))
+	if err != nil {
+		return err
+	}
+	return writeBenchComparison(stdout, ours, theirs, *compare)
 }
 
 // kvBytes is the KV budget that holds tokens tokens of b's model.
