@@ -2,8 +2,6 @@ package model
 
 import (
 	"fmt"
-
-	"github.com/corral-ai/corral/inference/kernels"
 )
 
 // KV is the key/value cache a forward pass reads and writes. The engine
@@ -53,11 +51,7 @@ func headRows(kv KV, value bool, l, seq, pos, h, headDim, kvDim, limit int, buf 
 			*buf = grow(*buf, n*headDim)
 			dst := *buf
 			for r := range n {
-				row := src[r*kvDim+h*headDim : r*kvDim+(h+1)*headDim]
-				out := dst[r*headDim : (r+1)*headDim]
-				for i, x := range row {
-					out[i] = kernels.F16ToF32(x)
-				}
+				halfToFloat(dst[r*headDim:(r+1)*headDim], src[r*kvDim+h*headDim:r*kvDim+(h+1)*headDim])
 			}
 			return dst, headDim, n
 		}

@@ -199,7 +199,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *prefix+prefixSuffix > e.ContextLength() {
 			return usageError{fmt.Sprintf("--prefix %d: the model's context holds %d tokens", *prefix, e.ContextLength())}
 		}
-		cold, warm, err := prefixTTFT(ctx, e, *prefix, benchRuns, vocab)
+		cold, warm, err := prefixTTFT(ctx, e, *prefix, benchRuns, vocab, bias)
 		if err != nil {
 			return err
 		}

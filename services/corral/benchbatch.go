@@ -127,14 +127,14 @@ func aggregateDecode(ctx context.Context, e *engine.Engine, n, salt int, vocab i
 // prefix tokens are a persona prompt followed by a short user message:
 // cold (nothing cached), then warm (the persona prompt warmed first, a
 // different message). It returns the medians of runs, in milliseconds.
-func prefixTTFT(ctx context.Context, e *engine.Engine, prefix, runs int, vocab int32) (cold, warm float64, err error) {
+func prefixTTFT(ctx context.Context, e *engine.Engine, prefix, runs int, vocab int32, bias map[int32]float32) (cold, warm float64, err error) {
 	first := func(ids []int32) (float64, error) {
-		s, err := e.Submit(ctx, engine.Request{Input: engine.Input{IDs: ids}, Sampling: sample.Options{MaxTokens: 1}})
+		s, err := e.Submit(ctx, engine.Request{Input: engine.Input{IDs: ids}, Sampling: sample.Options{MaxTokens: 1, LogitBias: bias}})
 		if err != nil {
 			return 0, err
 		}
 		f := s.Collect().Final
-		if f.Usage.CompletionTokens != 1 && f.Finish != engine.FinishStop {
+		if f.Usage.CompletionTokens != 1 {
 			return 0, fmt.Errorf("bench: generation ended early (%s): %v", f.Finish, f.Err)
 		}
 		return float64(f.Timings.FirstToken.Microseconds()) / 1000, nil

@@ -251,7 +251,8 @@ func TestServeRunsEveryRole(t *testing.T) {
 	// The engine's own metrics (corral_engine_*) go through the global
 	// meter provider, which only the first telemetry setup of a process
 	// wires; in this test binary that may have been another test's.
-	for _, m := range []string{"corral_inference_requests_total", "corral_inference_request_duration_seconds_bucket", "corral_inference_engine_running"} {
+	for _, m := range []string{"corral_inference_requests_total", "corral_inference_request_duration_seconds_bucket", "corral_inference_engine_running",
+		"corral_inference_engine_waiting", "corral_inference_kv_blocks", "corral_inference_prefix_cache_hit_ratio"} {
 		if code != 200 || !strings.Contains(metrics, m) {
 			t.Errorf("/metrics lacks %s", m)
 		}

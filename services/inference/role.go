@@ -151,11 +151,12 @@ func (r *Role) ModelID() string { return r.info.GetId() }
 // after it stopped.
 func (r *Role) Engine() *engine.Engine { return r.eng.Load() }
 
-func (r *Role) running() int64 {
+// engineStats is the running engine's Stats, false while none runs.
+func (r *Role) engineStats() (engine.Stats, bool) {
 	if e := r.eng.Load(); e != nil {
-		return int64(e.Stats().Running)
+		return e.Stats(), true
 	}
-	return 0
+	return engine.Stats{}, false
 }
 
 // Routes adds GET /models (the served model, for operators) and the
@@ -192,7 +193,7 @@ func (r *Role) Run(ctx context.Context) error {
 		"blocks", kv.Blocks, "block_tokens", kv.BlockTokens, "tokens", kv.Blocks*kv.BlockTokens,
 		"bytes_per_token", int64(kv.BytesPerToken), "contexts", kv.Blocks*kv.BlockTokens/max(e.ContextLength(), 1))
 	r.eng.Store(e)
-	unobserve, err := r.metrics.observe(r.running)
+	unobserve, err := r.metrics.observe(r.engineStats)
 	if err != nil {
 		r.eng.Store(nil)
 		return errors.Join(fmt.Errorf("metrics: %w", err), e.Close(context.Background()))
