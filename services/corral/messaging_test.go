@@ -434,6 +434,47 @@ func (m *mesh) outbound() []*corralv1.OutboundMessage {
 	return out
 }
 
+// briefPersona publishes a public persona with a short prompt and greedy,
+// short replies (so many conversations stay quick on the demo model) and
+// returns its id.
+func (m *mesh) briefPersona() string {
+	m.t.Helper()
+	st, err := store.New(m.rdb, store.Config{Prefix: m.prefix}, nil, nil)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	ctx := m.t.Context()
+	c, _, err := st.CreateCreator(ctx, "Test")
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	e := persona.NewEdit()
+	e.Handle, e.Visibility = "brief", persona.Public
+	e.Name, e.Instructions = "Brief", "Answer in a few words."
+	e.Generation = persona.Generation{Temperature: 0, TopP: 1, MaxReplyTokens: 16}
+	p, err := st.Create(ctx, c.ID, e)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	if _, err := st.Publish(ctx, c.ID, p.ID, p.Revision); err != nil {
+		m.t.Fatal(err)
+	}
+	return p.ID
+}
+
+// choose makes persona id answer user on the WhatsApp channel.
+func (m *mesh) choose(user, id string) {
+	m.t.Helper()
+	st, err := store.New(m.rdb, store.Config{Prefix: m.prefix}, nil, nil)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	conv := corralv1.Conversation{Platform: corralv1.Platform_PLATFORM_WHATSAPP, ChannelID: meshWAChannel, UserID: user}
+	if err := st.SetChoice(m.t.Context(), conv, id); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
 // chatCounter sums a chat counter's points whose attributes include want.
 func (m *mesh) chatCounter(name string, want ...attribute.KeyValue) int64 {
 	m.t.Helper()
@@ -537,9 +578,14 @@ func TestMessagingDuplicateWebhook(t *testing.T) {
 // one before it, none twice, and the last message is answered.
 func TestMessagingManyConversations(t *testing.T) {
 	const convs, perConv = 50, 5
-	m := newMesh(t, meshOptions{})
+	// Short prompts and replies: the test is about order, not the model.
+	m := newMesh(t, meshOptions{chat: func(c *chat.Config) { c.MaxReplyTokens = 2 }})
 	user := func(c int) string { return fmt.Sprintf("52155100%05d", c) }
 	id := func(c, i int) string { return fmt.Sprintf("wamid.C%02d.M%d", c, i) }
+	brief := m.briefPersona()
+	for c := range convs {
+		m.choose(user(c), brief)
+	}
 	var wg sync.WaitGroup
 	for c := range convs {
 		wg.Go(func() {
@@ -575,6 +621,12 @@ func TestMessagingManyConversations(t *testing.T) {
 		}
 		if prev != perConv {
 			t.Errorf("conversation %d: last reply quotes message %d, want %d", c, prev, perConv)
+		}
+	}
+	for _, o := range m.outbound() {
+		if o.GetPersonaId() != brief {
+			t.Errorf("reply %s by persona %q, want the user's pick %q", o.GetReplyId(), o.GetPersonaId(), brief)
+			break
 		}
 	}
 }
