@@ -576,8 +576,14 @@ func TestMessagingDuplicateWebhook(t *testing.T) {
 // sent one after another per conversation and all conversations at once,
 // get their replies in order: every reply quotes a later message than the
 // one before it, none twice, and the last message is answered.
+//
+// Under -race, where every generation is many times slower, 15
+// conversations are enough to check the same.
 func TestMessagingManyConversations(t *testing.T) {
-	const convs, perConv = 50, 5
+	convs, perConv := 50, 5
+	if raceDetector {
+		convs = 15
+	}
 	// Short prompts and replies: the test is about order, not the model.
 	m := newMesh(t, meshOptions{chat: func(c *chat.Config) { c.MaxReplyTokens = 2 }})
 	user := func(c int) string { return fmt.Sprintf("52155100%05d", c) }
