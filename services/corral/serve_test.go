@@ -256,7 +256,7 @@ func TestServeRunsEveryRole(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("serve after cancel: %v\n%s", err, logs.String())
 	}
-	for _, want := range []string{`"roles":["gateway","inference","sender"]`, "corral stopped"} {
+	for _, want := range []string{`"roles":["chat","gateway","inference","sender"]`, "corral stopped"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %s:\n%s", want, logs.String())
 		}
