@@ -53,7 +53,8 @@ type Config struct {
 	MaxReplyTokens int
 	// MaxAttempts is how many times a batch of messages is tried when the
 	// inference service or Redis fails for a while (overloaded, restarting)
-	// before its messages go to the DLQ. Default 5.
+	// before its messages go to the DLQ (about two minutes with the default
+	// back-off). Default 10.
 	MaxAttempts int
 	// GenerateTimeout bounds one generation. Default 2m.
 	GenerateTimeout time.Duration
@@ -90,7 +91,7 @@ func (c *Config) Settings() []settings.Setting {
 			Help: "how long an answered platform message id is remembered, so a retried webhook gets one reply", Set: settings.Duration(&c.DedupeTTL)},
 		{Env: EnvMaxReplyTokens, Flag: "chat-max-reply-tokens", Default: "256",
 			Help: "longest reply in tokens, whatever the persona asks for", Set: settings.Int(&c.MaxReplyTokens)},
-		{Env: EnvMaxAttempts, Flag: "chat-max-attempts", Default: "5",
+		{Env: EnvMaxAttempts, Flag: "chat-max-attempts", Default: "10",
 			Help: "tries of a message while inference or Redis fails before it goes to the DLQ", Set: settings.Int(&c.MaxAttempts)},
 		{Env: EnvGenerateTimeout, Flag: "chat-generate-timeout", Default: "2m",
 			Help: "longest one generation may take", Set: settings.Duration(&c.GenerateTimeout)},
@@ -113,8 +114,8 @@ func (c Config) Validate() error {
 	if c.Pause < time.Second {
 		bad(EnvPause, "%v: want at least 1s", c.Pause)
 	}
-	if c.History < 0 || c.History > 1000 {
-		bad(EnvHistory, "%d: want 0 to 1000", c.History)
+	if c.History < 1 || c.History > 1000 {
+		bad(EnvHistory, "%d: want 1 to 1000", c.History)
 	}
 	if c.DedupeTTL < time.Minute {
 		bad(EnvDedupeTTL, "%v: want at least 1m (longer than JetStream's duplicate window)", c.DedupeTTL)

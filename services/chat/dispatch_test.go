@@ -26,6 +26,8 @@ type dispatchEnv struct {
 	t       *testing.T
 	js      jetstream.JetStream
 	streams natsbus.StreamsConfig
+	cfg     Config
+	stop    func() // stops the dispatcher and waits for it
 }
 
 func newDispatchEnv(t *testing.T, handle handleFunc, mutate func(*Config)) *dispatchEnv {
@@ -52,26 +54,39 @@ func newDispatchEnv(t *testing.T, handle handleFunc, mutate func(*Config)) *disp
 	if mutate != nil {
 		mutate(&cfg)
 	}
+	e := &dispatchEnv{t: t, js: js, streams: streams, cfg: cfg}
+	e.stop = e.start(handle)
+	return e
+}
+
+// start runs a dispatcher (one process) with handle; the returned func
+// stops it and waits, and runs at the end of the test too.
+func (e *dispatchEnv) start(handle handleFunc) func() {
+	t := e.t
 	m, err := newMetrics(noop.NewMeterProvider())
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &dispatcher{cfg: cfg, js: js, log: slog.New(slog.DiscardHandler), metrics: m, handle: handle,
+	d := &dispatcher{cfg: e.cfg, js: e.js, log: slog.New(slog.DiscardHandler), metrics: m, handle: handle,
 		consumer: natsbus.ConsumerConfig{
-			Stream: streams.StreamName(corralv1.StreamChatIn), Durable: Durable,
-			FilterSubject: streams.Subject(corralv1.SubjectChatIn), AckWait: cfg.AckWait, MaxDeliver: maxDeliver,
-			Workers: cfg.Workers, MaxAckPending: 1024, DeadLetter: streams.DLQSubject,
+			Stream: e.streams.StreamName(corralv1.StreamChatIn), Durable: Durable,
+			FilterSubject: e.streams.Subject(corralv1.SubjectChatIn), AckWait: e.cfg.AckWait, MaxDeliver: maxDeliver,
+			Workers: e.cfg.Workers, MaxAckPending: 1024, DeadLetter: e.streams.DLQSubject,
 		}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	return &dispatchEnv{t: t, js: js, streams: streams}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // publish puts message id of conversation user on CHAT_IN.
@@ -291,5 +306,52 @@ func TestDispatchUndecodable(t *testing.T) {
 	waitUntil(t, "the DLQ", func() bool { return len(e.dlq()) > 0 })
 	if got := e.dlq(); got[0] != natsbus.DLQReasonPermanent || calls.Load() != 0 {
 		t.Errorf("DLQ %v, %d handler calls; want the message dead-lettered unhandled", got, calls.Load())
+	}
+}
+
+// TestDispatchShutdown: on stop, the answer in progress finishes and is
+// acked, and messages still waiting go back at once (not after the ack
+// wait) to another process.
+func TestDispatchShutdown(t *testing.T) {
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	var first recorder
+	e := newDispatchEnv(t, func(ctx context.Context, batch []*job, commit func() bool) error {
+		started <- struct{}{}
+		<-release
+		if !commit() {
+			return errSuperseded
+		}
+		first.add(batch)
+		return nil
+	}, func(c *Config) { c.Workers, c.AckWait = 1, 30*time.Second })
+	e.publish("a", "a1")
+	<-started
+	e.publish("b", "b1") // waits for the one worker
+	time.Sleep(50 * time.Millisecond)
+	stopped := make(chan struct{})
+	go func() { e.stop(); close(stopped) }()
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	<-stopped
+	if got := first.get("a"); len(got) != 1 || first.count() != 1 {
+		t.Fatalf("the stopping process answered %v, want a1 only", first.batches)
+	}
+	var second recorder
+	began := time.Now()
+	e.start(func(ctx context.Context, batch []*job, commit func() bool) error {
+		if !commit() {
+			return errSuperseded
+		}
+		second.add(batch)
+		return nil
+	})
+	// Well inside the 30s ack wait: b1 was given back, a1 acked.
+	waitUntil(t, "b1 in the next process", func() bool { return second.count() >= 1 })
+	if d := time.Since(began); d > 10*time.Second {
+		t.Errorf("b1 came back after %v: it was not given back on stop", d)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if second.count() != 1 || len(second.get("b")) != 1 {
+		t.Errorf("the next process answered %v, want b1 only", second.batches)
 	}
 }

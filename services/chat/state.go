@@ -34,19 +34,21 @@ func (s *state) key(parts ...string) string {
 	return k
 }
 
-// seen reports which of the dedupe ids were answered already.
+// seen reports which of the dedupe ids were answered already. One EXISTS
+// per key, pipelined: the keys may live in different Redis Cluster slots.
 func (s *state) seen(ctx context.Context, ids []string) (map[string]bool, error) {
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = s.key("seen", id)
-	}
-	vals, err := s.rdb.MGet(ctx, keys...).Result()
-	if err != nil {
+	cmds := make([]*redis.IntCmd, len(ids))
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.Exists(ctx, s.key("seen", id))
+		}
+		return nil
+	}); err != nil {
 		return nil, fmt.Errorf("read answered message ids: %w", err)
 	}
 	out := make(map[string]bool, len(ids))
-	for i, v := range vals {
-		if v != nil {
+	for i, c := range cmds {
+		if c.Val() > 0 {
 			out[ids[i]] = true
 		}
 	}
