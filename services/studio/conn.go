@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -114,6 +115,8 @@ func (c *conn) read() {
 				c.close(websocket.CloseNormalClosure, "", "client")
 			case c.ctx.Err() != nil:
 				// Closed by us; the reason is counted already.
+			case isTimeout(err):
+				c.close(websocket.CloseGoingAway, "no pong", "ping_timeout")
 			default:
 				c.close(websocket.CloseGoingAway, "", "read_error")
 			}
@@ -126,6 +129,11 @@ func (c *conn) read() {
 		}
 		c.handle(data)
 	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // handle decodes one frame and starts its request.
