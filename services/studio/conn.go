@@ -238,10 +238,9 @@ func (c *conn) write() {
 				return
 			}
 		case <-c.ctx.Done():
-			// close was called (and chose the code) or the reader ended.
-			if c.closeCode == 0 {
-				c.closeOnce.Do(func() { c.closeCode = websocket.CloseNormalClosure })
-			}
+			// close was called (and chose the code) or the reader ended;
+			// Do orders the code's write before the deferred read.
+			c.closeOnce.Do(func() { c.closeCode = websocket.CloseNormalClosure })
 			return
 		}
 	}
