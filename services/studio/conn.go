@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -114,6 +115,8 @@ func (c *conn) read() {
 				c.close(websocket.CloseNormalClosure, "", "client")
 			case c.ctx.Err() != nil:
 				// Closed by us; the reason is counted already.
+			case isTimeout(err):
+				c.close(websocket.CloseGoingAway, "no pong", "ping_timeout")
 			default:
 				c.close(websocket.CloseGoingAway, "", "read_error")
 			}
@@ -126,6 +129,11 @@ func (c *conn) read() {
 		}
 		c.handle(data)
 	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // handle decodes one frame and starts its request.
@@ -230,10 +238,9 @@ func (c *conn) write() {
 				return
 			}
 		case <-c.ctx.Done():
-			// close was called (and chose the code) or the reader ended.
-			if c.closeCode == 0 {
-				c.closeOnce.Do(func() { c.closeCode = websocket.CloseNormalClosure })
-			}
+			// close was called (and chose the code) or the reader ended;
+			// Do orders the code's write before the deferred read.
+			c.closeOnce.Do(func() { c.closeCode = websocket.CloseNormalClosure })
 			return
 		}
 	}

@@ -44,7 +44,7 @@
 //	corral_studio_connections                open websockets
 //	corral_studio_requests{op,outcome}       requests by op and outcome (ok or error code)
 //	corral_studio_request_duration{op}       seconds to answer
-//	corral_studio_disconnects{reason}        client, slow, write_timeout, too_big, auth_timeout, shutdown, ...
+//	corral_studio_disconnects{reason}        client, slow, write_timeout, ping_timeout, too_big, auth_timeout, shutdown, ...
 //	corral_studio_refused_upgrades           upgrades refused for their Origin
 //	corral_studio_previews{outcome}          finished, cancelled, failed
 //	corral_studio_preview_first_token        seconds to a preview's first text

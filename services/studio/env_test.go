@@ -51,6 +51,7 @@ type env struct {
 	token   string
 	creator store.Creator
 	logs    *syncBuffer
+	stop    func() // ends Run and waits for it; safe to call twice
 }
 
 func newEnv(t *testing.T, mutate ...func(*studio.Config)) *env {
@@ -85,16 +86,22 @@ func newEnv(t *testing.T, mutate ...func(*studio.Config)) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Error("Run did not return within 20s of its context ending")
 			}
-		case <-time.After(20 * time.Second):
-			t.Error("Run did not return within 20s of its context ending")
-		}
+		})
+	}
+	t.Cleanup(func() {
+		stop()
 		srv.Close()
 	})
 	waitFor(t, "the studio is ready", func() bool { return r.Checks()["studio"](t.Context()) == nil })
@@ -109,7 +116,7 @@ func newEnv(t *testing.T, mutate ...func(*studio.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, srv: srv, st: st, token: token, creator: cr, logs: logs}
+	return &env{t: t, srv: srv, st: st, token: token, creator: cr, logs: logs, stop: stop}
 }
 
 func waitFor(t testing.TB, what string, cond func() bool) {

@@ -100,15 +100,24 @@ func (r *Role) converse(ctx context.Context, id string, s persona.Spec, policy *
 		if err != nil {
 			return nil, err
 		}
-		field := fmt.Sprintf("conversation[%d]", i)
-		if finish == corralv1.FinishReason_FINISH_REASON_SAFETY {
-			out = append(out, wireFieldError{Field: field, Reason: fmt.Sprintf("the reply to %q was stopped by the engine's safety filter", line)})
-		} else if v := r.stage.Check(reply, safety.Assistant, policy); v.Action == safety.ActionRefuse {
-			out = append(out, wireFieldError{Field: field, Reason: fmt.Sprintf("the reply to %q: %s", line, refusal(v))})
+		if fe := r.judge(i, line, reply, finish, policy); fe != nil {
+			out = append(out, *fe)
 		}
 		history = append(history, persona.Message{Role: persona.Assistant, Content: reply})
 	}
 	return out, nil
+}
+
+// judge decides on the reply to the scripted line i: nil when it passes.
+func (r *Role) judge(i int, line, reply string, finish corralv1.FinishReason, policy *safety.Policy) *wireFieldError {
+	field := fmt.Sprintf("conversation[%d]", i)
+	if finish == corralv1.FinishReason_FINISH_REASON_SAFETY {
+		return &wireFieldError{Field: field, Reason: fmt.Sprintf("the reply to %q was stopped by the engine's safety filter", line)}
+	}
+	if v := r.stage.Check(reply, safety.Assistant, policy); v.Action == safety.ActionRefuse {
+		return &wireFieldError{Field: field, Reason: fmt.Sprintf("the reply to %q: %s", line, refusal(v))}
+	}
+	return nil
 }
 
 // generate runs one request to the end and returns its text.

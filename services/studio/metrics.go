@@ -42,7 +42,7 @@ func newMetrics(mp metric.MeterProvider) (*studioMetrics, error) {
 	counter(&s.requests, "corral_studio_requests", "Studio requests by op and outcome (ok or the error code).")
 	histogram(&s.duration, "corral_studio_request_duration", "Time to answer a studio request, by op (previews until their last token).",
 		0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
-	counter(&s.disconnects, "corral_studio_disconnects", "Studio connections ended, by reason (client, slow, write_timeout, too_big, auth_timeout, shutdown, read_error, binary, write_error).")
+	counter(&s.disconnects, "corral_studio_disconnects", "Studio connections ended, by reason (client, slow, write_timeout, ping_timeout, too_big, auth_timeout, shutdown, read_error, binary, write_error).")
 	counter(&s.refused, "corral_studio_refused_upgrades", "Websocket upgrades refused for their Origin.")
 	counter(&s.previews, "corral_studio_previews", "Previews by outcome (finished, cancelled, failed).")
 	histogram(&s.firstToken, "corral_studio_preview_first_token", "Time from a preview request to its first streamed text.",

@@ -563,3 +563,36 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestPingKeepsReadersAndDropsTheSilent(t *testing.T) {
+	e := newEnv(t, func(c *studio.Config) { c.PingInterval = 50 * time.Millisecond })
+	reader := e.signIn(e.token) // its read loop answers pings
+	silent, _, err := websocket.DefaultDialer.Dial(e.wsURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	waitFor(t, "the silent connection is closed", func() bool { return strings.Contains(e.logs.String(), "reason=ping_timeout") })
+	time.Sleep(200 * time.Millisecond) // four more ping intervals
+	reader.Must("persona.list", nil, nil)
+}
+
+func TestShutdownClosesConnections1001(t *testing.T) {
+	e := newEnv(t)
+	c := e.signIn(e.token)
+	e.stop()
+	err, ok := c.Closed(10 * time.Second)
+	if !ok || !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+		t.Fatalf("after shutdown: %v (closed %v), want close 1001", err, ok)
+	}
+	// A stopped studio takes no new connections.
+	late, _, err := websocket.DefaultDialer.Dial(e.wsURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer late.Close()
+	_, _, err = late.ReadMessage()
+	if !websocket.IsCloseError(err, websocket.CloseTryAgainLater) {
+		t.Fatalf("connection after shutdown: %v, want close 1013", err)
+	}
+}
