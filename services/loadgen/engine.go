@@ -32,6 +32,9 @@ type EngineSpec struct {
 	Requests int `json:"requests"`
 	// MaxTokens bounds every reply.
 	MaxTokens int `json:"max_tokens"`
+	// API is "chat" (/v1/chat/completions, the default) or "completions"
+	// (/v1/completions: a raw prompt, for models without a chat template).
+	API string `json:"api"`
 	// Seed picks the prompts from the corpus.
 	Seed uint64 `json:"seed"`
 }
@@ -43,6 +46,9 @@ func (e *EngineSpec) Validate() error {
 	}
 	if e.Concurrency < 1 || e.Concurrency > 1024 || e.Requests < 1 || e.Requests > 1_000_000 || e.MaxTokens < 1 || e.MaxTokens > 32768 {
 		return bad("engine: want concurrency 1 to 1024, requests 1 to 1000000, max-tokens 1 to 32768")
+	}
+	if e.API != "" && e.API != "chat" && e.API != "completions" {
+		return bad("engine-api %q: want chat or completions", e.API)
 	}
 	return nil
 }
@@ -95,7 +101,6 @@ type EngineLevel struct {
 type streamed struct {
 	ttft, total time.Duration
 	tokens      int
-	lastToken   time.Duration
 }
 
 // RunEngine measures the engine at every level. progress, when not nil,
@@ -176,7 +181,9 @@ func (e *EngineSpec) level(ctx context.Context, client *http.Client, c int, prom
 					ttft.Record(s.ttft)
 					lt.Record(s.total)
 					if s.tokens > 1 {
-						tpot.Record((s.lastToken - s.ttft) / time.Duration(s.tokens-1))
+						// As vLLM's benchmark defines it: the time after
+						// the first token, over the tokens after it.
+						tpot.Record((s.total - s.ttft) / time.Duration(s.tokens-1))
 					}
 				}
 				mu.Unlock()
@@ -221,17 +228,23 @@ type chatChunk struct {
 	} `json:"usage"`
 }
 
-// stream runs one streaming chat request and times its tokens. A content
+// stream runs one streaming request and times its tokens. A content
 // chunk counts as one token unless the final usage says otherwise.
 func (e *EngineSpec) stream(ctx context.Context, client *http.Client, prompt string) (streamed, error) {
-	body, _ := json.Marshal(map[string]any{
+	fields := map[string]any{
 		"model":          e.Model,
-		"messages":       []map[string]string{{"role": "user", "content": prompt}},
 		"max_tokens":     e.MaxTokens,
 		"stream":         true,
 		"stream_options": map[string]bool{"include_usage": true},
-	})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.base()+"/chat/completions", bytes.NewReader(body))
+	}
+	path := "/chat/completions"
+	if e.API == "completions" {
+		fields["prompt"], path = prompt, "/completions"
+	} else {
+		fields["messages"] = []map[string]string{{"role": "user", "content": prompt}}
+	}
+	body, _ := json.Marshal(fields)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.base()+path, bytes.NewReader(body))
 	if err != nil {
 		return streamed{}, fmt.Errorf("engine request: %w", err)
 	}
@@ -274,11 +287,9 @@ func (e *EngineSpec) stream(ctx context.Context, client *http.Client, prompt str
 			if ch.Delta.Content == "" && ch.Text == "" {
 				continue
 			}
-			at := time.Since(began)
 			if chunks == 0 {
-				s.ttft = at
+				s.ttft = time.Since(began)
 			}
-			s.lastToken = at
 			chunks++
 		}
 	}
@@ -291,7 +302,7 @@ func (e *EngineSpec) stream(ctx context.Context, client *http.Client, prompt str
 		s.tokens = usage
 	}
 	if chunks == 0 {
-		s.ttft, s.lastToken = s.total, s.total
+		s.ttft = s.total
 	}
 	return s, nil
 }

@@ -163,6 +163,7 @@ func flagSet(o *Options, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&e.Concurrency, "concurrency", 8, "engine: highest concurrency; levels are 1, 2, 4, ... up to it")
 	fs.IntVar(&e.Requests, "requests", 16, "engine: requests per concurrency level (at least the level)")
 	fs.IntVar(&e.MaxTokens, "max-tokens", 64, "engine: max_tokens of every request")
+	fs.StringVar(&e.API, "engine-api", "chat", "engine: chat (/v1/chat/completions) or completions (/v1/completions, for a model without a chat template)")
 	return fs
 }
 

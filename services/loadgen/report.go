@@ -176,6 +176,7 @@ func (r *Report) WriteJSON(path string) error {
 func (r *Report) WriteText(w io.Writer) {
 	if r.Mode == "engine" && r.Engine != nil {
 		r.Engine.WriteText(w)
+		r.writeErrors(w)
 		r.writeSLO(w)
 		return
 	}
@@ -195,6 +196,11 @@ func (r *Report) WriteText(w io.Writer) {
 		row("e2e (uncorrected)", *r.E2EUncorrected)
 	}
 	_ = tw.Flush()
+	r.writeErrors(w)
+	r.writeSLO(w)
+}
+
+func (r *Report) writeErrors(w io.Writer) {
 	if len(r.ErrorsByKind) > 0 {
 		kinds := make([]string, 0, len(r.ErrorsByKind))
 		for k := range r.ErrorsByKind {
@@ -207,7 +213,6 @@ func (r *Report) WriteText(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  errors by kind: %s\n", strings.Join(parts, ", "))
 	}
-	r.writeSLO(w)
 }
 
 func (r *Report) writeSLO(w io.Writer) {

@@ -148,8 +148,10 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	if r.progress != nil {
 		bgDone.Go(func() { r.progressLoop(bg, start, total) })
 	}
+	replayCtx, stopReplay := context.WithCancel(sendCtx)
+	var replayDone sync.WaitGroup
 	if r.s.ReplayRate > 0 {
-		bgDone.Go(func() { r.replayLoop(sendCtx) })
+		replayDone.Go(func() { r.replayLoop(replayCtx) })
 	}
 
 	if r.s.Open() {
@@ -157,8 +159,10 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	} else {
 		r.closedLoop(sendCtx)
 	}
-	// Drain: every post finishes (or is given up), then replies get until
-	// the drain time to come and settle.
+	// Drain: replays stop with the messages, every post finishes (or is
+	// given up), then replies get until the drain time to come and settle.
+	stopReplay()
+	replayDone.Wait()
 	r.inflight.Wait()
 	drainEnd := time.Now().Add(r.s.Drain.D())
 	for r.tracker.waiting() > 0 && time.Now().Before(drainEnd) && ctx.Err() == nil {
@@ -252,6 +256,10 @@ func (r *Runner) openLoop(ctx context.Context, start time.Time) {
 		}
 		idle = append(idle, slot)
 	}
+	// waiters hold a user until its reply; they end by the end of sending
+	// at the latest.
+	var waiters sync.WaitGroup
+	defer waiters.Wait()
 	arrivals := r.planner.Arrivals()
 	for {
 		off, ok := arrivals.Next()
@@ -279,7 +287,7 @@ func (r *Runner) openLoop(ctx context.Context, start time.Time) {
 		mu.Unlock()
 		tr := r.tracker.add(u, m, at)
 		r.inflight.Add(1)
-		go func() {
+		waiters.Go(func() {
 			r.deliver(u, m, tr, at)
 			wait := time.NewTimer(r.s.ReplyTimeout.D())
 			select {
@@ -289,7 +297,7 @@ func (r *Runner) openLoop(ctx context.Context, start time.Time) {
 			}
 			wait.Stop()
 			release(slot)
-		}()
+		})
 	}
 }
 

@@ -17,9 +17,10 @@ import (
 // A call is matched by what the sender puts in it: a WhatsApp reply's
 // first message quotes the user's message (context.message_id); a
 // Messenger reply carries metadata "corral:<reply id>:<piece>" whose reply
-// id names the user's message. Other pieces go to the newest message of
-// their recipient, which is exact as long as a user never has two messages
-// waiting, as the drivers ensure.
+// id names the user's message. The sender sends a conversation's replies
+// in order, first piece first, so any other piece belongs to the newest
+// message of its recipient whose reply has begun; that is exact as long as
+// a user never has two messages waiting, as the drivers ensure.
 //
 // A piece is known by its metadata (Messenger) or quoted id and text
 // (WhatsApp); the same piece arriving again is a duplicate.
@@ -134,7 +135,16 @@ func (t *Tracker) OnCall(c graphtest.Call) {
 		}
 	}
 	if tr == nil {
+		// The sender sends a conversation's replies in order, each
+		// starting with its quoted (or tagged) piece: an untagged piece
+		// belongs to the newest message whose reply has begun.
 		tr = list[len(list)-1]
+		for i := len(list) - 1; i >= 0; i-- {
+			if list[i].parts > 0 {
+				tr = list[i]
+				break
+			}
+		}
 	}
 	key := c.Metadata
 	if key == "" {
