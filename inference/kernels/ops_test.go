@@ -233,3 +233,49 @@ func TestDotRows(t *testing.T) {
 		t.Errorf("short rows: wrote %g", out[0])
 	}
 }
+
+// TestExpVectorBits wants the vector exponentials of every level (Softmax's
+// and SiLUMul's) to give Exp's bits, over a dense sweep of the range,
+// its edges, the values beyond it and odd lengths.
+func TestExpVectorBits(t *testing.T) {
+	var x []float32
+	for v := float32(-90); v <= 90; v += 0.00731 {
+		x = append(x, v)
+	}
+	x = append(x, -87, 88, -86.99999, 87.99999, -87.00001, 88.00001, 0, 1e-38, -1e-38, 1e-45,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), float32(math.Copysign(0, -1)), 3.4e38, -3.4e38)
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 10007 {
+		x = append(x, math.Float32frombits(r.Uint32()))
+	}
+	u := randVec(r, len(x), 2)
+	same := func(a, b float32) bool {
+		return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b)
+	}
+	for _, l := range levels() {
+		withLevel(l, func() {
+			for _, n := range []int{len(x), len(x) - 3, 7, 1} {
+				e := append([]float32(nil), x[:n]...)
+				sum := expSub(e, 0.25)
+				var want float32
+				for i, v := range x[:n] {
+					w := Exp(v - 0.25)
+					want += w
+					if !same(e[i], w) {
+						t.Fatalf("%s: exp(%g - 0.25) = %g, Exp gives %g", l, v, e[i], w)
+					}
+				}
+				if !same(sum, want) {
+					t.Fatalf("%s: sum %g, want %g", l, sum, want)
+				}
+				g := append([]float32(nil), x[:n]...)
+				SiLUMul(g, u[:n])
+				for i, v := range x[:n] {
+					if w := v / (1 + Exp(-v)) * u[i]; !same(g[i], w) {
+						t.Fatalf("%s: silu(%g)·%g = %g, want %g", l, v, u[i], g[i], w)
+					}
+				}
+			}
+		})
+	}
+}

@@ -21,6 +21,12 @@ func wsum1AVX512(out *float32, a *float32, v *float32, vs int, np int)
 //go:noescape
 func streamSumAVX2(p *byte, n int) uint64
 
+//go:noescape
+func expSubAVX2(x *float32, n int, m float32)
+
+//go:noescape
+func siluMulAVX2(gate *float32, up *float32, n int)
+
 // installVector sets the fast versions of ops.go's operations for level
 // l; Dot uses the F32 product kernel (float_amd64.s), so attention scores
 // get the bits of an F32 matrix product. Every width of the weighted sum
@@ -47,6 +53,24 @@ func installVector(l Level) {
 		if n < len(out) {
 			weightedSumGo(out[n:], a, v[n:], stride)
 		}
+	}
+	// Exp's arithmetic in float64 lanes, without fused multiply-adds: the
+	// bits of Exp, whatever the level.
+	expSubFast = func(x []float32, m float32) {
+		n := len(x) &^ 7
+		if n > 0 {
+			expSubAVX2(&x[0], n, m)
+		}
+		for i := n; i < len(x); i++ {
+			x[i] = Exp(x[i] - m)
+		}
+	}
+	siluMulFast = func(gate, up []float32) {
+		n := len(gate) &^ 7
+		if n > 0 {
+			siluMulAVX2(&gate[0], &up[0], n)
+		}
+		siluMulGo(gate[n:], up[n:])
 	}
 	dotFast = func(x, y []float32) float32 {
 		n := len(x) &^ 7

@@ -156,3 +156,170 @@ ws1zdone:
 	VMOVUPS Z0, (DI)
 	VZEROUPPER
 	RET
+
+// Exp, AVX2: Exp's arithmetic (ops.go) four float64 lanes at a time, with
+// the same operations in the same order and no fused multiply-adds, so
+// every lane gets Exp's bits. 32-byte constants: float64 unless named *32.
+DATA expLog2e<>+0(SB)/8, $0x3ff71547652b82fe
+DATA expLog2e<>+8(SB)/8, $0x3ff71547652b82fe
+DATA expLog2e<>+16(SB)/8, $0x3ff71547652b82fe
+DATA expLog2e<>+24(SB)/8, $0x3ff71547652b82fe
+GLOBL expLog2e<>(SB), RODATA|NOPTR, $32
+DATA expHalf<>+0(SB)/8, $0x3fe0000000000000
+DATA expHalf<>+8(SB)/8, $0x3fe0000000000000
+DATA expHalf<>+16(SB)/8, $0x3fe0000000000000
+DATA expHalf<>+24(SB)/8, $0x3fe0000000000000
+GLOBL expHalf<>(SB), RODATA|NOPTR, $32
+DATA expLn2<>+0(SB)/8, $0x3fe62e42fefa39ef
+DATA expLn2<>+8(SB)/8, $0x3fe62e42fefa39ef
+DATA expLn2<>+16(SB)/8, $0x3fe62e42fefa39ef
+DATA expLn2<>+24(SB)/8, $0x3fe62e42fefa39ef
+GLOBL expLn2<>(SB), RODATA|NOPTR, $32
+DATA expOne<>+0(SB)/8, $0x3ff0000000000000
+DATA expOne<>+8(SB)/8, $0x3ff0000000000000
+DATA expOne<>+16(SB)/8, $0x3ff0000000000000
+DATA expOne<>+24(SB)/8, $0x3ff0000000000000
+GLOBL expOne<>(SB), RODATA|NOPTR, $32
+DATA expC6<>+0(SB)/8, $0x3fc5555555555555
+DATA expC6<>+8(SB)/8, $0x3fc5555555555555
+DATA expC6<>+16(SB)/8, $0x3fc5555555555555
+DATA expC6<>+24(SB)/8, $0x3fc5555555555555
+GLOBL expC6<>(SB), RODATA|NOPTR, $32
+DATA expC24<>+0(SB)/8, $0x3fa5555555555555
+DATA expC24<>+8(SB)/8, $0x3fa5555555555555
+DATA expC24<>+16(SB)/8, $0x3fa5555555555555
+DATA expC24<>+24(SB)/8, $0x3fa5555555555555
+GLOBL expC24<>(SB), RODATA|NOPTR, $32
+DATA expC120<>+0(SB)/8, $0x3f81111111111111
+DATA expC120<>+8(SB)/8, $0x3f81111111111111
+DATA expC120<>+16(SB)/8, $0x3f81111111111111
+DATA expC120<>+24(SB)/8, $0x3f81111111111111
+GLOBL expC120<>(SB), RODATA|NOPTR, $32
+DATA expC720<>+0(SB)/8, $0x3f56c16c16c16c17
+DATA expC720<>+8(SB)/8, $0x3f56c16c16c16c17
+DATA expC720<>+16(SB)/8, $0x3f56c16c16c16c17
+DATA expC720<>+24(SB)/8, $0x3f56c16c16c16c17
+GLOBL expC720<>(SB), RODATA|NOPTR, $32
+DATA expLo32<>+0(SB)/8, $0xc2ae0000c2ae0000
+DATA expLo32<>+8(SB)/8, $0xc2ae0000c2ae0000
+DATA expLo32<>+16(SB)/8, $0xc2ae0000c2ae0000
+DATA expLo32<>+24(SB)/8, $0xc2ae0000c2ae0000
+GLOBL expLo32<>(SB), RODATA|NOPTR, $32
+DATA expHi32<>+0(SB)/8, $0x42b0000042b00000
+DATA expHi32<>+8(SB)/8, $0x42b0000042b00000
+DATA expHi32<>+16(SB)/8, $0x42b0000042b00000
+DATA expHi32<>+24(SB)/8, $0x42b0000042b00000
+GLOBL expHi32<>(SB), RODATA|NOPTR, $32
+DATA expInf32<>+0(SB)/8, $0x7f8000007f800000
+DATA expInf32<>+8(SB)/8, $0x7f8000007f800000
+DATA expInf32<>+16(SB)/8, $0x7f8000007f800000
+DATA expInf32<>+24(SB)/8, $0x7f8000007f800000
+GLOBL expInf32<>(SB), RODATA|NOPTR, $32
+DATA expOne32<>+0(SB)/8, $0x3f8000003f800000
+DATA expOne32<>+8(SB)/8, $0x3f8000003f800000
+DATA expOne32<>+16(SB)/8, $0x3f8000003f800000
+DATA expOne32<>+24(SB)/8, $0x3f8000003f800000
+GLOBL expOne32<>(SB), RODATA|NOPTR, $32
+DATA expBias32<>+0(SB)/8, $0x0000007f0000007f
+DATA expBias32<>+8(SB)/8, $0x0000007f0000007f
+DATA expBias32<>+16(SB)/8, $0x0000007f0000007f
+DATA expBias32<>+24(SB)/8, $0x0000007f0000007f
+GLOBL expBias32<>(SB), RODATA|NOPTR, $32
+DATA expSign32<>+0(SB)/8, $0x8000000080000000
+DATA expSign32<>+8(SB)/8, $0x8000000080000000
+DATA expSign32<>+16(SB)/8, $0x8000000080000000
+DATA expSign32<>+24(SB)/8, $0x8000000080000000
+GLOBL expSign32<>(SB), RODATA|NOPTR, $32
+
+// EXPH is the float64 part of Exp for four lanes: t in Yt (x·log2e),
+// n returned in Yn, 2^f's polynomial p in Yq; Yg is scratch.
+#define EXPH(yt, yn, yg, yq) \
+	VADDPD   expHalf<>(SB), yt, yn \
+	VROUNDPD $1, yn, yn \
+	VSUBPD   yn, yt, yg \
+	VMULPD   expLn2<>(SB), yg, yg \
+	VMULPD   expC720<>(SB), yg, yq \
+	VADDPD   expC120<>(SB), yq, yq \
+	VMULPD   yg, yq, yq \
+	VADDPD   expC24<>(SB), yq, yq \
+	VMULPD   yg, yq, yq \
+	VADDPD   expC6<>(SB), yq, yq \
+	VMULPD   yg, yq, yq \
+	VADDPD   expHalf<>(SB), yq, yq \
+	VMULPD   yg, yq, yq \
+	VADDPD   expOne<>(SB), yq, yq \
+	VMULPD   yg, yq, yq \
+	VADDPD   expOne<>(SB), yq, yq
+
+// EXP8 sets Y0 = Exp(Y0) for eight float32 lanes; it uses Y1-Y9.
+#define EXP8 \
+	VCVTPS2PD    X0, Y1 \
+	VEXTRACTF128 $1, Y0, X2 \
+	VCVTPS2PD    X2, Y2 \
+	VMULPD       expLog2e<>(SB), Y1, Y1 \
+	VMULPD       expLog2e<>(SB), Y2, Y2 \
+	EXPH(Y1, Y3, Y5, Y7) \
+	EXPH(Y2, Y4, Y6, Y8) \
+	VCVTPD2PSY   Y7, X7 \
+	VCVTPD2PSY   Y8, X8 \
+	VINSERTF128  $1, X8, Y7, Y7 \
+	VCVTTPD2DQY  Y3, X3 \
+	VCVTTPD2DQY  Y4, X4 \
+	VINSERTI128  $1, X4, Y3, Y3 \
+	VPADDD       expBias32<>(SB), Y3, Y3 \
+	VPSLLD       $23, Y3, Y3 \
+	VMULPS       Y3, Y7, Y7 \
+	VCMPPS       $0x11, expLo32<>(SB), Y0, Y9 \
+	VANDNPS      Y7, Y9, Y7 \
+	VCMPPS       $0x1e, expHi32<>(SB), Y0, Y9 \
+	VBLENDVPS    Y9, expInf32<>(SB), Y7, Y7 \
+	VCMPPS       $3, Y0, Y0, Y9 \
+	VBLENDVPS    Y9, Y0, Y7, Y0
+
+// func expSubAVX2(x *float32, n int, m float32)
+// x[i] = Exp(x[i] - m), n a multiple of 8.
+TEXT ·expSubAVX2(SB), NOSPLIT, $0-20
+	MOVQ         x+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS m+16(FP), Y10
+	TESTQ        CX, CX
+	JZ           esdone
+
+esloop:
+	VMOVUPS (DI), Y0
+	VSUBPS  Y10, Y0, Y0
+	EXP8
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     esloop
+
+esdone:
+	VZEROUPPER
+	RET
+
+// func siluMulAVX2(gate *float32, up *float32, n int)
+// g[i] = g[i] / (1 + Exp(-g[i])) · u[i], n a multiple of 8.
+TEXT ·siluMulAVX2(SB), NOSPLIT, $0-24
+	MOVQ  gate+0(FP), DI
+	MOVQ  up+8(FP), SI
+	MOVQ  n+16(FP), CX
+	TESTQ CX, CX
+	JZ    smdone
+
+smloop:
+	VMOVUPS (DI), Y11
+	VXORPS  expSign32<>(SB), Y11, Y0
+	EXP8
+	VADDPS  expOne32<>(SB), Y0, Y0
+	VDIVPS  Y0, Y11, Y0
+	VMULPS  (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, DI
+	ADDQ    $32, SI
+	SUBQ    $8, CX
+	JNZ     smloop
+
+smdone:
+	VZEROUPPER
+	RET
