@@ -17,6 +17,9 @@ var (
 	// operands of equal length. Both give Exp's bits.
 	expSubFast  func(x []float32, m float32)
 	siluMulFast func(gate, up []float32)
+	// softmaxFast is softmaxGo with the maximum and the scaling in vectors
+	// (the sum stays in order).
+	softmaxFast func(x []float32)
 )
 
 // Dot returns Σ x[i]·y[i] over min(len(x), len(y)) values.
@@ -89,6 +92,14 @@ func RMSNorm(dst, x, w []float32, eps float32) {
 // Softmax replaces x with exp(x - max) / Σ exp(x - max), the exponentials
 // by Exp and summed in order: the same bits on every machine.
 func Softmax(x []float32) {
+	if accel && softmaxFast != nil {
+		softmaxFast(x)
+		return
+	}
+	softmaxGo(x)
+}
+
+func softmaxGo(x []float32) {
 	if len(x) == 0 {
 		return
 	}

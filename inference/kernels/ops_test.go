@@ -279,3 +279,42 @@ func TestExpVectorBits(t *testing.T) {
 		})
 	}
 }
+
+// TestSoftmaxBits wants every level's Softmax to give the portable bits:
+// rows of attention scores of many lengths, zeros of both signs as the
+// largest value, infinities, and a NaN (which the vector maximum hands
+// back to the portable code).
+func TestSoftmaxBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 9))
+	var rows [][]float32
+	for _, n := range []int{1, 7, 8, 9, 16, 31, 64, 100, 512, 1023} {
+		rows = append(rows, randVec(r, n, 6))
+	}
+	zeros := randVec(r, 40, 3)
+	for i := range zeros {
+		zeros[i] = -float32(math.Abs(float64(zeros[i]))) - 1
+	}
+	zeros[3], zeros[17] = float32(math.Copysign(0, -1)), 0
+	negZero := append([]float32(nil), zeros...)
+	negZero[17] = float32(math.Copysign(0, -1))
+	inf := randVec(r, 24, 3)
+	inf[5], inf[20] = float32(math.Inf(-1)), float32(math.Inf(-1))
+	nan := randVec(r, 24, 3)
+	nan[9] = float32(math.NaN())
+	rows = append(rows, zeros, negZero, inf, nan)
+	for i, row := range rows {
+		want := append([]float32(nil), row...)
+		softmaxGo(want)
+		for _, l := range levels() {
+			withLevel(l, func() {
+				got := append([]float32(nil), row...)
+				Softmax(got)
+				for j := range got {
+					if math.Float32bits(got[j]) != math.Float32bits(want[j]) && !(got[j] != got[j] && want[j] != want[j]) {
+						t.Fatalf("%s: row %d (%d values): [%d] = %g, want %g", l, i, len(row), j, got[j], want[j])
+					}
+				}
+			})
+		}
+	}
+}

@@ -27,6 +27,12 @@ func expSubAVX2(x *float32, n int, m float32)
 //go:noescape
 func siluMulAVX2(gate *float32, up *float32, n int)
 
+//go:noescape
+func maxAVX2(x *float32, n int) (m float32, nan bool)
+
+//go:noescape
+func scaleAVX2(x *float32, n int, s float32)
+
 // installVector sets the fast versions of ops.go's operations for level
 // l; Dot uses the F32 product kernel (float_amd64.s), so attention scores
 // get the bits of an F32 matrix product. Every width of the weighted sum
@@ -63,6 +69,26 @@ func installVector(l Level) {
 		}
 		for i := n; i < len(x); i++ {
 			x[i] = Exp(x[i] - m)
+		}
+	}
+	softmaxFast = func(x []float32) {
+		n := len(x) &^ 7
+		if n == 0 {
+			softmaxGo(x)
+			return
+		}
+		m, nan := maxAVX2(&x[0], n)
+		if nan {
+			softmaxGo(x)
+			return
+		}
+		for _, v := range x[n:] {
+			m = max(m, v)
+		}
+		inv := 1 / expSub(x, m)
+		scaleAVX2(&x[0], n, inv)
+		for i := n; i < len(x); i++ {
+			x[i] *= inv
 		}
 	}
 	siluMulFast = func(gate, up []float32) {

@@ -323,3 +323,60 @@ smloop:
 smdone:
 	VZEROUPPER
 	RET
+
+// func maxAVX2(x *float32, n int) (m float32, nan bool)
+// The largest of x[0:n], n a positive multiple of 8, and whether any value
+// is a NaN (m is then meaningless). Which zero it returns when the largest
+// is a zero is unspecified; Softmax subtracts it, where the sign of a zero
+// changes no exponential.
+TEXT ·maxAVX2(SB), NOSPLIT, $0-21
+	MOVQ    x+0(FP), DI
+	MOVQ    n+8(FP), CX
+	VMOVUPS (DI), Y0
+	VCMPPS  $3, Y0, Y0, Y2
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JZ      mxdone
+
+mxloop:
+	VMOVUPS (DI), Y1
+	VCMPPS  $3, Y1, Y1, Y3
+	VORPS   Y3, Y2, Y2
+	VMAXPS  Y1, Y0, Y0
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     mxloop
+
+mxdone:
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0x4e, X0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0xb1, X0, X1
+	VMAXPS       X1, X0, X0
+	MOVSS        X0, m+16(FP)
+	VMOVMSKPS    Y2, AX
+	TESTL        AX, AX
+	SETNE        nan+20(FP)
+	VZEROUPPER
+	RET
+
+// func scaleAVX2(x *float32, n int, s float32)
+// x[i] *= s, n a multiple of 8.
+TEXT ·scaleAVX2(SB), NOSPLIT, $0-20
+	MOVQ         x+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS s+16(FP), Y1
+	TESTQ        CX, CX
+	JZ           scdone
+
+scloop:
+	VMULPS  (DI), Y1, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     scloop
+
+scdone:
+	VZEROUPPER
+	RET
