@@ -28,6 +28,12 @@ func expSubAVX2(x *float32, n int, m float32)
 func siluMulAVX2(gate *float32, up *float32, n int)
 
 //go:noescape
+func expSubAVX512(x *float32, n int, m float32)
+
+//go:noescape
+func siluMulAVX512(gate *float32, up *float32, n int)
+
+//go:noescape
 func maxAVX2(x *float32, n int) (m float32, nan bool)
 
 //go:noescape
@@ -63,9 +69,15 @@ func installVector(l Level) {
 	// Exp's arithmetic in float64 lanes, without fused multiply-adds: the
 	// bits of Exp, whatever the level.
 	expSubFast = func(x []float32, m float32) {
-		n := len(x) &^ 7
-		if n > 0 {
-			expSubAVX2(&x[0], n, m)
+		n := 0
+		if wide {
+			if n = len(x) &^ 15; n > 0 {
+				expSubAVX512(&x[0], n, m)
+			}
+		}
+		if n8 := len(x) &^ 7; n8 > n {
+			expSubAVX2(&x[n], n8-n, m)
+			n = n8
 		}
 		for i := n; i < len(x); i++ {
 			x[i] = Exp(x[i] - m)
@@ -92,9 +104,15 @@ func installVector(l Level) {
 		}
 	}
 	siluMulFast = func(gate, up []float32) {
-		n := len(gate) &^ 7
-		if n > 0 {
-			siluMulAVX2(&gate[0], &up[0], n)
+		n := 0
+		if wide {
+			if n = len(gate) &^ 15; n > 0 {
+				siluMulAVX512(&gate[0], &up[0], n)
+			}
+		}
+		if n8 := len(gate) &^ 7; n8 > n {
+			siluMulAVX2(&gate[n], &up[n], n8-n)
+			n = n8
 		}
 		siluMulGo(gate[n:], up[n:])
 	}

@@ -380,3 +380,97 @@ scloop:
 scdone:
 	VZEROUPPER
 	RET
+
+// EXPZ is EXPH for eight float64 lanes (AVX-512).
+#define EXPZ(zt, zn, zg, zq) \
+	VADDPD.BCST  expHalf<>(SB), zt, zn \
+	VRNDSCALEPD  $1, zn, zn \
+	VSUBPD       zn, zt, zg \
+	VMULPD.BCST  expLn2<>(SB), zg, zg \
+	VMULPD.BCST  expC720<>(SB), zg, zq \
+	VADDPD.BCST  expC120<>(SB), zq, zq \
+	VMULPD       zg, zq, zq \
+	VADDPD.BCST  expC24<>(SB), zq, zq \
+	VMULPD       zg, zq, zq \
+	VADDPD.BCST  expC6<>(SB), zq, zq \
+	VMULPD       zg, zq, zq \
+	VADDPD.BCST  expHalf<>(SB), zq, zq \
+	VMULPD       zg, zq, zq \
+	VADDPD.BCST  expOne<>(SB), zq, zq \
+	VMULPD       zg, zq, zq \
+	VADDPD.BCST  expOne<>(SB), zq, zq
+
+// EXP16 sets Z0 = Exp(Z0) for sixteen float32 lanes; it uses Z1-Z8 and
+// K1-K3.
+#define EXP16 \
+	VCVTPS2PD     Y0, Z1 \
+	VEXTRACTF64X4 $1, Z0, Y2 \
+	VCVTPS2PD     Y2, Z2 \
+	VMULPD.BCST   expLog2e<>(SB), Z1, Z1 \
+	VMULPD.BCST   expLog2e<>(SB), Z2, Z2 \
+	EXPZ(Z1, Z3, Z5, Z7) \
+	EXPZ(Z2, Z4, Z6, Z8) \
+	VCVTPD2PS     Z7, Y7 \
+	VCVTPD2PS     Z8, Y8 \
+	VINSERTF64X4  $1, Y8, Z7, Z7 \
+	VCVTTPD2DQ    Z3, Y3 \
+	VCVTTPD2DQ    Z4, Y4 \
+	VINSERTI64X4  $1, Y4, Z3, Z3 \
+	VPADDD.BCST   expBias32<>(SB), Z3, Z3 \
+	VPSLLD        $23, Z3, Z3 \
+	VMULPS        Z3, Z7, Z7 \
+	VCMPPS.BCST   $0x11, expLo32<>(SB), Z0, K1 \
+	VXORPS        Z7, Z7, K1, Z7 \
+	VCMPPS.BCST   $0x1e, expHi32<>(SB), Z0, K2 \
+	VBROADCASTSS  expInf32<>(SB), K2, Z7 \
+	VCMPPS        $3, Z0, Z0, K3 \
+	VMOVAPS       Z0, K3, Z7 \
+	VMOVAPS       Z7, Z0
+
+// func expSubAVX512(x *float32, n int, m float32)
+// x[i] = Exp(x[i] - m), n a multiple of 16.
+TEXT ·expSubAVX512(SB), NOSPLIT, $0-20
+	MOVQ         x+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS m+16(FP), Z10
+	TESTQ        CX, CX
+	JZ           zesdone
+
+zesloop:
+	VMOVUPS (DI), Z0
+	VSUBPS  Z10, Z0, Z0
+	EXP16
+	VMOVUPS Z0, (DI)
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JNZ     zesloop
+
+zesdone:
+	VZEROUPPER
+	RET
+
+// func siluMulAVX512(gate *float32, up *float32, n int)
+// gate[i] = gate[i] / (1 + Exp(-gate[i])) · up[i], n a multiple of 16.
+TEXT ·siluMulAVX512(SB), NOSPLIT, $0-24
+	MOVQ  gate+0(FP), DI
+	MOVQ  up+8(FP), SI
+	MOVQ  n+16(FP), CX
+	TESTQ CX, CX
+	JZ    zsmdone
+
+zsmloop:
+	VMOVUPS          (DI), Z11
+	VXORPS.BCST      expSign32<>(SB), Z11, Z0
+	EXP16
+	VADDPS.BCST      expOne32<>(SB), Z0, Z0
+	VDIVPS           Z0, Z11, Z0
+	VMULPS           (SI), Z0, Z0
+	VMOVUPS          Z0, (DI)
+	ADDQ             $64, DI
+	ADDQ             $64, SI
+	SUBQ             $16, CX
+	JNZ              zsmloop
+
+zsmdone:
+	VZEROUPPER
+	RET
