@@ -151,8 +151,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return f.Timings, nil
 	}
-	// Warm up: touch every weight page once and size the buffers.
-	if _, err := measure(prompt[:16], 1); err != nil {
+	// Warm up as llama-bench does, with a whole prompt: every weight page
+	// and the key/value cache of the full length are touched once (the
+	// first run would otherwise pay for faulting the cache in), and the buffers
+	// take their size.
+	if _, err := measure(prompt, 1); err != nil {
 		return err
 	}
 	if *profile != "" {
