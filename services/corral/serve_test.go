@@ -86,7 +86,7 @@ func TestServeEndpoints(t *testing.T) {
 	if code, body := get(t, base+"/healthz"); code != 200 || body != "ok\n" {
 		t.Errorf("/healthz = %d %q", code, body)
 	}
-	code, body := get(t, base+"/readyz")
+	code, body := waitReady(t, base)
 	if code != 200 {
 		t.Errorf("/readyz = %d %s", code, body)
 	}
@@ -180,6 +180,20 @@ func runInBackground(t *testing.T, args ...string) (base string, logs *syncBuffe
 }
 
 // readyChecks reads /readyz and returns each check's state.
+// waitReady polls /readyz until it answers 200 or 10 s passed, and
+// returns its last answer: roles start running after the server listens.
+func waitReady(t *testing.T, base string) (int, string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body := get(t, base+"/readyz")
+		if code == 200 || time.Now().After(deadline) {
+			return code, body
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func readyChecks(t *testing.T, base string) map[string]string {
 	t.Helper()
 	code, body := get(t, base+"/readyz")
