@@ -208,7 +208,7 @@ func TestServeRunsEveryRole(t *testing.T) {
 	}
 	base, logs, stop := runInBackground(t, args...)
 	checks := readyChecks(t, base)
-	want := []string{"inference", "jetstream", "model", "nats", "redis"}
+	want := []string{"inference", "jetstream", "model", "nats", "redis", "studio"}
 	if got := slices.Sorted(maps.Keys(checks)); !slices.Equal(got, want) {
 		t.Errorf("/readyz checks %v, want %v", got, want)
 	}
@@ -219,6 +219,9 @@ func TestServeRunsEveryRole(t *testing.T) {
 	}
 	if code, body := get(t, base+"/models"); code != 200 || !strings.Contains(body, `"architecture":"llama"`) {
 		t.Errorf("/models = %d %s", code, body)
+	}
+	if code, body := get(t, base+"/studio"); code != 200 || !strings.Contains(body, "<!doctype html>") {
+		t.Errorf("/studio = %d %.100s", code, body)
 	}
 	// The inference role answers on NATS and on the OpenAI-compatible API.
 	nc, err := nats.Connect(natsURL)
@@ -248,7 +251,8 @@ func TestServeRunsEveryRole(t *testing.T) {
 	// The engine's own metrics (corral_engine_*) go through the global
 	// meter provider, which only the first telemetry setup of a process
 	// wires; in this test binary that may have been another test's.
-	for _, m := range []string{"corral_inference_requests_total", "corral_inference_request_duration_seconds_bucket", "corral_inference_engine_running"} {
+	for _, m := range []string{"corral_inference_requests_total", "corral_inference_request_duration_seconds_bucket", "corral_inference_engine_running",
+		"corral_inference_engine_waiting", "corral_inference_kv_blocks", "corral_inference_prefix_cache_hit_ratio"} {
 		if code != 200 || !strings.Contains(metrics, m) {
 			t.Errorf("/metrics lacks %s", m)
 		}
@@ -256,7 +260,7 @@ func TestServeRunsEveryRole(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("serve after cancel: %v\n%s", err, logs.String())
 	}
-	for _, want := range []string{`"roles":["gateway","inference","sender"]`, "corral stopped"} {
+	for _, want := range []string{`"roles":["chat","gateway","inference","sender","studio"]`, "corral stopped"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %s:\n%s", want, logs.String())
 		}
