@@ -72,9 +72,9 @@ func TestLoadgenEngineMode(t *testing.T) {
 	}
 }
 
-// chatInServe reports whether `serve` runs a chat role. Until it does, the
-// pipeline tests put a responder in its place; once it does, the same
-// runs go through the real chat role and inference on the demo model.
+// chatInServe reports whether `serve` runs a chat role. When it does, the
+// pipeline tests go through the real chat role and inference on the demo
+// model; without one they put a responder in its place.
 func chatInServe() bool {
 	return slices.ContainsFunc(roles, func(d role.Definition) bool { return d.Name == "chat" })
 }
@@ -138,10 +138,10 @@ func checkPipelineReport(t *testing.T, r loadgen.Report) {
 	}
 }
 
-// TestLoadgenGatewaySenderPipeline runs loadgen against the real gateway
-// and sender roles (`corral serve` with loadgen's fake Graph API as the
-// Send API) and the responder in the chat role's place (see
-// startResponder). Webhooks are replayed during the run; loadgen must see
+// TestLoadgenGatewaySenderPipeline runs loadgen against `corral serve`
+// with the demo model and loadgen's fake Graph API as the Send API:
+// gateway, chat, inference and sender (or the responder in the chat
+// role's place, see startResponder). Webhooks are replayed during the run; loadgen must see
 // every reply exactly once, and its objectives hold.
 func TestLoadgenGatewaySenderPipeline(t *testing.T) {
 	if testing.Short() {
@@ -173,7 +173,7 @@ func TestLoadgenGatewaySenderPipeline(t *testing.T) {
 			out, html := filepath.Join(dir, fmt.Sprintf("pipeline%d.json", i)), filepath.Join(dir, fmt.Sprintf("pipeline%d.html", i))
 			var stdout strings.Builder
 			args := append([]string{"loadgen", "--target", base, "--graph-listen", graphAddr, "--app-secret", secret,
-				"--users", "6", "--duration", "5s", "--think", "200ms", "--turns", "3", "--drain", "30s", "--seed", fmt.Sprint(i + 1),
+				"--users", "6", "--duration", "5s", "--think", "200ms", "--turns", "3", "--drain", "90s", "--seed", fmt.Sprint(i + 1),
 				"--replay-rate", "5", "--progress=false", "--out", out, "--html", html, "--slo", "lost=0,dup=0,refused=0"}, tt.flags...)
 			// A measured run adds its own flags (the last of a flag wins),
 			// such as CORRAL_LOADGEN_ARGS="--ramp 50,100,200 --duration 30s".
@@ -259,7 +259,7 @@ func TestLoadgenServeRestart(t *testing.T) {
 	loadgenDone := make(chan error, 1)
 	go func() {
 		loadgenDone <- run(t.Context(), []string{"loadgen", "--target", "http://" + httpAddr, "--graph-listen", graphAddr, "--app-secret", secret,
-			"--rate", "20", "--users", "100", "--turns", "3", "--duration", "10s", "--settle", "500ms", "--drain", "30s", "--retries", "6",
+			"--rate", "20", "--users", "100", "--turns", "3", "--duration", "10s", "--settle", "500ms", "--drain", "90s", "--retries", "6",
 			"--replay-rate", "2", "--progress=false", "--out", out, "--slo", "lost=0,dup=0,refused=0"}, &stdout, io.Discard)
 	}()
 	time.Sleep(4 * time.Second)

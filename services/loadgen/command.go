@@ -53,6 +53,8 @@ func Main(ctx context.Context, o Options, stdout, stderr io.Writer) (*Report, er
 		if r.GraphURL != "" {
 			fmt.Fprintf(stderr, "loadgen: fake Graph API on %s (point the sender's CORRAL_GRAPH_URL at it); webhooks to %s; run id %d\n",
 				r.GraphURL, o.Scenario.Target, r.RunID())
+		} else {
+			fmt.Fprintln(stderr, "loadgen: no fake Graph API (--graph-listen is empty): replies cannot be seen, every accepted message will count as lost")
 		}
 		if rep, err = r.Run(ctx); err != nil {
 			return nil, err

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -210,7 +211,8 @@ type engineError struct {
 func (e *engineError) Error() string { return fmt.Sprintf("engine answered %d: %s", e.status, e.body) }
 
 func engineErrorKind(err error) string {
-	if ee, ok := err.(*engineError); ok {
+	var ee *engineError
+	if errors.As(err, &ee) {
 		return fmt.Sprintf("engine_%d", ee.status)
 	}
 	return "engine_network"

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -58,9 +59,10 @@ func fakeEngine(t *testing.T, overload bool) (string, *atomic.Int64) {
 }
 
 // TestEngineMode checks the levels and what each measures against a
-// server of known timing: time to first token at least 40ms, time per
-// output token at least 10ms, five tokens a request. Only lower bounds:
-// a busy machine can make the server slower, never faster.
+// server of known timing: time to first token at least 40ms, a whole
+// request at least 80ms (four more tokens 10ms apart), five tokens a
+// request, and latency = TTFT + 4 × TPOT. Only lower bounds on times: a
+// busy machine can make the server slower, never faster.
 func TestEngineMode(t *testing.T) {
 	for _, api := range []string{"chat", "completions"} {
 		t.Run(api, func(t *testing.T) {
@@ -75,8 +77,12 @@ func TestEngineMode(t *testing.T) {
 				if l.Requests != max(6, l.Concurrency) || l.Errors != 0 || l.OutputTokens != 5*l.Requests || l.TTFT.Count != int64(l.Requests) {
 					t.Errorf("level %+v", l)
 				}
-				if l.TTFT.P50 < 40 || l.TPOT.P50 < 10 || l.Latency.P50 < 80 || l.TokensPerS <= 0 {
+				if l.TTFT.P50 < 40 || l.TPOT.P50 <= 0 || l.Latency.P50 < 80 || l.TokensPerS <= 0 {
 					t.Errorf("level %d: ttft %v tpot %v latency %v", l.Concurrency, l.TTFT.P50, l.TPOT.P50, l.Latency.P50)
+				}
+				// Per request, latency = TTFT + 4 × TPOT; so are the means.
+				if sum := l.TTFT.Mean + 4*l.TPOT.Mean; math.Abs(sum-l.Latency.Mean) > 0.02*l.Latency.Mean {
+					t.Errorf("level %d: mean ttft %v + 4 × tpot %v != latency %v", l.Concurrency, l.TTFT.Mean, l.TPOT.Mean, l.Latency.Mean)
 				}
 			}
 			if fmt.Sprint(got) != "[1 2 4 5]" || rep.Engine.Model != "fake-model" {

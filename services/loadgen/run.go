@@ -328,7 +328,13 @@ func (r *Runner) deliver(u *User, m Message, tr *tracked, start time.Time) {
 			r.ack.Record(now.Sub(start))
 			r.ackRaw.Record(now.Sub(began))
 			if r.s.ReplayRate > 0 {
-				r.accepted = append(r.accepted, d)
+				// Keep the newest maxReplayable for replays: Meta retries
+				// recent deliveries, and memory stays bounded.
+				if len(r.accepted) < maxReplayable {
+					r.accepted = append(r.accepted, d)
+				} else {
+					r.accepted[r.sent.Load()%maxReplayable] = d
+				}
 			}
 			r.mu.Unlock()
 			r.acked.Add(1)
@@ -344,6 +350,9 @@ func (r *Runner) deliver(u *User, m Message, tr *tracked, start time.Time) {
 		backoff *= 2
 	}
 }
+
+// maxReplayable bounds the accepted deliveries kept for replays.
+const maxReplayable = 10_000
 
 func webhookErrorKind(status int, err error) string {
 	var ne net.Error
