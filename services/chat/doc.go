@@ -83,7 +83,7 @@
 // span and the CHAT_OUT publish, whose context the sender continues.
 //
 //	corral_chat_messages{platform,outcome}     inbound messages by outcome
-//	corral_chat_replies{platform,kind}         replies published: generated, command, notice, refusal
+//	corral_chat_replies{platform,kind}         replies published: generated, command, notice, refusal, note
 //	corral_chat_dedupes{platform}              messages dropped as answered before
 //	corral_chat_superseded{platform}           answers cancelled by a newer message
 //	corral_chat_errors{platform,stage}         failed tries by stage
