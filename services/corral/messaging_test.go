@@ -935,7 +935,8 @@ func TestMessagingRateLimit(t *testing.T) {
 // TestMessagingInferenceLate: messages that arrive while no inference
 // service runs are answered once one starts.
 func TestMessagingInferenceLate(t *testing.T) {
-	m := newMesh(t, meshOptions{noInference: true})
+	// Patient enough (100 tries, 200ms apart at most) for a slow start.
+	m := newMesh(t, meshOptions{noInference: true, chat: func(c *chat.Config) { c.MaxAttempts = 100 }})
 	const u = "5215500000008"
 	m.post(gateway.PathWhatsApp, waBody(waMessage{user: u, id: "wamid.LATE", text: "anyone home?"}))
 	for deadline := time.Now().Add(meshWait); m.chatCounter("corral_chat_errors", attribute.String("stage", "inference")) == 0; {
