@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -103,8 +104,15 @@ func New(cfg Config, deps role.Deps) (*Role, error) {
 		store: st, state: &state{rdb: deps.Redis, prefix: cfg.KeyPrefix, now: time.Now},
 		safety: stage, policies: &policies{cache: map[string]policy{}}, infer: ic, metrics: m, now: time.Now,
 	}
+	token := make([]byte, 12)
+	if _, err := rand.Read(token); err != nil {
+		return nil, fmt.Errorf("chat: process token: %w", err)
+	}
 	r.disp = &dispatcher{
 		cfg: cfg, js: deps.JetStream, log: log, metrics: m, handle: r.handle,
+		// A dead process's hold ends soon after JetStream gives its
+		// messages to another process.
+		hold: &laneHold{state: r.state, token: hex.EncodeToString(token), ttl: 2 * cfg.AckWait, log: log},
 		consumer: natsbus.ConsumerConfig{
 			Stream:        deps.Streams.StreamName(corralv1.StreamChatIn),
 			Durable:       Durable,

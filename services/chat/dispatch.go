@@ -71,6 +71,11 @@ type dispatcher struct {
 	log      *slog.Logger
 	metrics  *chatMetrics
 	handle   handleFunc
+	// hold, when set, holds each conversation for this process in Redis
+	// while the process answers it, so replicas never answer one
+	// conversation at the same time; nil (tests of the dispatcher alone)
+	// holds nothing.
+	hold *laneHold
 
 	mu       sync.Mutex
 	lanes    map[string]*lane
@@ -218,18 +223,37 @@ func (d *dispatcher) runLane(key string, l *lane) {
 			for _, j := range waiting {
 				d.giveBack(j)
 			}
+			d.hold.release(key)
 			return
 		}
 		if len(l.waiting) == 0 {
 			delete(d.lanes, key)
 			d.mu.Unlock()
+			d.hold.release(key)
 			return
 		}
 		batch := l.waiting
 		l.waiting, l.active, l.committed = nil, batch, false
+		// Set before anything waits, so a newer message arriving from now
+		// on supersedes this batch.
 		ctx, cancel := context.WithCancelCause(context.Background())
 		l.cancel = cancel
 		d.mu.Unlock()
+		if wait := d.hold.take(key); wait > 0 {
+			// Another replica answers this conversation: these come back
+			// when it is done, in stream order behind what it holds.
+			cancel(nil)
+			d.mu.Lock()
+			l.active, l.cancel, l.attempts, l.superseded = nil, nil, 0, 0
+			d.mu.Unlock()
+			for _, j := range batch {
+				if err := j.msg.NakWithDelay(min(wait+50*time.Millisecond, d.consumer.AckWait)); err != nil {
+					d.log.Warn("chat: nak", "subject", j.msg.Subject(), "err", err)
+				}
+				j.span.End()
+			}
+			continue
+		}
 
 		commit := func() bool {
 			d.mu.Lock()
@@ -291,6 +315,42 @@ func (d *dispatcher) finish(batch []*job, err error) {
 	}
 }
 
+// laneHold holds conversations for one process in Redis.
+type laneHold struct {
+	state *state
+	token string // this process
+	ttl   time.Duration
+	log   *slog.Logger
+}
+
+// take holds key's conversation for the process; it returns how long
+// another process still holds it, 0 when this one does. A Redis failure
+// answers 0: order across replicas is given up before availability.
+func (h *laneHold) take(key string) time.Duration {
+	if h == nil {
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	wait, err := h.state.takeLane(ctx, key, h.token, h.ttl)
+	if err != nil {
+		h.log.Warn("chat: holding a conversation", "conversation", hashKey(key), "err", err)
+		return 0
+	}
+	return wait
+}
+
+func (h *laneHold) release(key string) {
+	if h == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.state.releaseLane(ctx, key, h.token); err != nil {
+		h.log.Warn("chat: releasing a conversation", "conversation", hashKey(key), "err", err)
+	}
+}
+
 // keepAlive tells the server every AckWait/3 that held messages are still
 // being worked on, so only a dead process's messages are redelivered.
 func (d *dispatcher) keepAlive(done <-chan struct{}) {
@@ -303,8 +363,12 @@ func (d *dispatcher) keepAlive(done <-chan struct{}) {
 		case <-t.C:
 		}
 		var held []jetstream.Msg
+		var keys []string
 		d.mu.Lock()
-		for _, l := range d.lanes {
+		for key, l := range d.lanes {
+			if len(l.active) > 0 {
+				keys = append(keys, key)
+			}
 			for _, j := range l.waiting {
 				held = append(held, j.msg)
 			}
@@ -317,6 +381,9 @@ func (d *dispatcher) keepAlive(done <-chan struct{}) {
 			if err := m.InProgress(); err != nil {
 				d.log.Warn("chat: in-progress ack", "subject", m.Subject(), "err", err)
 			}
+		}
+		for _, k := range keys {
+			d.hold.take(k) // renews
 		}
 	}
 }

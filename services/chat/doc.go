@@ -18,6 +18,13 @@
 // JetStream gives its messages to another process after
 // CORRAL_CHAT_ACK_WAIT.
 //
+// Across replicas, a process holds a conversation in Redis while it
+// answers it; a replica that receives a message of a conversation another
+// one holds hands it back to JetStream until the hold ends, so two
+// replicas never answer one conversation at the same time. Two messages
+// of one conversation fetched by two replicas within the same few
+// milliseconds can still be answered out of order.
+//
 // # Answering a batch
 //
 //  1. Messages whose platform message id was answered before (Redis, kept
@@ -74,6 +81,8 @@
 //	chat:rate:<conversation key>:<minute> messages in that minute; expires after 2 minutes
 //	chat:notice:<conversation key>:<minute> the rate notice of that minute was sent
 //	chat:disclosed:<conversation key>     the AI notice was given; expires after 7 days
+//	chat:lane:<conversation key>          the process answering the conversation; expires 2×CORRAL_CHAT_ACK_WAIT
+//	                                      after the last renewal
 //
 // # Traces and metrics
 //
@@ -83,7 +92,7 @@
 // span and the CHAT_OUT publish, whose context the sender continues.
 //
 //	corral_chat_messages{platform,outcome}     inbound messages by outcome
-//	corral_chat_replies{platform,kind}         replies published: generated, command, notice, refusal
+//	corral_chat_replies{platform,kind}         replies published: generated, command, notice, refusal, note
 //	corral_chat_dedupes{platform}              messages dropped as answered before
 //	corral_chat_superseded{platform}           answers cancelled by a newer message
 //	corral_chat_errors{platform,stage}         failed tries by stage

@@ -54,7 +54,7 @@ func newMetrics(mp metric.MeterProvider) (*chatMetrics, error) {
 		}
 	}
 	counter(&c.messages, "corral_chat_messages", "Inbound messages handled, by platform and outcome (answered, command, duplicate, paused, business, rate_limit, not_text, refused, ignored, dead).")
-	counter(&c.replies, "corral_chat_replies", "Replies published to CHAT_OUT, by platform and kind (generated, command, notice, refusal).")
+	counter(&c.replies, "corral_chat_replies", "Replies published to CHAT_OUT, by platform and kind (generated, command, notice, refusal, note).")
 	counter(&c.dedupes, "corral_chat_dedupes", "Inbound messages dropped because they were answered before (a retried webhook, a redelivery), by platform.")
 	counter(&c.superseded, "corral_chat_superseded", "Generations cancelled because a newer message of the same conversation arrived, by platform.")
 	counter(&c.errors, "corral_chat_errors", "Failed tries of a batch of messages, by platform and stage (state, persona, inference, publish, history).")

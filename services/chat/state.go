@@ -155,3 +155,53 @@ func (s *state) markDisclosed(ctx context.Context, conv corralv1.Conversation) e
 	}
 	return nil
 }
+
+// takeLane takes conv's lane for the process token for ttl, or renews it
+// when the process holds it already. It returns 0 when the process holds
+// the lane, else how long another process still holds it. Without Lua
+// (the embedded server), the renewal of a lane that changed hands between
+// GET and PEXPIRE can extend the other's hold once; the hold is a guard
+// for order across replicas, not a lock that correctness rests on alone.
+func (s *state) takeLane(ctx context.Context, key, token string, ttl time.Duration) (time.Duration, error) {
+	k := s.key("lane", key)
+	ok, err := s.rdb.SetNX(ctx, k, token, ttl).Result()
+	if err != nil {
+		return 0, fmt.Errorf("take conversation: %w", err)
+	}
+	if ok {
+		return 0, nil
+	}
+	holder, err := s.rdb.Get(ctx, k).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return s.takeLane(ctx, key, token, ttl) // released meanwhile
+	case err != nil:
+		return 0, fmt.Errorf("take conversation: %w", err)
+	case holder == token:
+		if err := s.rdb.PExpire(ctx, k, ttl).Err(); err != nil {
+			return 0, fmt.Errorf("renew conversation: %w", err)
+		}
+		return 0, nil
+	}
+	left, err := s.rdb.PTTL(ctx, k).Result()
+	if err != nil {
+		return 0, fmt.Errorf("take conversation: %w", err)
+	}
+	return max(left, time.Millisecond), nil
+}
+
+// releaseLane lets go of conv's lane if the process holds it.
+func (s *state) releaseLane(ctx context.Context, key, token string) error {
+	k := s.key("lane", key)
+	holder, err := s.rdb.Get(ctx, k).Result()
+	if errors.Is(err, redis.Nil) || holder != token {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("release conversation: %w", err)
+	}
+	if err := s.rdb.Del(ctx, k).Err(); err != nil {
+		return fmt.Errorf("release conversation: %w", err)
+	}
+	return nil
+}

@@ -108,3 +108,29 @@ func TestStateDisclosed(t *testing.T) {
 		t.Fatalf("disclosed after = %v, %v", got, err)
 	}
 }
+
+func TestStateLane(t *testing.T) {
+	s, _ := newState(t)
+	ctx := t.Context()
+	if wait, err := s.takeLane(ctx, "c", "p1", time.Minute); err != nil || wait != 0 {
+		t.Fatalf("p1 take = %v, %v; want it held", wait, err)
+	}
+	if wait, err := s.takeLane(ctx, "c", "p1", time.Minute); err != nil || wait != 0 {
+		t.Fatalf("p1 renew = %v, %v", wait, err)
+	}
+	if wait, err := s.takeLane(ctx, "c", "p2", time.Minute); err != nil || wait <= 0 || wait > time.Minute {
+		t.Fatalf("p2 take = %v, %v; want how long p1 holds it", wait, err)
+	}
+	if err := s.releaseLane(ctx, "c", "p2"); err != nil {
+		t.Fatal(err)
+	}
+	if wait, _ := s.takeLane(ctx, "c", "p2", time.Minute); wait == 0 {
+		t.Fatal("p2's release let go of p1's hold")
+	}
+	if err := s.releaseLane(ctx, "c", "p1"); err != nil {
+		t.Fatal(err)
+	}
+	if wait, err := s.takeLane(ctx, "c", "p2", time.Minute); err != nil || wait != 0 {
+		t.Fatalf("p2 take after release = %v, %v", wait, err)
+	}
+}

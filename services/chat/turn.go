@@ -185,6 +185,8 @@ func (r *Role) answer(ctx context.Context, batch []*job, commit func() bool) err
 		}
 	} else if t.refused > 0 {
 		kind = "refusal"
+	} else if t.commands == 0 {
+		kind = "note" // media without a caption and the like
 	}
 	if len(t.parts) == 0 {
 		if !commit() {
