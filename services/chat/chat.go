@@ -54,6 +54,7 @@ type Role struct {
 	personas *store.Cache
 	state    *state
 	safety   *safety.Stage
+	guard    *guardModel // nil without CORRAL_GUARD_MODEL; closed when Run ends
 	policies *policies
 	infer    *inferclient.Client
 	metrics  *chatMetrics
@@ -91,8 +92,16 @@ func New(cfg Config, deps role.Deps) (*Role, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chat: persona store: %w", err)
 	}
-	stage, err := safety.New(safety.Options{})
+	var guard *guardModel
+	if cfg.GuardModel != "" {
+		if guard, err = openGuard(cfg.GuardModel); err != nil {
+			return nil, fmt.Errorf("chat: %w", err)
+		}
+		log.Info("chat: guard model", "path", cfg.GuardModel, "model", guard.bundle.Info().ID)
+	}
+	stage, err := safety.New(safety.Options{Guard: guard.asGuard()})
 	if err != nil {
+		guard.close()
 		return nil, fmt.Errorf("chat: %w", err)
 	}
 	ic, err := inferclient.New(deps.NATS, inferclient.Options{Namespace: deps.Streams.Namespace, Tracer: deps.Tracer})
@@ -102,7 +111,7 @@ func New(cfg Config, deps role.Deps) (*Role, error) {
 	r := &Role{
 		cfg: cfg, log: log, nc: deps.NATS, js: deps.JetStream, streams: deps.Streams,
 		store: st, state: &state{rdb: deps.Redis, prefix: cfg.KeyPrefix, now: time.Now},
-		safety: stage, policies: &policies{cache: map[string]policy{}}, infer: ic, metrics: m, now: time.Now,
+		safety: stage, guard: guard, policies: &policies{cache: map[string]policy{}}, infer: ic, metrics: m, now: time.Now,
 	}
 	token := make([]byte, 12)
 	if _, err := rand.Read(token); err != nil {
@@ -147,6 +156,7 @@ func (r *Role) Run(ctx context.Context) error {
 		return fmt.Errorf("chat: persona cache: %w", err)
 	}
 	r.personas = cache
+	defer r.guard.close()
 	defer func() {
 		if err := cache.Close(); err != nil {
 			r.log.Warn("chat: closing the persona cache", "err", err)

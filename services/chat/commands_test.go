@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -78,6 +79,8 @@ func TestConfigValidate(t *testing.T) {
 		{EnvMaxReplyTokens, func(c *Config) { c.MaxReplyTokens = 0 }},
 		{EnvMaxAttempts, func(c *Config) { c.MaxAttempts = 0 }},
 		{EnvGenerateTimeout, func(c *Config) { c.GenerateTimeout = 0 }},
+		{EnvGuardModel, func(c *Config) { c.GuardModel = "/nonexistent/guard.gguf" }},
+		{EnvGuardModel, func(c *Config) { c.GuardModel = os.TempDir() }},
 	} {
 		c := DefaultConfig()
 		tc.mutate(&c)

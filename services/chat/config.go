@@ -2,6 +2,7 @@ package chat
 
 import (
 	"errors"
+	"os"
 	"strconv"
 	"time"
 
@@ -20,6 +21,7 @@ const (
 	EnvMaxReplyTokens  = "CORRAL_CHAT_MAX_REPLY_TOKENS"
 	EnvMaxAttempts     = "CORRAL_CHAT_MAX_ATTEMPTS"
 	EnvGenerateTimeout = "CORRAL_CHAT_GENERATE_TIMEOUT"
+	EnvGuardModel      = "CORRAL_GUARD_MODEL"
 )
 
 // Config is the chat role's configuration.
@@ -58,6 +60,11 @@ type Config struct {
 	MaxAttempts int
 	// GenerateTimeout bounds one generation. Default 2m.
 	GenerateTimeout time.Duration
+	// GuardModel is a Llama Guard 3 GGUF file. When set, each chat process
+	// serves it with its own engine and asks it about user messages the
+	// fast safety passes are unsure of; empty (the default) uses the fast
+	// passes alone.
+	GuardModel string
 
 	// RetryMin and RetryMax bound the back-off between tries (not
 	// settings; tests shorten them). Default 500ms and 30s.
@@ -95,6 +102,8 @@ func (c *Config) Settings() []settings.Setting {
 			Help: "tries of a message while inference or Redis fails before it goes to the DLQ", Set: settings.Int(&c.MaxAttempts)},
 		{Env: EnvGenerateTimeout, Flag: "chat-generate-timeout", Default: "2m",
 			Help: "longest one generation may take", Set: settings.Duration(&c.GenerateTimeout)},
+		{Env: EnvGuardModel, Flag: "guard-model",
+			Help: "Llama Guard 3 GGUF file asked about user messages the fast safety passes are unsure of (empty: fast passes only)", Set: settings.String(&c.GuardModel)},
 	}
 }
 
@@ -102,6 +111,13 @@ func (c *Config) Settings() []settings.Setting {
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(env, format string, a ...any) { errs = append(errs, settings.Bad(env, format, a...)) }
+	if c.GuardModel != "" {
+		if fi, err := os.Stat(c.GuardModel); err != nil {
+			bad(EnvGuardModel, "%v", err)
+		} else if !fi.Mode().IsRegular() {
+			bad(EnvGuardModel, "%s is not a file", c.GuardModel)
+		}
+	}
 	if c.Workers < 1 || c.Workers > 4096 {
 		bad(EnvWorkers, "%d: want 1 to 4096", c.Workers)
 	}

@@ -31,6 +31,7 @@ type chatMetrics struct {
 	dedupes     metric.Int64Counter
 	superseded  metric.Int64Counter
 	errors      metric.Int64Counter
+	guardErrors metric.Int64Counter
 	latency     metric.Float64Histogram
 	generation  metric.Float64Histogram
 	firstToken  metric.Float64Histogram
@@ -58,6 +59,7 @@ func newMetrics(mp metric.MeterProvider) (*chatMetrics, error) {
 	counter(&c.dedupes, "corral_chat_dedupes", "Inbound messages dropped because they were answered before (a retried webhook, a redelivery), by platform.")
 	counter(&c.superseded, "corral_chat_superseded", "Generations cancelled because a newer message of the same conversation arrived, by platform.")
 	counter(&c.errors, "corral_chat_errors", "Failed tries of a batch of messages, by platform and stage (state, persona, inference, publish, history).")
+	counter(&c.guardErrors, "corral_chat_guard_errors", "User messages on which the guard model (CORRAL_GUARD_MODEL) failed or answered something unreadable; the fast safety verdict stood.")
 	hist(&c.latency, "corral_chat_reply_latency", "Time from the gateway receiving the newest message a reply answers to the reply published, by platform.")
 	hist(&c.generation, "corral_chat_generation_duration", "Time one generation took, from request to last token, by platform.")
 	hist(&c.firstToken, "corral_chat_first_token", "Time from the generate request to its first text, by platform.")

@@ -306,7 +306,13 @@ func (r *Role) plan(ctx context.Context, conv corralv1.Conversation, users []*co
 			t.notText++
 			continue
 		}
-		v := r.safety.Check(text, safety.User, t.policy.p)
+		v, err := r.safety.CheckContext(ctx, text, safety.User, t.policy.p)
+		if err != nil {
+			// The fast verdict stands; a guard model that fails must not
+			// stop the conversation.
+			r.metrics.guardErrors.Add(ctx, 1)
+			r.log.WarnContext(ctx, "chat: guard model", "err", err)
+		}
 		if v.Action == safety.ActionRefuse {
 			t.refused++
 			continue
