@@ -97,7 +97,6 @@ func (e *Engine) reap() {
 		w.pending[c] = slices.DeleteFunc(w.pending[c], func(q *sequence) bool { return q.state == stateDone })
 	}
 	w.running = slices.DeleteFunc(w.running, func(q *sequence) bool { return q.state == stateDone })
-	e.running.Store(int32(len(w.running)))
 }
 
 // step plans one batch, runs it through the model and takes each
@@ -136,7 +135,6 @@ func (e *Engine) step() {
 	}
 	e.admit(budget)
 	w.running = slices.DeleteFunc(w.running, func(q *sequence) bool { return q.state != stateRunning })
-	e.running.Store(int32(len(w.running)))
 
 	w.batch = w.batch[:0]
 	var live []*planned
@@ -200,7 +198,6 @@ func (e *Engine) step() {
 		}
 	}
 	w.running = slices.DeleteFunc(w.running, func(q *sequence) bool { return q.state == stateDone })
-	e.running.Store(int32(len(w.running)))
 }
 
 // planChunk plans the next n tokens of q, reserved already.
@@ -309,6 +306,7 @@ func (e *Engine) preempt(q *sequence) {
 	_ = e.kv.Free(q.kvSeq)
 	q.kvSeq, q.computed = -1, 0
 	q.state = statePending
+	e.running.Add(-1)
 	q.preemptedIn = e.w.steps
 	l := e.w.pending[q.priority]
 	i, _ := slices.BinarySearchFunc(l, q.order, func(a *sequence, o uint64) int { return cmp.Compare(a.order, o) })
@@ -380,6 +378,7 @@ func (e *Engine) admit(budget int) {
 			metrics.prefix(q.ctx, len(lookup), hit)
 		}
 		q.state = stateRunning
+		e.running.Add(1)
 		w.running = append(w.running, q)
 		if q.warm != nil && q.computed == len(q.tokens) {
 			e.warmed(q, now)
@@ -416,6 +415,8 @@ func (e *Engine) finish(q *sequence, ev Event) {
 	case q.state == statePending:
 		e.waiting.Add(-1)
 		metrics.waiting.Add(q.ctx, -1)
+	case q.state == stateRunning:
+		e.running.Add(-1)
 	}
 	q.state = stateDone
 	q.endPrefill(now, false)
