@@ -17,6 +17,7 @@ const (
 	EnvModel     = "CORRAL_MODEL"
 	EnvThreads   = "CORRAL_THREADS"
 	EnvQueueSize = "CORRAL_QUEUE_SIZE"
+	EnvMaxBatch  = "CORRAL_MAX_BATCH"
 	EnvMaxTokens = "CORRAL_MAX_TOKENS"
 	EnvKVMemory  = "CORRAL_KV_MEMORY"
 	EnvKVType    = "CORRAL_KV_TYPE"
@@ -27,6 +28,8 @@ const (
 const (
 	// MaxQueueSize bounds CORRAL_QUEUE_SIZE.
 	MaxQueueSize = 1 << 16
+	// MaxMaxBatch bounds CORRAL_MAX_BATCH.
+	MaxMaxBatch = 4096
 	// MaxMaxTokens bounds CORRAL_MAX_TOKENS: no model has a longer context.
 	MaxMaxTokens = 1 << 20
 )
@@ -42,6 +45,9 @@ type Config struct {
 	// QueueSize is how many requests may wait for the engine; more are
 	// refused at once as overloaded (HTTP 429, ERROR_CODE_OVERLOADED).
 	QueueSize int
+	// MaxBatch is how many sequences the engine generates together; more
+	// wait in the queue.
+	MaxBatch int
 	// MaxTokens is the longest reply a request may ask for, and the limit
 	// of one that asks for none.
 	MaxTokens int
@@ -71,6 +77,8 @@ func (c *Config) Settings() []settings.Setting {
 			Set: intOrZero(&c.Threads)},
 		{Env: EnvQueueSize, Flag: "queue-size", Default: strconv.Itoa(engine.DefaultQueueSize), Help: "requests that may wait for the engine; more are refused at once as overloaded (HTTP 429)",
 			Set: settings.Int(&c.QueueSize)},
+		{Env: EnvMaxBatch, Flag: "max-batch", Default: strconv.Itoa(engine.DefaultMaxRunning), Help: "sequences generated together in one batch; more requests wait in the queue",
+			Set: settings.Int(&c.MaxBatch)},
 		{Env: EnvMaxTokens, Flag: "max-tokens", Default: "2048", Help: "longest reply a request may ask for, and the length of one that names none",
 			Set: settings.Int(&c.MaxTokens)},
 		{Env: EnvKVMemory, Flag: "kv-memory", Help: "KV cache budget such as 2GiB; empty lets the engine take a share of the memory available",
@@ -135,6 +143,9 @@ func (c Config) Validate() error {
 	}
 	if c.QueueSize < 1 || c.QueueSize > MaxQueueSize {
 		errs = append(errs, settings.Bad(EnvQueueSize, "%d: want 1 to %d", c.QueueSize, MaxQueueSize))
+	}
+	if c.MaxBatch < 1 || c.MaxBatch > MaxMaxBatch {
+		errs = append(errs, settings.Bad(EnvMaxBatch, "%d: want 1 to %d", c.MaxBatch, MaxMaxBatch))
 	}
 	if c.MaxTokens < 1 || c.MaxTokens > MaxMaxTokens {
 		errs = append(errs, settings.Bad(EnvMaxTokens, "%d: want 1 to %d", c.MaxTokens, MaxMaxTokens))

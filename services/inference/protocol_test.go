@@ -166,6 +166,9 @@ func TestSlowClientReader(t *testing.T) {
 func TestOverloaded(t *testing.T) {
 	cfg := testConfig(slowModel(t))
 	cfg.QueueSize = 1
+	// One running sequence, so the second request stays queued rather
+	// than joining the batch at the next step.
+	cfg.MaxBatch = 1
 	f := start(t, cfg, "", "")
 	long := long(2000)
 	running, err := f.client.Generate(t.Context(), long)
