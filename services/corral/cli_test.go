@@ -24,6 +24,7 @@ func TestExitCodes(t *testing.T) {
 		"inference": {"--check-config", "--data", t.TempDir(), "--model", vocabOnly(t)},
 		"gateway":   {"--data", t.TempDir(), "--http", "127.0.0.1:0", "--nats", "nats://127.0.0.1:1"},
 		"sender":    {"--data", t.TempDir(), "--http", "127.0.0.1:0", "--nats", "nats://127.0.0.1:1", "--redis", "redis://127.0.0.1:1"},
+		"studio":    {"--data", t.TempDir(), "--http", "127.0.0.1:0", "--nats", "nats://127.0.0.1:1", "--redis", "redis://127.0.0.1:1"},
 		"convert":   {"--from", "llama2c", missing, out},
 		"model":     {"info", missing},
 		"generate":  {"--model", missing, "--prompt", "hi"},
