@@ -16,7 +16,8 @@ import "golang.org/x/sys/cpu"
 //	kquant_amd64.{go,s}         Q4_K, Q5_K, Q6_K weights, and the Q8_K-style
 //	                            activation quantiser (AVX2)
 //	kquant512_amd64.{go,s}      Q4_K, Q5_K, Q6_K weights (AVX-512)
-//	vector_amd64.{go,s}         exp, SiLU, weighted sums, the bandwidth probe
+//	vector_amd64.{go,s}         exp (Softmax, SiLU), weighted sums, the
+//	                            bandwidth probe (AVX2 and AVX-512)
 //
 // consts_amd64.s holds the constants several families read and
 // reduce_amd64.h the horizontal sums the AVX2 product kernels end with.

@@ -302,3 +302,15 @@ func BenchmarkExp(b *testing.B) {
 		_ = s
 	})
 }
+
+// BenchmarkSoftmax is one row of attention scores over a 512-token cache.
+func BenchmarkSoftmax(b *testing.B) {
+	r := rand.New(rand.NewPCG(4, 4))
+	x := randVec(r, 512, 8)
+	s := make([]float32, len(x))
+	b.SetBytes(int64(4 * len(x)))
+	for b.Loop() {
+		copy(s, x)
+		Softmax(s)
+	}
+}

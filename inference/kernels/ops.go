@@ -13,6 +13,13 @@ var (
 	// weightedSumFast gets non-empty a and v long enough for every row.
 	weightedSumFast func(out, a, v []float32, stride int)
 	dotFast         func(x, y []float32) float32
+	// expSubFast sets x[i] = Exp(x[i]-m); siluMulFast is siluMulGo on
+	// operands of equal length. Both give Exp's bits.
+	expSubFast  func(x []float32, m float32)
+	siluMulFast func(gate, up []float32)
+	// softmaxFast is softmaxGo with the maximum and the scaling in vectors
+	// (the sum stays in order).
+	softmaxFast func(x []float32)
 )
 
 // Dot returns Σ x[i]·y[i] over min(len(x), len(y)) values.
@@ -85,6 +92,14 @@ func RMSNorm(dst, x, w []float32, eps float32) {
 // Softmax replaces x with exp(x - max) / Σ exp(x - max), the exponentials
 // by Exp and summed in order: the same bits on every machine.
 func Softmax(x []float32) {
+	if accel && softmaxFast != nil {
+		softmaxFast(x)
+		return
+	}
+	softmaxGo(x)
+}
+
+func softmaxGo(x []float32) {
 	if len(x) == 0 {
 		return
 	}
@@ -92,7 +107,7 @@ func Softmax(x []float32) {
 	for _, v := range x[1:] {
 		m = max(m, v)
 	}
-	inv := 1 / expSubGo(x, m)
+	inv := 1 / expSub(x, m)
 	for i := range x {
 		x[i] *= inv
 	}
@@ -102,6 +117,10 @@ func Softmax(x []float32) {
 // with e^-g by Exp: the SwiGLU feed-forward activation.
 func SiLUMul(gate, up []float32) {
 	n := min(len(up), len(gate))
+	if accel && siluMulFast != nil {
+		siluMulFast(gate[:n], up[:n])
+		return
+	}
 	siluMulGo(gate[:n], up[:n])
 }
 
@@ -110,6 +129,19 @@ func siluMulGo(gate, up []float32) {
 		g := gate[i]
 		gate[i] = g / (1 + Exp(-g)) * u
 	}
+}
+
+// expSub sets x[i] = e^(x[i]-m) and returns the sum, in order.
+func expSub(x []float32, m float32) float32 {
+	if !accel || expSubFast == nil {
+		return expSubGo(x, m)
+	}
+	expSubFast(x, m)
+	var sum float32
+	for _, e := range x {
+		sum += e
+	}
+	return sum
 }
 
 // expSubGo sets x[i] = e^(x[i]-m) and returns the sum.
@@ -141,8 +173,10 @@ func Exp(x float32) float32 {
 	const log2e, ln2 = 1.4426950408889634, 0.6931471805599453
 	t := float64(x) * log2e
 	n := math.Floor(t + 0.5)
-	g := (t - n) * ln2
-	p := 1 + g*(1+g*(1.0/2+g*(1.0/6+g*(1.0/24+g*(1.0/120+g*(1.0/720))))))
+	g := float64(t-n) * ln2
+	// The conversions forbid fused multiply-adds (which GOAMD64=v3 would
+	// otherwise allow), so that the vector forms give the same bits.
+	p := 1 + float64(g*(1+float64(g*(1.0/2+float64(g*(1.0/6+float64(g*(1.0/24+float64(g*(1.0/120+float64(g*(1.0/720))))))))))))
 	return float32(p) * math.Float32frombits(uint32(int32(n)+127)<<23)
 }
 

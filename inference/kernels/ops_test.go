@@ -233,3 +233,88 @@ func TestDotRows(t *testing.T) {
 		t.Errorf("short rows: wrote %g", out[0])
 	}
 }
+
+// TestExpVectorBits wants the vector exponentials of every level (Softmax's
+// and SiLUMul's) to give Exp's bits, over a dense sweep of the range,
+// its edges, the values beyond it and odd lengths.
+func TestExpVectorBits(t *testing.T) {
+	var x []float32
+	for v := float32(-90); v <= 90; v += 0.00731 {
+		x = append(x, v)
+	}
+	x = append(x, -87, 88, -86.99999, 87.99999, -87.00001, 88.00001, 0, 1e-38, -1e-38, 1e-45,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), float32(math.Copysign(0, -1)), 3.4e38, -3.4e38)
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 10007 {
+		x = append(x, math.Float32frombits(r.Uint32()))
+	}
+	u := randVec(r, len(x), 2)
+	same := func(a, b float32) bool {
+		return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b)
+	}
+	for _, l := range levels() {
+		withLevel(l, func() {
+			for _, n := range []int{len(x), len(x) - 3, 7, 1} {
+				e := append([]float32(nil), x[:n]...)
+				sum := expSub(e, 0.25)
+				var want float32
+				for i, v := range x[:n] {
+					w := Exp(v - 0.25)
+					want += w
+					if !same(e[i], w) {
+						t.Fatalf("%s: exp(%g - 0.25) = %g, Exp gives %g", l, v, e[i], w)
+					}
+				}
+				if !same(sum, want) {
+					t.Fatalf("%s: sum %g, want %g", l, sum, want)
+				}
+				g := append([]float32(nil), x[:n]...)
+				SiLUMul(g, u[:n])
+				for i, v := range x[:n] {
+					if w := v / (1 + Exp(-v)) * u[i]; !same(g[i], w) {
+						t.Fatalf("%s: silu(%g)·%g = %g, want %g", l, v, u[i], g[i], w)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestSoftmaxBits wants every level's Softmax to give the portable bits:
+// rows of attention scores of many lengths, zeros of both signs as the
+// largest value, infinities, and a NaN (which the vector maximum hands
+// back to the portable code).
+func TestSoftmaxBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 9))
+	var rows [][]float32
+	for _, n := range []int{1, 7, 8, 9, 16, 31, 64, 100, 512, 1023} {
+		rows = append(rows, randVec(r, n, 6))
+	}
+	zeros := randVec(r, 40, 3)
+	for i := range zeros {
+		zeros[i] = -float32(math.Abs(float64(zeros[i]))) - 1
+	}
+	zeros[3], zeros[17] = float32(math.Copysign(0, -1)), 0
+	negZero := append([]float32(nil), zeros...)
+	negZero[17] = float32(math.Copysign(0, -1))
+	inf := randVec(r, 24, 3)
+	inf[5], inf[20] = float32(math.Inf(-1)), float32(math.Inf(-1))
+	nan := randVec(r, 24, 3)
+	nan[9] = float32(math.NaN())
+	rows = append(rows, zeros, negZero, inf, nan)
+	for i, row := range rows {
+		want := append([]float32(nil), row...)
+		softmaxGo(want)
+		for _, l := range levels() {
+			withLevel(l, func() {
+				got := append([]float32(nil), row...)
+				Softmax(got)
+				for j := range got {
+					if math.Float32bits(got[j]) != math.Float32bits(want[j]) && !(got[j] != got[j] && want[j] != want[j]) {
+						t.Fatalf("%s: row %d (%d values): [%d] = %g, want %g", l, i, len(row), j, got[j], want[j])
+					}
+				}
+			})
+		}
+	}
+}

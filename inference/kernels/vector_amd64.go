@@ -21,6 +21,24 @@ func wsum1AVX512(out *float32, a *float32, v *float32, vs int, np int)
 //go:noescape
 func streamSumAVX2(p *byte, n int) uint64
 
+//go:noescape
+func expSubAVX2(x *float32, n int, m float32)
+
+//go:noescape
+func siluMulAVX2(gate *float32, up *float32, n int)
+
+//go:noescape
+func expSubAVX512(x *float32, n int, m float32)
+
+//go:noescape
+func siluMulAVX512(gate *float32, up *float32, n int)
+
+//go:noescape
+func maxAVX2(x *float32, n int) (m float32, nan bool)
+
+//go:noescape
+func scaleAVX2(x *float32, n int, s float32)
+
 // installVector sets the fast versions of ops.go's operations for level
 // l; Dot uses the F32 product kernel (float_amd64.s), so attention scores
 // get the bits of an F32 matrix product. Every width of the weighted sum
@@ -47,6 +65,56 @@ func installVector(l Level) {
 		if n < len(out) {
 			weightedSumGo(out[n:], a, v[n:], stride)
 		}
+	}
+	// Exp's arithmetic in float64 lanes, without fused multiply-adds: the
+	// bits of Exp, whatever the level.
+	expSubFast = func(x []float32, m float32) {
+		n := 0
+		if wide {
+			if n = len(x) &^ 15; n > 0 {
+				expSubAVX512(&x[0], n, m)
+			}
+		}
+		if n8 := len(x) &^ 7; n8 > n {
+			expSubAVX2(&x[n], n8-n, m)
+			n = n8
+		}
+		for i := n; i < len(x); i++ {
+			x[i] = Exp(x[i] - m)
+		}
+	}
+	softmaxFast = func(x []float32) {
+		n := len(x) &^ 7
+		if n == 0 {
+			softmaxGo(x)
+			return
+		}
+		m, nan := maxAVX2(&x[0], n)
+		if nan {
+			softmaxGo(x)
+			return
+		}
+		for _, v := range x[n:] {
+			m = max(m, v)
+		}
+		inv := 1 / expSub(x, m)
+		scaleAVX2(&x[0], n, inv)
+		for i := n; i < len(x); i++ {
+			x[i] *= inv
+		}
+	}
+	siluMulFast = func(gate, up []float32) {
+		n := 0
+		if wide {
+			if n = len(gate) &^ 15; n > 0 {
+				siluMulAVX512(&gate[0], &up[0], n)
+			}
+		}
+		if n8 := len(gate) &^ 7; n8 > n {
+			siluMulAVX2(&gate[n], &up[n], n8-n)
+			n = n8
+		}
+		siluMulGo(gate[n:], up[n:])
 	}
 	dotFast = func(x, y []float32) float32 {
 		n := len(x) &^ 7

@@ -156,3 +156,321 @@ ws1zdone:
 	VMOVUPS Z0, (DI)
 	VZEROUPPER
 	RET
+
+// Exp, AVX2: Exp's arithmetic (ops.go) four float64 lanes at a time, with
+// the same operations in the same order and no fused multiply-adds, so
+// every lane gets Exp's bits. 32-byte constants: float64 unless named *32.
+DATA expLog2e<>+0(SB)/8, $0x3ff71547652b82fe
+DATA expLog2e<>+8(SB)/8, $0x3ff71547652b82fe
+DATA expLog2e<>+16(SB)/8, $0x3ff71547652b82fe
+DATA expLog2e<>+24(SB)/8, $0x3ff71547652b82fe
+GLOBL expLog2e<>(SB), RODATA|NOPTR, $32
+DATA expHalf<>+0(SB)/8, $0x3fe0000000000000
+DATA expHalf<>+8(SB)/8, $0x3fe0000000000000
+DATA expHalf<>+16(SB)/8, $0x3fe0000000000000
+DATA expHalf<>+24(SB)/8, $0x3fe0000000000000
+GLOBL expHalf<>(SB), RODATA|NOPTR, $32
+DATA expLn2<>+0(SB)/8, $0x3fe62e42fefa39ef
+DATA expLn2<>+8(SB)/8, $0x3fe62e42fefa39ef
+DATA expLn2<>+16(SB)/8, $0x3fe62e42fefa39ef
+DATA expLn2<>+24(SB)/8, $0x3fe62e42fefa39ef
+GLOBL expLn2<>(SB), RODATA|NOPTR, $32
+DATA expOne<>+0(SB)/8, $0x3ff0000000000000
+DATA expOne<>+8(SB)/8, $0x3ff0000000000000
+DATA expOne<>+16(SB)/8, $0x3ff0000000000000
+DATA expOne<>+24(SB)/8, $0x3ff0000000000000
+GLOBL expOne<>(SB), RODATA|NOPTR, $32
+DATA expC6<>+0(SB)/8, $0x3fc5555555555555
+DATA expC6<>+8(SB)/8, $0x3fc5555555555555
+DATA expC6<>+16(SB)/8, $0x3fc5555555555555
+DATA expC6<>+24(SB)/8, $0x3fc5555555555555
+GLOBL expC6<>(SB), RODATA|NOPTR, $32
+DATA expC24<>+0(SB)/8, $0x3fa5555555555555
+DATA expC24<>+8(SB)/8, $0x3fa5555555555555
+DATA expC24<>+16(SB)/8, $0x3fa5555555555555
+DATA expC24<>+24(SB)/8, $0x3fa5555555555555
+GLOBL expC24<>(SB), RODATA|NOPTR, $32
+DATA expC120<>+0(SB)/8, $0x3f81111111111111
+DATA expC120<>+8(SB)/8, $0x3f81111111111111
+DATA expC120<>+16(SB)/8, $0x3f81111111111111
+DATA expC120<>+24(SB)/8, $0x3f81111111111111
+GLOBL expC120<>(SB), RODATA|NOPTR, $32
+DATA expC720<>+0(SB)/8, $0x3f56c16c16c16c17
+DATA expC720<>+8(SB)/8, $0x3f56c16c16c16c17
+DATA expC720<>+16(SB)/8, $0x3f56c16c16c16c17
+DATA expC720<>+24(SB)/8, $0x3f56c16c16c16c17
+GLOBL expC720<>(SB), RODATA|NOPTR, $32
+DATA expLo32<>+0(SB)/8, $0xc2ae0000c2ae0000
+DATA expLo32<>+8(SB)/8, $0xc2ae0000c2ae0000
+DATA expLo32<>+16(SB)/8, $0xc2ae0000c2ae0000
+DATA expLo32<>+24(SB)/8, $0xc2ae0000c2ae0000
+GLOBL expLo32<>(SB), RODATA|NOPTR, $32
+DATA expHi32<>+0(SB)/8, $0x42b0000042b00000
+DATA expHi32<>+8(SB)/8, $0x42b0000042b00000
+DATA expHi32<>+16(SB)/8, $0x42b0000042b00000
+DATA expHi32<>+24(SB)/8, $0x42b0000042b00000
+GLOBL expHi32<>(SB), RODATA|NOPTR, $32
+DATA expInf32<>+0(SB)/8, $0x7f8000007f800000
+DATA expInf32<>+8(SB)/8, $0x7f8000007f800000
+DATA expInf32<>+16(SB)/8, $0x7f8000007f800000
+DATA expInf32<>+24(SB)/8, $0x7f8000007f800000
+GLOBL expInf32<>(SB), RODATA|NOPTR, $32
+DATA expOne32<>+0(SB)/8, $0x3f8000003f800000
+DATA expOne32<>+8(SB)/8, $0x3f8000003f800000
+DATA expOne32<>+16(SB)/8, $0x3f8000003f800000
+DATA expOne32<>+24(SB)/8, $0x3f8000003f800000
+GLOBL expOne32<>(SB), RODATA|NOPTR, $32
+DATA expBias32<>+0(SB)/8, $0x0000007f0000007f
+DATA expBias32<>+8(SB)/8, $0x0000007f0000007f
+DATA expBias32<>+16(SB)/8, $0x0000007f0000007f
+DATA expBias32<>+24(SB)/8, $0x0000007f0000007f
+GLOBL expBias32<>(SB), RODATA|NOPTR, $32
+DATA expSign32<>+0(SB)/8, $0x8000000080000000
+DATA expSign32<>+8(SB)/8, $0x8000000080000000
+DATA expSign32<>+16(SB)/8, $0x8000000080000000
+DATA expSign32<>+24(SB)/8, $0x8000000080000000
+GLOBL expSign32<>(SB), RODATA|NOPTR, $32
+
+// EXPH is the float64 part of Exp for four lanes: t in Yt (x·log2e),
+// n returned in Yn, 2^f's polynomial p in Yq; Yg is scratch.
+#define EXPH(yt, yn, yg, yq) \
+	VADDPD   expHalf<>(SB), yt, yn \
+	VROUNDPD $1, yn, yn \
+	VSUBPD   yn, yt, yg \
+	VMULPD   expLn2<>(SB), yg, yg \
+	VMULPD   expC720<>(SB), yg, yq \
+	VADDPD   expC120<>(SB), yq, yq \
+	VMULPD   yg, yq, yq \
+	VADDPD   expC24<>(SB), yq, yq \
+	VMULPD   yg, yq, yq \
+	VADDPD   expC6<>(SB), yq, yq \
+	VMULPD   yg, yq, yq \
+	VADDPD   expHalf<>(SB), yq, yq \
+	VMULPD   yg, yq, yq \
+	VADDPD   expOne<>(SB), yq, yq \
+	VMULPD   yg, yq, yq \
+	VADDPD   expOne<>(SB), yq, yq
+
+// EXP8 sets Y0 = Exp(Y0) for eight float32 lanes; it uses Y1-Y9.
+#define EXP8 \
+	VCVTPS2PD    X0, Y1 \
+	VEXTRACTF128 $1, Y0, X2 \
+	VCVTPS2PD    X2, Y2 \
+	VMULPD       expLog2e<>(SB), Y1, Y1 \
+	VMULPD       expLog2e<>(SB), Y2, Y2 \
+	EXPH(Y1, Y3, Y5, Y7) \
+	EXPH(Y2, Y4, Y6, Y8) \
+	VCVTPD2PSY   Y7, X7 \
+	VCVTPD2PSY   Y8, X8 \
+	VINSERTF128  $1, X8, Y7, Y7 \
+	VCVTTPD2DQY  Y3, X3 \
+	VCVTTPD2DQY  Y4, X4 \
+	VINSERTI128  $1, X4, Y3, Y3 \
+	VPADDD       expBias32<>(SB), Y3, Y3 \
+	VPSLLD       $23, Y3, Y3 \
+	VMULPS       Y3, Y7, Y7 \
+	VCMPPS       $0x11, expLo32<>(SB), Y0, Y9 \
+	VANDNPS      Y7, Y9, Y7 \
+	VCMPPS       $0x1e, expHi32<>(SB), Y0, Y9 \
+	VBLENDVPS    Y9, expInf32<>(SB), Y7, Y7 \
+	VCMPPS       $3, Y0, Y0, Y9 \
+	VBLENDVPS    Y9, Y0, Y7, Y0
+
+// func expSubAVX2(x *float32, n int, m float32)
+// x[i] = Exp(x[i] - m), n a multiple of 8.
+TEXT ·expSubAVX2(SB), NOSPLIT, $0-20
+	MOVQ         x+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS m+16(FP), Y10
+	TESTQ        CX, CX
+	JZ           esdone
+
+esloop:
+	VMOVUPS (DI), Y0
+	VSUBPS  Y10, Y0, Y0
+	EXP8
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     esloop
+
+esdone:
+	VZEROUPPER
+	RET
+
+// func siluMulAVX2(gate *float32, up *float32, n int)
+// g[i] = g[i] / (1 + Exp(-g[i])) · u[i], n a multiple of 8.
+TEXT ·siluMulAVX2(SB), NOSPLIT, $0-24
+	MOVQ  gate+0(FP), DI
+	MOVQ  up+8(FP), SI
+	MOVQ  n+16(FP), CX
+	TESTQ CX, CX
+	JZ    smdone
+
+smloop:
+	VMOVUPS (DI), Y11
+	VXORPS  expSign32<>(SB), Y11, Y0
+	EXP8
+	VADDPS  expOne32<>(SB), Y0, Y0
+	VDIVPS  Y0, Y11, Y0
+	VMULPS  (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, DI
+	ADDQ    $32, SI
+	SUBQ    $8, CX
+	JNZ     smloop
+
+smdone:
+	VZEROUPPER
+	RET
+
+// func maxAVX2(x *float32, n int) (m float32, nan bool)
+// The largest of x[0:n], n a positive multiple of 8, and whether any value
+// is a NaN (m is then meaningless). Which zero it returns when the largest
+// is a zero is unspecified; Softmax subtracts it, where the sign of a zero
+// changes no exponential.
+TEXT ·maxAVX2(SB), NOSPLIT, $0-21
+	MOVQ    x+0(FP), DI
+	MOVQ    n+8(FP), CX
+	VMOVUPS (DI), Y0
+	VCMPPS  $3, Y0, Y0, Y2
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JZ      mxdone
+
+mxloop:
+	VMOVUPS (DI), Y1
+	VCMPPS  $3, Y1, Y1, Y3
+	VORPS   Y3, Y2, Y2
+	VMAXPS  Y1, Y0, Y0
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     mxloop
+
+mxdone:
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0x4e, X0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0xb1, X0, X1
+	VMAXPS       X1, X0, X0
+	MOVSS        X0, m+16(FP)
+	VMOVMSKPS    Y2, AX
+	TESTL        AX, AX
+	SETNE        nan+20(FP)
+	VZEROUPPER
+	RET
+
+// func scaleAVX2(x *float32, n int, s float32)
+// x[i] *= s, n a multiple of 8.
+TEXT ·scaleAVX2(SB), NOSPLIT, $0-20
+	MOVQ         x+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS s+16(FP), Y1
+	TESTQ        CX, CX
+	JZ           scdone
+
+scloop:
+	VMULPS  (DI), Y1, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     scloop
+
+scdone:
+	VZEROUPPER
+	RET
+
+// EXPZ is EXPH for eight float64 lanes (AVX-512).
+#define EXPZ(zt, zn, zg, zq) \
+	VADDPD.BCST  expHalf<>(SB), zt, zn \
+	VRNDSCALEPD  $1, zn, zn \
+	VSUBPD       zn, zt, zg \
+	VMULPD.BCST  expLn2<>(SB), zg, zg \
+	VMULPD.BCST  expC720<>(SB), zg, zq \
+	VADDPD.BCST  expC120<>(SB), zq, zq \
+	VMULPD       zg, zq, zq \
+	VADDPD.BCST  expC24<>(SB), zq, zq \
+	VMULPD       zg, zq, zq \
+	VADDPD.BCST  expC6<>(SB), zq, zq \
+	VMULPD       zg, zq, zq \
+	VADDPD.BCST  expHalf<>(SB), zq, zq \
+	VMULPD       zg, zq, zq \
+	VADDPD.BCST  expOne<>(SB), zq, zq \
+	VMULPD       zg, zq, zq \
+	VADDPD.BCST  expOne<>(SB), zq, zq
+
+// EXP16 sets Z0 = Exp(Z0) for sixteen float32 lanes; it uses Z1-Z8 and
+// K1-K3.
+#define EXP16 \
+	VCVTPS2PD     Y0, Z1 \
+	VEXTRACTF64X4 $1, Z0, Y2 \
+	VCVTPS2PD     Y2, Z2 \
+	VMULPD.BCST   expLog2e<>(SB), Z1, Z1 \
+	VMULPD.BCST   expLog2e<>(SB), Z2, Z2 \
+	EXPZ(Z1, Z3, Z5, Z7) \
+	EXPZ(Z2, Z4, Z6, Z8) \
+	VCVTPD2PS     Z7, Y7 \
+	VCVTPD2PS     Z8, Y8 \
+	VINSERTF64X4  $1, Y8, Z7, Z7 \
+	VCVTTPD2DQ    Z3, Y3 \
+	VCVTTPD2DQ    Z4, Y4 \
+	VINSERTI64X4  $1, Y4, Z3, Z3 \
+	VPADDD.BCST   expBias32<>(SB), Z3, Z3 \
+	VPSLLD        $23, Z3, Z3 \
+	VMULPS        Z3, Z7, Z7 \
+	VCMPPS.BCST   $0x11, expLo32<>(SB), Z0, K1 \
+	VXORPS        Z7, Z7, K1, Z7 \
+	VCMPPS.BCST   $0x1e, expHi32<>(SB), Z0, K2 \
+	VBROADCASTSS  expInf32<>(SB), K2, Z7 \
+	VCMPPS        $3, Z0, Z0, K3 \
+	VMOVAPS       Z0, K3, Z7 \
+	VMOVAPS       Z7, Z0
+
+// func expSubAVX512(x *float32, n int, m float32)
+// x[i] = Exp(x[i] - m), n a multiple of 16.
+TEXT ·expSubAVX512(SB), NOSPLIT, $0-20
+	MOVQ         x+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS m+16(FP), Z10
+	TESTQ        CX, CX
+	JZ           zesdone
+
+zesloop:
+	VMOVUPS (DI), Z0
+	VSUBPS  Z10, Z0, Z0
+	EXP16
+	VMOVUPS Z0, (DI)
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JNZ     zesloop
+
+zesdone:
+	VZEROUPPER
+	RET
+
+// func siluMulAVX512(gate *float32, up *float32, n int)
+// gate[i] = gate[i] / (1 + Exp(-gate[i])) · up[i], n a multiple of 16.
+TEXT ·siluMulAVX512(SB), NOSPLIT, $0-24
+	MOVQ  gate+0(FP), DI
+	MOVQ  up+8(FP), SI
+	MOVQ  n+16(FP), CX
+	TESTQ CX, CX
+	JZ    zsmdone
+
+zsmloop:
+	VMOVUPS          (DI), Z11
+	VXORPS.BCST      expSign32<>(SB), Z11, Z0
+	EXP16
+	VADDPS.BCST      expOne32<>(SB), Z0, Z0
+	VDIVPS           Z0, Z11, Z0
+	VMULPS           (SI), Z0, Z0
+	VMOVUPS          Z0, (DI)
+	ADDQ             $64, DI
+	ADDQ             $64, SI
+	SUBQ             $16, CX
+	JNZ              zsmloop
+
+zsmdone:
+	VZEROUPPER
+	RET

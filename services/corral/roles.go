@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 
+	"github.com/corral-ai/corral/services/chat"
 	"github.com/corral-ai/corral/services/gateway"
 	"github.com/corral-ai/corral/services/inference"
 	"github.com/corral-ai/corral/services/internal/role"
@@ -16,6 +17,7 @@ import (
 var roles = []role.Definition{
 	inference.Definition,
 	gateway.Definition,
+	chat.Definition,
 	sender.Definition,
 	studio.Definition,
 }

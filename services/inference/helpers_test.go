@@ -166,7 +166,7 @@ func start(t testing.TB, cfg Config, url, ns string, adjust ...func(*Role)) *fix
 		})
 	}
 	t.Cleanup(stop)
-	waitFor(t, 10*time.Second, "the role serves", func() bool { return r.checkServing(t.Context()) == nil })
+	waitFor(t, 30*time.Second, "the role serves", func() bool { return r.checkServing(t.Context()) == nil })
 	return &fixture{r: r, nc: nc, ns: ns, url: url, client: newClient(t, connect(t, url), ns, inferclient.Options{}), stop: stop}
 }
 
