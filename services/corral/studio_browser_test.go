@@ -87,8 +87,8 @@ func textOf(sel string) string {
 
 // TestStudioBrowser drives the studio page in a real browser: sign in,
 // create a persona, see a field error and fix it, publish, chat with the
-// draft while the reply streams in, roll back, and look at it on a
-// phone-sized screen. Screenshots go to the test's artifact folder
+// draft while the reply streams in, roll back, see an edit show up in a
+// second tab, and look at it on a phone-sized screen. Screenshots go to the test's artifact folder
 // (go test -artifacts -outputdir DIR keeps them).
 func TestStudioBrowser(t *testing.T) {
 	bin := chromium(t)
@@ -104,7 +104,7 @@ func TestStudioBrowser(t *testing.T) {
 			return os.WriteFile(filepath.Join(t.ArtifactDir(), name), png, 0o644)
 		})
 	}
-	run := func(what string, actions ...chromedp.Action) {
+	runIn := func(ctx context.Context, what string, actions ...chromedp.Action) {
 		t.Helper()
 		tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
@@ -113,6 +113,10 @@ func TestStudioBrowser(t *testing.T) {
 			_ = chromedp.Run(ctx, chromedp.Evaluate(textOf("#status"), &status), chromedp.Evaluate(textOf("#gate"), &gate))
 			t.Fatalf("%s: %v (status %q, gate %q)", what, err, status, gate)
 		}
+	}
+	run := func(what string, actions ...chromedp.Action) {
+		t.Helper()
+		runIn(ctx, what, actions...)
 	}
 
 	run("sign in",
@@ -186,6 +190,31 @@ func TestStudioBrowser(t *testing.T) {
 		waitJS(`document.getElementById("status").textContent.includes("Rolled back")`),
 		waitJS(`document.getElementById("versions").textContent.includes("v3 (from v1)")`),
 		shot("3-rolled-back.png"),
+	)
+
+	// A second tab of the same creator shows the first tab's edits.
+	tab2, closeTab2 := chromedp.NewContext(ctx)
+	defer closeTab2()
+	// The tab lives as long as the context of its first Run: give that
+	// one no timeout.
+	if err := chromedp.Run(tab2); err != nil {
+		t.Fatalf("open a second tab: %v", err)
+	}
+	runIn(tab2, "sign in in a second tab",
+		chromedp.Navigate(e.base+"/studio"),
+		chromedp.WaitVisible("#token", chromedp.ByQuery),
+		chromedp.SendKeys("#token", e.token+kb.Enter, chromedp.ByQuery),
+		waitJS(`document.querySelectorAll("#persona-list li button").length === 1`),
+		chromedp.Click("#persona-list li button", chromedp.ByQuery),
+		waitJS(`document.getElementById("editor-title").textContent === "Edit @luna"`),
+	)
+	run("edit in the first tab",
+		chromedp.SetValue("#f-description", "Seen from another tab", chromedp.ByQuery),
+		chromedp.Click("#save", chromedp.ByQuery),
+		waitJS(`document.getElementById("status").textContent.startsWith("Saved")`),
+	)
+	runIn(tab2, "the second tab shows it",
+		waitJS(`document.getElementById("f-description").value === "Seen from another tab"`),
 	)
 
 	var overflow bool

@@ -229,6 +229,20 @@ func TestStudioPreviewPublishRollback(t *testing.T) {
 		t.Fatalf("finish reason %q", res.FinishReason)
 	}
 
+	// A conversation longer than the model's context, and a model the
+	// service does not serve, are the creator's to fix.
+	long := strings.Repeat("Tell me everything about the moon and the stars. ", 80)
+	tooLong := []map[string]string{{"role": "user", "content": long}, {"role": "assistant", "content": long}, {"role": "user", "content": long}}
+	c.Fail("preview.chat", map[string]any{"persona_id": p.ID, "messages": tooLong}, "prompt_too_long")
+	var other struct {
+		Persona studioPersona `json:"persona"`
+	}
+	c.Must("persona.create", map[string]any{"persona": map[string]any{"handle": "nova", "name": "Nova",
+		"instructions": "You are Nova.", "generation": map[string]any{"temperature": 1, "top_p": 1, "max_reply_tokens": 32, "model": "no-such-model"}}}, &other)
+	if bad := c.Fail("preview.chat", hello(other.Persona.ID), "invalid"); bad.Field("generation.model") == "" {
+		t.Errorf("unknown model names no field: %+v", bad)
+	}
+
 	var pub struct {
 		Persona studioPersona `json:"persona"`
 		Version struct {

@@ -42,7 +42,6 @@ const (
 	codeHandleTaken     = "handle_taken"    // the handle belongs to another persona
 	codeInvalid         = "invalid"         // the persona has bad fields, listed in "fields"
 	codeRefused         = "refused"         // the publish gate refused it, reasons in "fields"
-	codeNotPublished    = "not_published"   // the persona has no published version
 	codeLimit           = "limit"           // too many personas, or too many previews at once
 	codeRateLimited     = "rate_limited"    // too many requests; retry after retry_after_ms
 	codeDuplicateID     = "duplicate_id"    // a request with this id is still running
@@ -179,8 +178,6 @@ func storeError(err error) *wireError {
 		return newError(codeUnauthenticated, "the token is invalid or revoked")
 	case errors.Is(err, store.ErrForbidden):
 		return newError(codeForbidden, "not yours")
-	case errors.Is(err, store.ErrNotPublished):
-		return newError(codeNotPublished, "the persona has no published version")
 	case errors.Is(err, store.ErrNotFound):
 		return newError(codeNotFound, "%s", trimStore(err))
 	case errors.Is(err, store.ErrConflict):

@@ -565,7 +565,9 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestPingKeepsReadersAndDropsTheSilent(t *testing.T) {
-	e := newEnv(t, func(c *studio.Config) { c.PingInterval = 50 * time.Millisecond })
+	// Short enough for a quick test, long enough for a busy machine to
+	// answer pings in time.
+	e := newEnv(t, func(c *studio.Config) { c.PingInterval = 300 * time.Millisecond })
 	reader := e.signIn(e.token) // its read loop answers pings
 	silent, _, err := websocket.DefaultDialer.Dial(e.wsURL(), nil)
 	if err != nil {
@@ -573,7 +575,7 @@ func TestPingKeepsReadersAndDropsTheSilent(t *testing.T) {
 	}
 	defer silent.Close()
 	waitFor(t, "the silent connection is closed", func() bool { return strings.Contains(e.logs.String(), "reason=ping_timeout") })
-	time.Sleep(200 * time.Millisecond) // four more ping intervals
+	time.Sleep(time.Second) // three more ping intervals
 	reader.Must("persona.list", nil, nil)
 }
 

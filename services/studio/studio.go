@@ -262,17 +262,36 @@ func (r *Role) signedIn(c *conn, creatorID string) {
 	set[c] = struct{}{}
 }
 
-// owned remembers who owns a persona, so its deletion reaches them.
+// owned remembers who owns a persona, so its deletion reaches them and
+// changes of personas whose owner has no tab open cost nothing.
 func (r *Role) owned(personaID, owner string) {
 	r.mu.Lock()
+	if len(r.owners) >= maxTracked {
+		clear(r.owners) // forgetting only costs a read per change
+	}
 	r.owners[personaID] = owner
 	r.mu.Unlock()
+}
+
+// watched reports whether a change to the persona may concern an open
+// connection: its owner is unknown or has one open.
+func (r *Role) watched(personaID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.byCreator) == 0 {
+		return false
+	}
+	owner, known := r.owners[personaID]
+	return !known || len(r.byCreator[owner]) > 0
 }
 
 // push sends a committed change to every connection of the persona's
 // owner. The event carries the persona as it now is, so a tab can update
 // its form without asking.
 func (r *Role) push(ctx context.Context, ch store.Change) {
+	if !r.watched(ch.PersonaID) {
+		return
+	}
 	ev := event{Event: "persona.changed"}
 	var owner string
 	data := map[string]any{"persona_id": ch.PersonaID, "change": ch.Kind.String(), "published": ch.Published}
