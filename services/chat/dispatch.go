@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -428,7 +427,7 @@ func (d *dispatcher) deadLetter(j *job, reason string, cause error) {
 		}
 	}
 	dl.Header.Set(natsbus.HeaderDLQReason, reason)
-	dl.Header.Set(natsbus.HeaderDLQError, oneLine(cause.Error(), 1024))
+	dl.Header.Set(natsbus.HeaderDLQError, natsbus.HeaderValue(cause.Error(), 1024))
 	dl.Header.Set(natsbus.HeaderDLQStream, md.Stream)
 	dl.Header.Set(natsbus.HeaderDLQConsumer, md.Consumer)
 	dl.Header.Set(natsbus.HeaderDLQSubject, j.msg.Subject())
@@ -447,23 +446,6 @@ func (d *dispatcher) deadLetter(j *job, reason string, cause error) {
 	if err := j.msg.Term(); err != nil {
 		d.log.Warn("chat: term", "err", err)
 	}
-}
-
-// oneLine makes s a header value: one line, at most n bytes, cut on a
-// character boundary.
-func oneLine(s string, n int) string {
-	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\r' || r == '\n' }), " ")
-	if len(s) <= n {
-		return s
-	}
-	cut := 0
-	for i := range s {
-		if i > n {
-			break
-		}
-		cut = i
-	}
-	return s[:cut]
 }
 
 // wait waits d, or less when the dispatcher is asked to stop; it reports

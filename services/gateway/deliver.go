@@ -278,7 +278,7 @@ func (r *Role) deadLetter(ctx context.Context, ep endpoint, req *http.Request, b
 	msg.Data = body
 	msg.Header.Set(natsbus.HeaderContentType, "application/json")
 	msg.Header.Set(natsbus.HeaderDLQReason, DLQReasonNotWebhook)
-	msg.Header.Set(natsbus.HeaderDLQError, oneLine(cause.Error(), maxErrorHeader))
+	msg.Header.Set(natsbus.HeaderDLQError, natsbus.HeaderValue(cause.Error(), maxErrorHeader))
 	msg.Header.Set(natsbus.HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
 	msg.Header.Set(HeaderPlatform, ep.token)
 	if sig := req.Header.Get(webhook.SignatureHeader); sig != "" {
@@ -287,21 +287,4 @@ func (r *Role) deadLetter(ctx context.Context, ep endpoint, req *http.Request, b
 	sum := sha256.Sum256(body)
 	_, err := natsbus.PublishMsg(ctx, r.js, msg, "webhook."+ep.token+"."+hex.EncodeToString(sum[:16]))
 	return err
-}
-
-// oneLine makes s a header value: one line, at most n bytes, cut at a
-// character boundary.
-func oneLine(s string, n int) string {
-	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\r' || r == '\n' }), " ")
-	if len(s) <= n {
-		return s
-	}
-	cut := 0
-	for i := range s {
-		if i > n {
-			break
-		}
-		cut = i
-	}
-	return s[:cut]
 }

@@ -519,7 +519,7 @@ func (c *consumer) deadLetter(ctx context.Context, msg jetstream.Msg, md *jetstr
 		dl.Header[k] = append([]string(nil), vs...)
 	}
 	dl.Header.Set(HeaderDLQReason, reason)
-	dl.Header.Set(HeaderDLQError, headerValue(cause.Error()))
+	dl.Header.Set(HeaderDLQError, HeaderValue(cause.Error(), maxErrorHeader))
 	dl.Header.Set(HeaderDLQStream, md.Stream)
 	dl.Header.Set(HeaderDLQConsumer, md.Consumer)
 	dl.Header.Set(HeaderDLQSubject, msg.Subject())
@@ -548,16 +548,16 @@ func (c *consumer) term(msg jetstream.Msg, log *slog.Logger) {
 	}
 }
 
-// headerValue makes s safe as a header value: one line, at most maxErrorHeader bytes.
-func headerValue(s string) string {
+// HeaderValue makes s safe as a NATS header value: one line, at most n
+// bytes, cut at a character boundary.
+func HeaderValue(s string, n int) string {
 	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\r' || r == '\n' }), " ")
-	if len(s) <= maxErrorHeader {
+	if len(s) <= n {
 		return s
 	}
-	// Cut at the last character boundary within the limit.
 	cut := 0
 	for i := range s {
-		if i > maxErrorHeader {
+		if i > n {
 			break
 		}
 		cut = i
