@@ -66,16 +66,32 @@
 // engine's worker, never concurrently for one request, so it should be
 // fast.
 //
-// # What the batching engine adds
+// # Scheduling
 //
-// This engine runs one sequence at a time, in arrival order, with a
-// key/value cache sized per request. The serving engine of the next issue
-// keeps this API and changes what is behind it: a scheduler that packs the
-// decode tokens of every running sequence and chunks of waiting prompts
-// into each forward pass; a paged key/value cache with a prefix cache, so
-// Usage.CachedPromptTokens becomes non-zero; admission by Request.Priority
-// with fairness inside a class, and by queued prompt tokens as well as
-// requests (ErrOverloaded either way); preemption when the cache is full.
-// Request.ConversationKey already supersedes older requests of the same
-// conversation.
+// One worker goroutine runs steps. Each step packs into one forward pass
+// the next token of every running sequence, then chunks of prompts
+// (already admitted ones first, then new admissions) up to
+// Options.PrefillChunk tokens in all, so a long prompt never stalls
+// everyone's decode. Waiting requests are admitted by Request.Priority
+// (live before preview before batch) and in arrival order inside a class,
+// up to Options.MaxRunning sequences, when the key/value cache can hold
+// their prompt; a live request may preempt lower classes to get in.
+// Submit refuses at once with ErrOverloaded past Options.QueueSize
+// waiting requests or Options.QueueTokens waiting prompt tokens.
+//
+// Keys and values live in a paged cache (inference/kvcache) of
+// Options.KVMemory bytes of Options.KVType elements. A new sequence reuses
+// every cached full block of its prompt's prefix (Usage.CachedPromptTokens)
+// and computes only the rest; Warm computes and pins a prefix ahead of
+// time. When a step needs a block and none is free, the lowest-priority,
+// newest sequence is preempted: its blocks go back (published ones stay
+// cached) and it is recomputed later from its prompt and reply so far,
+// with its sampler's state kept, so nothing is dropped and its tokens do
+// not change. A cancelled sequence's blocks are freed at the next step.
+//
+// Seeded outputs are the same whatever else runs in the batch: the
+// model's kernels are batch invariant, each sequence samples with its own
+// sampler, and cached keys and values are bit-identical to recomputed
+// ones. F32 elements reproduce the reference implementation bit for bit;
+// F16 rounds each key and value once when stored.
 package engine

@@ -13,32 +13,50 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/corral-ai/corral/inference/model"
+	"github.com/corral-ai/corral/inference/kvcache"
 	"github.com/corral-ai/corral/inference/sample"
 )
 
 // Defaults of Options.
 const (
 	DefaultQueueSize    = 64
+	DefaultQueueTokens  = 1 << 16
 	DefaultPrefillChunk = 512
+	DefaultMaxRunning   = 64
+	// defaultContexts is how many whole contexts the KV cache holds when
+	// Options.KVMemory is 0, if the memory available allows.
+	defaultContexts = 8
 )
 
 // Options configures an Engine.
 type Options struct {
 	// ContextLength is how many tokens one sequence holds, prompt and reply
 	// together; 0 means the model's trained context length, and more than
-	// that is refused. The key/value cache of a request is sized by its
-	// prompt and Sampling.MaxTokens up to this length, so a request
-	// without MaxTokens on a long-context model allocates the whole
-	// context's cache.
+	// that is refused.
 	ContextLength int
-	// QueueSize is how many requests may wait; Submit refuses more with
-	// ErrOverloaded. 0 means DefaultQueueSize.
+	// QueueSize is how many requests may wait for admission; Submit
+	// refuses more with ErrOverloaded. 0 means DefaultQueueSize.
 	QueueSize int
-	// PrefillChunk bounds how many prompt tokens go into one forward
-	// pass, which bounds the pass's scratch memory and how long a
+	// QueueTokens is how many prompt tokens the waiting requests may hold
+	// together; Submit refuses more with ErrOverloaded (a request alone in
+	// the queue is always taken). 0 means DefaultQueueTokens.
+	QueueTokens int
+	// PrefillChunk is the token budget of one step: the decode tokens of
+	// the running sequences plus chunks of prompts up to this many tokens
+	// go into one forward pass, which bounds the pass's scratch memory,
+	// how long decoding sequences wait for a long prompt, and how long a
 	// cancellation waits. 0 means DefaultPrefillChunk.
 	PrefillChunk int
+	// MaxRunning is how many sequences may run in one batch. 0 means
+	// DefaultMaxRunning.
+	MaxRunning int
+	// KVMemory is the byte budget of the paged key/value cache
+	// (CORRAL_KV_MEMORY); 0 means the smaller of kvcache.DefaultBudget and
+	// what a few whole contexts need.
+	KVMemory int64
+	// KVType is the key/value element type: F16 (the zero value) halves
+	// the memory, F32 reproduces the reference outputs bit for bit.
+	KVType kvcache.Type
 	// SafeReply replaces replies an output filter blocked, for requests
 	// that name none; "" means DefaultSafeReply.
 	SafeReply string
@@ -47,65 +65,58 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Engine runs generation requests over one Bundle. This version runs one
-// sequence at a time, in arrival order, on a worker goroutine it owns;
-// Submit only validates, tokenizes and queues.
+// Engine runs generation requests over one Bundle: a worker goroutine it
+// owns schedules every running sequence into one forward pass per step,
+// over a paged key/value cache with a prefix cache. Submit only
+// validates, tokenizes and queues.
 type Engine struct {
 	b      *Bundle
 	o      Options
 	ctxLen int
 	log    *slog.Logger
+	kv     *kvcache.Cache
 
 	// life ends when Close gives up draining; every sequence's context
 	// ends with it. It is the engine's own lifetime, not a request's.
 	life context.Context
 	stop context.CancelCauseFunc
 	done chan struct{} // closed when the worker has returned
+	wake chan struct{} // 1 slot: the inbox has something or Close was called
 
-	mu      sync.Mutex // guards closing, queue sends and close, convs
-	closing bool
-	queue   chan *sequence
-	convs   map[string]*sequence // the latest request of each conversation key
+	mu           sync.Mutex // guards the fields below
+	closing      bool
+	inbox        []*sequence          // submitted, not yet seen by the worker
+	queued       int                  // requests waiting for admission
+	queuedTokens int                  // their prompt tokens
+	convs        map[string]*sequence // the latest request of each conversation key
+	order        uint64               // arrival counter
 
-	running   atomic.Int32
-	completed atomic.Uint64
+	running     atomic.Int32
+	waiting     atomic.Int32 // queued plus preempted
+	completed   atomic.Uint64
+	preemptions atomic.Uint64
 
-	kv *model.Cache // worker only: reused while large enough
-}
-
-// sequence is one request inside the engine.
-type sequence struct {
-	// ctx is the request's context as the engine sees it: it also ends on
-	// Stream.Cancel, on a newer request of the same conversation and when
-	// Close gives up. A queued request record is where a context belongs.
-	ctx        context.Context
-	cancel     context.CancelCauseFunc
-	unlinkLife func() bool
-	queueSpan  trace.Span
-
-	id        string
-	key       string
-	prompt    Prompt
-	maxTokens int
-	sampler   *sample.Sampler
-	seed      uint64
-	filter    OutputFilter
-	safeReply string
-	arrival   time.Time
-	stream    *Stream
+	w worker // the worker goroutine's own state
 }
 
 // New starts an engine over b. The engine does not own b: close the
 // engine first, then the bundle.
 func New(b *Bundle, o Options) (*Engine, error) {
-	trained := b.m.Config().ContextLength
+	cfg := b.m.Config()
+	trained := cfg.ContextLength
 	switch {
 	case o.ContextLength < 0 || o.ContextLength > trained:
 		return nil, fmt.Errorf("%w: context length %d (the model is trained for %d)", ErrInvalidOptions, o.ContextLength, trained)
 	case o.QueueSize < 0:
 		return nil, fmt.Errorf("%w: queue size %d", ErrInvalidOptions, o.QueueSize)
+	case o.QueueTokens < 0:
+		return nil, fmt.Errorf("%w: queue tokens %d", ErrInvalidOptions, o.QueueTokens)
 	case o.PrefillChunk < 0:
 		return nil, fmt.Errorf("%w: prefill chunk %d", ErrInvalidOptions, o.PrefillChunk)
+	case o.MaxRunning < 0:
+		return nil, fmt.Errorf("%w: max running %d", ErrInvalidOptions, o.MaxRunning)
+	case o.KVMemory < 0:
+		return nil, fmt.Errorf("%w: KV memory %d", ErrInvalidOptions, o.KVMemory)
 	case trained <= 0:
 		return nil, fmt.Errorf("%w: the model has no context length", ErrInvalidOptions)
 	}
@@ -115,8 +126,14 @@ func New(b *Bundle, o Options) (*Engine, error) {
 	if o.QueueSize == 0 {
 		o.QueueSize = DefaultQueueSize
 	}
+	if o.QueueTokens == 0 {
+		o.QueueTokens = DefaultQueueTokens
+	}
 	if o.PrefillChunk == 0 {
 		o.PrefillChunk = DefaultPrefillChunk
+	}
+	if o.MaxRunning == 0 {
+		o.MaxRunning = DefaultMaxRunning
 	}
 	if o.SafeReply == "" {
 		o.SafeReply = DefaultSafeReply
@@ -125,15 +142,38 @@ func New(b *Bundle, o Options) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	kc := kvcache.Config{Layers: cfg.Layers, KVHeads: cfg.KVHeads, HeadDim: cfg.HeadDim, Type: o.KVType, Budget: o.KVMemory}
+	if kc.Budget == 0 {
+		kc.Budget = DefaultKVMemory(b, o.KVType, o.ContextLength)
+	}
+	kv, err := kvcache.New(kc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+	}
 	e := &Engine{
-		b: b, o: o, ctxLen: o.ContextLength, log: log,
+		b: b, o: o, ctxLen: o.ContextLength, log: log, kv: kv,
 		done:  make(chan struct{}),
-		queue: make(chan *sequence, o.QueueSize),
+		wake:  make(chan struct{}, 1),
 		convs: map[string]*sequence{},
 	}
+	e.w.pins = map[string]*kvcache.Pin{}
 	e.life, e.stop = context.WithCancelCause(context.Background())
 	go pprof.Do(e.life, pprof.Labels("component", "engine"), func(context.Context) { e.work() })
 	return e, nil
+}
+
+// DefaultKVMemory is the KV budget New takes when Options.KVMemory is 0:
+// what a few whole contexts of length ctxLen need, but no more than
+// kvcache.DefaultBudget leaves beside the model's weights.
+func DefaultKVMemory(b *Bundle, t kvcache.Type, ctxLen int) int64 {
+	cfg := b.m.Config()
+	var fileBytes int64
+	if f := b.m.File(); f != nil {
+		fileBytes = f.Size()
+	}
+	perToken := 2 * int64(cfg.Layers) * int64(cfg.KVHeads) * int64(cfg.HeadDim) * int64(t.Size())
+	want := perToken * int64(ctxLen) * defaultContexts * 102 / 100 // and the blocks' bookkeeping
+	return max(min(want, kvcache.DefaultBudget(fileBytes)), 1<<20)
 }
 
 // Bundle returns the bundle the engine serves.
@@ -141,6 +181,23 @@ func (e *Engine) Bundle() *Bundle { return e.b }
 
 // ContextLength is how many tokens a sequence holds, prompt and reply.
 func (e *Engine) ContextLength() int { return e.ctxLen }
+
+// KV describes the engine's key/value cache.
+type KV struct {
+	// Type is the element type.
+	Type kvcache.Type
+	// Bytes is the memory the cache took, blocks and bookkeeping.
+	Bytes int64
+	// Blocks is the pool's size, of BlockTokens tokens each.
+	Blocks, BlockTokens int
+	// BytesPerToken is Bytes over the tokens the pool holds.
+	BytesPerToken float64
+}
+
+// KV describes the key/value cache (for logs at start).
+func (e *Engine) KV() KV {
+	return KV{Type: e.kv.Type(), Bytes: e.kv.MemoryBytes(), Blocks: e.kv.Blocks(), BlockTokens: e.kv.BlockTokens(), BytesPerToken: e.kv.BytesPerToken()}
+}
 
 // Submit validates and tokenizes the request in the caller's goroutine and
 // queues it. It fails at once with ErrInvalidRequest, ErrPromptTooLong,
@@ -158,28 +215,53 @@ func (e *Engine) Submit(ctx context.Context, r Request) (*Stream, error) {
 		return nil, err
 	}
 	q.arrival = arrival
+	q.priority = r.Priority
 	ctx, span := tracer.Start(ctx, "engine.generate", trace.WithTimestamp(arrival), trace.WithAttributes(requestAttrs(r, len(q.prompt.IDs))...))
+	if err := e.enqueue(ctx, q); err != nil {
+		span.End()
+		return nil, err
+	}
+	return q.stream, nil
+}
+
+// enqueue gives q its contexts and stream and puts it in the inbox, or
+// refuses it (ErrClosed, ErrOverloaded) and undoes that.
+func (e *Engine) enqueue(ctx context.Context, q *sequence) error {
 	q.ctx, q.cancel = context.WithCancelCause(ctx)
-	_, q.queueSpan = tracer.Start(q.ctx, "engine.queue", trace.WithTimestamp(arrival))
+	_, q.queueSpan = tracer.Start(q.ctx, "engine.queue", trace.WithTimestamp(q.arrival))
 	q.unlinkLife = context.AfterFunc(e.life, func() { q.cancel(ErrClosed) })
 	q.stream = newStream(q.cancel)
+	q.tokens = q.prompt.IDs
+	q.kvSeq = -1
 
 	e.mu.Lock()
-	if e.closing {
-		e.mu.Unlock()
-		q.abandon(span)
-		metrics.reject(ctx, "closed")
-		return nil, ErrClosed
+	var err error
+	switch {
+	case e.closing:
+		err = ErrClosed
+	case e.queued >= e.o.QueueSize:
+		err = fmt.Errorf("%w: %d requests are waiting", ErrOverloaded, e.queued)
+	case e.queued > 0 && e.queuedTokens+len(q.tokens) > e.o.QueueTokens:
+		err = fmt.Errorf("%w: %d prompt tokens are waiting", ErrOverloaded, e.queuedTokens)
 	}
-	select {
-	case e.queue <- q:
-		metrics.waiting.Add(ctx, 1)
-	default:
+	if err != nil {
 		e.mu.Unlock()
-		q.abandon(span)
-		metrics.reject(ctx, "overloaded")
-		return nil, fmt.Errorf("%w: %d requests are waiting", ErrOverloaded, cap(e.queue))
+		q.unlinkLife()
+		q.cancel(nil)
+		q.queueSpan.End()
+		reason := "overloaded"
+		if err == ErrClosed {
+			reason = "closed"
+		}
+		metrics.reject(ctx, reason)
+		return err
 	}
+	e.order++
+	q.order = e.order
+	e.queued++
+	e.queuedTokens += len(q.tokens)
+	e.waiting.Add(1)
+	e.inbox = append(e.inbox, q)
 	if q.key != "" {
 		if old := e.convs[q.key]; old != nil {
 			old.cancel(ErrSuperseded)
@@ -187,15 +269,17 @@ func (e *Engine) Submit(ctx context.Context, r Request) (*Stream, error) {
 		e.convs[q.key] = q
 	}
 	e.mu.Unlock()
-	return q.stream, nil
+	metrics.waiting.Add(ctx, 1)
+	e.signal()
+	return nil
 }
 
-// abandon undoes Submit's setup for a request that was not queued.
-func (q *sequence) abandon(span trace.Span) {
-	q.unlinkLife()
-	q.cancel(nil)
-	q.queueSpan.End()
-	span.End()
+// signal wakes the worker if it waits for work.
+func (e *Engine) signal() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
 }
 
 // prepare checks the request and builds its sequence, without contexts.
@@ -235,11 +319,9 @@ func (e *Engine) prepare(r Request) (*sequence, error) {
 // ctx's error. Close may be called more than once; every call waits.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
-	if !e.closing {
-		e.closing = true
-		close(e.queue)
-	}
+	e.closing = true
 	e.mu.Unlock()
+	e.signal()
 	select {
 	case <-e.done:
 		e.stop(ErrClosed)
@@ -255,61 +337,32 @@ func (e *Engine) Close(ctx context.Context) error {
 type Stats struct {
 	// Running is how many sequences are being generated.
 	Running int
-	// Waiting is how many requests are queued.
+	// Waiting is how many requests wait for admission, preempted ones
+	// included.
 	Waiting int
 	// Completed counts the requests finished since the engine started.
 	Completed uint64
+	// Preemptions counts sequences paused for lack of KV blocks (and
+	// recomputed later) since the engine started.
+	Preemptions uint64
+	// KV is the key/value cache's figures: blocks used, cached, free, and
+	// the prefix cache's lookups and hits.
+	KV kvcache.Stats
+}
+
+// PrefixHitRatio is the share of looked-up prompt tokens the prefix cache
+// served, in [0, 1]; 0 before any lookup.
+func (s Stats) PrefixHitRatio() float64 {
+	if s.KV.LookupTokens == 0 {
+		return 0
+	}
+	return float64(s.KV.HitTokens) / float64(s.KV.LookupTokens)
 }
 
 // Stats returns the engine's current load.
 func (e *Engine) Stats() Stats {
-	return Stats{Running: int(e.running.Load()), Waiting: len(e.queue), Completed: e.completed.Load()}
-}
-
-// work is the worker: it runs the queued requests one at a time until
-// Close closes the queue.
-func (e *Engine) work() {
-	defer close(e.done)
-	for q := range e.queue {
-		metrics.waiting.Add(q.ctx, -1)
-		e.running.Add(1)
-		ev := e.generate(q)
-		e.running.Add(-1)
-		e.completed.Add(1)
-		e.finish(q, ev)
+	return Stats{
+		Running: int(e.running.Load()), Waiting: int(e.waiting.Load()), Completed: e.completed.Load(),
+		Preemptions: e.preemptions.Load(), KV: e.kv.Stats(),
 	}
-}
-
-// finish sends the final event and releases the request.
-func (e *Engine) finish(q *sequence, ev Event) {
-	ev.Seed = q.seed
-	ev.Timings.Total = time.Since(q.arrival)
-	q.stream.end(ev)
-
-	e.mu.Lock()
-	if e.convs[q.key] == q {
-		delete(e.convs, q.key)
-	}
-	e.mu.Unlock()
-	q.unlinkLife()
-	e.record(q, ev)
-	q.cancel(nil) // releases the request's context; the event is out
-}
-
-// record logs, counts and traces a finished request.
-func (e *Engine) record(q *sequence, ev Event) {
-	span := trace.SpanFromContext(q.ctx)
-	span.SetAttributes(finishAttrs(ev)...)
-	if ev.Finish == FinishError {
-		span.RecordError(ev.Err)
-		e.log.Error("generation failed", "request", q.id, "err", ev.Err)
-	}
-	if ev.Finish == FinishSafety {
-		e.log.Info("reply blocked by the output filter", "request", q.id, "reason", ev.Blocked)
-	}
-	e.log.Debug("request finished", "request", q.id, "finish", ev.Finish.String(),
-		"prompt_tokens", ev.Usage.PromptTokens, "completion_tokens", ev.Usage.CompletionTokens,
-		"queue", ev.Timings.Queue, "first_token", ev.Timings.FirstToken, "total", ev.Timings.Total)
-	metrics.finished(q.ctx, ev)
-	span.End()
 }

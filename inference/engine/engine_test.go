@@ -398,8 +398,11 @@ func TestSlowConsumer(t *testing.T) {
 	if res.Final.Finish != engine.FinishLength {
 		t.Fatalf("second request: %+v", res.Final)
 	}
-	// The first finished before the second started; all of it is waiting,
-	// merged into one event.
+	// Once the first has finished too, all of it is waiting, merged into
+	// one event.
+	for f.e.Stats().Completed < 2 {
+		time.Sleep(time.Millisecond)
+	}
 	ev, ok := abandoned.Next()
 	if !ok || !ev.Final() || len(ev.Tokens) != 30 || ev.Text != strings.Repeat(" Hello", 30) {
 		t.Fatalf("abandoned stream: %v %+v", ok, ev)

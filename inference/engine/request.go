@@ -18,7 +18,8 @@ var (
 	ErrInvalidRequest = errors.New("invalid request")
 	// ErrPromptTooLong means the prompt alone does not fit the context.
 	ErrPromptTooLong = errors.New("prompt too long")
-	// ErrOverloaded means the queue is full; retry later.
+	// ErrOverloaded means the queue is full (by requests or by prompt
+	// tokens); retry later.
 	ErrOverloaded = errors.New("engine overloaded")
 	// ErrClosed means the engine is shutting down or shut down.
 	ErrClosed = errors.New("engine closed")
@@ -68,9 +69,8 @@ type Input struct {
 	ParseSpecial bool
 }
 
-// Priority is a request's scheduling class. The one-sequence engine serves
-// requests in arrival order whatever their class; the batching engine
-// admits higher classes first.
+// Priority is a request's scheduling class: higher classes are admitted
+// first, and preempted last when the key/value cache runs out.
 type Priority int
 
 // Priority classes, highest first. The zero value is PriorityLive.

@@ -27,6 +27,11 @@ type engineMetrics struct {
 	tokens     metric.Int64Counter
 	firstToken metric.Float64Histogram
 	waiting    metric.Int64UpDownCounter
+	perToken   metric.Float64Histogram
+	batchToks  metric.Int64Histogram
+	batchSeqs  metric.Int64Histogram
+	preempts   metric.Int64Counter
+	prefixToks metric.Int64Counter
 }
 
 var metrics = newEngineMetrics()
@@ -40,13 +45,40 @@ func newEngineMetrics() engineMetrics {
 	e.rejected, _ = m.Int64Counter("corral_engine_rejected",
 		metric.WithDescription("Requests refused by Submit, by reason (invalid, prompt_too_long, overloaded, closed)."))
 	e.tokens, _ = m.Int64Counter("corral_engine_tokens",
-		metric.WithDescription("Tokens processed, by kind (prompt, completion)."))
+		metric.WithDescription("Tokens processed, by kind (prompt computed, cached prompt, completion)."))
 	e.firstToken, _ = m.Float64Histogram("corral_engine_time_to_first_token",
 		metric.WithUnit("s"),
 		metric.WithDescription("Time from a request's arrival to its first generated token."))
 	e.waiting, _ = m.Int64UpDownCounter("corral_engine_waiting",
 		metric.WithDescription("Requests queued and not yet started."))
+	e.perToken, _ = m.Float64Histogram("corral_engine_time_per_output_token",
+		metric.WithUnit("s"),
+		metric.WithDescription("Time between a request's generated tokens, first to last, averaged per request."))
+	e.batchToks, _ = m.Int64Histogram("corral_engine_batch_tokens",
+		metric.WithDescription("Tokens in one forward pass: the running sequences' next tokens and prompt chunks."),
+		metric.WithExplicitBucketBoundaries(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048))
+	e.batchSeqs, _ = m.Int64Histogram("corral_engine_batch_sequences",
+		metric.WithDescription("Sequences in one forward pass."),
+		metric.WithExplicitBucketBoundaries(1, 2, 4, 8, 16, 32, 64, 128, 256))
+	e.preempts, _ = m.Int64Counter("corral_engine_preemptions",
+		metric.WithDescription("Sequences paused for lack of KV blocks, to be recomputed later, by priority."))
+	e.prefixToks, _ = m.Int64Counter("corral_engine_prefix_tokens",
+		metric.WithDescription("Prompt tokens looked up in the prefix cache (kind lookup) and served from it (kind hit); hit/lookup is the hit rate."))
 	return e
+}
+
+func (m engineMetrics) batch(ctx context.Context, tokens, seqs int) {
+	m.batchToks.Record(ctx, int64(tokens))
+	m.batchSeqs.Record(ctx, int64(seqs))
+}
+
+func (m engineMetrics) preempted(ctx context.Context, p Priority) {
+	m.preempts.Add(ctx, 1, metric.WithAttributes(attribute.String("priority", p.String())))
+}
+
+func (m engineMetrics) prefix(ctx context.Context, lookup, hit int) {
+	m.prefixToks.Add(ctx, int64(lookup), metric.WithAttributes(attribute.String("kind", "lookup")))
+	m.prefixToks.Add(ctx, int64(hit), metric.WithAttributes(attribute.String("kind", "hit")))
 }
 
 func (m engineMetrics) reject(ctx context.Context, reason string) {
@@ -55,10 +87,14 @@ func (m engineMetrics) reject(ctx context.Context, reason string) {
 
 func (m engineMetrics) finished(ctx context.Context, ev Event) {
 	m.requests.Add(ctx, 1, metric.WithAttributes(attribute.String("finish", ev.Finish.String())))
-	m.tokens.Add(ctx, int64(ev.Usage.PromptTokens), metric.WithAttributes(attribute.String("kind", "prompt")))
+	m.tokens.Add(ctx, int64(ev.Usage.PromptTokens-ev.Usage.CachedPromptTokens), metric.WithAttributes(attribute.String("kind", "prompt")))
+	m.tokens.Add(ctx, int64(ev.Usage.CachedPromptTokens), metric.WithAttributes(attribute.String("kind", "cached")))
 	m.tokens.Add(ctx, int64(ev.Usage.CompletionTokens), metric.WithAttributes(attribute.String("kind", "completion")))
 	if ev.Usage.CompletionTokens > 0 {
 		m.firstToken.Record(ctx, ev.Timings.FirstToken.Seconds())
+	}
+	if ev.Timings.TokensPerSecond > 0 {
+		m.perToken.Record(ctx, 1/ev.Timings.TokensPerSecond)
 	}
 }
 
@@ -69,6 +105,8 @@ func rejectReason(err error) string {
 		return "prompt_too_long"
 	case errors.Is(err, ErrInvalidRequest):
 		return "invalid"
+	case errors.Is(err, ErrOverloaded):
+		return "overloaded"
 	}
 	return "other"
 }

@@ -94,32 +94,10 @@
 // model.Cache. An F16 cache rounds each value once, in Store, to the
 // nearest half float, ties to even, as IEEE 754 and ggml do (the bits of
 // kernels.F32ToF16, by a faster conversion of its own). Its Load converts
-// a page into new slices on every call, so today's model runs over it
-// correctly but slowly (some 40 µs a token of a 512-token sequence for
-// llama-110m against 25 ns in place); LoadHalf returns the half-float rows
-// in place. The model change to read them (for the lead, after the
-// engine and kernel merges):
-//
-// First, model/kv.go gains
-//
-//	// HalfKV is a KV that keeps keys and values as IEEE half floats.
-//	// LoadHalf returns what Load would, as half-float bits in place,
-//	// or nil when the cache keeps float32.
-//	type HalfKV interface {
-//		KV
-//		LoadHalf(layer, seq, pos int) (k, v []uint16)
-//	}
-//
-// Then attention.go reads each page through one helper for keys and one
-// for values, used by both attention paths: when kv is a HalfKV and
-// LoadHalf returns rows, they convert the page's rows of KV head h to
-// float32 with kernels.F16ToF32 into scratch (attendBlock's gather into
-// t.k already copies, so it converts while copying; attendGroup and
-// weightValues convert nr×HeadDim values into a per-job buffer from the
-// scores pool), then compute exactly as today: MatMul or Dot over float32
-// keys, WeightedSum over the converted value rows with stride HeadDim
-// instead of KVDim (each output is the same multiply-add chain in row
-// order, whatever the stride).
+// a page into new slices on every call, a slow fallback; LoadHalf returns
+// the half-float rows in place, and the model (model.HalfKV) reads those,
+// converting only the KV head it works on with kernels.F16ToF32 into
+// per-thread scratch, then computes exactly as over float32 rows.
 //
 // Batch invariance holds because a value is rounded once, at Store,
 // independently of the batch, and half to float32 conversion is exact:

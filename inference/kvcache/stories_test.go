@@ -336,3 +336,54 @@ func alone(t *testing.T, m model.Model, cfg kvcache.Config, prompt []int32) (wan
 	}
 	return want, inputs
 }
+
+// loadOnly hides LoadHalf, so the model reads an F16 cache through Load's
+// converted copies.
+type loadOnly struct{ c *kvcache.Cache }
+
+func (l loadOnly) Store(layer, seq, pos int, k, v []float32) error {
+	return l.c.Store(layer, seq, pos, k, v)
+}
+func (l loadOnly) Load(layer, seq, pos int) (k, v []float32) { return l.c.Load(layer, seq, pos) }
+
+// TestHalfRows: the model reading an F16 cache's half floats in place
+// (model.HalfKV) computes the bits it computes from Load's converted
+// rows, for a prompt chunk (the matrix path) and for decode steps.
+func TestHalfRows(t *testing.T) {
+	m, _ := stories(t)
+	cfg := kvcache.Config{Layers: m.Config().Layers, KVHeads: m.Config().KVHeads, HeadDim: m.Config().HeadDim, Type: kvcache.F16}
+	var got [2][][]float32
+	for i, wrap := range []func(*kvcache.Cache) model.KV{
+		func(c *kvcache.Cache) model.KV { return c },
+		func(c *kvcache.Cache) model.KV { return loadOnly{c} },
+	} {
+		c := newCache(t, cfg, 8)
+		id := c.NewSeq()
+		var batch []model.Entry
+		tokens := goldenIDs(t)[:40]
+		for pos, tok := range tokens {
+			batch = append(batch, model.Entry{Seq: id, Pos: pos, Token: tok, Logits: pos == len(tokens)-1})
+		}
+		if err := c.Append(id, tokens...); err != nil {
+			t.Fatal(err)
+		}
+		for step := range 5 {
+			logits, err := forward(m, batch, wrap(c))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[i] = append(got[i], slices.Clone(logits))
+			next := argmax(logits)
+			pos := len(tokens) + step
+			if err := c.Append(id, next); err != nil {
+				t.Fatal(err)
+			}
+			batch = []model.Entry{{Seq: id, Pos: pos, Token: next, Logits: true}}
+		}
+	}
+	for s := range got[0] {
+		if !slices.Equal(got[0][s], got[1][s]) {
+			t.Fatalf("step %d: logits differ between LoadHalf and Load", s)
+		}
+	}
+}

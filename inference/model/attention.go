@@ -22,6 +22,7 @@ const (
 type matAttn struct {
 	q, scores []float32 // block rows × headDim, × span
 	k         []float32 // span × headDim keys
+	half      []float32 // one page of one KV head, converted from half floats
 	keys      kernels.Matrix
 	acts      kernels.Activations
 	outs      [1][]float32 // MatMulLocal's output, kept so the call allocates nothing
@@ -89,13 +90,12 @@ func (m *llama) attendBlock(t *matAttn, l int, rows []Entry, lo, hi, h, span int
 	t.k = grow(t.k, span*hd)
 	seq := rows[lo].Seq
 	for p := 0; p < span; {
-		k, _ := kv.Load(l, seq, p)
-		nr := min(len(k)/kvDim, span-p)
+		k, stride, nr := headRows(kv, false, l, seq, p, h, hd, kvDim, span-p, &t.half)
 		if nr == 0 {
 			return fmt.Errorf("sequence %d has no keys at position %d", seq, p)
 		}
 		for r := range nr {
-			copy(t.k[(p+r)*hd:(p+r+1)*hd], k[r*kvDim+h*hd:r*kvDim+(h+1)*hd])
+			copy(t.k[(p+r)*hd:(p+r+1)*hd], k[r*stride:r*stride+hd])
 		}
 		p += nr
 	}
@@ -127,7 +127,7 @@ func (m *llama) attendBlock(t *matAttn, l int, rows []Entry, lo, hi, h, span int
 		kernels.Softmax(probs)
 		out := s.att[(lo+j)*qDim+(h*group+g)*hd : (lo+j)*qDim+(h*group+g+1)*hd]
 		clear(out)
-		if err := weightValues(out, probs, l, seq, h, hd, kvDim, kv); err != nil {
+		if err := weightValues(out, probs, l, seq, h, hd, kvDim, kv, &t.half); err != nil {
 			return err
 		}
 	}
@@ -147,14 +147,13 @@ func scaleQuery(dst, src []float32, headDim int) {
 // seq's values for KV head h to out, position after position (WeightedSum
 // keeps that order across pages): the one summation both attention paths
 // share.
-func weightValues(out, probs []float32, l, seq, h, hd, kvDim int, kv KV) error {
+func weightValues(out, probs []float32, l, seq, h, hd, kvDim int, kv KV, buf *[]float32) error {
 	for p := 0; p < len(probs); {
-		_, v := kv.Load(l, seq, p)
-		nr := min(len(v)/kvDim, len(probs)-p)
+		v, stride, nr := headRows(kv, true, l, seq, p, h, hd, kvDim, len(probs)-p, buf)
 		if nr == 0 {
 			return fmt.Errorf("sequence %d has no values at position %d", seq, p)
 		}
-		kernels.WeightedSum(out, probs[p:p+nr], v[h*hd:], kvDim)
+		kernels.WeightedSum(out, probs[p:p+nr], v, stride)
 		p += nr
 	}
 	return nil

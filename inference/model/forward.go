@@ -255,13 +255,12 @@ func (m *llama) attendGroup(t *matAttn, l int, e Entry, i, h int, kv KV) error {
 	// Scaled in place: nothing reads this row's queries after attention.
 	scaleQuery(q, q, hd)
 	for p := 0; p < span; {
-		k, _ := kv.Load(l, e.Seq, p)
-		nr := min(len(k)/kvDim, span-p)
+		k, stride, nr := headRows(kv, false, l, e.Seq, p, h, hd, kvDim, span-p, &t.half)
 		if nr == 0 {
 			return fmt.Errorf("sequence %d has no keys at position %d", e.Seq, p)
 		}
 		for g := range group {
-			kernels.DotRows(scores[g*span+p:g*span+p+nr], k[h*hd:], kvDim, q[g*hd:(g+1)*hd])
+			kernels.DotRows(scores[g*span+p:g*span+p+nr], k, stride, q[g*hd:(g+1)*hd])
 		}
 		p += nr
 	}
@@ -270,7 +269,7 @@ func (m *llama) attendGroup(t *matAttn, l int, e Entry, i, h int, kv KV) error {
 		kernels.Softmax(probs)
 		out := s.att[i*qDim+(h*group+g)*hd : i*qDim+(h*group+g+1)*hd]
 		clear(out)
-		if err := weightValues(out, probs, l, e.Seq, h, hd, kvDim, kv); err != nil {
+		if err := weightValues(out, probs, l, e.Seq, h, hd, kvDim, kv, &t.half); err != nil {
 			return err
 		}
 	}

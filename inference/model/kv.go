@@ -23,6 +23,51 @@ type KV interface {
 	Load(layer, seq, pos int) (k, v []float32)
 }
 
+// HalfKV is a KV that keeps keys and values as IEEE half floats
+// (kvcache's F16 cache). LoadHalf returns what Load would, as half-float
+// bits in place, or nil when the cache keeps float32; Forward then reads
+// each KV head's rows through it, converting only those, instead of the
+// converted copies of whole rows Load makes.
+type HalfKV interface {
+	KV
+	LoadHalf(layer, seq, pos int) (k, v []uint16)
+}
+
+// headRows returns the keys (or values) of KV head h of seq in layer from
+// position pos on: n >= 1 rows, row r at rows[r*stride:r*stride+headDim],
+// at most limit rows, or n == 0 when nothing is stored at pos. Float32
+// caches return their rows in place; half-float ones are converted into
+// buf, which is grown as needed. Conversion is exact, so both attention
+// paths see the same float32 values whichever way they read them.
+func headRows(kv KV, value bool, l, seq, pos, h, headDim, kvDim, limit int, buf *[]float32) (rows []float32, stride, n int) {
+	if hk, ok := kv.(HalfKV); ok {
+		k, v := hk.LoadHalf(l, seq, pos)
+		src := k
+		if value {
+			src = v
+		}
+		if src != nil {
+			n = min(len(src)/kvDim, limit)
+			*buf = grow(*buf, n*headDim)
+			dst := *buf
+			for r := range n {
+				halfToFloat(dst[r*headDim:(r+1)*headDim], src[r*kvDim+h*headDim:r*kvDim+(h+1)*headDim])
+			}
+			return dst, headDim, n
+		}
+	}
+	k, v := kv.Load(l, seq, pos)
+	src := k
+	if value {
+		src = v
+	}
+	n = min(len(src)/kvDim, limit)
+	if n <= 0 {
+		return nil, 0, 0
+	}
+	return src[h*headDim:], kvDim, n
+}
+
 // Cache is a contiguous KV for a fixed number of sequences (ids 0..Seqs-1)
 // of up to Positions tokens each.
 type Cache struct {

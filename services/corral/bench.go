@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 
 	"github.com/corral-ai/corral/inference/engine"
+	"github.com/corral-ai/corral/inference/kvcache"
 	"github.com/corral-ai/corral/inference/sample"
 )
 
@@ -28,12 +30,22 @@ type benchResult struct {
 	Threads int     `json:"threads"`
 	PP512   float64 `json:"pp512_tps"`
 	TG128   float64 `json:"tg128_tps"`
+	// KVType is the KV cache's element type.
+	KVType string `json:"kv_type"`
+	// Aggregate is the decode tokens per second of N sequences at once,
+	// by N (--concurrency).
+	Aggregate map[string]float64 `json:"aggregate_tps,omitempty"`
+	// TTFTCold and TTFTWarm are the time to first token of a request
+	// starting with a --prefix-token persona prompt, without and with
+	// that prompt warmed in the prefix cache.
+	TTFTCold float64 `json:"ttft_cold_ms,omitempty"`
+	TTFTWarm float64 `json:"ttft_warm_ms,omitempty"`
 }
 
 // runBench implements `corral bench`, a client of inference/engine: each
 // measurement is one request, timed by the engine.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", stderr, "corral bench --model FILE [--threads K] [--cpuprofile FILE] [--compare FILE.jsonl]\n"+
+	fs := newFlags("bench", stderr, "corral bench --model FILE [--threads K] [--concurrency N,N...] [--prefix N] [--kv-type f16|f32] [--kv-memory SIZE] [--cpuprofile FILE] [--compare FILE.jsonl]\n"+
 		"       corral bench --results FILE.jsonl --compare FILE.jsonl",
 		fmt.Sprintf("Measures prompt processing (%d tokens in one batch) and generation (%d tokens, one at a time,\n"+
 			"from an almost empty cache, as llama-bench does), the median of %d runs each, and prints one JSON object.\n"+
@@ -44,6 +56,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	modelPath := fs.String("model", "", "GGUF model file (required unless --results)")
 	threads := fs.Int("threads", 0, "worker threads (default and maximum: the CPUs available)")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the measured runs to this file")
+	concurrency := fs.String("concurrency", "", "also measure aggregate decode with this many sequences at once, comma-separated (for example 1,4,16,64)")
+	prefix := fs.Int("prefix", 0, "also measure time to first token after a persona prompt of this many tokens, cold and warm")
+	kvf := addKVFlags(fs, "f16")
 	compare := fs.String("compare", "", "JSON lines file of measurements to compare with (llama-bench -o jsonl, corral bench)")
 	results := fs.String("results", "", "JSON lines file of corral bench results to compare instead of measuring (needs --compare)")
 	if err := fs.parse(args); err != nil {
@@ -63,6 +78,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		return writeBenchComparison(stdout, ours, theirs, *compare)
+	}
+	kvType, kvMemory, err := kvf.values()
+	if err != nil {
+		return err
+	}
+	counts, err := parseCounts(*concurrency)
+	if err != nil {
+		return err
+	}
+	if *prefix < 0 {
+		return usageError{fmt.Sprintf("--prefix %d must be >= 0", *prefix)}
 	}
 	if *modelPath == "" {
 		fs.Usage()
@@ -88,7 +114,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer b.Close()
-	e, err := engine.New(b, engine.Options{PrefillChunk: benchPrompt})
+	most := slices.Max(append(counts, 1))
+	if kvMemory == 0 && len(counts) > 0 {
+		// Room for every sequence whole, so that nothing is preempted.
+		kvMemory = max(engine.DefaultKVMemory(b, kvType, b.Model().Config().ContextLength), kvBytes(b, kvType, most*(batchPrompt+batchGen+32)))
+	}
+	e, err := engine.New(b, engine.Options{PrefillChunk: benchPrompt, MaxRunning: max(most, engine.DefaultMaxRunning),
+		QueueSize: max(most, engine.DefaultQueueSize), QueueTokens: max(most*batchPrompt, engine.DefaultQueueTokens), KVType: kvType, KVMemory: kvMemory})
 	if err != nil {
 		return err
 	}
@@ -138,8 +170,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer pprof.StopCPUProfile()
 	}
 	var pp, tg []float64
-	for range benchRuns {
-		t, err := measure(prompt, 1)
+	for r := range benchRuns {
+		// A new prompt each run: the prefix cache would serve a repeated one.
+		t, err := measure(benchPromptIDs(benchPrompt, r+1, vocab), 1)
 		if err != nil {
 			return err
 		}
@@ -150,7 +183,31 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		tg = append(tg, t.TokensPerSecond)
 	}
-	res := benchResult{Model: filepath.Base(*modelPath), Threads: nThreads, PP512: round2(median(pp)), TG128: round2(median(tg))}
+	res := benchResult{Model: filepath.Base(*modelPath), Threads: nThreads, PP512: round2(median(pp)), TG128: round2(median(tg)), KVType: kvType.String()}
+	for i, n := range counts {
+		if res.Aggregate == nil {
+			res.Aggregate = map[string]float64{}
+		}
+		var runs []float64
+		for r := range benchRuns {
+			tps, err := aggregateDecode(ctx, e, n, 100*i+r, vocab, bias)
+			if err != nil {
+				return err
+			}
+			runs = append(runs, tps)
+		}
+		res.Aggregate[strconv.Itoa(n)] = round2(median(runs))
+	}
+	if *prefix > 0 {
+		if *prefix+prefixSuffix > e.ContextLength() {
+			return usageError{fmt.Sprintf("--prefix %d: the model's context holds %d tokens", *prefix, e.ContextLength())}
+		}
+		cold, warm, err := prefixTTFT(ctx, e, *prefix, benchRuns, vocab, bias)
+		if err != nil {
+			return err
+		}
+		res.TTFTCold, res.TTFTWarm = round2(cold), round2(warm)
+	}
 	out, err := json.Marshal(res)
 	if err != nil {
 		return err
@@ -163,6 +220,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return writeBenchComparison(stdout, ours, theirs, *compare)
+}
+
+// kvBytes is the KV budget that holds tokens tokens of b's model.
+func kvBytes(b *engine.Bundle, t kvcache.Type, tokens int) int64 {
+	c := b.Model().Config()
+	block, err := kvcache.Config{Layers: c.Layers, KVHeads: c.KVHeads, HeadDim: c.HeadDim, Type: t}.BlockBytes()
+	if err != nil {
+		return 0
+	}
+	return block * int64(tokens/kvcache.DefaultBlockTokens+1)
 }
 
 func median(x []float64) float64 {

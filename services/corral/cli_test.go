@@ -24,6 +24,8 @@ func TestExitCodes(t *testing.T) {
 		"inference": {"--check-config", "--data", t.TempDir(), "--model", vocabOnly(t)},
 		"gateway":   {"--data", t.TempDir(), "--http", "127.0.0.1:0", "--nats", "nats://127.0.0.1:1"},
 		"sender":    {"--data", t.TempDir(), "--http", "127.0.0.1:0", "--nats", "nats://127.0.0.1:1", "--redis", "redis://127.0.0.1:1"},
+		"chat":      {"--data", t.TempDir(), "--http", "127.0.0.1:0", "--nats", "nats://127.0.0.1:1", "--redis", "redis://127.0.0.1:1"},
+		"studio":    {"--data", t.TempDir(), "--http", "127.0.0.1:0", "--nats", "nats://127.0.0.1:1", "--redis", "redis://127.0.0.1:1"},
 		"convert":   {"--from", "llama2c", missing, out},
 		"model":     {"info", missing},
 		"generate":  {"--model", missing, "--prompt", "hi"},
@@ -32,6 +34,7 @@ func TestExitCodes(t *testing.T) {
 		"safety":    {"classify", "--in", missing},
 		"creator":   {"revoke", "--redis=", "--data", missing, "c_aaaaaaaaaaaaaaaaaaaaaaaaaa"},
 		"channel":   {"remove", "--redis=", "--data", missing, "--platform", "whatsapp", "--id", "1"},
+		"loadgen":   {"--engine", "http://127.0.0.1:1/v1", "--progress=false"},
 	}
 	for name := range commands() {
 		t.Run(name, func(t *testing.T) {

@@ -25,7 +25,7 @@ const maxPromptFile = 16 << 20
 
 // runGenerate implements `corral generate`, a client of inference/engine.
 func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("generate", stderr, "corral generate --model FILE [--prompt TEXT | --prompt-file FILE|- | --prompt-ids 1,2,3] [--chat] [-n N] [--temp T] [--top-p P] [--seed S] [--ids] [--threads K]",
+	fs := newFlags("generate", stderr, "corral generate --model FILE [--prompt TEXT | --prompt-file FILE|- | --prompt-ids 1,2,3] [--chat] [-n N] [--temp T] [--top-p P] [--seed S] [--ids] [--threads K] [--kv-type f32|f16] [--kv-memory SIZE]",
 		"Prints the continuation of the prompt, and a timing line on stderr that ends with why generation stopped.")
 	modelPath := fs.String("model", "", "GGUF model file (required)")
 	prompt := fs.String("prompt", "", "prompt text, tokenized with the model's vocabulary")
@@ -39,7 +39,13 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	seed := fs.Uint64("seed", 0, "random seed (default: a random one, printed on stderr)")
 	ids := fs.Bool("ids", false, "print the generated token ids on one line instead of text")
 	threads := fs.Int("threads", 0, "worker threads (default and maximum: the CPUs available)")
+	// f32 by default: generate reproduces the reference outputs exactly.
+	kvf := addKVFlags(fs, "f32")
 	if err := fs.parse(args); err != nil {
+		return err
+	}
+	kvType, kvMemory, err := kvf.values()
+	if err != nil {
 		return err
 	}
 	sources := 0
@@ -108,7 +114,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintf(stderr, "prompt: %d tokens, not run; generated: 0 tokens; seed %d; finish: %s\n", len(p.IDs), *seed, engine.FinishLength.Describe())
 		return nil
 	}
-	e, err := engine.New(b, engine.Options{})
+	e, err := engine.New(b, engine.Options{KVType: kvType, KVMemory: kvMemory})
 	if err != nil {
 		return err
 	}

@@ -178,6 +178,40 @@ func TestBench(t *testing.T) {
 	}
 }
 
+// TestBenchBatched: --concurrency and --prefix add the aggregate decode
+// rates and the cold and warm times to first token; bad values are usage
+// errors.
+func TestBenchBatched(t *testing.T) {
+	path := demoModel(t)
+	stdout, stderr, err := runCLI(t, "bench", "--model", path, "--threads", "2", "--concurrency", "1,4", "--prefix", "64", "--kv-type", "f32")
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, stderr)
+	}
+	var res struct {
+		PP512     float64            `json:"pp512_tps"`
+		TG128     float64            `json:"tg128_tps"`
+		KVType    string             `json:"kv_type"`
+		Aggregate map[string]float64 `json:"aggregate_tps"`
+		Cold      float64            `json:"ttft_cold_ms"`
+		Warm      float64            `json:"ttft_warm_ms"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("output %q: %v", stdout, err)
+	}
+	if res.PP512 <= 0 || res.TG128 <= 0 || res.KVType != "f32" || len(res.Aggregate) != 2 || res.Aggregate["1"] <= 0 || res.Aggregate["4"] <= 0 || res.Cold <= 0 || res.Warm <= 0 {
+		t.Fatalf("result %s", stdout)
+	}
+	var ue usageError
+	for _, args := range [][]string{
+		{"--concurrency", "0"}, {"--concurrency", "4,x"}, {"--prefix", "-1"}, {"--prefix", "5000"},
+		{"--kv-type", "q8"}, {"--kv-memory", "lots"},
+	} {
+		if _, _, err := runCLI(t, append([]string{"bench", "--model", path}, args...)...); !errors.As(err, &ue) {
+			t.Errorf("bench %v: %v, want a usage error", args, err)
+		}
+	}
+}
+
 func TestModelSynth(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "m.gguf")
 	stdout, stderr, err := runCLI(t, "model", "synth", "--shape", "llama-110m", "--type", "q4_0", "--out", out)

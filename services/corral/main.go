@@ -37,6 +37,8 @@ var tools = map[string]command{
 	"creator": {"manage creator accounts and their API tokens (creator add NAME | list | revoke ID | token ID)", runCreator},
 	"channel": {"manage channels, the WhatsApp numbers and Messenger pages personas answer on (channel add | list | bind | remove | keygen)", runChannel},
 
+	"loadgen": {"load a deployment with simulated WhatsApp and Messenger users, or an OpenAI-compatible engine (--engine), and report latency, lost and duplicated replies", runLoadgen},
+
 	"version": {"print the version", runVersion},
 }
 
@@ -60,15 +62,19 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 // exitCode is the process's exit status for err: 0 for none or a request
-// for help, 2 for a usage error, 1 for anything that went wrong while
-// running.
+// for help, 2 for a usage error, an error's own ExitCode when it has one
+// (loadgen's missed objectives: 3), 1 for anything else that went wrong
+// while running.
 func exitCode(err error) int {
 	var ue usageError
+	var coded interface{ ExitCode() int }
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.As(err, &ue):
 		return 2
+	case errors.As(err, &coded):
+		return coded.ExitCode()
 	}
 	return 1
 }

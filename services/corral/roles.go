@@ -4,10 +4,12 @@ import (
 	"context"
 	"io"
 
+	"github.com/corral-ai/corral/services/chat"
 	"github.com/corral-ai/corral/services/gateway"
 	"github.com/corral-ai/corral/services/inference"
 	"github.com/corral-ai/corral/services/internal/role"
 	"github.com/corral-ai/corral/services/sender"
+	"github.com/corral-ai/corral/services/studio"
 )
 
 // roles lists every role, in start order; `corral serve` runs them all and
@@ -15,7 +17,9 @@ import (
 var roles = []role.Definition{
 	inference.Definition,
 	gateway.Definition,
+	chat.Definition,
 	sender.Definition,
+	studio.Definition,
 }
 
 // roleCommands is the subcommand of each role.

@@ -86,7 +86,7 @@ func TestServeEndpoints(t *testing.T) {
 	if code, body := get(t, base+"/healthz"); code != 200 || body != "ok\n" {
 		t.Errorf("/healthz = %d %q", code, body)
 	}
-	code, body := get(t, base+"/readyz")
+	code, body := waitReady(t, base)
 	if code != 200 {
 		t.Errorf("/readyz = %d %s", code, body)
 	}
@@ -180,6 +180,20 @@ func runInBackground(t *testing.T, args ...string) (base string, logs *syncBuffe
 }
 
 // readyChecks reads /readyz and returns each check's state.
+// waitReady polls /readyz until it answers 200 or 10 s passed, and
+// returns its last answer: roles start running after the server listens.
+func waitReady(t *testing.T, base string) (int, string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body := get(t, base+"/readyz")
+		if code == 200 || time.Now().After(deadline) {
+			return code, body
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func readyChecks(t *testing.T, base string) map[string]string {
 	t.Helper()
 	code, body := get(t, base+"/readyz")
@@ -208,7 +222,7 @@ func TestServeRunsEveryRole(t *testing.T) {
 	}
 	base, logs, stop := runInBackground(t, args...)
 	checks := readyChecks(t, base)
-	want := []string{"inference", "jetstream", "model", "nats", "redis"}
+	want := []string{"inference", "jetstream", "model", "nats", "redis", "studio"}
 	if got := slices.Sorted(maps.Keys(checks)); !slices.Equal(got, want) {
 		t.Errorf("/readyz checks %v, want %v", got, want)
 	}
@@ -219,6 +233,9 @@ func TestServeRunsEveryRole(t *testing.T) {
 	}
 	if code, body := get(t, base+"/models"); code != 200 || !strings.Contains(body, `"architecture":"llama"`) {
 		t.Errorf("/models = %d %s", code, body)
+	}
+	if code, body := get(t, base+"/studio"); code != 200 || !strings.Contains(body, "<!doctype html>") {
+		t.Errorf("/studio = %d %.100s", code, body)
 	}
 	// The inference role answers on NATS and on the OpenAI-compatible API.
 	nc, err := nats.Connect(natsURL)
@@ -248,7 +265,8 @@ func TestServeRunsEveryRole(t *testing.T) {
 	// The engine's own metrics (corral_engine_*) go through the global
 	// meter provider, which only the first telemetry setup of a process
 	// wires; in this test binary that may have been another test's.
-	for _, m := range []string{"corral_inference_requests_total", "corral_inference_request_duration_seconds_bucket", "corral_inference_engine_running"} {
+	for _, m := range []string{"corral_inference_requests_total", "corral_inference_request_duration_seconds_bucket", "corral_inference_engine_running",
+		"corral_inference_engine_waiting", "corral_inference_kv_blocks", "corral_inference_prefix_cache_hit_ratio"} {
 		if code != 200 || !strings.Contains(metrics, m) {
 			t.Errorf("/metrics lacks %s", m)
 		}
@@ -256,7 +274,7 @@ func TestServeRunsEveryRole(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("serve after cancel: %v\n%s", err, logs.String())
 	}
-	for _, want := range []string{`"roles":["gateway","inference","sender"]`, "corral stopped"} {
+	for _, want := range []string{`"roles":["chat","gateway","inference","sender","studio"]`, "corral stopped"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %s:\n%s", want, logs.String())
 		}

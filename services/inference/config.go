@@ -46,11 +46,9 @@ type Config struct {
 	// of one that asks for none.
 	MaxTokens int
 	// KVMemory is the byte budget of the paged KV cache; 0 lets the
-	// engine choose a share of the memory available. The one-sequence
-	// engine sizes its cache per request and does not read it yet.
+	// engine choose (engine.DefaultKVMemory). Run logs what it took.
 	KVMemory int64
-	// KVType is the KV cache's element type (f16 or f32); like KVMemory,
-	// read by the batching engine.
+	// KVType is the KV cache's element type (f16 or f32).
 	KVType kvcache.Type
 	// APIKey, when set, is the bearer token the OpenAI-compatible API
 	// requires (Authorization: Bearer KEY).

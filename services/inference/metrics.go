@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/corral-ai/corral/inference/engine"
+
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
@@ -50,6 +52,9 @@ const (
 type roleMetrics struct {
 	meter     metric.Meter
 	running   metric.Int64ObservableGauge
+	waiting   metric.Int64ObservableGauge
+	kvBlocks  metric.Int64ObservableGauge
+	hitRatio  metric.Float64ObservableGauge
 	requests  metric.Int64Counter
 	duration  metric.Float64Histogram
 	streams   metric.Int64UpDownCounter
@@ -86,18 +91,39 @@ func newRoleMetrics(mp metric.MeterProvider) (roleMetrics, error) {
 		metric.WithDescription("Streams cancelled because the client went away, by reason (no_responders, probe_timeout, cancelled, stopped_reading, disconnected).")); err != nil {
 		return rm, err
 	}
-	rm.running, err = m.Int64ObservableGauge("corral_inference_engine_running",
-		metric.WithDescription("Sequences the engine is generating (engine.Stats)."))
+	if rm.running, err = m.Int64ObservableGauge("corral_inference_engine_running",
+		metric.WithDescription("Sequences the engine is generating (engine.Stats).")); err != nil {
+		return rm, err
+	}
+	if rm.waiting, err = m.Int64ObservableGauge("corral_inference_engine_waiting",
+		metric.WithDescription("Requests waiting for the engine to admit them, preempted ones included.")); err != nil {
+		return rm, err
+	}
+	if rm.kvBlocks, err = m.Int64ObservableGauge("corral_inference_kv_blocks",
+		metric.WithDescription("KV cache blocks by state: used (held by sequences), cached (kept for the prefix cache, pinned or evictable), free.")); err != nil {
+		return rm, err
+	}
+	rm.hitRatio, err = m.Float64ObservableGauge("corral_inference_prefix_cache_hit_ratio",
+		metric.WithDescription("Share of looked-up prompt tokens the prefix cache served since start, in [0, 1]."))
 	return rm, err
 }
 
 // observe reports the engine's stats while the engine runs; the returned
 // function stops it.
-func (m roleMetrics) observe(running func() int64) (stop func(), err error) {
+func (m roleMetrics) observe(stats func() (engine.Stats, bool)) (stop func(), err error) {
 	reg, err := m.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		o.ObserveInt64(m.running, running())
+		st, ok := stats()
+		if !ok {
+			return nil
+		}
+		o.ObserveInt64(m.running, int64(st.Running))
+		o.ObserveInt64(m.waiting, int64(st.Waiting))
+		o.ObserveInt64(m.kvBlocks, int64(st.KV.Used), metric.WithAttributes(attribute.String("state", "used")))
+		o.ObserveInt64(m.kvBlocks, int64(st.KV.Cached), metric.WithAttributes(attribute.String("state", "cached")))
+		o.ObserveInt64(m.kvBlocks, int64(st.KV.Free), metric.WithAttributes(attribute.String("state", "free")))
+		o.ObserveFloat64(m.hitRatio, st.PrefixHitRatio())
 		return nil
-	}, m.running)
+	}, m.running, m.waiting, m.kvBlocks, m.hitRatio)
 	if err != nil {
 		return nil, err
 	}

@@ -128,13 +128,6 @@ func New(cfg Config, deps role.Deps) (*Role, error) {
 	log.Info("model", "path", path, "id", r.info.GetId(), "name", st.Name, "architecture", st.Architecture,
 		"parameters", st.Parameters, "weight_type", st.WeightType, "bytes", st.FileSize, "demo", demo,
 		"chat_template", r.info.GetChatTemplate(), "threads", threads)
-	kvMemory := "auto"
-	if cfg.KVMemory > 0 {
-		kvMemory = bytesize.Format(cfg.KVMemory)
-	}
-	// The one-sequence engine sizes its cache per request; these take
-	// effect with the batching engine's options.
-	log.Info("kv cache", "type", cfg.KVType.String(), "memory", kvMemory, "in_effect", false)
 	return r, nil
 }
 
@@ -158,11 +151,12 @@ func (r *Role) ModelID() string { return r.info.GetId() }
 // after it stopped.
 func (r *Role) Engine() *engine.Engine { return r.eng.Load() }
 
-func (r *Role) running() int64 {
+// engineStats is the running engine's Stats, false while none runs.
+func (r *Role) engineStats() (engine.Stats, bool) {
 	if e := r.eng.Load(); e != nil {
-		return int64(e.Stats().Running)
+		return e.Stats(), true
 	}
-	return 0
+	return engine.Stats{}, false
 }
 
 // Routes adds GET /models (the served model, for operators) and the
@@ -183,12 +177,23 @@ func (r *Role) serveModels(w http.ResponseWriter, _ *http.Request) {
 // are drained by the server before Run is asked to stop.
 func (r *Role) Run(ctx context.Context) error {
 	defer r.bundle.Close()
-	e, err := engine.New(r.bundle, engine.Options{QueueSize: r.cfg.QueueSize, Logger: r.log.With("component", "engine")})
+	e, err := engine.New(r.bundle, engine.Options{
+		QueueSize: r.cfg.QueueSize, KVMemory: r.cfg.KVMemory, KVType: r.cfg.KVType,
+		Logger: r.log.With("component", "engine"),
+	})
 	if err != nil {
 		return fmt.Errorf("start engine: %w", err)
 	}
+	kv := e.KV()
+	budget := "auto"
+	if r.cfg.KVMemory > 0 {
+		budget = "configured"
+	}
+	r.log.Info("kv cache", "type", kv.Type.String(), "memory", bytesize.Format(kv.Bytes), "budget", budget,
+		"blocks", kv.Blocks, "block_tokens", kv.BlockTokens, "tokens", kv.Blocks*kv.BlockTokens,
+		"bytes_per_token", int64(kv.BytesPerToken), "contexts", kv.Blocks*kv.BlockTokens/max(e.ContextLength(), 1))
 	r.eng.Store(e)
-	unobserve, err := r.metrics.observe(r.running)
+	unobserve, err := r.metrics.observe(r.engineStats)
 	if err != nil {
 		r.eng.Store(nil)
 		return errors.Join(fmt.Errorf("metrics: %w", err), e.Close(context.Background()))

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/corral-ai/corral/inference/engine"
 	corralv1 "github.com/corral-ai/corral/proto/corral/v1"
@@ -289,22 +290,26 @@ func (s *service) handleWarm(req micro.Request) {
 		refuse(&wireError{code: corralv1.ErrorCode_ERROR_CODE_UNAVAILABLE, msg: "the engine is not running"})
 		return
 	}
-	p, err := e.Bundle().Prompt(in)
+	res, err := e.Warm(ctx, in)
 	if err != nil {
 		refuse(err)
 		return
 	}
-	if len(p.IDs) > e.ContextLength() {
-		refuse(&wireError{code: corralv1.ErrorCode_ERROR_CODE_PROMPT_TOO_LONG,
-			msg: fmt.Sprintf("the prefix has %d tokens; the context holds %d", len(p.IDs), e.ContextLength())})
+	span.SetAttributes(attribute.Int("corral.prompt_tokens", res.PromptTokens), attribute.Int("corral.cached_tokens", res.CachedTokens))
+	body, err := proto.Marshal(&corralv1.WarmResponse{
+		PromptTokens: int32(res.PromptTokens), CachedTokens: int32(res.CachedTokens),
+		ComputedTokens: int32(res.ComputedTokens), Took: durationpb.New(res.Took),
+	})
+	if err != nil {
+		refuse(err)
 		return
 	}
-	// The one-sequence engine keeps no prefix cache. With the batching
-	// engine this becomes e.Warm(ctx, in) under the request's span,
-	// answered with a WarmResponse of its result (prompt, cached and
-	// computed tokens, and the time taken), or its error through refuse.
-	refuse(&wireError{code: corralv1.ErrorCode_ERROR_CODE_UNSUPPORTED,
-		msg: fmt.Sprintf("this engine keeps no prefix cache; the %d-token prefix was not warmed", len(p.IDs))})
+	if err := req.Respond(body); err != nil {
+		s.r.log.Debug("answer", "endpoint", corralv1.InferenceEndpointWarm, "err", err)
+	}
+	s.r.log.Info("prefix warmed", "request", wr.GetRequestId(), "prompt_tokens", res.PromptTokens,
+		"cached_tokens", res.CachedTokens, "computed_tokens", res.ComputedTokens, "took", res.Took)
+	done(corralv1.ErrorCode_ERROR_CODE_UNSPECIFIED, "")
 }
 
 func (s *service) handleModels(req micro.Request) {
@@ -360,6 +365,7 @@ func (r *Role) stats(e *engine.Engine, instance string) *corralv1.StatsResponse 
 	st := e.Stats()
 	return &corralv1.StatsResponse{
 		Running: int32(st.Running), Waiting: int32(st.Waiting), RequestsTotal: st.Completed,
+		KvBlocksUsed: int32(st.KV.Used), KvBlocksTotal: int32(st.KV.Blocks), PrefixCacheHitRatio: st.PrefixHitRatio(),
 		TokensPerSecond: r.rate.perSecond(), Model: r.info, InstanceId: instance, QueueCapacity: int32(r.cfg.QueueSize),
 	}
 }

@@ -249,11 +249,9 @@ func TestModelsStatsWarm(t *testing.T) {
 		req  *corralv1.WarmRequest
 		want error
 	}{
-		// The one-sequence engine has no prefix cache: a valid prefix is
-		// checked and then refused as unsupported.
 		{"system prompt", &corralv1.WarmRequest{Input: &corralv1.WarmRequest_Chat{Chat: &corralv1.ChatTurns{Turns: []*corralv1.ChatTurn{
-			{Role: corralv1.ChatRole_CHAT_ROLE_SYSTEM, Content: "You are a pirate."}, {Role: corralv1.ChatRole_CHAT_ROLE_USER, Content: "hi"}}}}}, inferclient.ErrUnsupported},
-		{"text", &corralv1.WarmRequest{Input: &corralv1.WarmRequest_Prompt{Prompt: "a persona"}}, inferclient.ErrUnsupported},
+			{Role: corralv1.ChatRole_CHAT_ROLE_SYSTEM, Content: "You are a pirate."}, {Role: corralv1.ChatRole_CHAT_ROLE_USER, Content: "hi"}}}}}, nil},
+		{"text shorter than a block", &corralv1.WarmRequest{Input: &corralv1.WarmRequest_Prompt{Prompt: "a persona"}}, nil},
 		{"no prefix", &corralv1.WarmRequest{}, inferclient.ErrInvalidRequest},
 		{"unknown model", &corralv1.WarmRequest{Model: "x", Input: &corralv1.WarmRequest_Prompt{Prompt: "a"}}, inferclient.ErrModelNotFound},
 		{"too long", &corralv1.WarmRequest{Input: &corralv1.WarmRequest_PromptTokens{PromptTokens: &corralv1.TokenIDs{Ids: make([]int32, 3000)}}}, inferclient.ErrPromptTooLong},
@@ -265,6 +263,32 @@ func TestModelsStatsWarm(t *testing.T) {
 			}
 		})
 	}
+	t.Run("warm then generate", func(t *testing.T) {
+		system := &corralv1.ChatTurn{Role: corralv1.ChatRole_CHAT_ROLE_SYSTEM,
+			Content: "You are Captain Corral, a cheerful pirate who answers every question about the sea in two short sentences."}
+		user := func(text string) *corralv1.ChatTurn {
+			return &corralv1.ChatTurn{Role: corralv1.ChatRole_CHAT_ROLE_USER, Content: text}
+		}
+		w, err := f.client.Warm(t.Context(), &corralv1.WarmRequest{Input: &corralv1.WarmRequest_Chat{Chat: &corralv1.ChatTurns{Turns: []*corralv1.ChatTurn{system, user("hi")}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.GetCachedTokens() < 16 || w.GetCachedTokens() > w.GetPromptTokens() || w.GetComputedTokens() != w.GetCachedTokens() || w.GetTook().AsDuration() <= 0 {
+			t.Fatalf("warm %v", w)
+		}
+		c := generate(t, f.client, &corralv1.GenerateRequest{Input: &corralv1.GenerateRequest_Chat{Chat: &corralv1.ChatTurns{Turns: []*corralv1.ChatTurn{system, user("where is the treasure?")}}},
+			Sampling: &corralv1.SamplingOptions{Seed: ptr[uint64](1), MaxTokens: ptr[int32](5)}})
+		if got := c.final.GetUsage().GetCachedPromptTokens(); got < 16 {
+			t.Fatalf("cached prompt tokens %d after warming %d", got, w.GetCachedTokens())
+		}
+		st, err := f.client.Stats(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.GetKvBlocksTotal() == 0 || st.GetPrefixCacheHitRatio() <= 0 || st.GetPrefixCacheHitRatio() > 1 || st.GetKvBlocksUsed() != 0 {
+			t.Fatalf("stats %v", st)
+		}
+	})
 	t.Run("undecodable stats request", func(t *testing.T) {
 		resp, err := f.nc.Request(f.subject(corralv1.SubjectInferenceStats), []byte{0xff}, 5*time.Second)
 		if err != nil {

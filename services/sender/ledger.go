@@ -138,7 +138,9 @@ func (l ledger) done(ctx context.Context, c corralv1.Conversation, replyID strin
 		p.HSet(ctx, key, doneField, "1")
 		p.HDel(ctx, key, retryAtField)
 		p.Expire(ctx, key, ReplyTTL)
-		doneScript.Run(ctx, p, []string{l.convKey(c)}, strconv.FormatUint(seq, 10), ReplyTTL.Milliseconds())
+		// EVAL, not EVALSHA: inside MULTI a NOSCRIPT reply (a fresh or
+		// restarted Redis) cannot fall back to sending the script.
+		doneScript.Eval(ctx, p, []string{l.convKey(c)}, strconv.FormatUint(seq, 10), ReplyTTL.Milliseconds())
 		return nil
 	})
 	if err != nil {

@@ -1,0 +1,13 @@
+//go:build !amd64
+
+package model
+
+import "github.com/corral-ai/corral/inference/kernels"
+
+// halfToFloat converts src to float32 into dst (len(dst) >= len(src)),
+// exactly.
+func halfToFloat(dst []float32, src []uint16) {
+	for i, h := range src {
+		dst[i] = kernels.F16ToF32(h)
+	}
+}

@@ -1,0 +1,357 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/metric/noop"
+
+	corralv1 "github.com/corral-ai/corral/proto/corral/v1"
+	"github.com/corral-ai/corral/services/internal/natsbus"
+	"github.com/corral-ai/corral/services/internal/natstest"
+)
+
+// dispatchEnv is a dispatcher on the test's own streams with a handler
+// the test writes.
+type dispatchEnv struct {
+	t       *testing.T
+	js      jetstream.JetStream
+	streams natsbus.StreamsConfig
+	cfg     Config
+	stop    func() // stops the dispatcher and waits for it
+}
+
+func newDispatchEnv(t *testing.T, handle handleFunc, mutate func(*Config)) *dispatchEnv {
+	t.Helper()
+	nc := natstest.Connect(t)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	streams := natsbus.DefaultStreamsConfig()
+	streams.Namespace = natstest.Name(t)
+	if err := natsbus.EnsureStreams(t.Context(), js, streams); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, sc := range streams.StreamConfigs() {
+			_ = js.DeleteStream(ctx, sc.Name)
+		}
+	})
+	cfg := DefaultConfig()
+	cfg.AckWait, cfg.Workers, cfg.RetryMin, cfg.RetryMax = 2*time.Second, 8, 10*time.Millisecond, 50*time.Millisecond
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	e := &dispatchEnv{t: t, js: js, streams: streams, cfg: cfg}
+	e.stop = e.start(handle)
+	return e
+}
+
+// start runs a dispatcher (one process) with handle; the returned func
+// stops it and waits, and runs at the end of the test too.
+func (e *dispatchEnv) start(handle handleFunc) func() {
+	t := e.t
+	m, err := newMetrics(noop.NewMeterProvider())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &dispatcher{cfg: e.cfg, js: e.js, log: slog.New(slog.DiscardHandler), metrics: m, handle: handle,
+		consumer: natsbus.ConsumerConfig{
+			Stream: e.streams.StreamName(corralv1.StreamChatIn), Durable: Durable,
+			FilterSubject: e.streams.Subject(corralv1.SubjectChatIn), AckWait: e.cfg.AckWait, MaxDeliver: maxDeliver,
+			Workers: e.cfg.Workers, MaxAckPending: 1024, DeadLetter: e.streams.DLQSubject,
+		}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.run(ctx) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// publish puts message id of conversation user on CHAT_IN.
+func (e *dispatchEnv) publish(user, id string) {
+	e.t.Helper()
+	m := &corralv1.ChatMessage{Platform: corralv1.Platform_PLATFORM_WHATSAPP, ChannelId: "42", UserId: user,
+		PlatformMessageId: id, Kind: corralv1.MessageKind_MESSAGE_KIND_TEXT, Text: id}
+	if _, err := natsbus.Publish(e.t.Context(), e.js, e.streams.Subject(corralv1.ChatInSubject(m.Conversation())), m.DedupeID(), m); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// dlq returns the reasons of the messages in the DLQ.
+func (e *dispatchEnv) dlq() []string {
+	st, err := e.js.Stream(e.t.Context(), e.streams.StreamName(corralv1.StreamChatDLQ))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	info, err := st.Info(e.t.Context())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []string
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		if m, err := st.GetMsg(e.t.Context(), seq); err == nil {
+			out = append(out, m.Header.Get(natsbus.HeaderDLQReason))
+		}
+	}
+	return out
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// recorder keeps the batches a handler saw, per user.
+type recorder struct {
+	mu      sync.Mutex
+	batches map[string][][]string
+	total   int
+}
+
+func (r *recorder) add(batch []*job) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.batches == nil {
+		r.batches = map[string][][]string{}
+	}
+	var ids []string
+	for _, j := range batch {
+		ids = append(ids, j.m.GetPlatformMessageId())
+	}
+	u := batch[0].m.GetUserId()
+	r.batches[u] = append(r.batches[u], ids)
+	r.total += len(ids)
+}
+
+func (r *recorder) get(u string) [][]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.batches[u])
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.total
+}
+
+func TestDispatchOrderAndParallelism(t *testing.T) {
+	const users, perUser = 20, 5
+	var rec recorder
+	var running, most atomic.Int32
+	e := newDispatchEnv(t, func(ctx context.Context, batch []*job, commit func() bool) error {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+		if !commit() {
+			return errSuperseded
+		}
+		rec.add(batch)
+		return nil
+	}, nil)
+	var wg sync.WaitGroup
+	for u := range users {
+		wg.Go(func() {
+			for i := 1; i <= perUser; i++ {
+				e.publish(fmt.Sprint("u", u), fmt.Sprintf("u%d.m%d", u, i))
+			}
+		})
+	}
+	wg.Wait()
+	waitUntil(t, "every message handled", func() bool { return rec.count() >= users*perUser })
+	for u := range users {
+		var flat []string
+		for _, b := range rec.get(fmt.Sprint("u", u)) {
+			flat = append(flat, b...)
+		}
+		var want []string
+		for i := 1; i <= perUser; i++ {
+			want = append(want, fmt.Sprintf("u%d.m%d", u, i))
+		}
+		if !slices.Equal(flat, want) {
+			t.Errorf("user %d: handled %v, want %v", u, flat, want)
+		}
+	}
+	if most.Load() < 2 {
+		t.Errorf("at most %d conversations at once, want several", most.Load())
+	}
+}
+
+func TestDispatchSupersede(t *testing.T) {
+	var rec recorder
+	started := make(chan struct{}, 1)
+	var calls atomic.Int32
+	e := newDispatchEnv(t, func(ctx context.Context, batch []*job, commit func() bool) error {
+		if calls.Add(1) == 1 {
+			started <- struct{}{}
+			<-ctx.Done() // a generation, until a newer message cancels it
+			return context.Cause(ctx)
+		}
+		if !commit() {
+			return errSuperseded
+		}
+		rec.add(batch)
+		return nil
+	}, nil)
+	e.publish("u", "m1")
+	<-started
+	e.publish("u", "m2")
+	waitUntil(t, "the second handling", func() bool { return rec.count() >= 2 })
+	time.Sleep(100 * time.Millisecond)
+	if got := rec.get("u"); len(got) != 1 || !slices.Equal(got[0], []string{"m1", "m2"}) {
+		t.Errorf("batches %v, want one answering m1 and m2 together", got)
+	}
+}
+
+func TestDispatchCommittedIsNotSuperseded(t *testing.T) {
+	var rec recorder
+	committed := make(chan struct{}, 1)
+	release := make(chan struct{})
+	e := newDispatchEnv(t, func(ctx context.Context, batch []*job, commit func() bool) error {
+		if !commit() {
+			return errSuperseded
+		}
+		if batch[0].m.GetPlatformMessageId() == "m1" {
+			committed <- struct{}{}
+			<-release
+		}
+		rec.add(batch)
+		return nil
+	}, nil)
+	e.publish("u", "m1")
+	<-committed
+	e.publish("u", "m2")
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	waitUntil(t, "both handled", func() bool { return rec.count() >= 2 })
+	if got := rec.get("u"); len(got) != 2 || got[0][0] != "m1" || got[1][0] != "m2" {
+		t.Errorf("batches %v, want m1 then m2", got)
+	}
+}
+
+func TestDispatchFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		err       error
+		wantCalls int32
+		reason    string
+	}{
+		{name: "retried then dead-lettered", err: errors.New("inference away"), wantCalls: 3, reason: natsbus.DLQReasonMaxDeliver},
+		{name: "permanent", err: natsbus.Permanent(errors.New("invalid request")), wantCalls: 1, reason: natsbus.DLQReasonPermanent},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int32
+			e := newDispatchEnv(t, func(ctx context.Context, batch []*job, commit func() bool) error {
+				calls.Add(1)
+				return tc.err
+			}, func(c *Config) { c.MaxAttempts = 3 })
+			e.publish("u", "m1")
+			waitUntil(t, "the DLQ", func() bool { return len(e.dlq()) > 0 })
+			time.Sleep(100 * time.Millisecond)
+			if got := e.dlq(); len(got) != 1 || got[0] != tc.reason {
+				t.Errorf("DLQ reasons %v, want [%s]", got, tc.reason)
+			}
+			if calls.Load() != tc.wantCalls {
+				t.Errorf("%d calls, want %d", calls.Load(), tc.wantCalls)
+			}
+		})
+	}
+}
+
+func TestDispatchUndecodable(t *testing.T) {
+	var calls atomic.Int32
+	e := newDispatchEnv(t, func(ctx context.Context, batch []*job, commit func() bool) error {
+		calls.Add(1)
+		return nil
+	}, nil)
+	msg := nats.NewMsg(e.streams.Subject("chat.in.whatsapp.42.u"))
+	msg.Data = []byte{0xff, 0xff, 0xff}
+	if _, err := natsbus.PublishMsg(t.Context(), e.js, msg, "bad"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the DLQ", func() bool { return len(e.dlq()) > 0 })
+	if got := e.dlq(); got[0] != natsbus.DLQReasonPermanent || calls.Load() != 0 {
+		t.Errorf("DLQ %v, %d handler calls; want the message dead-lettered unhandled", got, calls.Load())
+	}
+}
+
+// TestDispatchShutdown: on stop, the answer in progress finishes and is
+// acked, and messages still waiting go back at once (not after the ack
+// wait) to another process.
+func TestDispatchShutdown(t *testing.T) {
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	var first recorder
+	e := newDispatchEnv(t, func(ctx context.Context, batch []*job, commit func() bool) error {
+		started <- struct{}{}
+		<-release
+		if !commit() {
+			return errSuperseded
+		}
+		first.add(batch)
+		return nil
+	}, func(c *Config) { c.Workers, c.AckWait = 1, 30*time.Second })
+	e.publish("a", "a1")
+	<-started
+	e.publish("b", "b1") // waits for the one worker
+	time.Sleep(50 * time.Millisecond)
+	stopped := make(chan struct{})
+	go func() { e.stop(); close(stopped) }()
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	<-stopped
+	if got := first.get("a"); len(got) != 1 || first.count() != 1 {
+		t.Fatalf("the stopping process answered %v, want a1 only", first.batches)
+	}
+	var second recorder
+	began := time.Now()
+	e.start(func(ctx context.Context, batch []*job, commit func() bool) error {
+		if !commit() {
+			return errSuperseded
+		}
+		second.add(batch)
+		return nil
+	})
+	// Well inside the 30s ack wait: b1 was given back, a1 acked.
+	waitUntil(t, "b1 in the next process", func() bool { return second.count() >= 1 })
+	if d := time.Since(began); d > 10*time.Second {
+		t.Errorf("b1 came back after %v: it was not given back on stop", d)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if second.count() != 1 || len(second.get("b")) != 1 {
+		t.Errorf("the next process answered %v, want b1 only", second.batches)
+	}
+}

@@ -1,0 +1,177 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/corral-ai/corral/inference/safety"
+	"github.com/corral-ai/corral/persona"
+	corralv1 "github.com/corral-ai/corral/proto/corral/v1"
+	"github.com/corral-ai/corral/services/internal/inferclient"
+	"github.com/corral-ai/corral/services/internal/natsbus"
+)
+
+// Prompt sizing. The chat role has no tokenizer of the model, so it counts
+// conservatively (a token per three bytes, more than SentencePiece and BPE
+// vocabularies take for most text) and, should the service still find the
+// prompt too long, assembles it again with a smaller budget.
+const (
+	bytesPerToken    = 3
+	perMessageTokens = 8 // role headers and end-of-turn markers of a template
+	promptRetries    = 2
+	modelInfoTTL     = 5 * time.Minute
+)
+
+func approxTokens(s string) int { return (len(s) + bytesPerToken - 1) / bytesPerToken }
+
+// generated is a reply the model wrote, after the safety stage.
+type generated struct {
+	text    string // what the user gets
+	stored  string // what history keeps (personal data masked)
+	verdict *corralv1.SafetyVerdict
+	refused bool
+}
+
+// generate asks the inference service for the reply of persona v to
+// turns (the history, ending with the user's messages).
+func (r *Role) generate(ctx context.Context, conv corralv1.Conversation, v persona.Version, pol policy, turns []persona.Message, requestID string) (generated, error) {
+	maxTok := r.cfg.MaxReplyTokens
+	if g := v.Spec.Generation.MaxReplyTokens; g > 0 && g < maxTok {
+		maxTok = g
+	}
+	budget := 0
+	if n := r.contextLength(ctx); n > maxTok {
+		budget = n - maxTok
+	}
+	for try := 0; ; try++ {
+		prompt, err := persona.Assemble(v.Spec, turns, persona.PromptOptions{Count: approxTokens, Budget: budget, PerMessage: perMessageTokens})
+		if err != nil {
+			return generated{}, natsbus.Permanent(fmt.Errorf("assemble prompt: %w", err))
+		}
+		id := requestID + "#" + strconv.FormatInt(r.now().UnixNano(), 36) + "." + strconv.Itoa(try)
+		out, err := r.stream(ctx, conv, v, pol, prompt, maxTok, id)
+		if errors.Is(err, inferclient.ErrPromptTooLong) && try < promptRetries {
+			budget = prompt.Tokens / 2
+			continue
+		}
+		return out, err
+	}
+}
+
+// stream runs one generation, screening the reply at sentence ends.
+func (r *Role) stream(ctx context.Context, conv corralv1.Conversation, v persona.Version, pol policy, prompt persona.Prompt, maxTok int, requestID string) (generated, error) {
+	gctx, cancel := context.WithTimeout(ctx, r.cfg.GenerateTimeout)
+	defer cancel()
+	g := v.Spec.Generation
+	sampling := &corralv1.SamplingOptions{Temperature: proto.Float32(float32(g.Temperature)), MaxTokens: proto.Int32(int32(maxTok))}
+	if g.TopP > 0 && g.TopP < 1 {
+		sampling.TopP = proto.Float32(float32(g.TopP))
+	}
+	req := &corralv1.GenerateRequest{
+		RequestId:       requestID,
+		Model:           g.Model,
+		Input:           &corralv1.GenerateRequest_Chat{Chat: prompt.Proto()},
+		Sampling:        sampling,
+		Priority:        corralv1.Priority_PRIORITY_LIVE,
+		ConversationKey: conv.Key(),
+	}
+	platform := corralv1.PlatformToken(conv.Platform)
+	began := r.now()
+	s, err := r.infer.Generate(gctx, req)
+	if err != nil {
+		return generated{}, inferError(ctx, err)
+	}
+	defer s.Close()
+	screen := r.safety.ReplyScreen(pol.p)
+	var b strings.Builder
+	for first := true; ; {
+		ev, err := s.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return generated{}, inferError(ctx, err)
+		}
+		if ev.GetText() != "" && first {
+			first = false
+			r.metrics.seconds(ctx, r.metrics.firstToken, platform, r.now().Sub(began))
+		}
+		b.WriteString(ev.GetText())
+		if ev.GetFinishReason() == corralv1.FinishReason_FINISH_REASON_SAFETY {
+			return refusal(pol), nil
+		}
+		if strings.ContainsAny(ev.GetText(), ".!?\n") {
+			if blocked, _ := screen.Screen(b.String()); blocked {
+				return refusal(pol), nil // Close cancels the generation
+			}
+		}
+	}
+	r.metrics.seconds(ctx, r.metrics.generation, platform, r.now().Sub(began))
+	text := strings.TrimSpace(b.String())
+	if blocked, _ := screen.Screen(text); blocked {
+		return refusal(pol), nil
+	}
+	if text == "" {
+		return generated{text: noReplyText, stored: noReplyText}, nil
+	}
+	vd := r.safety.Check(text, safety.Assistant, pol.p)
+	out := generated{text: text, stored: vd.Redacted, verdict: vd.Proto(safety.Assistant)}
+	switch {
+	case vd.Action == safety.ActionRefuse:
+		out = refusal(pol)
+		out.verdict = vd.Proto(safety.Assistant)
+	case vd.Action == safety.ActionRedact && pol.p.RedactForUser:
+		out.text = vd.Redacted
+	}
+	return out, nil
+}
+
+func refusal(pol policy) generated {
+	return generated{text: pol.refusal, stored: pol.refusal, refused: true}
+}
+
+// inferError says what to do after a failed generation: start again with
+// the newer messages (superseded), try again later, or give up.
+func inferError(ctx context.Context, err error) error {
+	switch {
+	case errors.Is(context.Cause(ctx), errSuperseded):
+		return errSuperseded
+	case errors.Is(err, inferclient.ErrInvalidRequest), errors.Is(err, inferclient.ErrModelNotFound),
+		errors.Is(err, inferclient.ErrUnsupported):
+		return natsbus.Permanent(fmt.Errorf("generate: %w", err))
+	case inferclient.RetryAfter(err, 0) > 0:
+		return natsbus.RetryAfter(fmt.Errorf("generate: %w", err), inferclient.RetryAfter(err, 0))
+	}
+	// Overloaded, unavailable, stalled, no service, timed out, superseded
+	// by another replica, internal: worth another try later.
+	return fmt.Errorf("generate: %w", err)
+}
+
+// contextLength returns the default model's context window, asked of the
+// inference service at most every modelInfoTTL; 0 when unknown.
+func (r *Role) contextLength(ctx context.Context) int {
+	r.modelMu.Lock()
+	n, at := r.ctxLen, r.ctxLenAt
+	r.modelMu.Unlock()
+	if !at.IsZero() && r.now().Sub(at) < modelInfoTTL {
+		return n
+	}
+	qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	ms, err := r.infer.Models(qctx)
+	if err != nil || len(ms.GetModels()) == 0 {
+		return n
+	}
+	n = int(ms.GetModels()[0].GetContextLength())
+	r.modelMu.Lock()
+	r.ctxLen, r.ctxLenAt = n, r.now()
+	r.modelMu.Unlock()
+	return n
+}
