@@ -232,9 +232,14 @@ func kvBytes(b *engine.Bundle, t kvcache.Type, tokens int) int64 {
 	return block * int64(tokens/kvcache.DefaultBlockTokens+1)
 }
 
+// median is the middle value, or the mean of the two middle ones of an
+// even count.
 func median(x []float64) float64 {
 	s := slices.Clone(x)
 	slices.Sort(s)
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
 	return s[len(s)/2]
 }
 

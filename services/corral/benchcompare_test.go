@@ -85,6 +85,7 @@ func TestCompareBench(t *testing.T) {
 		rec("corral", "a.gguf", 2, "pp512", 120), rec("corral", "a.gguf", 2, "tg128", 36),
 		rec("corral", "b.gguf", 2, "pp512", 50), rec("corral", "b.gguf", 2, "tg128", 10),
 		rec("corral", "c.gguf", 2, "pp512", 50),
+		rec("corral", "d.gguf", 2, "tg128", 20), rec("corral", "d.gguf", 2, "tg128", 40),
 	}
 	theirs := []benchRecord{
 		// Rounds in order: ratios 2, 1 and 3 for pp512 (median 2).
@@ -94,6 +95,9 @@ func TestCompareBench(t *testing.T) {
 		// One record against one: unpaired counts fall back to medians.
 		rec("llama.cpp x", "b.gguf", 2, "pp512", 25), rec("llama.cpp x", "b.gguf", 2, "pp512", 100),
 		rec("llama.cpp x", "b.gguf", 2, "pp512", 20),
+		// Two rounds against two: the median of an even count is the
+		// mean of the middle two (ratios 2 and 4).
+		rec("llama.cpp x", "d.gguf", 2, "tg128", 10), rec("llama.cpp x", "d.gguf", 2, "tg128", 10),
 		// Other thread counts and tests do not pair.
 		rec("llama.cpp x", "b.gguf", 1, "tg128", 5), rec("llama.cpp x", "b.gguf", 2, "pp512+tg128", 5),
 	}
@@ -102,6 +106,7 @@ func TestCompareBench(t *testing.T) {
 		{Model: "a.gguf", Threads: 2, Test: "pp512", Against: "llama.cpp x", Ours: 100, Theirs: 50, NOurs: 3, NTheirs: 3, Ratio: 2, Min: 1, Max: 3},
 		{Model: "a.gguf", Threads: 2, Test: "tg128", Against: "llama.cpp x", Ours: 33, Theirs: 30, NOurs: 3, NTheirs: 3, Ratio: 1.1, Min: 1, Max: 1.2},
 		{Model: "b.gguf", Threads: 2, Test: "pp512", Against: "llama.cpp x", Ours: 50, Theirs: 25, NOurs: 1, NTheirs: 3, Ratio: 2, Min: 2, Max: 2},
+		{Model: "d.gguf", Threads: 2, Test: "tg128", Against: "llama.cpp x", Ours: 30, Theirs: 10, NOurs: 2, NTheirs: 2, Ratio: 3, Min: 2, Max: 4},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %+v\nwant %+v", got, want)
