@@ -191,25 +191,38 @@ func TestLoadgenChatKilled(t *testing.T) {
 		done <- result{rep, err}
 	}()
 
-	// Kill the chat process about 3 seconds in, at a moment it holds
-	// delivered, unacknowledged messages.
+	// Kill the chat process about 3 seconds in. What it held counts
+	// only once it is dead (an ack may have been on its way), so a kill
+	// that found nothing unacknowledged is tried again on a new process.
 	time.Sleep(3 * time.Second)
-	held := 0
-	for deadline := time.Now().Add(5 * time.Second); held == 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the chat process never held a message\n%s", first.out.String())
+	held, child := 0, first
+	for attempt := 1; held == 0; attempt++ {
+		if attempt > 5 {
+			t.Fatal("five chat processes were killed holding nothing unacknowledged")
 		}
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the chat process never held a message\n%s", child.out.String())
+			}
+			if info := chatConsumer(t, m); info != nil && info.NumAckPending > 0 {
+				break
+			}
+		}
+		select {
+		case err := <-child.exited:
+			t.Fatalf("the chat process ended before the kill: %v\n%s", err, child.out.String())
+		default:
+		}
+		_ = child.kill()
+		time.Sleep(100 * time.Millisecond) // what the process sent before it died reaches the server
 		if info := chatConsumer(t, m); info != nil {
 			held = info.NumAckPending
 		}
+		t.Logf("kill %d: the chat process died holding %d unacknowledged messages", attempt, held)
+		if held == 0 {
+			child = startChatChild(t, m)
+		}
 	}
-	select {
-	case err := <-first.exited:
-		t.Fatalf("the chat process ended before the kill: %v\n%s", err, first.out.String())
-	default:
-	}
-	_ = first.kill()
-	t.Logf("killed the chat process holding %d unacknowledged messages", held)
 	second := startChatChild(t, m)
 
 	res := <-done
