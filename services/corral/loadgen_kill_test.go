@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -95,10 +94,10 @@ func newLoadMesh(t *testing.T, graphURL string) *mesh {
 // (TestMessagingChatChild) on the mesh's NATS, Redis, namespace and
 // prefix.
 type chatChild struct {
-	cmd    *exec.Cmd
-	out    *syncBuffer
-	exited chan error
-	once   sync.Once
+	cmd *exec.Cmd
+	out *syncBuffer
+	// exited is closed when the process has ended, err set.
+	exited chan struct{}
 	err    error
 }
 
@@ -106,7 +105,7 @@ type chatChild struct {
 // if it still runs.
 func startChatChild(t *testing.T, m *mesh) *chatChild {
 	t.Helper()
-	c := &chatChild{out: &syncBuffer{}, exited: make(chan error, 1)}
+	c := &chatChild{out: &syncBuffer{}, exited: make(chan struct{})}
 	c.cmd = exec.Command(os.Args[0], "-test.run=^TestMessagingChatChild$", "-test.count=1")
 	c.cmd.Env = append(os.Environ(), envChild+"=1", envChildNATS+"="+m.natsURL, envChildRedis+"="+m.redisURL,
 		envChildNS+"="+m.streams.Namespace, envChildPrefix+"="+m.prefix)
@@ -114,17 +113,18 @@ func startChatChild(t *testing.T, m *mesh) *chatChild {
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { c.exited <- c.cmd.Wait() }()
+	go func() {
+		c.err = c.cmd.Wait()
+		close(c.exited)
+	}()
 	t.Cleanup(func() { c.kill() })
 	return c
 }
 
 // kill sends SIGKILL and waits for the process to end.
 func (c *chatChild) kill() error {
-	c.once.Do(func() {
-		_ = c.cmd.Process.Kill()
-		c.err = <-c.exited
-	})
+	_ = c.cmd.Process.Kill() // fails only when it has ended already
+	<-c.exited
 	return c.err
 }
 
@@ -209,8 +209,8 @@ func TestLoadgenChatKilled(t *testing.T) {
 			}
 		}
 		select {
-		case err := <-child.exited:
-			t.Fatalf("the chat process ended before the kill: %v\n%s", err, child.out.String())
+		case <-child.exited:
+			t.Fatalf("the chat process ended before the kill: %v\n%s", child.err, child.out.String())
 		default:
 		}
 		_ = child.kill()
