@@ -20,6 +20,7 @@ import (
 
 	"github.com/corral-ai/corral/inference/gguf"
 	"github.com/corral-ai/corral/inference/model/synth"
+	"github.com/corral-ai/corral/persona"
 	"github.com/corral-ai/corral/persona/store"
 	"github.com/corral-ai/corral/persona/store/storetest"
 	"github.com/corral-ai/corral/services/inference"
@@ -83,6 +84,8 @@ func startStudio(t *testing.T, model string, mutate ...func(*studio.Config)) *st
 
 	icfg := inference.DefaultConfig()
 	icfg.Path = model
+	// Personas may ask for replies of up to persona.MaxReplyTokensMax.
+	icfg.MaxTokens = persona.MaxReplyTokensMax
 	eng, err := inference.New(icfg, role.Deps{Logger: log.With("role", "inference"), DataDir: t.TempDir(), NATS: nc, Streams: streams})
 	if err != nil {
 		t.Fatal(err)
@@ -342,7 +345,9 @@ func TestStudioCancelledPreviewFreesItsSequence(t *testing.T) {
 func TestStudioSlowPreviewReaderIsDropped(t *testing.T) {
 	e := startStudio(t, slowModelFile(t), func(c *studio.Config) {
 		// The reply's text must be more than the kernel buffers between
-		// the studio and the browser, and the queue, can hold.
+		// the studio and the browser, and the queue, can hold, even when
+		// a busy machine merges its tokens into few large deltas: hence
+		// the longest reply a persona may ask for.
 		c.SendQueue, c.SocketBuffer = 16, 4096
 	})
 	t.Cleanup(func() {
@@ -351,7 +356,7 @@ func TestStudioSlowPreviewReaderIsDropped(t *testing.T) {
 		}
 	})
 	fast := e.signIn(t)
-	long := studioCreate(t, fast, "slowpoke", 0, 2000)
+	long := studioCreate(t, fast, "slowpoke", 0, 4000)
 	short := studioCreate(t, fast, "quick", 0, 32)
 
 	// The slow browser's socket takes almost nothing into its kernel

@@ -423,6 +423,7 @@ func TestOpenAIErrors(t *testing.T) {
 func TestOpenAIOverloadAndUnavailable(t *testing.T) {
 	cfg := testConfig(slowModel(t))
 	cfg.QueueSize = 1
+	cfg.MaxBatch = 1 // the second request stays queued
 	f := start(t, cfg, "", "")
 	base := serveHTTP(t, f.r)
 	ctx, cancel := context.WithCancel(t.Context())
