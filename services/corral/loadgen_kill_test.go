@@ -1,10 +1,7 @@
 package main
 
 import (
-	"context"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,83 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/redis/go-redis/v9"
-	"go.opentelemetry.io/otel"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
-	"github.com/corral-ai/corral/persona/store/storetest"
 	corralv1 "github.com/corral-ai/corral/proto/corral/v1"
-	"github.com/corral-ai/corral/services/gateway"
-	"github.com/corral-ai/corral/services/internal/natsbus"
-	"github.com/corral-ai/corral/services/internal/natstest"
-	"github.com/corral-ai/corral/services/internal/telemetry"
 	"github.com/corral-ai/corral/services/loadgen"
-	"github.com/corral-ai/corral/services/sender"
 )
-
-// newLoadMesh is a mesh without a chat role whose sender calls the Graph
-// API at graphURL (loadgen's fake) instead of a graphtest server of its
-// own: gateway, inference on the demo model and sender in this process,
-// on a stream namespace and Redis key prefix of the test's own.
-func newLoadMesh(t *testing.T, graphURL string) *mesh {
-	t.Helper()
-	propagatorOnce.Do(func() { otel.SetTextMapPropagator(telemetry.Propagator()) })
-	m := &mesh{t: t, natsURL: natstest.URL(t), redisURL: storetest.RedisURL(t), chatMetrics: sdkmetric.NewManualReader(), graphURL: graphURL}
-	m.prefix = storetest.Prefix(t, m.redisURL)
-	var err error
-	if m.nc, err = nats.Connect(m.natsURL); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.nc.Close)
-	if m.js, err = jetstream.New(m.nc); err != nil {
-		t.Fatal(err)
-	}
-	m.streams = natsbus.DefaultStreamsConfig()
-	m.streams.Namespace = natstest.Name(t)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		for _, sc := range m.streams.StreamConfigs() {
-			_ = m.js.DeleteStream(ctx, sc.Name)
-		}
-	})
-	if err := natsbus.EnsureStreams(t.Context(), m.js, m.streams); err != nil {
-		t.Fatal(err)
-	}
-	ropts, err := redis.ParseURL(m.redisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.rdb = redis.NewClient(ropts)
-	t.Cleanup(func() { _ = m.rdb.Close() })
-
-	m.startInference()
-	gcfg := gateway.DefaultConfig()
-	gcfg.AppSecrets = []string{meshAppSecret}
-	gw, err := gateway.New(gcfg, m.deps(m.nc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	gw.Routes(mux)
-	hs := httptest.NewServer(mux)
-	t.Cleanup(hs.Close)
-	m.gatewayURL = hs.URL
-	m.run("gateway", gw)
-
-	scfg := sender.DefaultConfig()
-	scfg.GraphURL, scfg.AccessToken, scfg.KeyPrefix = graphURL, meshToken, m.prefix
-	scfg.RetryMin, scfg.RetryMax = 20*time.Millisecond, 200*time.Millisecond
-	scfg.Workers = 8
-	snd, err := sender.New(scfg, m.deps(m.nc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.run("sender", snd)
-	return m
-}
 
 // chatChild is a chat role running as a separate process
 // (TestMessagingChatChild) on the mesh's NATS, Redis, namespace and
@@ -170,7 +95,7 @@ func TestLoadgenChatKilled(t *testing.T) {
 		users = "3" // generation is many times slower under -race
 	}
 	graphAddr := freeAddr(t)
-	m := newLoadMesh(t, "http://"+graphAddr)
+	m := newMesh(t, meshOptions{noChat: true, graphURL: "http://" + graphAddr})
 	first := startChatChild(t, m)
 
 	o, err := loadgen.ParseArgs([]string{"--target", m.gatewayURL, "--graph-listen", graphAddr, "--app-secret", meshAppSecret,

@@ -94,6 +94,10 @@ type meshOptions struct {
 	noChat      bool // start the chat role later (mesh.startChat)
 	noInference bool // start the inference role later
 	chat        func(*chat.Config)
+	// graphURL, when set, is the Graph API the sender calls (loadgen's
+	// fake) instead of a graphtest server of the mesh's own; m.graph is
+	// nil then.
+	graphURL string
 }
 
 func newMesh(t *testing.T, o meshOptions) *mesh {
@@ -128,10 +132,13 @@ func newMesh(t *testing.T, o meshOptions) *mesh {
 	m.rdb = redis.NewClient(ropts)
 	t.Cleanup(func() { _ = m.rdb.Close() })
 
-	m.graph = graphtest.NewServer(graphtest.Options{Tokens: map[string][]string{meshToken: nil}})
-	gs := httptest.NewServer(m.graph)
-	t.Cleanup(gs.Close)
-	m.graphURL = gs.URL
+	m.graphURL = o.graphURL
+	if m.graphURL == "" {
+		m.graph = graphtest.NewServer(graphtest.Options{Tokens: map[string][]string{meshToken: nil}})
+		gs := httptest.NewServer(m.graph)
+		t.Cleanup(gs.Close)
+		m.graphURL = gs.URL
+	}
 
 	if !o.noInference {
 		m.startInference()
