@@ -101,8 +101,7 @@ func New(cfg Config, deps role.Deps) (*Role, error) {
 	}
 	stage, err := safety.New(safety.Options{Guard: guard.asGuard()})
 	if err != nil {
-		guard.close()
-		return nil, fmt.Errorf("chat: %w", err)
+		return nil, errors.Join(fmt.Errorf("chat: %w", err), guard.close())
 	}
 	ic, err := inferclient.New(deps.NATS, inferclient.Options{Namespace: deps.Streams.Namespace, Tracer: deps.Tracer})
 	if err != nil {
@@ -156,7 +155,11 @@ func (r *Role) Run(ctx context.Context) error {
 		return fmt.Errorf("chat: persona cache: %w", err)
 	}
 	r.personas = cache
-	defer r.guard.close()
+	defer func() {
+		if err := r.guard.close(); err != nil {
+			r.log.Warn("chat: closing the guard model", "err", err)
+		}
+	}()
 	defer func() {
 		if err := cache.Close(); err != nil {
 			r.log.Warn("chat: closing the persona cache", "err", err)

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -45,12 +46,11 @@ func (g *guardModel) asGuard() *safety.Guard {
 
 // close stops the engine, letting verdicts in flight finish for a while,
 // and unmaps the model.
-func (g *guardModel) close() {
+func (g *guardModel) close() error {
 	if g == nil {
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = g.engine.Close(ctx)
-	_ = g.bundle.Close()
+	return errors.Join(g.engine.Close(ctx), g.bundle.Close())
 }

@@ -24,7 +24,11 @@ func TestGuardModelWiring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer g.close()
+	defer func() {
+		if err := g.close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	stage, err := safety.New(safety.Options{Guard: g.asGuard()})
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +57,7 @@ func TestOpenGuardBadFile(t *testing.T) {
 	}
 	for _, path := range []string{bad, filepath.Join(t.TempDir(), "missing.gguf")} {
 		if g, err := openGuard(path); err == nil {
-			g.close()
+			_ = g.close()
 			t.Errorf("openGuard(%s): no error", path)
 		}
 	}
