@@ -298,7 +298,9 @@ func waitLog(t *testing.T, logs *syncBuffer, want string) {
 func TestStudioCancelledPreviewFreesItsSequence(t *testing.T) {
 	e := startStudio(t, slowModelFile(t), func(c *studio.Config) { c.MaxPreviews = 1 })
 	c := e.signIn(t)
-	p := studioCreate(t, c, "luna", 0, 2000)
+	// The longest reply a persona may ask for, so that it is still being
+	// generated when the cancel arrives, even on a fast machine.
+	p := studioCreate(t, c, "luna", 0, persona.MaxReplyTokensMax-100)
 
 	id := c.NextID()
 	c.Send(id, "preview.chat", hello(p.ID))
