@@ -21,7 +21,8 @@ const (
 // matAttn is one thread's scratch for the matrix path.
 type matAttn struct {
 	q, scores []float32 // block rows × headDim, × span
-	k         []float32 // span × headDim keys
+	k, v      []float32 // span × headDim keys, values
+	n         []int     // positions each query row attends to
 	half      []float32 // one page of one KV head, converted from half floats
 	keys      kernels.Matrix
 	acts      kernels.Activations
@@ -120,18 +121,56 @@ func (m *llama) attendBlock(t *matAttn, l int, rows []Entry, lo, hi, h, span int
 	if err != nil {
 		return fmt.Errorf("scores: %w", err)
 	}
+	if cap(t.n) < nq {
+		t.n = make([]int, nq)
+	}
+	t.n = t.n[:nq]
 	for r := range nq {
-		j, g := r/group, r%group
-		pos := rows[lo+j].Pos
-		probs := t.scores[r*span : r*span+pos+1]
-		kernels.Softmax(probs)
-		out := s.att[(lo+j)*qDim+(h*group+g)*hd : (lo+j)*qDim+(h*group+g+1)*hd]
-		clear(out)
-		if err := weightValues(out, probs, l, seq, h, hd, kvDim, kv, &t.half); err != nil {
-			return err
-		}
+		n := rows[lo+r/group].Pos + 1
+		kernels.Softmax(t.scores[r*span : r*span+n])
+		t.n[r] = n
+	}
+	// The weighted sums of the block's rows share each value row they read
+	// (kernels.WeightedSums); each output gets weightValues' bits, which
+	// are WeightedSum's in position order over any paging.
+	v, vs, err := headSpan(kv, true, l, seq, h, hd, kvDim, span, &t.v, &t.half)
+	if err != nil {
+		return err
+	}
+	for j := range hi - lo {
+		clear(s.att[(lo+j)*qDim+h*group*hd : (lo+j)*qDim+(h+1)*group*hd])
+	}
+	if group == 1 {
+		kernels.WeightedSums(s.att[lo*qDim+h*hd:], qDim, hd, t.scores, span, t.n, v, vs)
+		return nil
+	}
+	for j := range hi - lo {
+		kernels.WeightedSums(s.att[(lo+j)*qDim+h*group*hd:], hd, hd, t.scores[j*group*span:], span, t.n[j*group:(j+1)*group], v, vs)
 	}
 	return nil
+}
+
+// headSpan returns the keys (or values) of KV head h of seq in layer at
+// positions [0, span), row p at rows[p*stride:p*stride+headDim]: as
+// headRows gives them when one call covers the span, else gathered into
+// buf. Either way each is read (and converted from half floats) once per
+// block, not once per query row.
+func headSpan(kv KV, value bool, l, seq, h, headDim, kvDim, span int, buf, half *[]float32) (rows []float32, stride int, err error) {
+	for p := 0; p < span; {
+		k, ks, nr := headRows(kv, value, l, seq, p, h, headDim, kvDim, span-p, half)
+		if nr == 0 {
+			return nil, 0, fmt.Errorf("sequence %d has nothing stored at position %d", seq, p)
+		}
+		if p == 0 && nr == span {
+			return k, ks, nil
+		}
+		*buf = grow(*buf, span*headDim)
+		for r := range nr {
+			copy((*buf)[(p+r)*headDim:(p+r+1)*headDim], k[r*ks:r*ks+headDim])
+		}
+		p += nr
+	}
+	return *buf, headDim, nil
 }
 
 // scaleQuery writes the query heads in src, scaled by 1/sqrt(headDim), to
