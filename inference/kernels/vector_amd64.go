@@ -25,6 +25,16 @@ func wsumRows4x64AVX512(out *float32, os int, a *float32, as int, v *float32, vs
 func wsumRows2x32AVX2(out *float32, os int, a *float32, as int, v *float32, vs int, np int)
 
 //go:noescape
+func prefetchT0(p *byte, n int)
+
+// prefetch asks for the bytes of b to be brought into the cache.
+func prefetch(b []byte) {
+	if len(b) > 0 && accel {
+		prefetchT0(&b[0], len(b))
+	}
+}
+
+//go:noescape
 func streamSumAVX2(p *byte, n int) uint64
 
 //go:noescape

@@ -612,3 +612,17 @@ wr2done:
 	VMOVUPS Y7, 96(DI)(R9*1)
 	VZEROUPPER
 	RET
+
+// func prefetchT0(p *byte, n int)
+// Asks for the n bytes at p (a cache line at a time) to be brought into
+// the cache; a prefetch never faults.
+TEXT ·prefetchT0(SB), NOSPLIT, $0-16
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), CX
+
+pfloop:
+	PREFETCHT0 (SI)
+	ADDQ       $64, SI
+	SUBQ       $64, CX
+	JGT        pfloop
+	RET
