@@ -144,11 +144,12 @@ var (
 // system gives them, as interleaved weights do.
 func BenchmarkBandwidth(b *testing.B) {
 	bwOnce.Do(func() {
-		bwBuf = make([]byte, 1<<30)
+		bwBuf = hugeBytes(1 << 30) // on huge pages, as Repack's weights
 		adviseHuge(bwBuf)
 		for i := range bwBuf { // touch every page so it is really there
 			bwBuf[i] = byte(i)
 		}
+		collapseHuge(bwBuf)
 	})
 	for _, threads := range []int{1, 2} {
 		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {

@@ -83,8 +83,12 @@ func (j *matJob) rowsIn(lo, hi int, out []float32, stride, base int) {
 		if k.layout != w.layout {
 			grp, step = groupDotFallback[w.layout], tokenTile
 		}
-		for t0 := 0; t0 < n; t0 += tokenTile {
-			t1 := min(n, t0+tokenTile)
+		// Tiles of whole kernel steps (60 tokens for the 12-token F16
+		// kernel), so that only the batch's last tile needs the narrower
+		// kernels.
+		tile := max(step, tokenTile/step*step)
+		for t0 := 0; t0 < n; t0 += tile {
+			t1 := min(n, t0+tile)
 			for g := lo / gr; g < gEnd/gr; g++ {
 				gd := w.Data[g*gb : (g+1)*gb]
 				for t := t0; t < t1; t += step {
