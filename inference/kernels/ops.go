@@ -25,6 +25,8 @@ var (
 	// softmaxFast is softmaxGo with the maximum and the scaling in vectors
 	// (the sum stays in order).
 	softmaxFast func(x []float32)
+	// scaleFast is Scale's loop on a multiple of 8 values.
+	scaleFast func(x []float32, s float32)
 )
 
 // Dot returns Σ x[i]·y[i] over min(len(x), len(y)) values.
@@ -117,6 +119,21 @@ func weightedSumGo(out, a, v []float32, stride int) {
 		for i, x := range row {
 			out[i] += w * x
 		}
+	}
+}
+
+// Scale sets x[i] = x[i]·s, in vectors where the level has them (the
+// same products, so the same bits).
+func Scale(x []float32, s float32) {
+	n := 0
+	if accel && scaleFast != nil {
+		n = len(x) &^ 7
+		if n > 0 {
+			scaleFast(x[:n], s)
+		}
+	}
+	for i := n; i < len(x); i++ {
+		x[i] *= s
 	}
 }
 

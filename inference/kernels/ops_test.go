@@ -257,6 +257,26 @@ func TestWeightedSums(t *testing.T) {
 	}
 }
 
+// TestScale wants x[i]·s's bits on every level, for lengths around the
+// vector width.
+func TestScale(t *testing.T) {
+	r := rand.New(rand.NewPCG(37, 38))
+	for _, n := range []int{0, 1, 7, 8, 9, 64, 100} {
+		x, s := randVec(r, n, 3), float32(r.NormFloat64())
+		for _, l := range levels() {
+			withLevel(l, func() {
+				got := append([]float32(nil), x...)
+				Scale(got, s)
+				for i, v := range x {
+					if want := v * s; math.Float32bits(got[i]) != math.Float32bits(want) {
+						t.Fatalf("%s n %d: x[%d]·%g = %g, want %g", l, n, i, s, got[i], want)
+					}
+				}
+			})
+		}
+	}
+}
+
 // TestDotRows wants Dot's bits for every row, on every level.
 func TestDotRows(t *testing.T) {
 	r := rand.New(rand.NewPCG(33, 34))

@@ -156,6 +156,7 @@ func installVector(l Level) {
 		}
 		siluMulGo(gate[n:], up[n:])
 	}
+	scaleFast = func(x []float32, s float32) { scaleAVX2(&x[0], len(x), s) }
 	dotFast = func(x, y []float32) float32 {
 		n := len(x) &^ 7
 		var s float32
