@@ -9,19 +9,23 @@ import (
 // hugeSize is the size of a transparent huge page.
 const hugeSize = 2 << 20
 
-// hugeBytes returns n zero bytes for weights that decode will stream: when
-// n is at least two huge pages, they start on a 2 MB boundary and the
-// allocation reaches to the next one, so that every byte can sit on huge
-// pages (a 4.5 MB matrix placed anywhere keeps about 2 MB on small ones);
-// the padding costs at most 2 MB of memory, and the slack before the start
-// none (never touched). Call adviseHuge before writing.
+// hugeBytes returns n zero bytes for weights that decode will stream:
+// from one huge page on, they start on a 2 MB boundary (the slack before
+// costs no memory: it is never touched), and the allocation reaches to
+// the next boundary when that adds at most a quarter, so that every byte
+// can sit on huge pages (a 4.5 MB matrix placed anywhere keeps about 2 MB
+// on small ones). Call adviseHuge before writing.
 func hugeBytes(n int) []byte {
-	if n < 2*hugeSize {
+	if n < hugeSize {
 		return make([]byte, n)
 	}
-	b := make([]byte, (n+hugeSize-1)/hugeSize*hugeSize+hugeSize)
+	full := (n + hugeSize - 1) / hugeSize * hugeSize
+	if full-n > n/4 {
+		full = n
+	}
+	b := make([]byte, full+hugeSize)
 	off := int(-uintptr(unsafe.Pointer(&b[0])) & (hugeSize - 1))
-	return b[off : off+n : off+(n+hugeSize-1)/hugeSize*hugeSize]
+	return b[off : off+n : off+full]
 }
 
 // adviseHuge asks the kernel to back b with 2 MB pages where b covers whole
@@ -51,7 +55,7 @@ func collapseHuge(b []byte) {
 // pages, or nil.
 func hugePart(b []byte) []byte {
 	b = b[:cap(b)]
-	if len(b) < 2*hugeSize {
+	if len(b) < hugeSize {
 		return nil
 	}
 	start := uintptr(unsafe.Pointer(&b[0]))
