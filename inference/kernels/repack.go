@@ -52,7 +52,8 @@ var layoutType = [numLayouts]Type{q4x8: Q4_0, q8x8: Q8_0, q4x16: Q4_0, q8x16: Q8
 // kernels in use read fastest for its type (see above); when they have
 // none, or m is already interleaved, it returns m unchanged. The copy
 // costs as much memory as the weights (the mapped file's pages can then be
-// dropped by the kernel) and one pass over them.
+// dropped by the kernel), plus up to a quarter to fill its last huge page
+// (hugeBytes), and one pass over them.
 func Repack(m Matrix) Matrix {
 	lay := impl.types[m.Type].layout
 	rows := layoutRows[lay]
