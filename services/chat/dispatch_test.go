@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,13 @@ func newDispatchEnv(t *testing.T, handle handleFunc, mutate func(*Config)) *disp
 // start runs a dispatcher (one process) with handle; the returned func
 // stops it and waits, and runs at the end of the test too.
 func (e *dispatchEnv) start(handle handleFunc) func() {
+	return e.startReplica(handle, nil, "")
+}
+
+// startReplica is start for one of several processes sharing st: with
+// st set, the dispatcher holds conversations and keeps their order in
+// Redis as token, as a chat process does.
+func (e *dispatchEnv) startReplica(handle handleFunc, st *state, token string) func() {
 	t := e.t
 	m, err := newMetrics(noop.NewMeterProvider())
 	if err != nil {
@@ -73,6 +81,10 @@ func (e *dispatchEnv) start(handle handleFunc) func() {
 			FilterSubject: e.streams.Subject(corralv1.SubjectChatIn), AckWait: e.cfg.AckWait, MaxDeliver: maxDeliver,
 			Workers: e.cfg.Workers, MaxAckPending: 1024, DeadLetter: e.streams.DLQSubject,
 		}}
+	if st != nil {
+		d.hold = &laneHold{state: st, token: token, ttl: 2 * e.cfg.AckWait, log: d.log}
+		d.order = &convOrder{state: st, log: d.log}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.run(ctx) }()
@@ -353,5 +365,53 @@ func TestDispatchShutdown(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if second.count() != 1 || len(second.get("b")) != 1 {
 		t.Errorf("the next process answered %v, want b1 only", second.batches)
+	}
+}
+
+// TestDispatchReplicasKeepOrder runs two chat processes on one durable
+// consumer with few workers each, so a conversation's messages often sit
+// in different processes at once, one of them still waiting for a worker
+// (holding nothing in Redis): every conversation must still be answered
+// in the order its messages were published.
+func TestDispatchReplicasKeepOrder(t *testing.T) {
+	const users, perUser = 24, 4
+	var rec recorder
+	handle := func(ctx context.Context, batch []*job, commit func() bool) error {
+		time.Sleep(time.Duration(1+rand.IntN(6)) * time.Millisecond)
+		if !commit() {
+			return errSuperseded
+		}
+		rec.add(batch)
+		return nil
+	}
+	e := newDispatchEnv(t, handle, func(c *Config) { c.Workers = 2 })
+	e.stop() // the plain one; two replicas instead
+	st, _ := newState(t)
+	st.now = time.Now
+	e.startReplica(handle, st, "replica-a")
+	e.startReplica(handle, st, "replica-b")
+	var wg sync.WaitGroup
+	for u := range users {
+		wg.Go(func() {
+			for i := 1; i <= perUser; i++ {
+				e.publish(fmt.Sprint("u", u), fmt.Sprintf("u%d.m%d", u, i))
+			}
+		})
+	}
+	wg.Wait()
+	waitUntil(t, "every message handled", func() bool { return rec.count() >= users*perUser })
+	time.Sleep(100 * time.Millisecond)
+	for u := range users {
+		var flat []string
+		for _, b := range rec.get(fmt.Sprint("u", u)) {
+			flat = append(flat, b...)
+		}
+		var want []string
+		for i := 1; i <= perUser; i++ {
+			want = append(want, fmt.Sprintf("u%d.m%d", u, i))
+		}
+		if !slices.Equal(flat, want) {
+			t.Errorf("user %d: handled %v, want %v", u, flat, want)
+		}
 	}
 }

@@ -21,9 +21,20 @@
 // Across replicas, a process holds a conversation in Redis while it
 // answers it; a replica that receives a message of a conversation another
 // one holds hands it back to JetStream until the hold ends, so two
-// replicas never answer one conversation at the same time. Two messages
-// of one conversation fetched by two replicas within the same few
-// milliseconds can still be answered out of order.
+// replicas never answer one conversation at the same time. Order across
+// replicas rests on the CHAT_IN stream sequence, which follows the order
+// the user wrote in (the gateway publishes a conversation's messages in
+// that order): Redis keeps, per conversation, the sequence up to which
+// every message is finished (answered or dead-lettered), and before a
+// batch is answered the stream is asked for the conversation's messages
+// after it. A batch behind an unfinished earlier message that another
+// process has (perhaps still waiting there for a worker) waits, giving up
+// its worker, until that message is finished; a batch with such a message
+// between its own answers the part before it first. Only when the mark is
+// lost (Redis) does a batch stop waiting, after twice
+// CORRAL_CHAT_ACK_WAIT plus CORRAL_CHAT_GENERATE_TIMEOUT. A message
+// dead-lettered on arrival (undecodable, delivered too often) counts as
+// finished at once, even when an earlier one is still being answered.
 //
 // # Answering a batch
 //
@@ -83,6 +94,8 @@
 //	chat:disclosed:<conversation key>     the AI notice was given; expires after 7 days
 //	chat:lane:<conversation key>          the process answering the conversation; expires 2×CORRAL_CHAT_ACK_WAIT
 //	                                      after the last renewal
+//	chat:order:<CHAT_IN subject>          sorted set, one member scored by the stream sequence up to which the
+//	                                      conversation is finished; expires an hour after CHAT_IN's max age
 //
 // # Traces and metrics
 //
