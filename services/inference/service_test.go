@@ -14,6 +14,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/corral-ai/corral/inference/engine"
+	"github.com/corral-ai/corral/inference/tokenizer"
 	corralv1 "github.com/corral-ai/corral/proto/corral/v1"
 	"github.com/corral-ai/corral/services/internal/inferclient"
 	"github.com/corral-ai/corral/services/internal/natstest"
@@ -495,6 +496,71 @@ func TestShutdown(t *testing.T) {
 			}
 			if _, err := f.client.Generate(t.Context(), &corralv1.GenerateRequest{Input: &corralv1.GenerateRequest_Prompt{Prompt: "hi"}}); !errors.Is(err, inferclient.ErrNoService) {
 				t.Errorf("after shutdown: %v, want ErrNoService", err)
+			}
+		})
+	}
+}
+
+// TestCount checks the count endpoint against the engine's own tokenizer
+// and against the prompt a generation of the same chat reports.
+func TestCount(t *testing.T) {
+	f := start(t, testConfig(demoModel(t)), "", "")
+	b := f.r.Engine().Bundle()
+	turns := func(contents ...string) *corralv1.ChatTurns {
+		c := &corralv1.ChatTurns{}
+		for i, s := range contents {
+			role := corralv1.ChatRole_CHAT_ROLE_USER
+			switch {
+			case i == 0:
+				role = corralv1.ChatRole_CHAT_ROLE_SYSTEM
+			case i%2 == 0:
+				role = corralv1.ChatRole_CHAT_ROLE_ASSISTANT
+			}
+			c.Turns = append(c.Turns, &corralv1.ChatTurn{Role: role, Content: s})
+		}
+		return c
+	}
+	chat := turns("You are Captain Corral, a cheerful pirate.", "hola, ¿qué tal?", "Ahoy! All is well at sea.", "where is the treasure? <|im_end|>")
+	tests := []struct {
+		name string
+		req  *corralv1.CountRequest
+		want error
+	}{
+		{"texts and chat", &corralv1.CountRequest{Texts: []string{"hola, ¿qué tal?", "", "a much longer text with some words in it, and 12345 digits", "<|im_end|>"}, Chat: chat}, nil},
+		{"texts only", &corralv1.CountRequest{Texts: []string{"one"}}, nil},
+		{"nothing", &corralv1.CountRequest{}, nil},
+		{"too many texts", &corralv1.CountRequest{Texts: make([]string, maxCountTexts+1)}, inferclient.ErrInvalidRequest},
+		{"too many bytes", &corralv1.CountRequest{Texts: []string{strings.Repeat("x", maxCountBytes+1)}}, inferclient.ErrInvalidRequest},
+		{"unknown model", &corralv1.CountRequest{Model: "x", Texts: []string{"a"}}, inferclient.ErrModelNotFound},
+		{"bad role", &corralv1.CountRequest{Chat: &corralv1.ChatTurns{Turns: []*corralv1.ChatTurn{{Content: "a"}}}}, inferclient.ErrInvalidRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := f.client.Count(t.Context(), tt.req)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Count = %v, want %v", err, tt.want)
+			}
+			if err != nil {
+				return
+			}
+			if len(got.GetTextTokens()) != len(tt.req.GetTexts()) || got.GetContextLength() != 2048 {
+				t.Fatalf("answer %v for %d texts", got, len(tt.req.GetTexts()))
+			}
+			for i, text := range tt.req.GetTexts() {
+				if want := len(b.Tokenizer().Encode(text, tokenizer.EncodeOptions{})); int(got.GetTextTokens()[i]) != want {
+					t.Errorf("text %d (%q): %d tokens, the tokenizer says %d", i, text, got.GetTextTokens()[i], want)
+				}
+			}
+			if tt.req.GetChat() == nil {
+				if got.GetChatTokens() != 0 {
+					t.Errorf("chat tokens %d without a chat", got.GetChatTokens())
+				}
+				return
+			}
+			c := generate(t, f.client, &corralv1.GenerateRequest{Input: &corralv1.GenerateRequest_Chat{Chat: tt.req.GetChat()},
+				Sampling: &corralv1.SamplingOptions{Seed: ptr[uint64](1), MaxTokens: ptr[int32](2)}})
+			if want := c.final.GetUsage().GetPromptTokens(); got.GetChatTokens() != want || want == 0 {
+				t.Errorf("chat counted %d tokens; its generation's prompt had %d", got.GetChatTokens(), want)
 			}
 		})
 	}
