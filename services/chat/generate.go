@@ -18,15 +18,22 @@ import (
 	"github.com/corral-ai/corral/services/internal/natsbus"
 )
 
-// Prompt sizing. The chat role has no tokenizer of the model, so it counts
-// conservatively (a token per three bytes, more than SentencePiece and BPE
-// vocabularies take for most text) and, should the service still find the
-// prompt too long, assembles it again with a smaller budget.
+// Prompt sizing. The inference service's count endpoint counts every
+// message of the conversation with the model's tokenizer, and the whole
+// conversation rendered with its chat template, which gives the
+// template's tokens per message; the history is bounded by those counts.
+// When the service cannot count (a replica older than the endpoint, a
+// timeout) the chat role estimates conservatively (a token per three
+// bytes, more than SentencePiece and BPE vocabularies take for most
+// text). Should the service still find the prompt too long, it is
+// assembled again with a smaller budget.
 const (
 	bytesPerToken    = 3
-	perMessageTokens = 8 // role headers and end-of-turn markers of a template
+	perMessageTokens = 8 // estimated role headers and end-of-turn markers of a template
 	promptRetries    = 2
 	modelInfoTTL     = 5 * time.Minute
+	countTimeout     = 2 * time.Second
+	countSlack       = 8 // messages per token of slack in an exact count
 )
 
 func approxTokens(s string) int { return (len(s) + bytesPerToken - 1) / bytesPerToken }
@@ -50,8 +57,12 @@ func (r *Role) generate(ctx context.Context, conv corralv1.Conversation, v perso
 	if n := r.contextLength(ctx); n > maxTok {
 		budget = n - maxTok
 	}
+	count, perMessage, fixed := r.counter(ctx, v, turns)
+	if budget > fixed {
+		budget -= fixed
+	}
 	for try := 0; ; try++ {
-		prompt, err := persona.Assemble(v.Spec, turns, persona.PromptOptions{Count: approxTokens, Budget: budget, PerMessage: perMessageTokens})
+		prompt, err := persona.Assemble(v.Spec, turns, persona.PromptOptions{Count: count, Budget: budget, PerMessage: perMessage})
 		if err != nil {
 			return generated{}, natsbus.Permanent(fmt.Errorf("assemble prompt: %w", err))
 		}
@@ -63,6 +74,76 @@ func (r *Role) generate(ctx context.Context, conv corralv1.Conversation, v perso
 		}
 		return out, err
 	}
+}
+
+// counter returns how to count tokens for prompts of persona v over turns:
+// the inference service's counts of every text an unbounded prompt holds,
+// the template's tokens per message and those it adds once (BOS),
+// measured on that prompt; the estimate when the service cannot count.
+func (r *Role) counter(ctx context.Context, v persona.Version, turns []persona.Message) (count func(string) int, perMessage, fixed int) {
+	texts, full, err := promptTexts(v.Spec, turns)
+	if err != nil {
+		return approxTokens, perMessageTokens, 0 // Assemble reports it
+	}
+	cctx, cancel := context.WithTimeout(ctx, countTimeout)
+	defer cancel()
+	res, err := r.infer.Count(cctx, &corralv1.CountRequest{Model: v.Spec.Generation.Model, Texts: texts, Chat: full.Proto()})
+	if err != nil {
+		r.log.DebugContext(ctx, "chat: the inference service did not count the prompt; estimating", "err", err)
+		return approxTokens, perMessageTokens, 0
+	}
+	count, perMessage, fixed, ok := exactCounter(texts, full, res)
+	if !ok {
+		return approxTokens, perMessageTokens, 0
+	}
+	return count, perMessage, fixed
+}
+
+// promptTexts returns the texts an unbounded prompt of s over turns
+// counts (each once) and that prompt.
+func promptTexts(s persona.Spec, turns []persona.Message) ([]string, persona.Prompt, error) {
+	var texts []string
+	seen := map[string]bool{}
+	full, err := persona.Assemble(s, turns, persona.PromptOptions{PerMessage: perMessageTokens, Count: func(t string) int {
+		if !seen[t] {
+			seen[t] = true
+			texts = append(texts, t)
+		}
+		return approxTokens(t)
+	}})
+	return texts, full, err
+}
+
+// exactCounter turns the service's answer for texts and the unbounded
+// prompt full into a count function (the estimate for a text it was not
+// asked), the template's tokens per message and the tokens it adds once:
+// what the rendered prompt takes beyond its messages' texts, spread over
+// them, the remainder (BOS, a system header) counted once plus a token of
+// slack per countSlack messages, for texts that tokenize a little
+// differently inside the template than alone.
+func exactCounter(texts []string, full persona.Prompt, res *corralv1.CountResponse) (count func(string) int, perMessage, fixed int, ok bool) {
+	if len(res.GetTextTokens()) != len(texts) {
+		return nil, 0, 0, false
+	}
+	counts := make(map[string]int, len(texts))
+	for i, t := range texts {
+		counts[t] = int(res.GetTextTokens()[i])
+	}
+	count = func(t string) int {
+		if n, ok := counts[t]; ok {
+			return n
+		}
+		return approxTokens(t)
+	}
+	sum := 0
+	for _, m := range full.Messages {
+		sum += count(m.Content)
+	}
+	n := len(full.Messages)
+	if extra := int(res.GetChatTokens()) - sum; n > 0 && extra > 0 {
+		perMessage, fixed = extra/n, extra%n
+	}
+	return count, perMessage, fixed + (n+countSlack-1)/countSlack, true
 }
 
 // stream runs one generation, screening the reply at sentence ends.
