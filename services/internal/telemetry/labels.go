@@ -28,7 +28,7 @@ func (l *Labels) Option(kvs ...attribute.KeyValue) metric.MeasurementOption {
 	}
 	var key [2 * maxLabels]string
 	for i, kv := range kvs {
-		key[2*i], key[2*i+1] = string(kv.Key), kv.Value.Emit()
+		key[2*i], key[2*i+1] = string(kv.Key), kv.Value.String()
 	}
 	l.mu.RLock()
 	opt, ok := l.opts[key]
