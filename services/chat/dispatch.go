@@ -272,7 +272,7 @@ func (d *dispatcher) runLane(key string, l *lane) {
 		l.cancel = cancel
 		blockedSince := l.blockedSince
 		d.mu.Unlock()
-		if n := d.order.ready(ctx, batch); n < len(batch) {
+		if n := d.order.ready(ctx, batch[0].msg.Subject(), seqsOf(batch)); n < len(batch) {
 			if n == 0 && (blockedSince.IsZero() || time.Since(blockedSince) < d.orderPatience()) {
 				// An earlier message of the conversation is in another
 				// process: wait for it, holding no worker.
@@ -523,6 +523,15 @@ func (d *dispatcher) deadLetter(j *job, reason string, cause error) {
 	}
 	// Finished too: the conversation's next messages need not wait for it.
 	d.order.finished(j.msg.Subject(), md.Sequence.Stream)
+}
+
+// seqsOf returns the stream sequences of batch.
+func seqsOf(batch []*job) []uint64 {
+	seqs := make([]uint64, len(batch))
+	for i, j := range batch {
+		seqs[i] = j.seq
+	}
+	return seqs
 }
 
 // orderPatience is how long a batch waits for an earlier message of its

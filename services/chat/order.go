@@ -50,40 +50,39 @@ func (o *convOrder) open(ctx context.Context, js jetstream.JetStream, name strin
 	return nil
 }
 
-// ready returns how many of batch's first messages (sorted by stream
-// sequence, one conversation) may be answered now: all of them, or those
-// before the first unfinished message of the conversation that is not in
-// the batch; 0 means the batch waits. When Redis or the stream cannot
-// say, it returns all: order across processes is given up before
-// availability, as the hold does.
-func (o *convOrder) ready(ctx context.Context, batch []*job) int {
-	if o == nil || len(batch) == 0 {
-		return len(batch)
+// ready returns how many of a batch's first messages (of one conversation,
+// on CHAT_IN subject, their stream sequences seqs in increasing order)
+// may be answered now: all of them, or those before the first unfinished
+// message of the conversation that is not in the batch; 0 means the batch
+// waits. When Redis or the stream cannot say, it returns all: order
+// across processes is given up before availability, as the hold does.
+func (o *convOrder) ready(ctx context.Context, subject string, seqs []uint64) int {
+	if o == nil || len(seqs) == 0 {
+		return len(seqs)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	subject := batch[0].msg.Subject()
 	done, err := o.state.orderDone(ctx, subject)
 	if err != nil {
 		o.log.Warn("chat: reading a conversation's order", "err", err)
-		return len(batch)
+		return len(seqs)
 	}
 	next := done + 1
-	for i, j := range batch {
-		if j.seq < next {
+	for i, seq := range seqs {
+		if seq < next {
 			continue // finished before: a redelivery
 		}
 		first, err := o.firstFrom(ctx, subject, next)
 		if err != nil {
 			o.log.Warn("chat: looking up a conversation's earlier messages", "err", err)
-			return len(batch)
+			return len(seqs)
 		}
-		if first != 0 && first < j.seq {
+		if first != 0 && first < seq {
 			return i
 		}
-		next = j.seq + 1
+		next = seq + 1
 	}
-	return len(batch)
+	return len(seqs)
 }
 
 // firstFrom returns the sequence of the first message on subject at or
