@@ -291,6 +291,10 @@ func (d *dispatcher) runLane(key string, l *lane) {
 				}
 				if d.wait(orderPoll(waited)) {
 					acquire()
+				} else {
+					d.mu.Lock()
+					l.attempts, l.superseded = 0, 0 // give back at once on shutdown
+					d.mu.Unlock()
 				}
 				continue
 			}

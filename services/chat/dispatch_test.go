@@ -31,6 +31,10 @@ type dispatchEnv struct {
 	stop    func() // stops the dispatcher and waits for it
 }
 
+// newDispatchEnv sets up the streams and, with handle set, starts one
+// dispatcher. Tests of several processes start theirs themselves: a
+// stopped dispatcher's last pull request stays with the server until it
+// expires and may take messages that then wait out the ack wait.
 func newDispatchEnv(t *testing.T, handle handleFunc, mutate func(*Config)) *dispatchEnv {
 	t.Helper()
 	nc := natstest.Connect(t)
@@ -56,7 +60,9 @@ func newDispatchEnv(t *testing.T, handle handleFunc, mutate func(*Config)) *disp
 		mutate(&cfg)
 	}
 	e := &dispatchEnv{t: t, js: js, streams: streams, cfg: cfg}
-	e.stop = e.start(handle)
+	if handle != nil {
+		e.stop = e.start(handle)
+	}
 	return e
 }
 
@@ -76,11 +82,7 @@ func (e *dispatchEnv) startReplica(handle handleFunc, st *state, token string) f
 		t.Fatal(err)
 	}
 	d := &dispatcher{cfg: e.cfg, js: e.js, log: slog.New(slog.DiscardHandler), metrics: m, handle: handle,
-		consumer: natsbus.ConsumerConfig{
-			Stream: e.streams.StreamName(corralv1.StreamChatIn), Durable: Durable,
-			FilterSubject: e.streams.Subject(corralv1.SubjectChatIn), AckWait: e.cfg.AckWait, MaxDeliver: maxDeliver,
-			Workers: e.cfg.Workers, MaxAckPending: 1024, DeadLetter: e.streams.DLQSubject,
-		}}
+		consumer: e.consumerConfig()}
 	if st != nil {
 		d.hold = &laneHold{state: st, token: token, ttl: 2 * e.cfg.AckWait, log: d.log}
 		d.order = &convOrder{state: st, log: d.log}
@@ -99,6 +101,16 @@ func (e *dispatchEnv) startReplica(handle handleFunc, st *state, token string) f
 	}
 	t.Cleanup(stop)
 	return stop
+}
+
+// consumerConfig is the durable consumer every dispatcher of the test
+// shares.
+func (e *dispatchEnv) consumerConfig() natsbus.ConsumerConfig {
+	return natsbus.ConsumerConfig{
+		Stream: e.streams.StreamName(corralv1.StreamChatIn), Durable: Durable,
+		FilterSubject: e.streams.Subject(corralv1.SubjectChatIn), AckWait: e.cfg.AckWait, MaxDeliver: maxDeliver,
+		Workers: e.cfg.Workers, MaxAckPending: 1024, DeadLetter: e.streams.DLQSubject,
+	}
 }
 
 // publish puts message id of conversation user on CHAT_IN.
@@ -384,8 +396,7 @@ func TestDispatchReplicasKeepOrder(t *testing.T) {
 		rec.add(batch)
 		return nil
 	}
-	e := newDispatchEnv(t, handle, func(c *Config) { c.Workers = 2 })
-	e.stop() // the plain one; two replicas instead
+	e := newDispatchEnv(t, nil, func(c *Config) { c.Workers = 2 })
 	st, _ := newState(t)
 	st.now = time.Now
 	e.startReplica(handle, st, "replica-a")
@@ -413,5 +424,72 @@ func TestDispatchReplicasKeepOrder(t *testing.T) {
 		if !slices.Equal(flat, want) {
 			t.Errorf("user %d: handled %v, want %v", u, flat, want)
 		}
+	}
+}
+
+// TestDispatchWaitsForEarlierMessage: a message whose conversation's
+// earlier message is taken by another process (here the test, through the
+// same durable consumer) waits for it without holding the only worker,
+// goes back at once when its process stops, and is answered once the
+// earlier one is finished.
+func TestDispatchWaitsForEarlierMessage(t *testing.T) {
+	var rec recorder
+	handle := func(ctx context.Context, batch []*job, commit func() bool) error {
+		if !commit() {
+			return errSuperseded
+		}
+		rec.add(batch)
+		return nil
+	}
+	e := newDispatchEnv(t, nil, func(c *Config) { c.Workers, c.AckWait = 1, 30*time.Second })
+	st, _ := newState(t)
+	st.now = time.Now
+
+	// The other process: it takes u.m1 and does not answer yet.
+	cons, err := natsbus.EnsureConsumer(t.Context(), e.js, e.consumerConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.publish("u", "u.m1")
+	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m1 jetstream.Msg
+	for m := range batch.Messages() {
+		m1 = m
+	}
+	if m1 == nil {
+		t.Fatal("the other process got no message")
+	}
+	e.publish("u", "u.m2")
+	e.publish("w", "w.m1")
+
+	stop := e.startReplica(handle, st, "replica-a")
+	waitUntil(t, "the other conversation answered by the one worker", func() bool { return len(rec.get("w")) == 1 })
+	time.Sleep(300 * time.Millisecond)
+	if got := rec.get("u"); len(got) != 0 {
+		t.Fatalf("answered %v while u.m1 is still with the other process", got)
+	}
+	began := time.Now()
+	stop()
+	if d := time.Since(began); d > 5*time.Second {
+		t.Errorf("stopping took %v with a batch waiting for an earlier message", d)
+	}
+
+	// The other process answers u.m1; u.m2 comes back to the next process.
+	md, err := m1.Metadata()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m1.Ack(); err != nil {
+		t.Fatal(err)
+	}
+	o := &convOrder{state: st, log: slog.New(slog.DiscardHandler)}
+	o.finished(m1.Subject(), md.Sequence.Stream)
+	e.startReplica(handle, st, "replica-b")
+	waitUntil(t, "u.m2 answered", func() bool { return len(rec.get("u")) == 1 })
+	if got := rec.get("u"); !slices.Equal(got[0], []string{"u.m2"}) {
+		t.Errorf("batches %v, want u.m2 alone", got)
 	}
 }
