@@ -71,6 +71,12 @@ func (c *Client) Generate(ctx context.Context, req *corralv1.GenerateRequest) (*
 		events: make(chan item, c.o.Window+2), errc: make(chan error, 1), accepted: make(chan struct{}),
 	}
 	s.heard.Store(time.Now().UnixNano())
+	if err := ctx.Err(); err != nil {
+		// Not sent: a request whose caller has gone would cost the
+		// replica a sequence until its first probe found nobody.
+		s.finish(err)
+		return nil, err
+	}
 	if err := s.start(req); err != nil {
 		s.finish(err)
 		return nil, err
