@@ -290,10 +290,22 @@ func (c *conn) stats(ctx context.Context, actor string, req request) (any, error
 		return nil, err
 	}
 	usage := make([]map[string]any, 0, len(u.Versions))
+	var chatPrompt, chatCached int64
 	for _, v := range u.Versions {
-		usage = append(usage, map[string]any{"version": v.Version, "replies": v.Replies, "conversations": v.Conversations})
+		usage = append(usage, map[string]any{"version": v.Version, "replies": v.Replies, "conversations": v.Conversations,
+			"prompt_tokens": v.PromptTokens, "cached_prompt_tokens": v.CachedPromptTokens, "hit_ratio": v.HitRatio()})
+		chatPrompt += v.PromptTokens
+		chatCached += v.CachedPromptTokens
 	}
-	out := map[string]any{"usage": usage, "preview": c.r.hits.get(req.PersonaID)}
+	preview := c.r.hits.get(req.PersonaID)
+	out := map[string]any{
+		"usage":   usage,
+		"preview": preview,
+		// Chats are counted by every chat replica in the persona store;
+		// previews by this studio process.
+		"chat":   hitsOf(chatPrompt, chatCached),
+		"prefix": hitsOf(chatPrompt+preview.PromptTokens, chatCached+preview.CachedTokens),
+	}
 	ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	st, err := c.r.infer.Stats(ictx)

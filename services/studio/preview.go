@@ -240,6 +240,21 @@ type hitCount struct {
 	HitRatio     float64 `json:"hit_ratio"`
 }
 
+// prefixHits is a prefix-cache hit rate over prompt tokens.
+type prefixHits struct {
+	PromptTokens int64   `json:"prompt_tokens"`
+	CachedTokens int64   `json:"cached_prompt_tokens"`
+	HitRatio     float64 `json:"hit_ratio"`
+}
+
+func hitsOf(prompt, cached int64) prefixHits {
+	h := prefixHits{PromptTokens: prompt, CachedTokens: cached}
+	if prompt > 0 {
+		h.HitRatio = float64(cached) / float64(prompt)
+	}
+	return h
+}
+
 // maxTracked bounds the personas previewHits remembers.
 const maxTracked = 10000
 
