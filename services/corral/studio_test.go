@@ -243,9 +243,21 @@ func TestStudioPreviewPublishRollback(t *testing.T) {
 	c := e.signIn(t)
 	p := studioCreate(t, c, "luna", 1, 48) // the demo model ends at once when greedy
 
-	f := c.Call("preview.chat", hello(p.ID))
-	var res previewResult
-	f.Decode(t, &res)
+	// Sampled at temperature 1 the demo model still ends at once now and
+	// then (a few previews in a hundred): such a preview is retried.
+	var (
+		f        studiotest.Frame
+		res      previewResult
+		previews int
+	)
+	for previews < 5 {
+		f = c.Call("preview.chat", hello(p.ID))
+		f.Decode(t, &res)
+		previews++
+		if res.FinishReason != "stop" || res.Usage.CompletionTokens > 0 {
+			break
+		}
+	}
 	var text strings.Builder
 	for _, ev := range f.Events {
 		if ev.Event != "delta" {
@@ -311,7 +323,7 @@ func TestStudioPreviewPublishRollback(t *testing.T) {
 		Usage []any `json:"usage"`
 	}
 	c.Must("persona.stats", map[string]any{"persona_id": p.ID}, &stats)
-	if stats.Engine == nil || stats.Preview.Previews != 1 || stats.Preview.PromptTokens != res.Usage.PromptTokens {
+	if stats.Engine == nil || stats.Preview.Previews != previews || stats.Preview.PromptTokens != previews*res.Usage.PromptTokens {
 		t.Fatalf("stats = %+v", stats)
 	}
 }
