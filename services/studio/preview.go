@@ -34,10 +34,10 @@ func (c *conn) preview(ctx context.Context, actor string, req request, slot *pre
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(slot.stop, cancel)()
-	// cancelled: preview.cancel stopped it, not the connection's end
-	// (whose answer nobody would read).
+	// cancelled: preview.cancel or the connection's end stopped it (the
+	// latter's answer is dropped); not a failure either way.
 	cancelled := func() bool {
-		if pctx.Err() == nil || ctx.Err() != nil {
+		if pctx.Err() == nil {
 			return false
 		}
 		c.r.metrics.preview(ctx, "cancelled")
