@@ -232,7 +232,7 @@ func (r *Role) answer(ctx context.Context, batch []*job, commit func() bool) err
 		}
 	}
 	if len(t.texts) > 0 && t.version.PersonaID != persona.DefaultID {
-		if err := r.store.Use(ctx, conv, t.version.PersonaID, t.version.Number); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := r.store.Use(ctx, conv, t.version.PersonaID, t.version.Number, gen.prompt); err != nil && !errors.Is(err, store.ErrNotFound) {
 			r.log.WarnContext(ctx, "chat: counting persona use", "err", err)
 		}
 	}
