@@ -13,6 +13,7 @@ import (
 
 	"github.com/corral-ai/corral/inference/safety"
 	"github.com/corral-ai/corral/persona"
+	"github.com/corral-ai/corral/persona/store"
 	corralv1 "github.com/corral-ai/corral/proto/corral/v1"
 	"github.com/corral-ai/corral/services/internal/inferclient"
 	"github.com/corral-ai/corral/services/internal/natsbus"
@@ -44,6 +45,10 @@ type generated struct {
 	stored  string // what history keeps (personal data masked)
 	verdict *corralv1.SafetyVerdict
 	refused bool
+	// prompt is the prompt's tokens and the prefix cache's share of them,
+	// for the persona's hit rate; zero when the stream ended before its
+	// final event.
+	prompt store.PromptUse
 }
 
 // generate asks the inference service for the reply of persona v to
@@ -171,7 +176,10 @@ func (r *Role) stream(ctx context.Context, conv corralv1.Conversation, v persona
 	}
 	defer s.Close()
 	screen := r.safety.ReplyScreen(pol.p)
-	var b strings.Builder
+	var (
+		b    strings.Builder
+		used store.PromptUse
+	)
 	for first := true; ; {
 		ev, err := s.Recv()
 		if errors.Is(err, io.EOF) {
@@ -184,29 +192,32 @@ func (r *Role) stream(ctx context.Context, conv corralv1.Conversation, v persona
 			first = false
 			r.metrics.seconds(ctx, r.metrics.firstToken, platform, r.now().Sub(began))
 		}
+		if u := ev.GetUsage(); u != nil {
+			used = store.PromptUse{Tokens: int64(u.GetPromptTokens()), Cached: int64(u.GetCachedPromptTokens())}
+		}
 		b.WriteString(ev.GetText())
 		if ev.GetFinishReason() == corralv1.FinishReason_FINISH_REASON_SAFETY {
-			return refusal(pol), nil
+			return refusal(pol, used), nil
 		}
 		if strings.ContainsAny(ev.GetText(), ".!?\n") {
 			if blocked, _ := screen.Screen(b.String()); blocked {
-				return refusal(pol), nil // Close cancels the generation
+				return refusal(pol, used), nil // Close cancels the generation
 			}
 		}
 	}
 	r.metrics.seconds(ctx, r.metrics.generation, platform, r.now().Sub(began))
 	text := strings.TrimSpace(b.String())
 	if blocked, _ := screen.Screen(text); blocked {
-		return refusal(pol), nil
+		return refusal(pol, used), nil
 	}
 	if text == "" {
-		return generated{text: noReplyText, stored: noReplyText}, nil
+		return generated{text: noReplyText, stored: noReplyText, prompt: used}, nil
 	}
 	vd := r.safety.Check(text, safety.Assistant, pol.p)
-	out := generated{text: text, stored: vd.Redacted, verdict: vd.Proto(safety.Assistant)}
+	out := generated{text: text, stored: vd.Redacted, verdict: vd.Proto(safety.Assistant), prompt: used}
 	switch {
 	case vd.Action == safety.ActionRefuse:
-		out = refusal(pol)
+		out = refusal(pol, used)
 		out.verdict = vd.Proto(safety.Assistant)
 	case vd.Action == safety.ActionRedact && pol.p.RedactForUser:
 		out.text = vd.Redacted
@@ -214,8 +225,8 @@ func (r *Role) stream(ctx context.Context, conv corralv1.Conversation, v persona
 	return out, nil
 }
 
-func refusal(pol policy) generated {
-	return generated{text: pol.refusal, stored: pol.refusal, refused: true}
+func refusal(pol policy, used store.PromptUse) generated {
+	return generated{text: pol.refusal, stored: pol.refusal, refused: true, prompt: used}
 }
 
 // inferError says what to do after a failed generation: start again with

@@ -19,6 +19,7 @@ const (
 	msgLimited   = "rate_limit" // over the user's rate limit
 	msgTextOnly  = "not_text"   // media without a caption and the like
 	msgRefused   = "refused"    // the safety stage refused the input
+	msgSupport   = "support"    // self-harm: answered with where to find help
 	msgIgnored   = "ignored"    // reactions and other kinds with no answer
 	msgDead      = "dead"       // sent to the DLQ
 )

@@ -157,6 +157,7 @@ func (r *Role) answer(ctx context.Context, batch []*job, commit func() bool) err
 	r.metrics.message(ctx, platform, msgCommand, t.commands)
 	r.metrics.message(ctx, platform, msgTextOnly, t.notText)
 	r.metrics.message(ctx, platform, msgRefused, t.refused)
+	r.metrics.message(ctx, platform, msgSupport, t.crisis)
 	r.metrics.message(ctx, platform, msgAnswered, len(t.texts))
 
 	// 5. Generate the reply to the texts.
@@ -183,6 +184,8 @@ func (r *Role) answer(ctx context.Context, batch []*job, commit func() bool) err
 		if gen.refused {
 			kind = "refusal"
 		}
+	} else if t.crisis > 0 {
+		kind = "support"
 	} else if t.refused > 0 {
 		kind = "refusal"
 	} else if t.commands == 0 {
@@ -229,7 +232,7 @@ func (r *Role) answer(ctx context.Context, batch []*job, commit func() bool) err
 		}
 	}
 	if len(t.texts) > 0 && t.version.PersonaID != persona.DefaultID {
-		if err := r.store.Use(ctx, conv, t.version.PersonaID, t.version.Number); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := r.store.Use(ctx, conv, t.version.PersonaID, t.version.Number, gen.prompt); err != nil && !errors.Is(err, store.ErrNotFound) {
 			r.log.WarnContext(ctx, "chat: counting persona use", "err", err)
 		}
 	}
@@ -268,6 +271,7 @@ type turnPlan struct {
 	commands int
 	notText  int
 	refused  int
+	crisis   int // refused as self-harm: answered with safety.SupportMessage
 }
 
 // plan walks the user messages in order: commands run at once (a persona
@@ -314,11 +318,22 @@ func (r *Role) plan(ctx context.Context, conv corralv1.Conversation, users []*co
 			r.log.WarnContext(ctx, "chat: guard model", "err", err)
 		}
 		if v.Action == safety.ActionRefuse {
-			t.refused++
+			if v.Crisis() {
+				t.crisis++
+			} else {
+				t.refused++
+			}
 			continue
 		}
 		t.texts = append(t.texts, text)
 		t.stored = append(t.stored, v.Redacted)
+	}
+	if t.crisis > 0 {
+		// Someone who says they want to die gets where to find help, and
+		// nothing generated next to it.
+		t.texts, t.stored = nil, nil
+		t.parts = append(t.parts, safety.SupportMessage)
+		return nil
 	}
 	if len(t.texts) == 0 {
 		switch {

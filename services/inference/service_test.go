@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/corral-ai/corral/inference/engine"
 	"github.com/corral-ai/corral/inference/tokenizer"
@@ -206,6 +208,121 @@ func TestGenerateVanishedClient(t *testing.T) {
 			waitFor(t, 4*time.Second, "the sequence ends", func() bool {
 				st := e.Stats()
 				return st.Running == 0 && st.Completed == before+1
+			})
+			t.Logf("sequence gone %v after the client", time.Since(gone))
+			waitFor(t, time.Second, "the gone client is counted", func() bool {
+				return counter(t, "corral_inference_clients_gone", attribute.String("reason", tt.reason)) == goneBefore+1
+			})
+		})
+	}
+}
+
+// TestGenerateCancelledBeforeFirstToken: a caller that gives up before it
+// has read a single event, at each point of a stream's start, costs the
+// replica its sequence only until the service hears of it (a cancel, or
+// the first probe finding nobody): then the engine runs nothing, has
+// nothing waiting and no sequence holds a KV block. A caller whose context
+// ended before Generate sends nothing at all.
+func TestGenerateCancelledBeforeFirstToken(t *testing.T) {
+	f := start(t, testConfig(slowModel(t)), "", "")
+	long := long(2000)
+	// vanish publishes the request as a bare client and goes away before
+	// the service can have accepted it, leaving nobody on the inbox.
+	vanish := func(t *testing.T, leave func(nc *nats.Conn, sub *nats.Subscription)) {
+		nc := connect(t, f.url)
+		inbox := nc.NewInbox()
+		sub, err := nc.Subscribe(inbox, func(*nats.Msg) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := proto.Marshal(long)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := nats.NewMsg(f.subject(corralv1.SubjectInferenceGenerate))
+		m.Reply, m.Data = inbox, data
+		if err := nc.PublishMsg(m); err != nil {
+			t.Fatal(err)
+		}
+		leave(nc, sub) // in the same write as the request, so before the first probe
+	}
+	tests := []struct {
+		name string
+		// reason is the gone reason the service counts, "" when the
+		// request must not reach it.
+		reason string
+		cancel func(t *testing.T)
+	}{
+		{"context ended before Generate", "", func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			if s, err := f.client.Generate(ctx, long); !errors.Is(err, context.Canceled) {
+				if s != nil {
+					s.Close()
+				}
+				t.Fatalf("Generate with an ended context = %v, want context.Canceled", err)
+			}
+		}},
+		{"unsubscribed before the service accepted", goneNoResponders, func(t *testing.T) {
+			vanish(t, func(_ *nats.Conn, sub *nats.Subscription) { _ = sub.Unsubscribe() })
+		}},
+		{"connection closed before the service accepted", goneNoResponders, func(t *testing.T) {
+			vanish(t, func(nc *nats.Conn, _ *nats.Subscription) { nc.Close() })
+		}},
+		{"context ended right after acceptance", goneCancelled, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			s, err := f.client.Generate(ctx, long)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cancel()
+			if ev, err := s.Recv(); ev != nil || !errors.Is(err, context.Canceled) {
+				t.Errorf("Recv after cancel = %v, %v", ev, err)
+			}
+		}},
+		{"closed right after acceptance", goneCancelled, func(t *testing.T) {
+			s, err := f.client.Generate(t.Context(), long)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			if ev, err := s.Recv(); ev != nil || !errors.Is(err, inferclient.ErrClosed) {
+				t.Errorf("Recv after Close = %v, %v", ev, err)
+			}
+		}},
+	}
+	handled := func() int {
+		for _, ep := range f.r.svc.Load().svc.Stats().Endpoints {
+			if ep.Name == corralv1.InferenceEndpointGenerate {
+				return ep.NumRequests
+			}
+		}
+		t.Fatal("no generate endpoint in the service's stats")
+		return 0
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := f.r.Engine()
+			before, requests := e.Stats().Completed, handled()
+			goneBefore := counter(t, "corral_inference_clients_gone", attribute.String("reason", tt.reason))
+			tt.cancel(t)
+			if tt.reason == "" {
+				// Requests are handled in the order they arrive: once a
+				// later one is answered, an earlier one would have been.
+				short := proto.CloneOf(long)
+				short.Sampling.MaxTokens = ptr[int32](4)
+				if c := generate(t, f.client, short); c.err != nil {
+					t.Fatal(c.err)
+				}
+				if n := handled(); n != requests+1 {
+					t.Fatalf("the service handled %d generate requests, want 1 (the later one only)", n-requests)
+				}
+				return
+			}
+			gone := time.Now()
+			waitFor(t, 4*time.Second, "the engine idle again", func() bool {
+				st := e.Stats()
+				return st.Running == 0 && st.Waiting == 0 && st.KV.Used == 0 && st.Completed == before+1
 			})
 			t.Logf("sequence gone %v after the client", time.Since(gone))
 			waitFor(t, time.Second, "the gone client is counted", func() bool {
