@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/corral-ai/corral/inference/kernels"
 	"github.com/corral-ai/corral/inference/kvcache"
 	"github.com/corral-ai/corral/inference/llama2c"
 	"github.com/corral-ai/corral/inference/model"
@@ -337,8 +338,8 @@ func alone(t *testing.T, m model.Model, cfg kvcache.Config, prompt []int32) (wan
 	return want, inputs
 }
 
-// loadOnly hides LoadHalf, so the model reads an F16 cache through Load's
-// converted copies.
+// loadOnly hides LoadHead and LoadHeadHalf, so the model reads the cache
+// through Load's gathered (and converted) whole rows.
 type loadOnly struct{ c *kvcache.Cache }
 
 func (l loadOnly) Store(layer, seq, pos int, k, v []float32) error {
@@ -346,12 +347,27 @@ func (l loadOnly) Store(layer, seq, pos int, k, v []float32) error {
 }
 func (l loadOnly) Load(layer, seq, pos int) (k, v []float32) { return l.c.Load(layer, seq, pos) }
 
-// TestHalfRows: the model reading an F16 cache's half floats in place
-// (model.HalfKV) computes the bits it computes from Load's converted
-// rows, for a prompt chunk (the matrix path) and for decode steps.
+// TestHalfRows: the model reading a cache's heads in place (model.HeadKV:
+// half floats straight into the kernels for an F16 cache) computes the
+// bits it computes from Load's gathered and converted rows, for a prompt
+// chunk (the matrix path) and for decode steps.
 func TestHalfRows(t *testing.T) {
 	m, _ := stories(t)
-	cfg := kvcache.Config{Layers: m.Config().Layers, KVHeads: m.Config().KVHeads, HeadDim: m.Config().HeadDim, Type: kvcache.F16}
+	for _, typ := range []kvcache.Type{kvcache.F16, kvcache.F32} {
+		for l := range kernels.Available() + 1 {
+			t.Run(fmt.Sprintf("%v/%v", typ, l), func(t *testing.T) {
+				if kernels.SetLevel(l) != l {
+					t.Fatalf("kernel level %s is not available", l)
+				}
+				t.Cleanup(func() { kernels.SetLevel(kernels.Available()) })
+				halfRows(t, m, typ)
+			})
+		}
+	}
+}
+
+func halfRows(t *testing.T, m model.Model, typ kvcache.Type) {
+	cfg := kvcache.Config{Layers: m.Config().Layers, KVHeads: m.Config().KVHeads, HeadDim: m.Config().HeadDim, Type: typ}
 	var got [2][][]float32
 	for i, wrap := range []func(*kvcache.Cache) model.KV{
 		func(c *kvcache.Cache) model.KV { return c },
@@ -383,7 +399,7 @@ func TestHalfRows(t *testing.T) {
 	}
 	for s := range got[0] {
 		if !slices.Equal(got[0][s], got[1][s]) {
-			t.Fatalf("step %d: logits differ between LoadHalf and Load", s)
+			t.Fatalf("step %d: logits differ between LoadHead and Load", s)
 		}
 	}
 }

@@ -19,11 +19,11 @@ const (
 	EnvQueueSize = "CORRAL_QUEUE_SIZE"
 	// EnvQueueTokens bounds the prompt tokens of the waiting requests.
 	EnvQueueTokens = "CORRAL_QUEUE_TOKENS"
-	EnvMaxBatch  = "CORRAL_MAX_BATCH"
-	EnvMaxTokens = "CORRAL_MAX_TOKENS"
-	EnvKVMemory  = "CORRAL_KV_MEMORY"
-	EnvKVType    = "CORRAL_KV_TYPE"
-	EnvAPIKey    = "CORRAL_API_KEY"
+	EnvMaxBatch    = "CORRAL_MAX_BATCH"
+	EnvMaxTokens   = "CORRAL_MAX_TOKENS"
+	EnvKVMemory    = "CORRAL_KV_MEMORY"
+	EnvKVType      = "CORRAL_KV_TYPE"
+	EnvAPIKey      = "CORRAL_API_KEY"
 )
 
 // Limits of the settings.
