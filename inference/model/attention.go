@@ -22,6 +22,7 @@ const (
 type matAttn struct {
 	q, scores []float32 // block rows × headDim, × span
 	k         []float32 // span × headDim keys
+	kp, vp    []page    // a decode token's pages of one KV head's keys and values
 	keys      kernels.Matrix
 	acts      kernels.Activations
 	outs      [1][]float32 // MatMulLocal's output, kept so the call allocates nothing
@@ -154,12 +155,19 @@ func weightValues(out, probs []float32, n, l, seq, h, hd, kvDim int, kv KV) erro
 		if pg.n == 0 {
 			return fmt.Errorf("sequence %d has no values at position %d", seq, p)
 		}
-		for g := range n {
-			pg.weigh(out[g*hd:(g+1)*hd], probs[g*span+p:g*span+p+pg.n])
-		}
+		weighPage(out, probs, n, p, pg, hd)
 		p += pg.n
 	}
 	return nil
+}
+
+// weighPage is weightValues' step for one page pg of values, holding
+// positions from p on.
+func weighPage(out, probs []float32, n, p int, pg page, hd int) {
+	span := len(probs) / n
+	for g := range n {
+		pg.weigh(out[g*hd:(g+1)*hd], probs[g*span+p:g*span+p+pg.n])
+	}
 }
 
 // littleEndian says whether float32s in memory have the byte order of F32
