@@ -13,7 +13,7 @@ import "unsafe"
 func dotH16AVX512(w *uint16, x *float32, n int) float32
 
 //go:noescape
-func rows4H16AVX512(w *uint16, rb int, x *float32, n int, out *[4]float32)
+func rowsH16AVX512(w *uint16, rb int, x *float32, n int, out *float32, rows int)
 
 //go:noescape
 func wsum4H16AVX2(out *float32, a *float32, v *uint16, vs int, np int)
@@ -58,27 +58,34 @@ func installHalfRows(l Level) {
 }
 
 // dotRowsHalfAsm is dotRowsAVX2 (or dotRowsAVX512 when wide) over half
-// floats: four rows a call, the columns past the last multiple of 8 and
-// the last rows finished as Dot does.
+// floats: four rows at a time (at AVX-512 every such row of the call in
+// one assembly call), the columns past the last multiple of 8 and the
+// last rows finished as Dot does.
 func dotRowsHalfAsm(out []float32, rows []uint16, stride int, x []float32, wide bool) {
 	n := len(x) &^ 7
 	i := 0
 	if n > 0 {
-		var r [4]float32
-		for ; i+4 <= len(out); i += 4 {
-			_ = rows[(i+3)*stride+len(x)-1]
-			if wide {
-				rows4H16AVX512(&rows[i*stride], 2*stride, &x[0], n, &r)
-			} else {
+		four := len(out) &^ 3
+		if wide && four > 0 {
+			_ = rows[(four-1)*stride+len(x)-1]
+			rowsH16AVX512(&rows[0], 2*stride, &x[0], n, &out[0], four)
+			i = four
+		} else {
+			var r [4]float32
+			for ; i+4 <= len(out); i += 4 {
+				_ = rows[(i+3)*stride+len(x)-1]
 				rows4F16AVX2(halfBytes(&rows[i*stride]), 2*stride, &x[0], n, &r)
+				copy(out[i:i+4], r[:])
 			}
-			for j := range 4 {
-				s := r[j]
-				row := rows[(i+j)*stride:]
+		}
+		if n < len(x) {
+			for j := range i {
+				s := out[j]
+				row := rows[j*stride:]
 				for c := n; c < len(x); c++ {
 					s += F16ToF32(row[c]) * x[c]
 				}
-				out[i+j] = s
+				out[j] = s
 			}
 		}
 	}

@@ -50,17 +50,25 @@ hddone:
 	MOVSS X0, ret+24(FP)
 	RET
 
-// func rows4H16AVX512(w *uint16, rb int, x *float32, n int, out *[4]float32)
-// Four rows rb bytes apart times one vector; R11 prefetches the next four
-// rows as rows4F32AVX512 does.
-TEXT ·rows4H16AVX512(SB), NOSPLIT, $0-40
+// func rowsH16AVX512(w *uint16, rb int, x *float32, n int, out *float32, rows int)
+// rows rows (a multiple of 4) rb bytes apart times one vector, four rows at
+// a time as rows4F32AVX512 does, out[r] for row r; R11 prefetches the
+// next four rows.
+TEXT ·rowsH16AVX512(SB), NOSPLIT, $0-48
+	MASK8
 	MOVQ   w+0(FP), SI
 	MOVQ   rb+8(FP), R9
+	MOVQ   out+32(FP), AX
+	MOVQ   rows+40(FP), BX
+	SHRQ   $2, BX
+	JZ     hrend
+	LEAQ   (R9)(R9*2), R10
+
+hrrow:
 	MOVQ   x+16(FP), DI
 	MOVQ   n+24(FP), CX
-	LEAQ   (R9)(R9*2), R10
 	LEAQ   (SI)(R9*4), R11
-	MASK8
+	MOVQ   R11, DX
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -105,8 +113,13 @@ hrdone:
 	FOLD(Z2, Y2, Y6)
 	FOLD(Z3, Y3, Y7)
 	HSUM4
-	MOVQ    out+32(FP), AX
 	VMOVUPS X0, (AX)
+	ADDQ    $16, AX
+	MOVQ    DX, SI
+	DECQ    BX
+	JNZ     hrrow
+
+hrend:
 	VZEROUPPER
 	RET
 
