@@ -12,10 +12,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/corral-ai/corral/inference/gguf"
 	"github.com/corral-ai/corral/inference/kernels"
 	"github.com/corral-ai/corral/inference/kvcache"
 	"github.com/corral-ai/corral/inference/llama2c"
 	"github.com/corral-ai/corral/inference/model"
+	"github.com/corral-ai/corral/inference/model/synth"
 	"github.com/corral-ai/corral/inference/shareddata"
 )
 
@@ -353,15 +355,30 @@ func (l loadOnly) Load(layer, seq, pos int) (k, v []float32) { return l.c.Load(l
 // chunk (the matrix path) and for decode steps.
 func TestHalfRows(t *testing.T) {
 	m, _ := stories(t)
-	for _, typ := range []kvcache.Type{kvcache.F16, kvcache.F32} {
-		for l := range kernels.Available() + 1 {
-			t.Run(fmt.Sprintf("%v/%v", typ, l), func(t *testing.T) {
-				if kernels.SetLevel(l) != l {
-					t.Fatalf("kernel level %s is not available", l)
-				}
-				t.Cleanup(func() { kernels.SetLevel(kernels.Available()) })
-				halfRows(t, m, typ)
-			})
+	// A synthetic model with the head size of the real ones (64) and
+	// grouped queries (4 per KV head).
+	path := filepath.Join(t.TempDir(), "synth.gguf")
+	spec := synth.Spec{Shape: synth.Shape{Name: "test", Dim: 512, Layers: 2, Heads: 8, KVHeads: 2, FFN: 512, Vocab: 512,
+		ContextLength: 512, RopeBase: 10000}, Type: gguf.TypeQ8_0, Seed: 3}
+	if err := synth.WriteFile(path, spec); err != nil {
+		t.Fatal(err)
+	}
+	wide, err := model.Open(path, model.Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wide.Close() })
+	for name, m := range map[string]model.Model{"stories260K": m, "head 64": wide} {
+		for _, typ := range []kvcache.Type{kvcache.F16, kvcache.F32} {
+			for l := range kernels.Available() + 1 {
+				t.Run(fmt.Sprintf("%s/%v/%v", name, typ, l), func(t *testing.T) {
+					if kernels.SetLevel(l) != l {
+						t.Fatalf("kernel level %s is not available", l)
+					}
+					t.Cleanup(func() { kernels.SetLevel(kernels.Available()) })
+					halfRows(t, m, typ)
+				})
+			}
 		}
 	}
 }
