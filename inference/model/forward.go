@@ -34,6 +34,7 @@ type scratch struct {
 		err                          error // the first item's error
 	}
 	swigluFn        func(lo, hi int)
+	storeFn         func(lo, hi int)
 	singleFn, runFn func(thread, lo, hi int)
 }
 
@@ -41,7 +42,7 @@ type scratch struct {
 func (m *llama) bindParallel() {
 	s := &m.s
 	if s.singleFn == nil {
-		s.singleFn, s.swigluFn, s.runFn = m.attendSingles, m.swigluRows, m.attendRunItems
+		s.singleFn, s.swigluFn, s.runFn, s.storeFn = m.attendSingles, m.swigluRows, m.attendRunItems, m.ropeStoreRows
 	}
 }
 
@@ -161,7 +162,7 @@ func (m *llama) normRows(dst, src, w []float32, n int) {
 // the attention itself, leaving the heads' outputs in s.att.
 func (m *llama) attention(l int, rows []Entry, kv KV) error {
 	s, c, L := &m.s, &m.cfg, &m.layers[l]
-	n, dim, qDim, kvDim, half := len(rows), c.Dim, c.Heads*c.HeadDim, c.KVDim(), len(m.invFreq)
+	n, dim, qDim, kvDim := len(rows), c.Dim, c.Heads*c.HeadDim, c.KVDim()
 	m.normRows(s.xb, s.x, L.attnNorm, n)
 	if err := s.acts.Set(s.xb[:n*dim], n, dim); err != nil {
 		return err
@@ -184,14 +185,21 @@ func (m *llama) attention(l int, rows []Entry, kv KV) error {
 			}
 		}
 	}
-	for i, e := range rows {
-		cs, sn := s.cos[i*half:(i+1)*half], s.sin[i*half:(i+1)*half]
-		rope(s.q[i*qDim:(i+1)*qDim], c.HeadDim, cs, sn)
-		k := s.k[i*kvDim : (i+1)*kvDim]
-		rope(k, c.HeadDim, cs, sn)
-		if err := kv.Store(l, e.Seq, e.Pos, k, s.v[i*kvDim:(i+1)*kvDim]); err != nil {
-			return fmt.Errorf("layer %d: store keys of sequence %d position %d: %w", l, e.Seq, e.Pos, err)
+	// RoPE and the cache writes (a half-float cache converts every value)
+	// are spread over the pool for a batch of several rows; alone, the
+	// other threads would wait.
+	m.bindParallel()
+	s.par.l, s.par.rows, s.par.kv, s.par.err = l, rows, kv, nil
+	if n >= parallelStoreRows {
+		err := m.pool.Parallel(n, s.storeFn)
+		if err == nil {
+			err = s.par.err
 		}
+		if err != nil {
+			return err
+		}
+	} else if m.ropeStoreRows(0, n); s.par.err != nil {
+		return s.par.err
 	}
 	// Long runs of one sequence (prompt chunks) go through the matrix
 	// kernels a block at a time; single tokens (decode steps) are spread
@@ -211,7 +219,6 @@ func (m *llama) attention(l int, rows []Entry, kv KV) error {
 		}
 		lo = hi
 	}
-	m.bindParallel()
 	s.par.l, s.par.rows, s.par.kv, s.par.err = l, rows, kv, nil
 	if len(s.mats) < m.pool.Threads() {
 		s.mats = make([]matAttn, m.pool.Threads())
@@ -225,6 +232,29 @@ func (m *llama) attention(l int, rows []Entry, kv KV) error {
 		return fmt.Errorf("layer %d attention: %w", l, err)
 	}
 	return nil
+}
+
+// parallelStoreRows is the batch size from which ropeStoreRows runs on
+// the pool.
+const parallelStoreRows = 4
+
+// ropeStoreRows applies RoPE to the queries and keys of rows [lo, hi) of
+// the layer in s.par and stores their keys and values; a failure goes to
+// s.fail.
+func (m *llama) ropeStoreRows(lo, hi int) {
+	s, c := &m.s, &m.cfg
+	qDim, kvDim, half := c.Heads*c.HeadDim, c.KVDim(), len(m.invFreq)
+	for i := lo; i < hi; i++ {
+		e := s.par.rows[i]
+		cs, sn := s.cos[i*half:(i+1)*half], s.sin[i*half:(i+1)*half]
+		rope(s.q[i*qDim:(i+1)*qDim], c.HeadDim, cs, sn)
+		k := s.k[i*kvDim : (i+1)*kvDim]
+		rope(k, c.HeadDim, cs, sn)
+		if err := s.par.kv.Store(s.par.l, e.Seq, e.Pos, k, s.v[i*kvDim:(i+1)*kvDim]); err != nil {
+			s.fail(fmt.Errorf("layer %d: store keys of sequence %d position %d: %w", s.par.l, e.Seq, e.Pos, err))
+			return
+		}
+	}
 }
 
 // attendSingles is the pool's item for the rows attended one at a time:
