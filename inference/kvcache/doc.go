@@ -72,9 +72,9 @@
 //
 // The bookkeeping methods (NewSeq, Prefix, Append, Commit, Fork, Truncate,
 // Free, Pin, Unpin, Cached, Len, BlocksNeeded, Available, Stats) lock a
-// mutex, so they may be called from several goroutines. Store, Load and
-// LoadHalf, the forward pass's methods, lock nothing, for speed; they read
-// block tables and block records. Hence:
+// mutex, so they may be called from several goroutines. Store, Load,
+// LoadHead and LoadHeadHalf, the forward pass's methods, lock nothing, for
+// speed; they read block tables and block records. Hence:
 //
 //   - NewSeq, Prefix, Append, Commit, Fork, Truncate and Free, which change
 //     block tables or reuse blocks, must not run while a forward pass over
@@ -82,9 +82,10 @@
 //     between steps.
 //   - Pin, Unpin, Cached, Len, BlocksNeeded, Available and Stats touch no
 //     block table and no block a sequence holds, and may run at any time.
-//   - Store may run concurrently with Store of other positions; Load with
-//     Load. model.Forward stores a layer's rows before it loads them,
-//     which is the one ordering needed.
+//   - Store may run concurrently with Store of other positions (the
+//     model spreads a batch's stores over its threads); the loads with
+//     each other. model.Forward stores a layer's rows before it loads
+//     them, which is the one ordering needed.
 //
 // # Element types and the model
 //
