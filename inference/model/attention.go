@@ -22,7 +22,7 @@ const (
 type matAttn struct {
 	q, scores []float32 // block rows × headDim, × span
 	k         []float32 // span × headDim keys
-	half      []float32 // one page of one KV head, converted from half floats
+	kp, vp    []page    // a decode token's pages of one KV head's keys and values
 	keys      kernels.Matrix
 	acts      kernels.Activations
 	outs      [1][]float32 // MatMulLocal's output, kept so the call allocates nothing
@@ -90,14 +90,12 @@ func (m *llama) attendBlock(t *matAttn, l int, rows []Entry, lo, hi, h, span int
 	t.k = grow(t.k, span*hd)
 	seq := rows[lo].Seq
 	for p := 0; p < span; {
-		k, stride, nr := headRows(kv, false, l, seq, p, h, hd, kvDim, span-p, &t.half)
-		if nr == 0 {
+		pg := headPage(kv, false, l, seq, p, h, hd, kvDim, span-p)
+		if pg.n == 0 {
 			return fmt.Errorf("sequence %d has no keys at position %d", seq, p)
 		}
-		for r := range nr {
-			copy(t.k[(p+r)*hd:(p+r+1)*hd], k[r*stride:r*stride+hd])
-		}
-		p += nr
+		pg.gather(t.k[p*hd:], pg.n, hd)
+		p += pg.n
 	}
 	// Query rows of this KV head's group, scaled by 1/sqrt(headDim) now so
 	// the scores come out scaled.
@@ -127,7 +125,7 @@ func (m *llama) attendBlock(t *matAttn, l int, rows []Entry, lo, hi, h, span int
 		kernels.Softmax(probs)
 		out := s.att[(lo+j)*qDim+(h*group+g)*hd : (lo+j)*qDim+(h*group+g+1)*hd]
 		clear(out)
-		if err := weightValues(out, probs, l, seq, h, hd, kvDim, kv, &t.half); err != nil {
+		if err := weightValues(out, probs, 1, l, seq, h, hd, kvDim, kv); err != nil {
 			return err
 		}
 	}
@@ -143,20 +141,33 @@ func scaleQuery(dst, src []float32, headDim int) {
 	}
 }
 
-// weightValues adds Σ probs[p]·v[p] over positions p = 0..len(probs)-1 of
-// seq's values for KV head h to out, position after position (WeightedSum
-// keeps that order across pages): the one summation both attention paths
-// share.
-func weightValues(out, probs []float32, l, seq, h, hd, kvDim int, kv KV, buf *[]float32) error {
-	for p := 0; p < len(probs); {
-		v, stride, nr := headRows(kv, true, l, seq, p, h, hd, kvDim, len(probs)-p, buf)
-		if nr == 0 {
+// weightValues adds Σ probs[p]·v[p] over positions p of seq's values for
+// KV head h to out, for n query heads of h's group at once: head g's
+// probabilities are probs[g*span : (g+1)*span] (span = len(probs)/n) and
+// its output out[g*hd : (g+1)*hd]. It goes page by page and, in a page,
+// head by head, so the group reads each page once; every output is still
+// one multiply-add chain in position order (WeightedSum's arithmetic
+// across pages): the one summation both attention paths share.
+func weightValues(out, probs []float32, n, l, seq, h, hd, kvDim int, kv KV) error {
+	span := len(probs) / n
+	for p := 0; p < span; {
+		pg := headPage(kv, true, l, seq, p, h, hd, kvDim, span-p)
+		if pg.n == 0 {
 			return fmt.Errorf("sequence %d has no values at position %d", seq, p)
 		}
-		kernels.WeightedSum(out, probs[p:p+nr], v, stride)
-		p += nr
+		weighPage(out, probs, n, p, pg, hd)
+		p += pg.n
 	}
 	return nil
+}
+
+// weighPage is weightValues' step for one page pg of values, holding
+// positions from p on.
+func weighPage(out, probs []float32, n, p int, pg page, hd int) {
+	span := len(probs) / n
+	for g := range n {
+		pg.weigh(out[g*hd:(g+1)*hd], probs[g*span+p:g*span+p+pg.n])
+	}
 }
 
 // littleEndian says whether float32s in memory have the byte order of F32
