@@ -24,8 +24,8 @@ type matAttn struct {
 	k, v      []float32 // span × headDim keys, values (see gatherHead)
 	vals      []float32 // values of the head being attended, vs apart
 	vs        int
-	n         []int     // positions each query row attends to
-	half      []float32 // one page of one KV head, converted from half floats
+	n         []int  // positions each query row attends to
+	kp, vp    []page // a decode token's pages of one KV head's keys and values
 	keys      kernels.Matrix
 	acts      kernels.Activations
 	outs      [1][]float32 // MatMulLocal's output, kept so the call allocates nothing
@@ -116,17 +116,14 @@ func (m *llama) gatherHead(t *matAttn, l, seq, h, span int, kv KV) error {
 	hd, kvDim := c.HeadDim, c.KVDim()
 	t.k = grow(t.k, span*hd)
 	for p := 0; p < span; {
-		k, stride, nr := headRows(kv, false, l, seq, p, h, hd, kvDim, span-p, &t.half)
-		if nr == 0 {
+		pg := headPage(kv, false, l, seq, p, h, hd, kvDim, span-p)
+		if pg.n == 0 {
 			return fmt.Errorf("sequence %d has no keys at position %d", seq, p)
 		}
-		for r := range nr {
-			copy(t.k[(p+r)*hd:(p+r+1)*hd], k[r*stride:r*stride+hd])
-		}
-		p += nr
+		pg.gather(t.k[p*hd:], pg.n, hd)
+		p += pg.n
 	}
-	// After the keys: the values may stay in t.half, which the keys used.
-	v, vs, err := headSpan(kv, true, l, seq, h, hd, kvDim, span, &t.v, &t.half)
+	v, vs, err := headSpan(kv, true, l, seq, h, hd, kvDim, span, &t.v)
 	t.vals, t.vs = v, vs
 	return err
 }
@@ -187,24 +184,22 @@ func (m *llama) attendBlock(t *matAttn, l int, rows []Entry, lo, hi, h, span int
 }
 
 // headSpan returns the keys (or values) of KV head h of seq in layer at
-// positions [0, span), row p at rows[p*stride:p*stride+headDim]: as
-// headRows gives them when one call covers the span, else gathered into
-// buf. Either way each is read (and converted from half floats) once per
-// block, not once per query row.
-func headSpan(kv KV, value bool, l, seq, h, headDim, kvDim, span int, buf, half *[]float32) (rows []float32, stride int, err error) {
+// positions [0, span), row p at rows[p*stride:p*stride+headDim]: in place
+// when one float32 page covers the span, else gathered (and converted from
+// half floats) into buf. Either way each is read once per block, not once
+// per query row.
+func headSpan(kv KV, value bool, l, seq, h, headDim, kvDim, span int, buf *[]float32) (rows []float32, stride int, err error) {
 	for p := 0; p < span; {
-		k, ks, nr := headRows(kv, value, l, seq, p, h, headDim, kvDim, span-p, half)
-		if nr == 0 {
+		pg := headPage(kv, value, l, seq, p, h, headDim, kvDim, span-p)
+		if pg.n == 0 {
 			return nil, 0, fmt.Errorf("sequence %d has nothing stored at position %d", seq, p)
 		}
-		if p == 0 && nr == span {
-			return k, ks, nil
+		if p == 0 && pg.n == span && pg.f32 != nil {
+			return pg.f32, pg.stride, nil
 		}
 		*buf = grow(*buf, span*headDim)
-		for r := range nr {
-			copy((*buf)[(p+r)*headDim:(p+r+1)*headDim], k[r*ks:r*ks+headDim])
-		}
-		p += nr
+		pg.gather((*buf)[p*headDim:], pg.n, headDim)
+		p += pg.n
 	}
 	return *buf, headDim, nil
 }
@@ -216,20 +211,33 @@ func scaleQuery(dst, src []float32, headDim int) {
 	kernels.Scale(dst, float32(1/math.Sqrt(float64(headDim))))
 }
 
-// weightValues adds Σ probs[p]·v[p] over positions p = 0..len(probs)-1 of
-// seq's values for KV head h to out, position after position (WeightedSum
-// keeps that order across pages): the one summation both attention paths
-// share.
-func weightValues(out, probs []float32, l, seq, h, hd, kvDim int, kv KV, buf *[]float32) error {
-	for p := 0; p < len(probs); {
-		v, stride, nr := headRows(kv, true, l, seq, p, h, hd, kvDim, len(probs)-p, buf)
-		if nr == 0 {
+// weightValues adds Σ probs[p]·v[p] over positions p of seq's values for
+// KV head h to out, for n query heads of h's group at once: head g's
+// probabilities are probs[g*span : (g+1)*span] (span = len(probs)/n) and
+// its output out[g*hd : (g+1)*hd]. It goes page by page and, in a page,
+// head by head, so the group reads each page once; every output is still
+// one multiply-add chain in position order (WeightedSum's arithmetic
+// across pages): the one summation both attention paths share.
+func weightValues(out, probs []float32, n, l, seq, h, hd, kvDim int, kv KV) error {
+	span := len(probs) / n
+	for p := 0; p < span; {
+		pg := headPage(kv, true, l, seq, p, h, hd, kvDim, span-p)
+		if pg.n == 0 {
 			return fmt.Errorf("sequence %d has no values at position %d", seq, p)
 		}
-		kernels.WeightedSum(out, probs[p:p+nr], v, stride)
-		p += nr
+		weighPage(out, probs, n, p, pg, hd)
+		p += pg.n
 	}
 	return nil
+}
+
+// weighPage is weightValues' step for one page pg of values, holding
+// positions from p on.
+func weighPage(out, probs []float32, n, p int, pg page, hd int) {
+	span := len(probs) / n
+	for g := range n {
+		pg.weigh(out[g*hd:(g+1)*hd], probs[g*span+p:g*span+p+pg.n])
+	}
 }
 
 // littleEndian says whether float32s in memory have the byte order of F32
