@@ -20,6 +20,9 @@ type kernel struct {
 	// each) with activation rows t..t+3, writing row r, token k at
 	// out[k*stride+r]; it needs a row length that is a multiple of 8.
 	tile34 func(w []byte, rb int, a *Activations, t int, out []float32, stride int)
+	// tile34Run is tile34 for tri row triples one after the other (w
+	// holds 3·tri rows), in one call; nil means a call per triple.
+	tile34Run func(w []byte, rb, tri int, a *Activations, t int, out []float32, stride int)
 	// layout is the interleaved layout (repack.go) the set reads fastest
 	// for the type, plain when it has none; Repack writes it.
 	layout layout

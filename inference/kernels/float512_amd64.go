@@ -18,6 +18,9 @@ func rows4F32AVX512(w *byte, rb int, x *float32, n int, out *[4]float32)
 //go:noescape
 func tile34F32AVX512(w *byte, rb int, x *float32, xs int, n int, out *float32, os int)
 
+//go:noescape
+func tile34RunF32AVX512(w *byte, rb int, x *float32, xs int, n int, out *float32, os int, tri int)
+
 // installFloat512 replaces the F32 kernels, Dot and DotRows with the
 // sixteen-lane ones, which give each other's bits (not the AVX2 ones').
 func installFloat512(s *kernelSet) {
@@ -27,6 +30,13 @@ func installFloat512(s *kernelSet) {
 	k.dot4 = f.dot4Fn()
 	k.rows4 = f.rows4Fn()
 	k.tile34 = f.tile34Fn()
+	k.tile34Run = func(w []byte, rb, tri int, a *Activations, t int, out []float32, stride int) {
+		c := a.cols
+		x := a.x[t*c : (t+4)*c]
+		_ = w[3*tri*rb-1]
+		_ = out[3*stride+3*tri-1]
+		tile34RunF32AVX512(&w[0], rb, &x[0], 4*c, c, &out[0], 4*stride, tri)
+	}
 	s.dotRows = dotRowsAVX512
 }
 

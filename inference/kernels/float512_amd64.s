@@ -281,3 +281,114 @@ TEXT ·rows4F32AVX512(SB), NOSPLIT, $0-40
 
 TEXT ·tile34F32AVX512(SB), NOSPLIT, $0-56
 	ZTILE34
+
+// func tile34RunF32AVX512(w *byte, rb int, x *float32, xs int, n int, out *float32, os int, tri int)
+// tile34F32AVX512 for tri row triples one after the other (rows 3i..3i+2
+// at w + 3i·rb, their results at out + 12i), in one call: attention
+// scores have rows of 64 values, for which a call per tile cost about as
+// much as the tile. Each tile runs ZTILE34's instructions: the same bits.
+TEXT ·tile34RunF32AVX512(SB), NOSPLIT, $0-64
+	MOVQ w+0(FP), BX
+	MOVQ out+40(FP), DX
+	MOVQ tri+56(FP), R12
+	MOVQ rb+8(FP), R13
+	LEAQ (R13)(R13*2), R13
+	TESTQ R12, R12
+	JZ rend
+rtri:
+	MOVQ BX, SI
+	MOVQ   rb+8(FP), R9
+	MOVQ   x+16(FP), DI
+	MOVQ   xs+24(FP), R8
+	MOVQ   n+32(FP), CX
+	LEAQ   (R8)(R8*2), R10
+	MASK8
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+rloop16:
+	CMPQ        CX, $16
+	JLT         rtail
+	VMOVUPS     (SI), Z12
+	VMOVUPS     (SI)(R9*1), Z13
+	VMOVUPS     (SI)(R9*2), Z14
+	VFMADD231PS (DI), Z12, Z0
+	VFMADD231PS (DI), Z13, Z1
+	VFMADD231PS (DI), Z14, Z2
+	VFMADD231PS (DI)(R8*1), Z12, Z3
+	VFMADD231PS (DI)(R8*1), Z13, Z4
+	VFMADD231PS (DI)(R8*1), Z14, Z5
+	VFMADD231PS (DI)(R8*2), Z12, Z6
+	VFMADD231PS (DI)(R8*2), Z13, Z7
+	VFMADD231PS (DI)(R8*2), Z14, Z8
+	VFMADD231PS (DI)(R10*1), Z12, Z9
+	VFMADD231PS (DI)(R10*1), Z13, Z10
+	VFMADD231PS (DI)(R10*1), Z14, Z11
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	SUBQ        $16, CX
+	JMP         rloop16
+rtail:
+	TESTQ       CX, CX
+	JZ          rdone
+	VMOVUPS     (SI), Y12
+	VMOVUPS     (SI)(R9*1), Y13
+	VMOVUPS     (SI)(R9*2), Y14
+	VMOVUPS     (DI), Y15
+	VFMADD231PS Z15, Z12, K1, Z0
+	VFMADD231PS Z15, Z13, K1, Z1
+	VFMADD231PS Z15, Z14, K1, Z2
+	VMOVUPS     (DI)(R8*1), Y15
+	VFMADD231PS Z15, Z12, K1, Z3
+	VFMADD231PS Z15, Z13, K1, Z4
+	VFMADD231PS Z15, Z14, K1, Z5
+	VMOVUPS     (DI)(R8*2), Y15
+	VFMADD231PS Z15, Z12, K1, Z6
+	VFMADD231PS Z15, Z13, K1, Z7
+	VFMADD231PS Z15, Z14, K1, Z8
+	VMOVUPS     (DI)(R10*1), Y15
+	VFMADD231PS Z15, Z12, K1, Z9
+	VFMADD231PS Z15, Z13, K1, Z10
+	VFMADD231PS Z15, Z14, K1, Z11
+rdone:
+	FOLD(Z0, Y0, Y12)
+	FOLD(Z1, Y1, Y13)
+	FOLD(Z2, Y2, Y14)
+	FOLD(Z3, Y3, Y12)
+	FOLD(Z4, Y4, Y13)
+	FOLD(Z5, Y5, Y14)
+	FOLD(Z6, Y6, Y12)
+	FOLD(Z7, Y7, Y13)
+	FOLD(Z8, Y8, Y14)
+	FOLD(Z9, Y9, Y12)
+	FOLD(Z10, Y10, Y13)
+	FOLD(Z11, Y11, Y14)
+	MOVQ DX, AX
+	MOVQ os+48(FP), R11
+	HSUM3(Y0, Y1, Y2, X0, X15)
+	STORE3Z(X0)
+	ADDQ R11, AX
+	HSUM3(Y3, Y4, Y5, X3, X15)
+	STORE3Z(X3)
+	ADDQ R11, AX
+	HSUM3(Y6, Y7, Y8, X6, X15)
+	STORE3Z(X6)
+	ADDQ R11, AX
+	HSUM3(Y9, Y10, Y11, X9, X15)
+	STORE3Z(X9)
+	ADDQ R13, BX
+	ADDQ $12, DX
+	DECQ R12
+	JNZ rtri
+rend:
+	VZEROUPPER
+	RET

@@ -104,6 +104,10 @@ func (j *matJob) rowsIn(lo, hi int, out []float32, stride, base int) {
 		t := 0
 		for ; t+4 <= n; t += 4 {
 			r := lo
+			if tri := (hi - lo) / 3; k.tile34Run != nil && tri > 0 {
+				k.tile34Run(w.Data[r*rb:(r+3*tri)*rb], rb, tri, a, t, at(t, r), stride)
+				r += 3 * tri
+			}
 			for ; r+3 <= hi; r += 3 {
 				k.tile34(w.Data[r*rb:(r+3)*rb], rb, a, t, at(t, r), stride)
 			}
