@@ -30,13 +30,7 @@ func installFloat512(s *kernelSet) {
 	k.dot4 = f.dot4Fn()
 	k.rows4 = f.rows4Fn()
 	k.tile34 = f.tile34Fn()
-	k.tile34Run = func(w []byte, rb, tri int, a *Activations, t int, out []float32, stride int) {
-		c := a.cols
-		x := a.x[t*c : (t+4)*c]
-		_ = w[3*tri*rb-1]
-		_ = out[3*stride+3*tri-1]
-		tile34RunF32AVX512(&w[0], rb, &x[0], 4*c, c, &out[0], 4*stride, tri)
-	}
+	k.tile34Run = tile34RunF32(tile34RunF32AVX512)
 	s.dotRows = dotRowsAVX512
 }
 

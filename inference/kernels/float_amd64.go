@@ -34,6 +34,21 @@ func tile34F16AVX2(w *byte, rb int, x *float32, xs int, n int, out *float32, os 
 func tile34BF16AVX2(w *byte, rb int, x *float32, xs int, n int, out *float32, os int)
 
 //go:noescape
+func tile34RunF32AVX2(w *byte, rb int, x *float32, xs int, n int, out *float32, os int, tri int)
+
+// tile34RunF32 wraps a tile34RunF32 kernel (tile34Fn's checks, once for
+// the run).
+func tile34RunF32(run func(w *byte, rb int, x *float32, xs int, n int, out *float32, os int, tri int)) func([]byte, int, int, *Activations, int, []float32, int) {
+	return func(w []byte, rb, tri int, a *Activations, t int, out []float32, stride int) {
+		c := a.cols
+		x := a.x[t*c : (t+4)*c]
+		_ = w[3*tri*rb-1]
+		_ = out[3*stride+3*tri-1]
+		run(&w[0], rb, &x[0], 4*c, c, &out[0], 4*stride, tri)
+	}
+}
+
+//go:noescape
 func rows4F32AVX2(w *byte, rb int, x *float32, n int, out *[4]float32)
 
 //go:noescape
@@ -78,6 +93,7 @@ func installFloat(s *kernelSet) {
 		k.rows4 = f.rows4Fn()
 		k.tile34 = f.tile34Fn()
 	}
+	s.types[F32].tile34Run = tile34RunF32(tile34RunF32AVX2)
 	s.dotRows = dotRowsAVX2
 	s.roundF16 = func(dst, src []float32) {
 		n := len(dst) &^ 7

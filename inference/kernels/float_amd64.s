@@ -352,3 +352,78 @@ rbf16loop:
 rbf16done:
 	VZEROUPPER
 	RET
+
+// func tile34RunF32AVX2(w *byte, rb int, x *float32, xs int, n int, out *float32, os int, tri int)
+// FTILE34(LDF32, 4) for tri row triples one after the other (rows
+// 3i..3i+2 at w + 3i·rb, their results at out + 12i), in one call, as
+// tile34RunF32AVX512: the same instructions per tile, so the same bits.
+TEXT ·tile34RunF32AVX2(SB), NOSPLIT, $0-64
+	MOVQ w+0(FP), BX
+	MOVQ out+40(FP), DX
+	MOVQ tri+56(FP), R12
+	MOVQ rb+8(FP), R13
+	LEAQ (R13)(R13*2), R13
+	TESTQ R12, R12
+	JZ rend
+rtri:
+	MOVQ BX, SI
+	MOVQ   rb+8(FP), R9
+	MOVQ   x+16(FP), DI
+	MOVQ   xs+24(FP), R8
+	MOVQ   n+32(FP), CX
+	LEAQ   (R8)(R8*2), R10
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	TESTQ  CX, CX
+	JZ     rdone
+rloop:
+	VMOVUPS (SI), Y12
+	VMOVUPS (SI)(R9*1), Y13
+	VMOVUPS (SI)(R9*2), Y14
+	VFMADD231PS (DI), Y12, Y0
+	VFMADD231PS (DI), Y13, Y1
+	VFMADD231PS (DI), Y14, Y2
+	VFMADD231PS (DI)(R8*1), Y12, Y3
+	VFMADD231PS (DI)(R8*1), Y13, Y4
+	VFMADD231PS (DI)(R8*1), Y14, Y5
+	VFMADD231PS (DI)(R8*2), Y12, Y6
+	VFMADD231PS (DI)(R8*2), Y13, Y7
+	VFMADD231PS (DI)(R8*2), Y14, Y8
+	VFMADD231PS (DI)(R10*1), Y12, Y9
+	VFMADD231PS (DI)(R10*1), Y13, Y10
+	VFMADD231PS (DI)(R10*1), Y14, Y11
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JNZ         rloop
+rdone:
+	MOVQ DX, AX
+	MOVQ os+48(FP), R11
+	HSUM3(Y0, Y1, Y2, X0, X15)
+	STORE3(X0)
+	ADDQ R11, AX
+	HSUM3(Y3, Y4, Y5, X3, X15)
+	STORE3(X3)
+	ADDQ R11, AX
+	HSUM3(Y6, Y7, Y8, X6, X15)
+	STORE3(X6)
+	ADDQ R11, AX
+	HSUM3(Y9, Y10, Y11, X9, X15)
+	STORE3(X9)
+	ADDQ R13, BX
+	ADDQ $12, DX
+	DECQ R12
+	JNZ rtri
+rend:
+	VZEROUPPER
+	RET
