@@ -244,11 +244,11 @@ func unsupportedType(f *gguf.File, name string, typ gguf.TensorType) error {
 		in = append(in, fmt.Sprintf("%d %s", count[t], t))
 	}
 	return fmt.Errorf("%w: tensor %s is %s; in this file: %s (the kernels run %s)",
-		ErrTensorType, name, typ, strings.Join(in, ", "), strings.Join(supportedTypes(), ", "))
+		ErrTensorType, name, typ, strings.Join(in, ", "), strings.Join(SupportedTypes(), ", "))
 }
 
-// supportedTypes names the tensor types KernelType maps, in ggml's order.
-func supportedTypes() []string {
+// SupportedTypes names the tensor types KernelType maps, in ggml's order.
+func SupportedTypes() []string {
 	var out []string
 	for t := range gguf.TensorType(64) {
 		if _, ok := KernelType(t); ok {
