@@ -184,16 +184,7 @@ func TestPaddedStoriesLlamaCppIDs(t *testing.T) {
 		}
 		path := filepath.Join(dir, "stories260K-pad256-"+name+".gguf")
 		reencode(t, padded, path, allMatrices(tc.typ))
-		if keep := os.Getenv("CORRAL_KEEP_PADDED_STORIES"); keep != "" {
-			// For measuring llama.cpp's ids on these very files.
-			b, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(keep, filepath.Base(path)), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		keepCopy(t, path)
 		for l := range kernels.Available() + 1 {
 			t.Run(tc.typ.String()+"/"+l.String(), func(t *testing.T) {
 				useLevel(t, l)
@@ -245,4 +236,119 @@ func sameUpTo(a, b []int32) int {
 		n++
 	}
 	return n
+}
+
+// ropeFreqFactors are Llama 3.1-style rope_freqs factors for the padded
+// stories260K's 16 rotated pairs; its real dims sit at pairs 0, 4, 8 and 12.
+var ropeFreqFactors = []float32{1, 1, 1, 1, 2, 3, 4, 5, 6, 7, 8, 8, 8, 8, 8, 8}
+
+// withRopeFreqs copies the F32 file src to dst with a rope_freqs tensor of
+// factors and, when linear > 0, linear RoPE scaling by that factor.
+func withRopeFreqs(t testing.TB, src, dst string, factors []float32, linear float32) {
+	t.Helper()
+	f, err := gguf.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	w := gguf.NewWriter(out)
+	for _, k := range f.Keys() {
+		v, _ := f.Value(k)
+		if err := w.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if linear > 0 {
+		arch := f.Architecture() + "."
+		if err := w.Set(arch+"rope.scaling.type", "linear"); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Set(arch+"rope.scaling.factor", linear); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tn := range f.Tensors() {
+		if err := w.AddTensor(tn.Name, tn.Type, tn.Shape...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.AddTensor(gguf.TensorRopeFreqs, gguf.TypeF32, uint64(len(factors))); err != nil {
+		t.Fatal(err)
+	}
+	for _, tn := range f.Tensors() {
+		if err := w.WriteTensor(tn.Name, tn.Data()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enc := make([]byte, 4*len(factors))
+	if err := kernels.Quantize(kernels.F32, enc, factors); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteTensor(gguf.TensorRopeFreqs, enc); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRopeFreqsLlamaCppIDs runs the padded stories260K (F32) with a
+// rope_freqs tensor (Llama 3.1's per-pair divisors), alone and with linear
+// scaling ×2, and wants llama.cpp's 200 greedy ids on the same files
+// (testdata/stories260K_pad256_llamacpp_ids.txt). They part from the
+// plain F32 ids at 30 and 12, so the factors count, and ours are applied
+// as llama.cpp applies them.
+func TestRopeFreqsLlamaCppIDs(t *testing.T) {
+	bin := shareddata.Path(t, "stories260K", "stories260K.bin")
+	dir := t.TempDir()
+	f32 := filepath.Join(dir, "stories260K-f32.gguf")
+	if err := llama2c.ConvertFile(bin, f32, "", llama2c.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	padded := filepath.Join(dir, "stories260K-pad256.gguf")
+	padStories(t, f32, padded)
+	want := llamaCppIDs(t, filepath.Join("testdata", "stories260K_pad256_llamacpp_ids.txt"))
+	for _, tc := range []struct {
+		name   string
+		linear float32
+	}{{"rope_freqs", 0}, {"rope_freqs+linear2", 2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, "stories260K-pad256-"+tc.name+".gguf")
+			withRopeFreqs(t, padded, path, ropeFreqFactors, tc.linear)
+			keepCopy(t, path)
+			ids := want[tc.name]
+			if len(ids) != 200 {
+				t.Fatalf("golden file: %d ids for %s, want 200", len(ids), tc.name)
+			}
+			if sameUpTo(ids, want["f32"]) == len(ids) {
+				t.Fatalf("golden file: %s ids equal the plain ones; the factors would go untested", tc.name)
+			}
+			got := greedyIDs(t, path, len(ids))
+			if n := sameUpTo(got, ids); n < len(ids) {
+				t.Fatalf("position %d: id %d, llama.cpp %d", n, got[n], ids[n])
+			}
+		})
+	}
+}
+
+// keepCopy copies path into $CORRAL_KEEP_PADDED_STORIES when that is set,
+// for measuring llama.cpp's ids on the very files a test wrote.
+func keepCopy(t testing.TB, path string) {
+	t.Helper()
+	keep := os.Getenv("CORRAL_KEEP_PADDED_STORIES")
+	if keep == "" {
+		return
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(keep, filepath.Base(path)), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
