@@ -233,3 +233,20 @@ func FuzzList(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUnquote checks unquote against encoding/json on any input: the same
+// string for a literal, an error for anything else.
+func FuzzUnquote(f *testing.F) {
+	for _, s := range []string{`"abc"`, `"caf\u00e9 \ud83d\ude00"`, `"\ud800x"`, `"\ud800\ud800"`, `"\udc00\ud83d\ude00"`,
+		`"a\"b\\c\/d\b\f\n\r\t"`, "\"caf\xc3\xa9\"", "\"\xff\xfe\"", "\"\xed\xa0\x80\"", `"\u00"`, `"\x"`, `"a"b"`, `"`, `""`,
+		` "a"`, `"\'"`, "\"\x01\"", `"\uD83D\uDE00"`, `"\u0000"`, `"1733310000"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := unquote(data)
+		want, werr := unquoteSlow(data)
+		if (err == nil) != (werr == nil) || got != want {
+			t.Fatalf("unquote(%q) = %q, %v; encoding/json %q, %v", data, got, err, want, werr)
+		}
+	})
+}
