@@ -283,12 +283,17 @@ func Truncate(s string) string {
 // Messenger milliseconds, but payloads from elsewhere mix them up.
 const msThreshold = 1e11
 
+// maxMillis is the end of the year 9999 in Unix milliseconds, the last
+// time a protobuf Timestamp holds.
+const maxMillis = 253402300799999
+
 // Time converts a platform timestamp in Unix seconds or milliseconds (told
 // apart by magnitude) to a UTC time; zero or negative means absent and gives
-// the zero time.
+// the zero time, and so does a time after the year 9999, which no message
+// field could hold.
 func Time(n int64) time.Time {
 	switch {
-	case n <= 0:
+	case n <= 0 || n > maxMillis:
 		return time.Time{}
 	case n < msThreshold:
 		return time.Unix(n, 0).UTC()

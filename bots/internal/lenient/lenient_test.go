@@ -142,6 +142,8 @@ func TestTime(t *testing.T) {
 		{name: "milliseconds", in: 1733310000123, want: time.UnixMilli(1733310000123).UTC()},
 		{name: "zero", in: 0},
 		{name: "negative", in: -5},
+		{name: "last millisecond of 9999", in: 253402300799999, want: time.UnixMilli(253402300799999).UTC()},
+		{name: "after 9999", in: 1000000000000000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
