@@ -18,6 +18,8 @@ import "golang.org/x/sys/cpu"
 //	kquant512_amd64.{go,s}      Q4_K, Q5_K, Q6_K weights (AVX-512)
 //	vector_amd64.{go,s}         exp (Softmax, SiLU), weighted sums, the
 //	                            bandwidth probe (AVX2 and AVX-512)
+//	halfrows_amd64.{go,s}       attention's dot products and weighted sums
+//	                            over half-float KV rows (AVX2 and AVX-512)
 //
 // consts_amd64.s holds the constants several families read and
 // reduce_amd64.h the horizontal sums the AVX2 product kernels end with.
@@ -68,6 +70,7 @@ func installOps(l Level) {
 		return
 	}
 	installVector(l)
+	installHalfRows(l)
 	if l >= AVX512 {
 		dotFast = dotAVX512
 	}

@@ -84,10 +84,24 @@ func BenchmarkLoad(b *testing.B) {
 				},
 			}
 			if typ == kvcache.F16 {
-				loads["LoadHalf"] = func(c *kvcache.Cache, l, id, pos int) int {
-					k, v := c.LoadHalf(l, id, pos)
-					sinkHalf += k[0] ^ v[0]
-					return len(k)
+				loads["LoadHeadHalf"] = func(c *kvcache.Cache, l, id, pos int) int {
+					n := 0
+					for h := range s.kvHeads {
+						k, v := c.LoadHeadHalf(l, id, pos, h)
+						sinkHalf += k[0] ^ v[0]
+						n = len(k) / s.headDim
+					}
+					return n * c.RowLen()
+				}
+			} else {
+				loads["LoadHead"] = func(c *kvcache.Cache, l, id, pos int) int {
+					n := 0
+					for h := range s.kvHeads {
+						k, v := c.LoadHead(l, id, pos, h)
+						sink += k[0] + v[0]
+						n = len(k) / s.headDim
+					}
+					return n * c.RowLen()
 				}
 			}
 			for name, load := range loads {

@@ -94,6 +94,7 @@ func (c Config) Validate() error {
 // layout is the arithmetic of a Config, with defaults applied.
 type layout struct {
 	layers, kvDim, blockTokens int
+	headDim                    int
 	typ                        Type
 	blockElems                 int   // elements of one block: all layers, keys and values
 	blockBytes                 int64 // blockElems × element size
@@ -144,7 +145,7 @@ func (c Config) shape() (layout, error) {
 	case c.Type != F16 && c.Type != F32:
 		return layout{}, fmt.Errorf("%w: element type %v", ErrConfig, c.Type)
 	}
-	l := layout{layers: c.Layers, kvDim: c.KVHeads * c.HeadDim, blockTokens: bt, typ: c.Type}
+	l := layout{layers: c.Layers, kvDim: c.KVHeads * c.HeadDim, headDim: c.HeadDim, blockTokens: bt, typ: c.Type}
 	l.blockElems = l.layers * 2 * bt * l.kvDim
 	l.blockBytes = int64(l.blockElems) * int64(c.Type.Size())
 	l.metaBytes = metaBytesPerBlock(bt)

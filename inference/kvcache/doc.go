@@ -72,9 +72,9 @@
 //
 // The bookkeeping methods (NewSeq, Prefix, Append, Commit, Fork, Truncate,
 // Free, Pin, Unpin, Cached, Len, BlocksNeeded, Available, Stats) lock a
-// mutex, so they may be called from several goroutines. Store, Load and
-// LoadHalf, the forward pass's methods, lock nothing, for speed; they read
-// block tables and block records. Hence:
+// mutex, so they may be called from several goroutines. Store, Load,
+// LoadHead and LoadHeadHalf, the forward pass's methods, lock nothing, for
+// speed; they read block tables and block records. Hence:
 //
 //   - NewSeq, Prefix, Append, Commit, Fork, Truncate and Free, which change
 //     block tables or reuse blocks, must not run while a forward pass over
@@ -82,27 +82,35 @@
 //     between steps.
 //   - Pin, Unpin, Cached, Len, BlocksNeeded, Available and Stats touch no
 //     block table and no block a sequence holds, and may run at any time.
-//   - Store may run concurrently with Store of other positions; Load with
-//     Load. model.Forward stores a layer's rows before it loads them,
-//     which is the one ordering needed.
+//   - Store may run concurrently with Store of other positions (the
+//     model spreads a batch's stores over its threads); the loads with
+//     each other. model.Forward stores a layer's rows before it loads
+//     them, which is the one ordering needed.
 //
 // # Element types and the model
 //
+// Inside a block each layer keeps its keys, then its values, and each of
+// those KV head after KV head, a head's rows for the block's tokens back
+// to back: attention works one KV head at a time, and a page of one head
+// is then one contiguous run (2 KiB for 16 tokens of 64 half floats)
+// rather than a slice of every token's row.
+//
 // An F32 cache (CORRAL_KV_TYPE=f32) keeps the rows the model computes and
-// implements model.KV exactly: Load returns rows in place, up to the end
-// of a block, and a model run through it gives the same bits as through
-// model.Cache. An F16 cache rounds each value once, in Store, to the
-// nearest half float, ties to even, as IEEE 754 and ggml do (the bits of
-// kernels.F32ToF16, by a faster conversion of its own). Its Load converts
-// a page into new slices on every call, a slow fallback; LoadHalf returns
-// the half-float rows in place, and the model (model.HalfKV) reads those,
-// converting only the KV head it works on with kernels.F16ToF32 into
-// per-thread scratch, then computes exactly as over float32 rows.
+// implements model.HeadKV exactly: LoadHead returns a head's rows in
+// place, up to the end of a block, and a model run through it gives the
+// same bits as through model.Cache. An F16 cache rounds each value once,
+// in Store, to the nearest half float, ties to even, as IEEE 754 and ggml
+// do (the bits of kernels.F32ToF16, by a faster conversion of its own).
+// LoadHeadHalf returns a head's half-float rows in place, and the model
+// reads those with kernels.DotRowsHalf and WeightedSumHalf, which convert
+// as they load and give the bits of the float32 routines over the
+// converted rows. Load, which gathers (and converts) whole rows into new
+// slices, is a slow fallback for other callers.
 //
 // Batch invariance holds because a value is rounded once, at Store,
 // independently of the batch, and half to float32 conversion is exact:
-// both paths then see the same float32 keys and values a position had
-// when computed alone, and the kernels already give the same bits from
-// MatMul as from Dot. Fusing the conversion into F16 kernels later is a
-// speed-up that must keep that property for both paths at once.
+// both attention paths (a prompt chunk's matrix product over a converted
+// page, a decode token's DotRowsHalf) see the same float32 keys and
+// values a position had when computed alone, and the kernels give the
+// same bits from MatMul as from Dot.
 package kvcache

@@ -25,7 +25,7 @@ func halfRoundTrip(t *testing.T, xs []float32) ([]uint16, []float32) {
 	if err := c.Store(0, id, 0, xs, xs); err != nil {
 		t.Fatal(err)
 	}
-	h, hv := c.LoadHalf(0, id, 0)
+	h, hv := c.LoadHeadHalf(0, id, 0, 0)
 	k, v := c.Load(0, id, 0)
 	if len(h) != len(xs) || len(k) != len(xs) {
 		t.Fatalf("loaded %d half and %d float values of %d", len(h), len(k), len(xs))
@@ -123,8 +123,8 @@ func TestHalfRoundTrip(t *testing.T) {
 	t.Run("f32 cache has no half rows", func(t *testing.T) {
 		c := newCache(t, tiny, 1)
 		id := seqOf(t, c, []int32{1})
-		if k, v := c.LoadHalf(0, id, 0); k != nil || v != nil {
-			t.Fatal("LoadHalf of an F32 cache returned rows")
+		if k, v := c.LoadHeadHalf(0, id, 0, 0); k != nil || v != nil {
+			t.Fatal("LoadHeadHalf of an F32 cache returned rows")
 		}
 	})
 }

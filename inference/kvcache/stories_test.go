@@ -12,9 +12,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/corral-ai/corral/inference/gguf"
+	"github.com/corral-ai/corral/inference/kernels"
 	"github.com/corral-ai/corral/inference/kvcache"
 	"github.com/corral-ai/corral/inference/llama2c"
 	"github.com/corral-ai/corral/inference/model"
+	"github.com/corral-ai/corral/inference/model/synth"
 	"github.com/corral-ai/corral/inference/shareddata"
 )
 
@@ -337,8 +340,8 @@ func alone(t *testing.T, m model.Model, cfg kvcache.Config, prompt []int32) (wan
 	return want, inputs
 }
 
-// loadOnly hides LoadHalf, so the model reads an F16 cache through Load's
-// converted copies.
+// loadOnly hides LoadHead and LoadHeadHalf, so the model reads the cache
+// through Load's gathered (and converted) whole rows.
 type loadOnly struct{ c *kvcache.Cache }
 
 func (l loadOnly) Store(layer, seq, pos int, k, v []float32) error {
@@ -346,12 +349,42 @@ func (l loadOnly) Store(layer, seq, pos int, k, v []float32) error {
 }
 func (l loadOnly) Load(layer, seq, pos int) (k, v []float32) { return l.c.Load(layer, seq, pos) }
 
-// TestHalfRows: the model reading an F16 cache's half floats in place
-// (model.HalfKV) computes the bits it computes from Load's converted
-// rows, for a prompt chunk (the matrix path) and for decode steps.
+// TestHalfRows: the model reading a cache's heads in place (model.HeadKV:
+// half floats straight into the kernels for an F16 cache) computes the
+// bits it computes from Load's gathered and converted rows, for a prompt
+// chunk (the matrix path) and for decode steps.
 func TestHalfRows(t *testing.T) {
 	m, _ := stories(t)
-	cfg := kvcache.Config{Layers: m.Config().Layers, KVHeads: m.Config().KVHeads, HeadDim: m.Config().HeadDim, Type: kvcache.F16}
+	// A synthetic model with the head size of the real ones (64) and
+	// grouped queries (4 per KV head).
+	path := filepath.Join(t.TempDir(), "synth.gguf")
+	spec := synth.Spec{Shape: synth.Shape{Name: "test", Dim: 512, Layers: 2, Heads: 8, KVHeads: 2, FFN: 512, Vocab: 512,
+		ContextLength: 512, RopeBase: 10000}, Type: gguf.TypeQ8_0, Seed: 3}
+	if err := synth.WriteFile(path, spec); err != nil {
+		t.Fatal(err)
+	}
+	wide, err := model.Open(path, model.Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wide.Close() })
+	for name, m := range map[string]model.Model{"stories260K": m, "head 64": wide} {
+		for _, typ := range []kvcache.Type{kvcache.F16, kvcache.F32} {
+			for l := range kernels.Available() + 1 {
+				t.Run(fmt.Sprintf("%s/%v/%v", name, typ, l), func(t *testing.T) {
+					if kernels.SetLevel(l) != l {
+						t.Fatalf("kernel level %s is not available", l)
+					}
+					t.Cleanup(func() { kernels.SetLevel(kernels.Available()) })
+					halfRows(t, m, typ)
+				})
+			}
+		}
+	}
+}
+
+func halfRows(t *testing.T, m model.Model, typ kvcache.Type) {
+	cfg := kvcache.Config{Layers: m.Config().Layers, KVHeads: m.Config().KVHeads, HeadDim: m.Config().HeadDim, Type: typ}
 	var got [2][][]float32
 	for i, wrap := range []func(*kvcache.Cache) model.KV{
 		func(c *kvcache.Cache) model.KV { return c },
@@ -383,7 +416,7 @@ func TestHalfRows(t *testing.T) {
 	}
 	for s := range got[0] {
 		if !slices.Equal(got[0][s], got[1][s]) {
-			t.Fatalf("step %d: logits differ between LoadHalf and Load", s)
+			t.Fatalf("step %d: logits differ between LoadHead and Load", s)
 		}
 	}
 }

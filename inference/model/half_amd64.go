@@ -1,6 +1,10 @@
 package model
 
-import "github.com/corral-ai/corral/inference/kernels"
+import (
+	"unsafe"
+
+	"github.com/corral-ai/corral/inference/kernels"
+)
 
 // halfToFloatF16C converts n half floats, a multiple of 8, with the F16C
 // instruction VCVTPH2PS.
@@ -23,3 +27,9 @@ func halfToFloat(dst []float32, src []uint16) {
 		dst[i] = kernels.F16ToF32(src[i])
 	}
 }
+
+// prefetchLines asks for the n 64-byte cache lines from p on without
+// waiting for them.
+//
+//go:noescape
+func prefetchLines(p unsafe.Pointer, n int)

@@ -2,7 +2,11 @@
 
 package model
 
-import "github.com/corral-ai/corral/inference/kernels"
+import (
+	"unsafe"
+
+	"github.com/corral-ai/corral/inference/kernels"
+)
 
 // halfToFloat converts src to float32 into dst (len(dst) >= len(src)),
 // exactly.
@@ -11,3 +15,6 @@ func halfToFloat(dst []float32, src []uint16) {
 		dst[i] = kernels.F16ToF32(h)
 	}
 }
+
+// prefetchLines does nothing where the model has no assembly.
+func prefetchLines(unsafe.Pointer, int) {}

@@ -2,6 +2,9 @@ package model
 
 import (
 	"fmt"
+	"unsafe"
+
+	"github.com/corral-ai/corral/inference/kernels"
 )
 
 // KV is the key/value cache a forward pass reads and writes. The engine
@@ -23,49 +26,109 @@ type KV interface {
 	Load(layer, seq, pos int) (k, v []float32)
 }
 
-// HalfKV is a KV that keeps keys and values as IEEE half floats
-// (kvcache's F16 cache). LoadHalf returns what Load would, as half-float
-// bits in place, or nil when the cache keeps float32; Forward then reads
-// each KV head's rows through it, converting only those, instead of the
-// converted copies of whole rows Load makes.
-type HalfKV interface {
+// HeadKV is a KV that keeps each KV head's rows of a page together
+// (kvcache's layout), so that attention, which works one KV head at a
+// time, reads one contiguous run per page. LoadHead returns the rows of
+// KV head h of seq in layer from pos on, n >= 1 rows of HeadDim values
+// back to back, as float32 (nil when the cache keeps half floats, or
+// nothing is stored at pos); LoadHeadHalf returns them as IEEE half-float
+// bits (nil when the cache keeps float32). The kernels read half floats
+// directly (kernels.DotRowsHalf, WeightedSumHalf) with the bits of the
+// float32 routines on the converted values.
+type HeadKV interface {
 	KV
-	LoadHalf(layer, seq, pos int) (k, v []uint16)
+	LoadHead(layer, seq, pos, h int) (k, v []float32)
+	LoadHeadHalf(layer, seq, pos, h int) (k, v []uint16)
 }
 
-// headRows returns the keys (or values) of KV head h of seq in layer from
-// position pos on: n >= 1 rows, row r at rows[r*stride:r*stride+headDim],
-// at most limit rows, or n == 0 when nothing is stored at pos. Float32
-// caches return their rows in place; half-float ones are converted into
-// buf, which is grown as needed. Conversion is exact, so both attention
-// paths see the same float32 values whichever way they read them.
-func headRows(kv KV, value bool, l, seq, pos, h, headDim, kvDim, limit int, buf *[]float32) (rows []float32, stride, n int) {
-	if hk, ok := kv.(HalfKV); ok {
-		k, v := hk.LoadHalf(l, seq, pos)
-		src := k
-		if value {
-			src = v
-		}
-		if src != nil {
-			n = min(len(src)/kvDim, limit)
-			*buf = grow(*buf, n*headDim)
-			dst := *buf
-			for r := range n {
-				halfToFloat(dst[r*headDim:(r+1)*headDim], src[r*kvDim+h*headDim:r*kvDim+(h+1)*headDim])
+// page is a run of one KV head's keys or values: n rows, row r at
+// [r*stride, r*stride+headDim) of f32, or of f16 when the cache keeps
+// half floats.
+type page struct {
+	f32       []float32
+	f16       []uint16
+	stride, n int
+}
+
+// headPage returns the keys (or values) of KV head h of seq in layer from
+// position pos on, at most limit rows; n == 0 when nothing is stored at
+// pos. Rows come in place from a HeadKV, else from Load's whole rows.
+func headPage(kv KV, value bool, l, seq, pos, h, headDim, kvDim, limit int) page {
+	if hk, ok := kv.(HeadKV); ok {
+		if k, v := hk.LoadHeadHalf(l, seq, pos, h); k != nil {
+			src := k
+			if value {
+				src = v
 			}
-			return dst, headDim, n
+			return page{f16: src, stride: headDim, n: min(len(src)/headDim, limit)}
 		}
+		if k, v := hk.LoadHead(l, seq, pos, h); k != nil {
+			src := k
+			if value {
+				src = v
+			}
+			return page{f32: src, stride: headDim, n: min(len(src)/headDim, limit)}
+		}
+		return page{}
 	}
 	k, v := kv.Load(l, seq, pos)
 	src := k
 	if value {
 		src = v
 	}
-	n = min(len(src)/kvDim, limit)
+	n := min(len(src)/kvDim, limit)
 	if n <= 0 {
-		return nil, 0, 0
+		return page{}
 	}
-	return src[h*headDim:], kvDim, n
+	return page{f32: src[h*headDim:], stride: kvDim, n: n}
+}
+
+// dots sets out[r] to the dot product of row r with x, for r < len(out)
+// <= p.n: kernels.DotRows, or DotRowsHalf with the same bits.
+func (p page) dots(out, x []float32) {
+	if p.f16 != nil {
+		kernels.DotRowsHalf(out, p.f16, p.stride, x)
+		return
+	}
+	kernels.DotRows(out, p.f32, p.stride, x)
+}
+
+// weigh adds Σ a[r]·row r to out, for r < len(a) <= p.n: kernels.WeightedSum,
+// or WeightedSumHalf with the same bits.
+func (p page) weigh(out, a []float32) {
+	if p.f16 != nil {
+		kernels.WeightedSumHalf(out, a, p.f16, p.stride)
+		return
+	}
+	kernels.WeightedSum(out, a, p.f32, p.stride)
+}
+
+// prefetch asks for the page's first n rows without waiting for them.
+func (p page) prefetch(n, headDim int) {
+	if n <= 0 {
+		return
+	}
+	var at unsafe.Pointer
+	bytes := 0
+	if p.f16 != nil {
+		at, bytes = unsafe.Pointer(&p.f16[0]), 2*((n-1)*p.stride+headDim)
+	} else {
+		at, bytes = unsafe.Pointer(&p.f32[0]), 4*((n-1)*p.stride+headDim)
+	}
+	prefetchLines(at, (bytes+63)/64)
+}
+
+// gather copies rows [0, n) into dst (n*headDim values), converting half
+// floats exactly.
+func (p page) gather(dst []float32, n, headDim int) {
+	for r := range n {
+		d := dst[r*headDim : (r+1)*headDim]
+		if p.f16 != nil {
+			halfToFloat(d, p.f16[r*p.stride:r*p.stride+headDim])
+		} else {
+			copy(d, p.f32[r*p.stride:r*p.stride+headDim])
+		}
+	}
 }
 
 // Cache is a contiguous KV for a fixed number of sequences (ids 0..Seqs-1)

@@ -64,13 +64,19 @@
 //     whole; a refused reply becomes the persona's refusal.
 //  6. The first reply of a conversation starts by saying the user talks
 //     to an AI.
-//  7. Past the commit point nothing cancels the answer: the turn is stored
-//     (personal data masked) in the persona store's history, the
-//     OutboundMessage is published (reply id and Nats-Msg-Id = the dedupe
-//     id of the newest message answered, so answering again after a crash
-//     publishes the same reply, which JetStream and the sender drop), the
-//     message ids are recorded as answered, and only then are the messages
-//     acked.
+//  7. Past the commit point nothing cancels the answer: the reply and the
+//     turn are written to the outbox under every message id of the batch,
+//     the turn is stored (personal data masked) in the persona store's
+//     history, the OutboundMessage is published (reply id and Nats-Msg-Id =
+//     the dedupe id of the newest message answered), the message ids are
+//     recorded as answered and their outbox entries dropped, and only then
+//     are the messages acked. A handler given messages that have an outbox
+//     entry (the process before it crashed or failed after step 7 began,
+//     and a newer message may have joined the batch since) first finishes
+//     that delivery: the turn is stored unless the history already ends
+//     with it, the same reply is published again (JetStream and the sender
+//     drop a copy of one that went out), the ids are recorded; then only
+//     the other messages are answered.
 //
 // Failures of Redis, the inference service (overloaded, restarting, gone)
 // or JetStream are tried again in the lane, keeping the order, after an
@@ -78,16 +84,14 @@
 // CORRAL_CHAT_MAX_ATTEMPTS; then, or at once for a request the service
 // calls invalid, the batch's messages go to the DLQ.
 //
-// The one window for a second reply is a crash between publishing a reply
-// and recording its ids when the redelivered batch is not the same batch
-// (a newer message joined it): its reply id then differs.
-//
 // # Redis keys
 //
 // Under the key prefix (default "corral:"), besides the persona store's
 // history and choice keys:
 //
 //	chat:seen:<dedupe id>                 answered platform message; expires CORRAL_CHAT_DEDUPE_TTL
+//	chat:outbox:<dedupe id>               a reply decided for the message and not yet recorded as delivered
+//	                                      (JSON: the ids it answers, the OutboundMessage, the turn); 24 hours
 //	chat:pause:<conversation key>         the bot is paused; expires CORRAL_CHAT_PAUSE after the last human message
 //	chat:rate:<conversation key>:<minute> messages in that minute; expires after 2 minutes
 //	chat:notice:<conversation key>:<minute> the rate notice of that minute was sent

@@ -103,7 +103,15 @@ func (r *Role) answer(ctx context.Context, batch []*job, commit func() bool) err
 	if len(fresh) == 0 {
 		return nil
 	}
-	done := func() error { return at("state", r.state.markSeen(ctx, ids, r.cfg.DedupeTTL)) }
+	// A reply decided for some of them whose delivery was interrupted goes
+	// out now, the same reply; the rest are answered anew.
+	if fresh, err = r.resume(ctx, conv, fresh); err != nil {
+		return err
+	}
+	if len(fresh) == 0 {
+		return at("state", r.state.markSeen(ctx, ids, r.cfg.DedupeTTL))
+	}
+	done := func() error { return at("state", r.state.finish(ctx, ids, r.cfg.DedupeTTL)) }
 
 	// 2. The business side: a person answering pauses the bot.
 	users, human, paused, err := r.business(ctx, conv, fresh)
@@ -211,21 +219,21 @@ func (r *Role) answer(ctx context.Context, batch []*job, commit func() bool) err
 	if !commit() {
 		return errSuperseded
 	}
+	var stored []persona.Message
 	if len(t.texts) > 0 || len(human) > 0 {
-		stored := slices.Clone(human)
+		stored = slices.Clone(human)
 		for _, s := range t.stored {
 			stored = append(stored, persona.Message{Role: persona.User, Content: s})
 		}
 		if len(t.texts) > 0 {
 			stored = append(stored, persona.Message{Role: persona.Assistant, Content: gen.stored})
 		}
-		if err := r.store.AppendHistory(ctx, conv, stored...); err != nil {
-			return at("history", err)
-		}
 	}
-	if err := r.publishReply(ctx, last, t.parts, t.version, gen.verdict, kind); err != nil {
+	out := reply(last, t.parts, t.version, gen.verdict)
+	if err := r.deliver(ctx, conv, ids, out, stored); err != nil {
 		return err
 	}
+	r.replied(ctx, last, kind)
 	if !disclosed {
 		if err := r.state.markDisclosed(ctx, conv); err != nil {
 			r.log.WarnContext(ctx, "chat: recording the AI notice", "err", err)
@@ -417,20 +425,30 @@ func (r *Role) keepPaused(ctx context.Context, conv corralv1.Conversation, human
 
 // publishReply publishes the reply to m (the newest message it answers).
 func (r *Role) publishReply(ctx context.Context, m *corralv1.ChatMessage, texts []string, v persona.Version, verdict *corralv1.SafetyVerdict, kind string) error {
+	if err := r.publish(ctx, reply(m, texts, v, verdict)); err != nil {
+		return err
+	}
+	r.replied(ctx, m, kind)
+	return nil
+}
+
+// reply is the OutboundMessage answering m with texts.
+func reply(m *corralv1.ChatMessage, texts []string, v persona.Version, verdict *corralv1.SafetyVerdict) *corralv1.OutboundMessage {
 	out := outbound(m)
 	for _, t := range texts {
 		out.Parts = append(out.Parts, &corralv1.ReplyPart{Text: t})
 	}
 	out.PersonaId, out.PersonaVersion, out.Safety = v.PersonaID, v.Number, verdict
-	if err := r.publish(ctx, out); err != nil {
-		return err
-	}
+	return out
+}
+
+// replied counts a reply to m that was published.
+func (r *Role) replied(ctx context.Context, m *corralv1.ChatMessage, kind string) {
 	platform := corralv1.PlatformToken(m.GetPlatform())
 	r.metrics.reply(ctx, platform, kind)
 	if rt := m.GetReceivedTime(); rt.IsValid() {
 		r.metrics.seconds(ctx, r.metrics.latency, platform, r.now().Sub(rt.AsTime()))
 	}
-	return nil
 }
 
 // publishAction publishes a typing indicator or read receipt for m.

@@ -1055,3 +1055,68 @@ func TestMessagingTwoChatReplicas(t *testing.T) {
 		seen[s.ReplyTo] = true
 	}
 }
+
+// TestMessagingInterruptedDelivery: a chat process that published a reply
+// and stopped before recording its message as answered left the reply in
+// its outbox; when that message comes again together with a newer one, the
+// same reply is finished (JetStream and the sender drop the copy), only the
+// newer message is answered anew, and the history holds each turn once,
+// whether or not the stopped process had stored its turn.
+func TestMessagingInterruptedDelivery(t *testing.T) {
+	m := newMesh(t, meshOptions{noChat: true})
+	st, err := store.New(m.rdb, store.Config{Prefix: m.prefix}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := map[bool]string{false: "5215500000071", true: "5215500000072"}
+	for _, storedBefore := range []bool{false, true} {
+		u := users[storedBefore]
+		conv := corralv1.Conversation{Platform: corralv1.Platform_PLATFORM_WHATSAPP, ChannelID: meshWAChannel, UserID: u}
+		m.post(gateway.PathWhatsApp, waBody(waMessage{user: u, id: "wamid.IR1." + u, text: "first question"}))
+		first := &corralv1.ChatMessage{Platform: conv.Platform, ChannelId: meshWAChannel, UserId: u, PlatformMessageId: "wamid.IR1." + u}
+		out := &corralv1.OutboundMessage{Platform: conv.Platform, ChannelId: meshWAChannel, UserId: u,
+			ReplyId: first.DedupeID(), InReplyTo: first.GetPlatformMessageId(), Parts: []*corralv1.ReplyPart{{Text: "the first answer"}}}
+		turn := []persona.Message{{Role: persona.User, Content: "first question"}, {Role: persona.Assistant, Content: "the first answer"}}
+		// What the stopped process had done: the outbox entry, maybe the
+		// turn, and the reply published.
+		b, err := proto.Marshal(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entry := mustJSON(map[string]any{"ids": []string{first.DedupeID()}, "reply": b, "stored": turn})
+		if err := m.rdb.Set(t.Context(), m.prefix+"chat:outbox:"+first.DedupeID(), entry, time.Hour).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if storedBefore {
+			if err := st.AppendHistory(t.Context(), conv, turn...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := natsbus.Publish(t.Context(), m.js, m.streams.Subject(corralv1.ChatOutSubject(conv)), out.DedupeID(), out); err != nil {
+			t.Fatal(err)
+		}
+		m.waitSent(u, 1)
+		m.post(gateway.PathWhatsApp, waBody(waMessage{user: u, id: "wamid.IR2." + u, text: "second question"}))
+	}
+	m.startChat(nil)
+	for storedBefore, u := range users {
+		conv := corralv1.Conversation{Platform: corralv1.Platform_PLATFORM_WHATSAPP, ChannelID: meshWAChannel, UserID: u}
+		m.waitSent(u, 2)
+		m.settle()
+		sent := m.sentTo(u)
+		if len(sent) != 2 || sent[0].Text != "the first answer" || sent[1].ReplyTo != "wamid.IR2."+u {
+			t.Errorf("stored before %v: want the first answer once and a reply to the second message:\n%s", storedBefore, describeCalls(sent))
+		}
+		hist, err := st.History(t.Context(), conv, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, h := range hist {
+			got = append(got, string(h.Role)+":"+h.Content)
+		}
+		if len(got) != 4 || got[0] != "user:first question" || got[1] != "assistant:the first answer" || got[2] != "user:second question" || !strings.HasPrefix(got[3], "assistant:") {
+			t.Errorf("stored before %v: history %q, want each turn once", storedBefore, got)
+		}
+	}
+}

@@ -17,17 +17,21 @@ const (
 	EnvModel     = "CORRAL_MODEL"
 	EnvThreads   = "CORRAL_THREADS"
 	EnvQueueSize = "CORRAL_QUEUE_SIZE"
-	EnvMaxBatch  = "CORRAL_MAX_BATCH"
-	EnvMaxTokens = "CORRAL_MAX_TOKENS"
-	EnvKVMemory  = "CORRAL_KV_MEMORY"
-	EnvKVType    = "CORRAL_KV_TYPE"
-	EnvAPIKey    = "CORRAL_API_KEY"
+	// EnvQueueTokens bounds the prompt tokens of the waiting requests.
+	EnvQueueTokens = "CORRAL_QUEUE_TOKENS"
+	EnvMaxBatch    = "CORRAL_MAX_BATCH"
+	EnvMaxTokens   = "CORRAL_MAX_TOKENS"
+	EnvKVMemory    = "CORRAL_KV_MEMORY"
+	EnvKVType      = "CORRAL_KV_TYPE"
+	EnvAPIKey      = "CORRAL_API_KEY"
 )
 
 // Limits of the settings.
 const (
 	// MaxQueueSize bounds CORRAL_QUEUE_SIZE.
 	MaxQueueSize = 1 << 16
+	// MaxQueueTokens bounds CORRAL_QUEUE_TOKENS.
+	MaxQueueTokens = 1 << 30
 	// MaxMaxBatch bounds CORRAL_MAX_BATCH.
 	MaxMaxBatch = 4096
 	// MaxMaxTokens bounds CORRAL_MAX_TOKENS: no model has a longer context.
@@ -45,6 +49,10 @@ type Config struct {
 	// QueueSize is how many requests may wait for the engine; more are
 	// refused at once as overloaded (HTTP 429, ERROR_CODE_OVERLOADED).
 	QueueSize int
+	// QueueTokens is how many prompt tokens the waiting requests may hold
+	// together; past it a request is refused the same way (one alone in
+	// the queue is always taken, whatever its length).
+	QueueTokens int
 	// MaxBatch is how many sequences the engine generates together; more
 	// wait in the queue.
 	MaxBatch int
@@ -77,6 +85,8 @@ func (c *Config) Settings() []settings.Setting {
 			Set: intOrZero(&c.Threads)},
 		{Env: EnvQueueSize, Flag: "queue-size", Default: strconv.Itoa(engine.DefaultQueueSize), Help: "requests that may wait for the engine; more are refused at once as overloaded (HTTP 429)",
 			Set: settings.Int(&c.QueueSize)},
+		{Env: EnvQueueTokens, Flag: "queue-tokens", Default: strconv.Itoa(engine.DefaultQueueTokens), Help: "prompt tokens the waiting requests may hold together; more are refused at once as overloaded (HTTP 429)",
+			Set: settings.Int(&c.QueueTokens)},
 		{Env: EnvMaxBatch, Flag: "max-batch", Default: strconv.Itoa(engine.DefaultMaxRunning), Help: "sequences generated together in one batch; more requests wait in the queue",
 			Set: settings.Int(&c.MaxBatch)},
 		{Env: EnvMaxTokens, Flag: "max-tokens", Default: "2048", Help: "longest reply a request may ask for, and the length of one that names none",
@@ -143,6 +153,9 @@ func (c Config) Validate() error {
 	}
 	if c.QueueSize < 1 || c.QueueSize > MaxQueueSize {
 		errs = append(errs, settings.Bad(EnvQueueSize, "%d: want 1 to %d", c.QueueSize, MaxQueueSize))
+	}
+	if c.QueueTokens < 1 || c.QueueTokens > MaxQueueTokens {
+		errs = append(errs, settings.Bad(EnvQueueTokens, "%d: want 1 to %d", c.QueueTokens, MaxQueueTokens))
 	}
 	if c.MaxBatch < 1 || c.MaxBatch > MaxMaxBatch {
 		errs = append(errs, settings.Bad(EnvMaxBatch, "%d: want 1 to %d", c.MaxBatch, MaxMaxBatch))

@@ -418,37 +418,52 @@ func TestOpenAIErrors(t *testing.T) {
 	}
 }
 
-// TestOpenAIOverloadAndUnavailable: a full queue answers 429 with
-// Retry-After at once; an engine that is not running answers 503.
+// TestOpenAIOverloadAndUnavailable: a full queue, by requests
+// (CORRAL_QUEUE_SIZE) or by prompt tokens (CORRAL_QUEUE_TOKENS), answers
+// 429 with Retry-After at once; an engine that is not running answers 503.
 func TestOpenAIOverloadAndUnavailable(t *testing.T) {
-	cfg := testConfig(slowModel(t))
-	cfg.QueueSize = 1
-	cfg.MaxBatch = 1 // the second request stays queued
-	f := start(t, cfg, "", "")
-	base := serveHTTP(t, f.r)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	long := `{"prompt":"` + longPrompt + `","temperature":0,"max_tokens":2000,"stream":true}`
-	for i := range 2 {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/completions", strings.NewReader(long))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if i == 0 {
-			waitFor(t, 5*time.Second, "the first request runs", func() bool { return f.r.Engine().Stats().Running == 1 })
-		}
-	}
-	waitFor(t, 5*time.Second, "the second request waits", func() bool { return f.r.Engine().Stats().Waiting == 1 })
-	t0 := time.Now()
-	code, h, b := post(t, base+"/v1/completions", `{"prompt":"x","max_tokens":5}`)
-	if code != 429 || h.Get("Retry-After") != "1" {
-		t.Fatalf("status %d, Retry-After %q: %s", code, h.Get("Retry-After"), b)
-	}
-	checkErrorBody(t, b, typeRateLimit, "", "overloaded")
-	if took := time.Since(t0); took > time.Second {
-		t.Errorf("refusal took %v", took)
+	for _, tc := range []struct {
+		name   string
+		adjust func(*Config)
+	}{
+		{"requests", func(c *Config) { c.QueueSize = 1 }},
+		// One waiting request is always taken; its prompt alone passes 1.
+		{"prompt tokens", func(c *Config) { c.QueueTokens = 1 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(slowModel(t))
+			cfg.MaxBatch = 1 // the second request stays queued
+			tc.adjust(&cfg)
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			f := start(t, cfg, "", "")
+			base := serveHTTP(t, f.r)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			long := `{"prompt":"` + longPrompt + `","temperature":0,"max_tokens":2000,"stream":true}`
+			for i := range 2 {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/completions", strings.NewReader(long))
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				if i == 0 {
+					waitFor(t, 5*time.Second, "the first request runs", func() bool { return f.r.Engine().Stats().Running == 1 })
+				}
+			}
+			waitFor(t, 5*time.Second, "the second request waits", func() bool { return f.r.Engine().Stats().Waiting == 1 })
+			t0 := time.Now()
+			code, h, b := post(t, base+"/v1/completions", `{"prompt":"x","max_tokens":5}`)
+			if code != 429 || h.Get("Retry-After") != "1" {
+				t.Fatalf("status %d, Retry-After %q: %s", code, h.Get("Retry-After"), b)
+			}
+			checkErrorBody(t, b, typeRateLimit, "", "overloaded")
+			if took := time.Since(t0); took > time.Second {
+				t.Errorf("refusal took %v", took)
+			}
+		})
 	}
 
 	idle, err := New(testConfig(demoModel(t)), role.Deps{DataDir: t.TempDir(), Streams: natsbus.StreamsConfig{}})
@@ -456,7 +471,7 @@ func TestOpenAIOverloadAndUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { idle.bundle.Close() })
-	code, _, b = post(t, serveHTTP(t, idle)+"/v1/completions", `{"prompt":"x"}`)
+	code, _, b := post(t, serveHTTP(t, idle)+"/v1/completions", `{"prompt":"x"}`)
 	if code != 503 {
 		t.Fatalf("before Run: status %d %s", code, b)
 	}

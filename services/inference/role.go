@@ -178,7 +178,7 @@ func (r *Role) serveModels(w http.ResponseWriter, _ *http.Request) {
 func (r *Role) Run(ctx context.Context) error {
 	defer r.bundle.Close()
 	e, err := engine.New(r.bundle, engine.Options{
-		QueueSize: r.cfg.QueueSize, MaxRunning: r.cfg.MaxBatch, KVMemory: r.cfg.KVMemory, KVType: r.cfg.KVType,
+		QueueSize: r.cfg.QueueSize, QueueTokens: r.cfg.QueueTokens, MaxRunning: r.cfg.MaxBatch, KVMemory: r.cfg.KVMemory, KVType: r.cfg.KVType,
 		Logger: r.log.With("component", "engine"),
 	})
 	if err != nil {

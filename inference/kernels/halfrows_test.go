@@ -1,0 +1,117 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// halfVec returns n random values rounded to half floats, as half-float
+// bits and as their exact float32 values.
+func halfVec(r *rand.Rand, n int) ([]uint16, []float32) {
+	h, f := make([]uint16, n), make([]float32, n)
+	for i := range h {
+		h[i] = F32ToF16(float32(r.NormFloat64()))
+		f[i] = F16ToF32(h[i])
+	}
+	return h, f
+}
+
+// TestDotRowsHalf: at every level, DotRowsHalf gives the bits DotRows
+// gives over the converted rows (and so those of the matrix product's F32
+// kernel, which attention's prompt path runs over the same keys); the
+// assembly levels agree with the portable code within rounding.
+func TestDotRowsHalf(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	for _, width := range []int{1, 7, 8, 13, 16, 24, 40, 64, 72, 128} {
+		for _, n := range []int{1, 3, 4, 9, 16} {
+			for _, stride := range []int{width, width + 5} {
+				h, f := halfVec(r, n*stride)
+				x := randVec(r, width, 1)
+				var portable []float32
+				for _, l := range levels() {
+					withLevel(l, func() {
+						got, want := make([]float32, n), make([]float32, n)
+						DotRowsHalf(got, h, stride, x)
+						DotRows(want, f, stride, x)
+						for i := range got {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("%s width %d stride %d: row %d = %g, DotRows %g", l, width, stride, i, got[i], want[i])
+							}
+						}
+						if l == Portable {
+							portable = got
+							return
+						}
+						for i := range got {
+							var mag float64
+							for c := range width {
+								mag += math.Abs(float64(f[i*stride+c]) * float64(x[c]))
+							}
+							if d := math.Abs(float64(got[i]) - float64(portable[i])); d > 1e-6*mag {
+								t.Fatalf("%s width %d: row %d = %g, portable %g", l, width, i, got[i], portable[i])
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+	out := []float32{7}
+	DotRowsHalf(out, make([]uint16, 3), 4, make([]float32, 4)) // rows too short
+	if out[0] != 7 {
+		t.Errorf("short rows: wrote %g", out[0])
+	}
+}
+
+// TestWeightedSumHalf: at every level, WeightedSumHalf gives the bits of
+// WeightedSum over the converted rows, at once or a page at a time, and
+// agrees with the portable code within rounding.
+func TestWeightedSumHalf(t *testing.T) {
+	r := rand.New(rand.NewPCG(43, 44))
+	for _, width := range []int{1, 7, 8, 16, 40, 64, 72, 136, 200} {
+		for _, rows := range []int{1, 5, 16, 33} {
+			stride := width + 3
+			a := randVec(r, rows, 1)
+			h, f := halfVec(r, rows*stride)
+			init := randVec(r, width, 1)
+			var portable []float32
+			for _, l := range levels() {
+				withLevel(l, func() {
+					got, want, paged := clone(init), clone(init), clone(init)
+					WeightedSumHalf(got, a, h, stride)
+					WeightedSum(want, a, f, stride)
+					for lo := 0; lo < rows; lo += 16 {
+						hi := min(rows, lo+16)
+						WeightedSumHalf(paged, a[lo:hi], h[lo*stride:], stride)
+					}
+					for i := range got {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) || math.Float32bits(paged[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%s width %d, %d rows: out[%d] = %g (in pages %g), WeightedSum %g", l, width, rows, i, got[i], paged[i], want[i])
+						}
+					}
+					if l == Portable {
+						portable = got
+						return
+					}
+					for i := range got {
+						mag := math.Abs(float64(init[i]))
+						for p := range rows {
+							mag += math.Abs(float64(a[p]) * float64(f[p*stride+i]))
+						}
+						if d := math.Abs(float64(got[i]) - float64(portable[i])); d > 1e-6*mag {
+							t.Fatalf("%s width %d: out[%d] = %g, portable %g", l, width, i, got[i], portable[i])
+						}
+					}
+				})
+			}
+		}
+	}
+	out := []float32{7}
+	WeightedSumHalf(out, []float32{1, 1}, make([]uint16, 1), 1) // v too short
+	if out[0] != 7 {
+		t.Errorf("short rows: wrote %g", out[0])
+	}
+}
+
+func clone(x []float32) []float32 { return append([]float32(nil), x...) }
