@@ -231,6 +231,13 @@ func (s *Stream) Recv() (*corralv1.GenerateEvent, error) {
 	head := s.head
 	s.head = nil
 	s.mu.Unlock()
+	// A caller whose context ended gets its error, not events that were
+	// already waiting (a select would pick either at random).
+	if err := s.ctx.Err(); err != nil {
+		s.cancel("the caller's context ended")
+		s.finish(err)
+		return nil, err
+	}
 	if head != nil {
 		return head.ev, s.take(*head)
 	}
