@@ -11,7 +11,9 @@ const hugeSize = 2 << 20
 
 // hugeBytes returns n zero bytes for weights that decode will stream:
 // from one huge page on, they start on a 2 MB boundary (the slack before
-// costs no memory: it is never touched), and the allocation reaches to
+// costs no memory when the heap takes fresh pages from the system, as at
+// a model's load; memory it hands out again it zeroes, slack included),
+// and the allocation reaches to
 // the next boundary when that adds at most a quarter, so that every byte
 // can sit on huge pages (a 4.5 MB matrix placed anywhere keeps about 2 MB
 // on small ones). Call adviseHuge before writing.
