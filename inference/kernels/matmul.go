@@ -306,7 +306,7 @@ func prepareLocal(a *Activations, f actFormat) error {
 	if a.has(f) {
 		return nil
 	}
-	if f == actQ8P {
+	if f == actQ8P || f == actQ81 { // built on actQ8
 		if err := prepareLocal(a, actQ8); err != nil {
 			return err
 		}
@@ -325,7 +325,7 @@ func (p *Pool) prepare(a *Activations, f actFormat) error {
 	if a.has(f) {
 		return nil
 	}
-	if f == actQ8P {
+	if f == actQ8P || f == actQ81 { // built on actQ8
 		if err := p.prepare(a, actQ8); err != nil {
 			return err
 		}
