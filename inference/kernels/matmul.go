@@ -238,6 +238,12 @@ func (p *Pool) matMul(outs [][]float32, w *Matrix, a *Activations) error {
 	}
 	p.dispatch(j, j.nChunks)
 	j.w, j.a, j.outs = nil, nil, nil
+	if w.mins != nil { // a widened Q4_1 or Q5_1 matrix (q41q50.go)
+		if err := p.prepare(a, actQ81); err != nil {
+			return fmt.Errorf("matmul %s: %w", w.Type, err)
+		}
+		addMinTerms(outs, w, a)
+	}
 	return nil
 }
 
@@ -295,6 +301,12 @@ func MatMulLocal(outs [][]float32, w *Matrix, a *Activations) error {
 		return fmt.Errorf("matmul %s: %w", w.Type, err)
 	}
 	j.rows(0, w.Rows)
+	if w.mins != nil { // a widened Q4_1 or Q5_1 matrix (q41q50.go)
+		if err := prepareLocal(a, actQ81); err != nil {
+			return fmt.Errorf("matmul %s: %w", w.Type, err)
+		}
+		addMinTerms(outs, w, a)
+	}
 	return nil
 }
 

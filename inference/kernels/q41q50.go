@@ -18,7 +18,7 @@ import (
 // per-block s (d_a·Σq_a rounded to f16) carries the min term m·s, summed
 // apart from the scaled integer sums as ggml's x86 kernels do. The
 // kernels here are portable Go, which every level uses; Repack rewrites
-// Q5_0 and IQ4_NL as Q8_0 (widenQ8) for the assembly Q8_0 kernels.
+// all four as Q8_0 (widenQ8) for the assembly Q8_0 kernels.
 const (
 	q41Bytes   = 2 + 2 + qk0/2     // f16 d, f16 m, nibbles
 	q50Bytes   = 2 + 4 + qk0/2     // f16 d, high bits, nibbles
@@ -26,24 +26,41 @@ const (
 	iq4NLBytes = 2 + qk0/2         // f16 d, 4-bit indices into iq4NLValues
 )
 
-// widenQ8 rewrites a plain Q5_0 or IQ4_NL matrix as Q8_0 when the kernels
-// in use have assembly for Q8_0: both formats are an f16 scale times small
-// integers (-16..15, or the code book's -127..113), which Q8_0 holds
-// exactly, and ggml's products for them are Q8_0's (d_w·d_a times the
-// integer block sum), so the assembly computes the same sums. It costs
-// 34 bytes per block instead of 22 (Q5_0) or 18 (IQ4_NL).
+// widenQ8 rewrites a plain matrix of the 32-value formats as Q8_0 when
+// the kernels in use have assembly for Q8_0. Each is an f16 scale d times
+// small integers (Q5_0 -16..15, IQ4_NL's code book -127..113, Q4_1 0..15,
+// Q5_1 0..31), which Q8_0 holds exactly, and ggml's product for each is
+// Q8_0's, d_w·d_a times the integer block sum, plus for Q4_1 and Q5_1 the
+// min term m·s summed apart: that goes to m.mins, which the products add
+// after the Q8_0 kernels (addMinTerms) as the portable kernels do. It costs
+// 34 bytes per block (and 4 for a min) instead of 18 to 24.
 func widenQ8(m Matrix) (Matrix, bool) {
-	if (m.Type != Q5_0 && m.Type != IQ4_NL) || m.layout != plain || impl.level < AVX2 {
+	switch {
+	case m.Type != Q4_1 && m.Type != Q5_0 && m.Type != Q5_1 && m.Type != IQ4_NL:
+		return m, false
+	case m.layout != plain:
+		return m, false
+	case impl.level < AVX2:
 		return m, false
 	}
+	hasMin := m.Type == Q4_1 || m.Type == Q5_1
 	nb, bb := m.Cols/qk0, m.Type.BlockBytes()
 	data := make([]byte, m.Rows*nb*q80Bytes)
+	var mins []float32
+	if hasMin {
+		mins = make([]float32, m.Rows*nb)
+	}
 	var vals [qk0]float32
+	blk := make([]byte, bb)
 	for i := range m.Rows * nb {
 		src, dst := m.Data[i*bb:(i+1)*bb], data[i*q80Bytes:(i+1)*q80Bytes]
-		// Decode with a unit scale: the values are the integers.
-		one := [2]byte{0x00, 0x3c} // f16 1.0
-		blk := append(one[:], src[2:]...)
+		// Decode with scale 1 and min 0: the values are the integers.
+		copy(blk, src)
+		blk[0], blk[1] = 0x00, 0x3c // f16 1.0
+		if hasMin {
+			blk[2], blk[3] = 0, 0
+			mins[i] = f16Table[le16(src[2:])]
+		}
 		dequantLegacy(m.Type, vals[:], blk)
 		dst[0], dst[1] = src[0], src[1]
 		for j, v := range vals {
@@ -54,8 +71,47 @@ func widenQ8(m Matrix) (Matrix, bool) {
 	if err != nil {
 		return m, false
 	}
-	w.parts = m.parts
+	w.parts, w.mins = m.parts, mins
 	return w, true
+}
+
+// addMinTerms adds the min terms of a widened Q4_1 or Q5_1 matrix (w.mins)
+// to the products in outs: per output Σ_b float32(m_b·s_b), the Q8_1 sums
+// of a (actQ81), added once to the Q8_0 kernels' result.
+func addMinTerms(outs [][]float32, w *Matrix, a *Activations) {
+	nb := w.Cols / qk0
+	part, lo, rows := 0, 0, w.Rows
+	for r := range w.Rows {
+		if w.parts != nil {
+			for r >= w.parts[part+1] {
+				part++
+			}
+			lo, rows = w.parts[part], w.parts[part+1]-w.parts[part]
+		}
+		mr := w.mins[r*nb : (r+1)*nb]
+		for t := range a.n {
+			s := a.q81Row(t)
+			var sum float32
+			for b, m := range mr {
+				sum += float32(m * s[b])
+			}
+			outs[part][t*rows+r-lo] += sum
+		}
+	}
+}
+
+// addMins adds row r's block mins (a widened Q4_1 or Q5_1 matrix) to its
+// decoded values, as their own decoders do.
+func (m *Matrix) addMins(dst []float32, r int) {
+	if m.mins == nil {
+		return
+	}
+	nb := m.Cols / qk0
+	for b, mn := range m.mins[r*nb : (r+1)*nb] {
+		for j := range qk0 {
+			dst[b*qk0+j] += mn
+		}
+	}
 }
 
 // iq4NLValues is IQ4_NL's fixed non-linear code book (ggml's kvalues_iq4nl).

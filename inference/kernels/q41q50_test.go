@@ -106,14 +106,14 @@ func TestLegacyDot(t *testing.T) {
 			}
 			for _, l := range levels() {
 				withLevel(l, func() {
-					// Repack widens Q5_0 and IQ4_NL to Q8_0 for the assembly.
+					// Repack widens them to Q8_0 for the assembly.
 					for _, v := range []struct {
 						name string
 						m    Matrix
 					}{{"plain", m}, {"repacked", Repack(m)}} {
 						for _, batch := range []int{1, n} {
 							t.Run(fmt.Sprintf("%s/%s/%s/cols=%d/n=%d", l, ty, v.name, cols, batch), func(t *testing.T) {
-								if widened := v.m.Type == Q8_0; widened != (v.name == "repacked" && l >= AVX2 && (ty == Q5_0 || ty == IQ4_NL)) {
+								if widened := v.m.Type == Q8_0; widened != (v.name == "repacked" && l >= AVX2) {
 									t.Fatalf("%s matrix is %s", v.name, v.m.Type)
 								}
 								got := make([]float32, n*rows)

@@ -123,7 +123,8 @@ type Matrix struct {
 	rowBytes int
 	layout   layout // of the first groups·layoutRows[layout] rows
 	groups   int
-	parts    []int // first row of each part and Rows (Concat); nil for one part
+	parts    []int     // first row of each part and Rows (Concat); nil for one part
+	mins     []float32 // block mins of Q4_1 or Q5_1 rows widened to Q8_0 (widenQ8)
 }
 
 // NewMatrix checks that data holds exactly rows rows of cols values of type t.
@@ -166,9 +167,14 @@ func (m *Matrix) DequantizeRow(dst []float32, r int) error {
 			return fmt.Errorf("dequantize row: %w: %d values for %d columns", ErrShape, len(dst), m.Cols)
 		}
 		m.dequantGroupRow(dst, r)
+		m.addMins(dst, r)
 		return nil
 	}
-	return Dequantize(m.Type, dst, m.row(r))
+	if err := Dequantize(m.Type, dst, m.row(r)); err != nil {
+		return err
+	}
+	m.addMins(dst, r)
+	return nil
 }
 
 // Concat returns one matrix holding the rows of ms one after the other, a
