@@ -194,8 +194,8 @@ func Concat(ms ...Matrix) (Matrix, error) {
 		switch {
 		case m.Type != ms[0].Type || m.Cols != ms[0].Cols:
 			return Matrix{}, fmt.Errorf("concat: %w: matrix %d is %s %d×%d, matrix 0 %s with %d columns", ErrShape, i, m.Type, m.Rows, m.Cols, ms[0].Type, ms[0].Cols)
-		case m.layout != plain || m.parts != nil:
-			return Matrix{}, fmt.Errorf("concat: %w: matrix %d is interleaved or concatenated", ErrShape, i)
+		case m.layout != plain || m.parts != nil || m.mins != nil:
+			return Matrix{}, fmt.Errorf("concat: %w: matrix %d is interleaved, widened or concatenated", ErrShape, i)
 		case m.Rows%32 != 0:
 			return Matrix{}, fmt.Errorf("concat: %w: matrix %d has %d rows, not a multiple of 32", ErrShape, i, m.Rows)
 		}
