@@ -68,14 +68,21 @@ type message struct {
 	Metadata      lenient.String `json:"metadata"`
 	IsDeleted     lenient.Bool   `json:"is_deleted"`
 	IsUnsupported lenient.Bool   `json:"is_unsupported"`
-	QuickReply    *struct {
-		Payload lenient.String `json:"payload"`
-	} `json:"quick_reply"`
-	ReplyTo *struct {
-		MID lenient.String `json:"mid"`
-	} `json:"reply_to"`
-	Attachments lenient.List `json:"attachments"`
+	QuickReply    *quickReply    `json:"quick_reply"`
+	ReplyTo       *replyTo       `json:"reply_to"`
+	Attachments   lenient.List   `json:"attachments"`
 }
+
+// Aliases of unnamed structs, not types of their own: encoding/json names
+// the type in its errors, which the careful path's warnings quote.
+type (
+	quickReply = struct {
+		Payload lenient.String `json:"payload"`
+	}
+	replyTo = struct {
+		MID lenient.String `json:"mid"`
+	}
+)
 
 type attachment struct {
 	Type  lenient.String `json:"type"`

@@ -51,7 +51,20 @@ var reactionEmoji = map[string]string{
 // Postbacks and reactions without a platform id get a synthetic one built
 // from the sender, the timestamp and the content, so a retried delivery
 // yields the same id.
+//
+// Parse reads the body in one typed pass (decode.go); an item of a shape
+// that pass leaves alone is read again, on its own, by the careful path
+// below, which decodes level by level with encoding/json.
 func Parse(body []byte) (*webhook.Result, error) {
+	if res, ok := parseFast(body); ok {
+		return res, nil
+	}
+	return parseCareful(body)
+}
+
+// parseCareful is Parse level by level: each list item is decoded on its
+// own with encoding/json, so a malformed one is skipped with a warning.
+func parseCareful(body []byte) (*webhook.Result, error) {
 	var env envelope
 	if err := json.Unmarshal(body, &env); err != nil {
 		return nil, fmt.Errorf("%w: %w", webhook.ErrNotWebhook, err)
@@ -65,23 +78,38 @@ func Parse(body []byte) (*webhook.Result, error) {
 	res := &webhook.Result{Platform: platform}
 	warn := func(path, reason string) { res.Warnf(path, "%s", reason) }
 	env.Entry.Each("entry", warn, func(path string, raw json.RawMessage) {
-		var e entry
-		if err := json.Unmarshal(raw, &e); err != nil {
-			res.Warnf(path, "cannot read entry: %v", err)
-			return
-		}
-		e.Messaging.Each(path+".messaging", warn, func(path string, raw json.RawMessage) {
-			parseEvent(res, path, raw, string(e.ID))
-		})
-		e.Standby.Each(path+".standby", warn, func(path string, raw json.RawMessage) {
-			parseStandby(res, path, raw, string(e.ID))
-		})
-		e.Changes.Each(path+".changes", warn, func(path string, raw json.RawMessage) {
-			res.Notices = append(res.Notices, webhook.Notice{Kind: webhook.NoticeFeed, Platform: platform,
-				ChannelID: string(e.ID), Time: lenient.Time(int64(e.Time))})
-		})
+		parseEntry(res, path, raw)
 	})
 	return res, nil
+}
+
+func parseEntry(res *webhook.Result, path string, raw json.RawMessage) {
+	var e entry
+	if err := json.Unmarshal(raw, &e); err != nil {
+		res.Warnf(path, "cannot read entry: %v", err)
+		return
+	}
+	warn := warner(res)
+	e.Messaging.Each(path+".messaging", warn, func(path string, raw json.RawMessage) {
+		parseEvent(res, path, raw, string(e.ID))
+	})
+	e.Standby.Each(path+".standby", warn, func(path string, raw json.RawMessage) {
+		parseStandby(res, path, raw, string(e.ID))
+	})
+	e.Changes.Each(path+".changes", warn, func(string, json.RawMessage) {
+		feedNotice(res, string(e.ID), int64(e.Time))
+	})
+}
+
+// feedNotice records an item of an entry's changes[] (Page feed events).
+func feedNotice(res *webhook.Result, pageID string, time int64) {
+	res.Notices = append(res.Notices, webhook.Notice{Kind: webhook.NoticeFeed, Platform: platform,
+		ChannelID: pageID, Time: lenient.Time(time)})
+}
+
+// warner adapts Result.Warnf to lenient.List.Each.
+func warner(res *webhook.Result) func(path, reason string) {
+	return func(path, reason string) { res.Warnf(path, "%s", reason) }
 }
 
 // ids returns the page (our channel) and the user of an event. For events
@@ -109,6 +137,12 @@ func parseEvent(res *webhook.Result, path string, raw json.RawMessage, pageID st
 		res.Warnf(path, "cannot read event: %v", err)
 		return
 	}
+	handleEvent(res, path, raw, &ev, pageID)
+}
+
+// handleEvent sorts one decoded messaging[] event into res; raw is its
+// item.
+func handleEvent(res *webhook.Result, path string, raw json.RawMessage, ev *event, pageID string) {
 	at := lenient.Time(int64(ev.Timestamp))
 	switch {
 	case ev.Message != nil && bool(ev.Message.IsEcho):
@@ -118,21 +152,21 @@ func parseEvent(res *webhook.Result, path string, raw json.RawMessage, pageID st
 			ChannelID: channel, UserID: user, MessageID: string(m.MID), AppID: string(m.AppID),
 			Metadata: string(m.Metadata), Text: string(m.Text), Time: at})
 	case ev.Message != nil:
-		parseMessage(res, path, raw, &ev, pageID)
+		parseMessage(res, path, raw, ev, pageID)
 	case ev.Postback != nil:
-		parsePostback(res, path, raw, &ev, pageID)
+		parsePostback(res, path, raw, ev, pageID)
 	case ev.Delivery != nil, ev.Read != nil:
-		parseReceipt(res, &ev, pageID)
+		parseReceipt(res, ev, pageID)
 	case ev.Reaction != nil:
-		parseReaction(res, path, raw, &ev, pageID)
+		parseReaction(res, path, raw, ev, pageID)
 	case ev.MessageEdit != nil:
 		channel, user := ev.ids(pageID, false)
 		res.Notices = append(res.Notices, webhook.Notice{Kind: webhook.NoticeEdit, Platform: platform,
 			ChannelID: channel, UserID: user, MessageID: string(ev.MessageEdit.MID), Time: at})
 	case ev.PassThreadControl != nil, ev.TakeThreadControl != nil, ev.RequestThreadControl != nil:
-		parseHandover(res, &ev, pageID)
+		parseHandover(res, ev, pageID)
 	default:
-		kind := noticeKind(&ev)
+		kind := noticeKind(ev)
 		if kind == "" {
 			if k := keys(raw); k != "" {
 				res.Warnf(path, "unknown event kind (keys %s)", k)
@@ -416,6 +450,11 @@ func parseStandby(res *webhook.Result, path string, raw json.RawMessage, pageID 
 		res.Warnf(path, "cannot read standby event: %v", err)
 		return
 	}
+	handleStandby(res, &ev, pageID)
+}
+
+// handleStandby records one decoded standby event.
+func handleStandby(res *webhook.Result, ev *event, pageID string) {
 	fromPage := ev.Message != nil && bool(ev.Message.IsEcho)
 	channel, user := ev.ids(pageID, fromPage)
 	n := webhook.Notice{Kind: webhook.NoticeStandby, Platform: platform, ChannelID: channel, UserID: user,

@@ -10,6 +10,10 @@ import (
 // (../shared/docs/platforms.md §5). Lists of items are kept raw and decoded
 // one by one, so that one malformed item is skipped with a warning instead of
 // failing the delivery.
+//
+// The small nested shapes are aliases of unnamed structs, not types of
+// their own: encoding/json names the type in its errors, which the careful
+// path's warnings quote.
 
 type envelope struct {
 	Object lenient.String `json:"object"`
@@ -45,23 +49,23 @@ type metadata struct {
 type contact struct {
 	WaID    lenient.String `json:"wa_id"`
 	UserID  lenient.String `json:"user_id"`
-	Profile struct {
-		Name lenient.String `json:"name"`
-	} `json:"profile"`
+	Profile profile        `json:"profile"`
+}
+
+type profile = struct {
+	Name lenient.String `json:"name"`
 }
 
 type message struct {
-	From       lenient.String  `json:"from"`
-	FromUserID lenient.String  `json:"from_user_id"`
-	To         lenient.String  `json:"to"`         // echoes only
-	ToUserID   lenient.String  `json:"to_user_id"` // echoes only
-	ID         lenient.String  `json:"id"`
-	Timestamp  lenient.Int     `json:"timestamp"`
-	Type       lenient.String  `json:"type"`
-	Context    *messageContext `json:"context"`
-	Text       *struct {
-		Body lenient.String `json:"body"`
-	} `json:"text"`
+	From        lenient.String  `json:"from"`
+	FromUserID  lenient.String  `json:"from_user_id"`
+	To          lenient.String  `json:"to"`         // echoes only
+	ToUserID    lenient.String  `json:"to_user_id"` // echoes only
+	ID          lenient.String  `json:"id"`
+	Timestamp   lenient.Int     `json:"timestamp"`
+	Type        lenient.String  `json:"type"`
+	Context     *messageContext `json:"context"`
+	Text        *inboundText    `json:"text"`
 	Image       *media          `json:"image"`
 	Video       *media          `json:"video"`
 	Audio       *media          `json:"audio"`
@@ -73,6 +77,10 @@ type message struct {
 	Button      *button         `json:"button"`
 	Reaction    *reaction       `json:"reaction"`
 	Errors      []platformError `json:"errors"`
+}
+
+type inboundText = struct {
+	Body lenient.String `json:"body"`
 }
 
 type messageContext struct {
@@ -102,35 +110,47 @@ type location struct {
 }
 
 type sharedContact struct {
-	Name struct {
-		FormattedName lenient.String `json:"formatted_name"`
-		FirstName     lenient.String `json:"first_name"`
-		LastName      lenient.String `json:"last_name"`
-	} `json:"name"`
-	Phones []struct {
-		Phone lenient.String `json:"phone"`
-	} `json:"phones"`
-	Emails []struct {
-		Email lenient.String `json:"email"`
-	} `json:"emails"`
+	Name   contactName    `json:"name"`
+	Phones []contactPhone `json:"phones"`
+	Emails []contactEmail `json:"emails"`
+}
+
+type contactName = struct {
+	FormattedName lenient.String `json:"formatted_name"`
+	FirstName     lenient.String `json:"first_name"`
+	LastName      lenient.String `json:"last_name"`
+}
+
+type contactPhone = struct {
+	Phone lenient.String `json:"phone"`
+}
+
+type contactEmail = struct {
+	Email lenient.String `json:"email"`
 }
 
 type interactive struct {
 	Type        lenient.String `json:"type"`
-	ButtonReply *struct {
-		ID    lenient.String `json:"id"`
-		Title lenient.String `json:"title"`
-	} `json:"button_reply"`
-	ListReply *struct {
-		ID          lenient.String `json:"id"`
-		Title       lenient.String `json:"title"`
-		Description lenient.String `json:"description"`
-	} `json:"list_reply"`
-	NFMReply *struct {
-		Name         lenient.String `json:"name"`
-		Body         lenient.String `json:"body"`
-		ResponseJSON lenient.String `json:"response_json"`
-	} `json:"nfm_reply"`
+	ButtonReply *buttonReply   `json:"button_reply"`
+	ListReply   *listReply     `json:"list_reply"`
+	NFMReply    *nfmReply      `json:"nfm_reply"`
+}
+
+type buttonReply = struct {
+	ID    lenient.String `json:"id"`
+	Title lenient.String `json:"title"`
+}
+
+type listReply = struct {
+	ID          lenient.String `json:"id"`
+	Title       lenient.String `json:"title"`
+	Description lenient.String `json:"description"`
+}
+
+type nfmReply = struct {
+	Name         lenient.String `json:"name"`
+	Body         lenient.String `json:"body"`
+	ResponseJSON lenient.String `json:"response_json"`
 }
 
 type button struct {
@@ -147,9 +167,11 @@ type platformError struct {
 	Code      lenient.Int    `json:"code"`
 	Title     lenient.String `json:"title"`
 	Message   lenient.String `json:"message"`
-	ErrorData struct {
-		Details lenient.String `json:"details"`
-	} `json:"error_data"`
+	ErrorData errorData      `json:"error_data"`
+}
+
+type errorData = struct {
+	Details lenient.String `json:"details"`
 }
 
 type status struct {
@@ -160,7 +182,9 @@ type status struct {
 	RecipientUserID       lenient.String  `json:"recipient_user_id"`
 	BizOpaqueCallbackData lenient.String  `json:"biz_opaque_callback_data"`
 	Errors                []platformError `json:"errors"`
-	Pricing               *struct {
-		Category lenient.String `json:"category"`
-	} `json:"pricing"`
+	Pricing               *pricing        `json:"pricing"`
+}
+
+type pricing = struct {
+	Category lenient.String `json:"category"`
 }

@@ -84,7 +84,20 @@ const platform = corralv1.Platform_PLATFORM_WHATSAPP
 // status counts, in body order. It fails, with an error wrapping
 // webhook.ErrNotWebhook, only when body is not a WhatsApp webhook at all;
 // malformed or unknown items are skipped and reported as warnings.
+//
+// Parse reads the body in one typed pass (decode.go); an item of a shape
+// that pass leaves alone is read again, on its own, by the careful path
+// below, which decodes level by level with encoding/json.
 func Parse(body []byte) (*webhook.Result, error) {
+	if res, ok := parseFast(body); ok {
+		return res, nil
+	}
+	return parseCareful(body)
+}
+
+// parseCareful is Parse level by level: each list item is decoded on its
+// own with encoding/json, so a malformed one is skipped with a warning.
+func parseCareful(body []byte) (*webhook.Result, error) {
 	var env envelope
 	if err := json.Unmarshal(body, &env); err != nil {
 		return nil, fmt.Errorf("%w: %w", webhook.ErrNotWebhook, err)
@@ -164,14 +177,19 @@ func parseChange(res *webhook.Result, path string, raw json.RawMessage) {
 func parseContacts(res *webhook.Result, path string, list lenient.List) []contact {
 	out := make([]contact, 0, len(list.Items))
 	list.Each(path+".contacts", warner(res), func(path string, raw json.RawMessage) {
-		var c contact
-		if err := json.Unmarshal(raw, &c); err != nil {
-			res.Warnf(path, "cannot read contact: %v", err)
-			return
-		}
-		out = append(out, c)
+		out = parseContact(res, path, raw, out)
 	})
 	return out
+}
+
+// parseContact appends the contact in raw to out, or warns.
+func parseContact(res *webhook.Result, path string, raw json.RawMessage, out []contact) []contact {
+	var c contact
+	if err := json.Unmarshal(raw, &c); err != nil {
+		res.Warnf(path, "cannot read contact: %v", err)
+		return out
+	}
+	return append(out, c)
 }
 
 // warner adapts Result.Warnf to lenient.List.Each.
@@ -220,8 +238,13 @@ func parseMessage(res *webhook.Result, path string, raw json.RawMessage, channel
 		res.Warnf(path, "cannot read message: %v", err)
 		return
 	}
+	handleMessage(res, path, raw, &m, channel, contacts)
+}
+
+// handleMessage sorts one decoded message into res; raw is its item.
+func handleMessage(res *webhook.Result, path string, raw json.RawMessage, m *message, channel string, contacts []contact) {
 	typ := string(m.Type)
-	userID, scopedID, name := sender(&m, contacts)
+	userID, scopedID, name := sender(m, contacts)
 	sent := lenient.Time(int64(m.Timestamp))
 	if typ == "interactive" && m.Interactive != nil && m.Interactive.Type == "call_permission_reply" {
 		typ = "call_permission_reply" // the user answered a request to call them: not chat
@@ -258,7 +281,7 @@ func parseMessage(res *webhook.Result, path string, raw json.RawMessage, channel
 		cm.ReplyToMessageId = string(m.Context.ID)
 		cm.Forwarded = bool(m.Context.Forwarded || m.Context.FrequentlyForwarded)
 	}
-	if reason := fill(cm, &m, typ); reason != "" {
+	if reason := fill(cm, m, typ); reason != "" {
 		res.Warnf(path, "%s", reason)
 		return
 	}
@@ -400,6 +423,11 @@ func parseStatus(res *webhook.Result, path string, raw json.RawMessage, channel 
 		res.Warnf(path, "cannot read status: %v", err)
 		return
 	}
+	handleStatus(res, path, &s, channel)
+}
+
+// handleStatus records one decoded status.
+func handleStatus(res *webhook.Result, path string, s *status, channel string) {
 	state, ok := statusStates[string(s.Status)]
 	if !ok {
 		state = webhook.StatusUnknown
@@ -430,6 +458,11 @@ func parseValueError(res *webhook.Result, path string, raw json.RawMessage, chan
 		res.Warnf(path, "cannot read error: %v", err)
 		return
 	}
+	handleValueError(res, &e, channel)
+}
+
+// handleValueError records one decoded asynchronous error.
+func handleValueError(res *webhook.Result, e *platformError, channel string) {
 	detail := string(e.Title)
 	if e.ErrorData.Details != "" {
 		detail += ": " + string(e.ErrorData.Details)
@@ -442,26 +475,35 @@ func parseValueError(res *webhook.Result, path string, raw json.RawMessage, chan
 // from the WhatsApp Business app or a linked device.
 func parseEchoes(res *webhook.Result, path, channel string, list lenient.List) {
 	list.Each(path+".message_echoes", warner(res), func(p string, raw json.RawMessage) {
-		var m message
-		if err := json.Unmarshal(raw, &m); err != nil {
-			res.Warnf(p, "cannot read echo: %v", err)
-			return
-		}
-		user := string(m.To)
-		if user == "" {
-			user = string(m.ToUserID)
-		}
-		if user == "" {
-			res.Warnf(p, "echo without recipient (to, to_user_id)")
-			return
-		}
-		ev := webhook.BusinessEvent{Kind: webhook.BusinessEcho, Platform: platform, ChannelID: channel,
-			UserID: user, MessageID: string(m.ID), Time: lenient.Time(int64(m.Timestamp))}
-		if m.Text != nil {
-			ev.Text = string(m.Text.Body)
-		}
-		res.Business = append(res.Business, ev)
+		parseEcho(res, p, raw, channel)
 	})
+}
+
+func parseEcho(res *webhook.Result, p string, raw json.RawMessage, channel string) {
+	var m message
+	if err := json.Unmarshal(raw, &m); err != nil {
+		res.Warnf(p, "cannot read echo: %v", err)
+		return
+	}
+	handleEcho(res, p, &m, channel)
+}
+
+// handleEcho records one decoded echo.
+func handleEcho(res *webhook.Result, p string, m *message, channel string) {
+	user := string(m.To)
+	if user == "" {
+		user = string(m.ToUserID)
+	}
+	if user == "" {
+		res.Warnf(p, "echo without recipient (to, to_user_id)")
+		return
+	}
+	ev := webhook.BusinessEvent{Kind: webhook.BusinessEcho, Platform: platform, ChannelID: channel,
+		UserID: user, MessageID: string(m.ID), Time: lenient.Time(int64(m.Timestamp))}
+	if m.Text != nil {
+		ev.Text = string(m.Text.Body)
+	}
+	res.Business = append(res.Business, ev)
 }
 
 // media returns the media object of a media message type.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/corral-ai/corral/bots/webhook"
@@ -95,7 +96,33 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		res, err := Parse(body)
 		webhooktest.CheckInvariants(t, res, err)
+		webhooktest.SamePaths(t, body, parseFast, parseCareful)
 	})
+}
+
+// TestParseFastIsCareful checks that the one-pass decoder reads every
+// golden case that is a delivery itself (none left to the careful path as
+// a whole) and yields exactly the careful path's result, raw items
+// included.
+func TestParseFastIsCareful(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "webhooks", "*.txt"))
+	cases := map[string][]byte{"batch": batch(25)}
+	for _, file := range files {
+		input, _, err := webhooktest.ReadCase(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases[filepath.Base(file)] = input
+	}
+	for name, body := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, fast := parseFast(body)
+			if want := !strings.HasPrefix(name, "not_webhook"); fast != want {
+				t.Errorf("parseFast ok = %v, want %v", fast, want)
+			}
+			webhooktest.SamePaths(t, body, parseFast, parseCareful)
+		})
+	}
 }
 
 func BenchmarkParseAndVerify(b *testing.B) {

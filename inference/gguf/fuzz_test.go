@@ -28,6 +28,12 @@ func FuzzParse(f *testing.F) {
 		f.Fatal(err)
 	}
 	seeds = append(seeds, small, small[:len(small)-40], small[:100])
+	// A file from llama.cpp's Python writer: alignment 64, every value type.
+	foreign, err := os.ReadFile("testdata/ggufpy.gguf")
+	if err != nil {
+		f.Fatal(err)
+	}
+	seeds = append(seeds, foreign[:4096])
 	for _, s := range append([][]byte(nil), seeds...) {
 		seeds = append(seeds, variants(s)...)
 	}

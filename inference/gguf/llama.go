@@ -125,8 +125,12 @@ func (f *File) LlamaParams() LlamaParams {
 	return p
 }
 
-// WithDefaults returns p with llama.cpp's value for each optional
-// hyperparameter that is zero.
+// WithDefaults returns p with a value for each hyperparameter that is
+// zero: the ones a Llama GGUF may leave out as llama.cpp derives them (KV
+// heads, key and value lengths, RoPE dimensions and base), and, for files
+// llama.cpp itself would refuse for lacking them, the usual Llama values
+// (a 2048 context, an RMS epsilon of 1e-5) so older converters' files
+// still run.
 func (p LlamaParams) WithDefaults() LlamaParams {
 	p.Arch = p.arch()
 	if p.ContextLength == 0 {

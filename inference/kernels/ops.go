@@ -12,7 +12,12 @@ import (
 var (
 	// weightedSumFast gets non-empty a and v long enough for every row.
 	weightedSumFast func(out, a, v []float32, stride int)
-	dotFast         func(x, y []float32) float32
+	// weightedSumsRows adds the first m value rows to weightedSumsGroup
+	// output rows of WeightedSums (operands checked) at once, in the
+	// columns [0, done) it returns: the multiples of its width.
+	weightedSumsRows  func(out []float32, os, width int, a []float32, as int, v []float32, stride, m int) (done int)
+	weightedSumsGroup int
+	dotFast           func(x, y []float32) float32
 	// expSubFast sets x[i] = Exp(x[i]-m); siluMulFast is siluMulGo on
 	// operands of equal length. Both give Exp's bits.
 	expSubFast  func(x []float32, m float32)
@@ -20,6 +25,8 @@ var (
 	// softmaxFast is softmaxGo with the maximum and the scaling in vectors
 	// (the sum stays in order).
 	softmaxFast func(x []float32)
+	// scaleFast is Scale's loop on a multiple of 8 values.
+	scaleFast func(x []float32, s float32)
 )
 
 // Dot returns Σ x[i]·y[i] over min(len(x), len(y)) values.
@@ -59,12 +66,74 @@ func WeightedSum(out, a, v []float32, stride int) {
 	weightedSumGo(out, a, v, stride)
 }
 
+// WeightedSums is WeightedSum for k = len(n) output rows over the same
+// value rows: row i adds Σ_{p<n[i]} a[i*as+p]·v[p·stride : p·stride+width]
+// to out[i*os : i*os+width]. Each row gets the bits WeightedSum gives it
+// alone; the fast levels let groups of rows share each value row they
+// load (attention over a prompt, where every query row of a block reads
+// the same values). It does nothing when an operand is too short.
+func WeightedSums(out []float32, os, width int, a []float32, as int, n []int, v []float32, stride int) {
+	if width <= 0 || stride < width {
+		return
+	}
+	for i, ni := range n {
+		if ni < 0 || (ni > 0 && (len(a) < i*as+ni || len(v) < (ni-1)*stride+width)) || len(out) < i*os+width {
+			return
+		}
+	}
+	i := 0
+	if g := weightedSumsGroup; accel && weightedSumsRows != nil {
+		for ; i+g <= len(n); i += g {
+			m := n[i]
+			for _, ni := range n[i+1 : i+g] {
+				m = min(m, ni)
+			}
+			done := 0
+			if m > 0 {
+				done = weightedSumsRows(out[i*os:], os, width, a[i*as:], as, v, stride, m)
+			}
+			// The rest of each row: its later positions in the columns
+			// done, then every position in the others (each output is its
+			// own chain, so splitting columns changes no bits).
+			for j := i; j < i+g; j++ {
+				o, aj := out[j*os:j*os+width], a[j*as:j*as+n[j]]
+				if done > 0 && n[j] > m {
+					WeightedSum(o[:done], aj[m:], v[m*stride:], stride)
+				}
+				if done < width && n[j] > 0 {
+					WeightedSum(o[done:], aj, v[done:], stride)
+				}
+			}
+		}
+	}
+	for ; i < len(n); i++ {
+		if n[i] > 0 {
+			WeightedSum(out[i*os:i*os+width], a[i*as:i*as+n[i]], v, stride)
+		}
+	}
+}
+
 func weightedSumGo(out, a, v []float32, stride int) {
 	for p, w := range a {
 		row := v[p*stride : p*stride+len(out)]
 		for i, x := range row {
 			out[i] += w * x
 		}
+	}
+}
+
+// Scale sets x[i] = x[i]·s, in vectors where the level has them (the
+// same products, so the same bits).
+func Scale(x []float32, s float32) {
+	n := 0
+	if accel && scaleFast != nil {
+		n = len(x) &^ 7
+		if n > 0 {
+			scaleFast(x[:n], s)
+		}
+	}
+	for i := n; i < len(x); i++ {
+		x[i] *= s
 	}
 }
 

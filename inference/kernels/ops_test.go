@@ -207,6 +207,76 @@ func TestWeightedSum(t *testing.T) {
 	}
 }
 
+// TestWeightedSums wants, on every level, each row of WeightedSums to have
+// the bits WeightedSum gives it alone, for rows of unequal lengths (a
+// causal prompt's), empty rows, and widths that leave columns to the
+// one-row path.
+func TestWeightedSums(t *testing.T) {
+	r := rand.New(rand.NewPCG(35, 36))
+	for _, width := range []int{8, 40, 64, 72, 100, 128, 136, 200} {
+		for _, k := range []int{1, 2, 3, 4, 5, 9} {
+			for _, causal := range []bool{false, true} {
+				stride, maxN := width+3, 37
+				as, os := maxN+2, width+5
+				n := make([]int, k)
+				for i := range n {
+					n[i] = r.IntN(maxN + 1)
+					if causal {
+						n[i] = maxN - k + 1 + i
+					}
+				}
+				if k > 2 && !causal {
+					n[1] = 0
+				}
+				a, v := randVec(r, k*as, 1), randVec(r, maxN*stride, 1)
+				init := randVec(r, k*os, 1)
+				for _, l := range levels() {
+					withLevel(l, func() {
+						got := append([]float32(nil), init...)
+						WeightedSums(got, os, width, a, as, n, v, stride)
+						want := append([]float32(nil), init...)
+						for i, ni := range n {
+							if ni > 0 {
+								WeightedSum(want[i*os:i*os+width], a[i*as:i*as+ni], v, stride)
+							}
+						}
+						for i := range got {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("%s width %d, rows %v: out[%d] = %g, one row at a time %g", l, width, n, i, got[i], want[i])
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+	out := []float32{7}
+	WeightedSums(out, 1, 1, []float32{1, 1}, 2, []int{2}, []float32{1}, 1) // v too short
+	if out[0] != 7 {
+		t.Errorf("short values: wrote %g", out[0])
+	}
+}
+
+// TestScale wants x[i]·s's bits on every level, for lengths around the
+// vector width.
+func TestScale(t *testing.T) {
+	r := rand.New(rand.NewPCG(37, 38))
+	for _, n := range []int{0, 1, 7, 8, 9, 64, 100} {
+		x, s := randVec(r, n, 3), float32(r.NormFloat64())
+		for _, l := range levels() {
+			withLevel(l, func() {
+				got := append([]float32(nil), x...)
+				Scale(got, s)
+				for i, v := range x {
+					if want := v * s; math.Float32bits(got[i]) != math.Float32bits(want) {
+						t.Fatalf("%s n %d: x[%d]·%g = %g, want %g", l, n, i, s, got[i], want)
+					}
+				}
+			})
+		}
+	}
+}
+
 // TestDotRows wants Dot's bits for every row, on every level.
 func TestDotRows(t *testing.T) {
 	r := rand.New(rand.NewPCG(33, 34))

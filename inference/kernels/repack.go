@@ -60,7 +60,7 @@ func Repack(m Matrix) Matrix {
 		return m
 	}
 	g := m.Rows / rows
-	data := make([]byte, len(m.Data))
+	data := hugeBytes(len(m.Data))
 	adviseHuge(data)
 	// A one-off pass at load: spread it over the cores.
 	workers := min(runtime.GOMAXPROCS(0), g)
@@ -75,6 +75,7 @@ func Repack(m Matrix) Matrix {
 	}
 	wg.Wait()
 	copy(data[g*rows*m.rowBytes:], m.Data[g*rows*m.rowBytes:])
+	collapseHuge(data)
 	m.Data, m.layout, m.groups = data, lay, g
 	return m
 }

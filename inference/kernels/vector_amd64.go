@@ -19,6 +19,22 @@ func wsum4AVX512(out *float32, a *float32, v *float32, vs int, np int)
 func wsum1AVX512(out *float32, a *float32, v *float32, vs int, np int)
 
 //go:noescape
+func wsumRows4x64AVX512(out *float32, os int, a *float32, as int, v *float32, vs int, np int)
+
+//go:noescape
+func wsumRows2x32AVX2(out *float32, os int, a *float32, as int, v *float32, vs int, np int)
+
+//go:noescape
+func prefetchT0(p *byte, n int)
+
+// prefetch asks for the bytes of b to be brought into the cache.
+func prefetch(b []byte) {
+	if len(b) > 0 && accel {
+		prefetchT0(&b[0], len(b))
+	}
+}
+
+//go:noescape
 func streamSumAVX2(p *byte, n int) uint64
 
 //go:noescape
@@ -65,6 +81,30 @@ func installVector(l Level) {
 		if n < len(out) {
 			weightedSumGo(out[n:], a, v[n:], stride)
 		}
+	}
+	// Several output rows over shared value rows: 4 rows × 64 columns
+	// (AVX-512) or 2 × 32 (AVX2) per pass, the multiply-adds of wsum4.
+	cols := 32
+	weightedSumsGroup = 2
+	if wide {
+		weightedSumsGroup, cols = 4, 64
+	}
+	weightedSumsRows = func(out []float32, os, width int, a []float32, as int, v []float32, stride, m int) int {
+		done := width / cols * cols
+		g := weightedSumsGroup
+		if done == 0 {
+			return 0
+		}
+		// Bounds for the assembly: the last row's last column and value.
+		_, _, _ = out[(g-1)*os+done-1], a[(g-1)*as+m-1], v[(m-1)*stride+done-1]
+		for c := 0; c < done; c += cols {
+			if wide {
+				wsumRows4x64AVX512(&out[c], 4*os, &a[0], 4*as, &v[c], 4*stride, m)
+			} else {
+				wsumRows2x32AVX2(&out[c], 4*os, &a[0], 4*as, &v[c], 4*stride, m)
+			}
+		}
+		return done
 	}
 	// Exp's arithmetic in float64 lanes, without fused multiply-adds: the
 	// bits of Exp, whatever the level.
@@ -116,6 +156,7 @@ func installVector(l Level) {
 		}
 		siluMulGo(gate[n:], up[n:])
 	}
+	scaleFast = func(x []float32, s float32) { scaleAVX2(&x[0], len(x), s) }
 	dotFast = func(x, y []float32) float32 {
 		n := len(x) &^ 7
 		var s float32

@@ -474,3 +474,155 @@ zsmloop:
 zsmdone:
 	VZEROUPPER
 	RET
+
+// Weighted sums of several output rows over the same value rows: each value
+// row is loaded once for all of them, and the rows' accumulators make
+// enough independent multiply-add chains to keep both FMA pipes busy. Each
+// output is still one multiply-add chain in row order, wsum4's operations:
+// the same bits. Strides are in bytes.
+
+// func wsumRows4x64AVX512(out *float32, os int, a *float32, as int, v *float32, vs int, np int)
+TEXT ·wsumRows4x64AVX512(SB), NOSPLIT, $0-56
+	MOVQ    out+0(FP), DI
+	MOVQ    os+8(FP), R9
+	MOVQ    a+16(FP), DX
+	MOVQ    as+24(FP), R10
+	MOVQ    v+32(FP), SI
+	MOVQ    vs+40(FP), R8
+	MOVQ    np+48(FP), CX
+	LEAQ    (R10)(R10*2), R11
+	LEAQ    (R9)(R9*2), R12
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	VMOVUPS (DI)(R9*1), Z4
+	VMOVUPS 64(DI)(R9*1), Z5
+	VMOVUPS 128(DI)(R9*1), Z6
+	VMOVUPS 192(DI)(R9*1), Z7
+	VMOVUPS (DI)(R9*2), Z8
+	VMOVUPS 64(DI)(R9*2), Z9
+	VMOVUPS 128(DI)(R9*2), Z10
+	VMOVUPS 192(DI)(R9*2), Z11
+	VMOVUPS (DI)(R12*1), Z12
+	VMOVUPS 64(DI)(R12*1), Z13
+	VMOVUPS 128(DI)(R12*1), Z14
+	VMOVUPS 192(DI)(R12*1), Z15
+	TESTQ   CX, CX
+	JZ      wr4done
+
+wr4loop:
+	VMOVUPS      (SI), Z16
+	VMOVUPS      64(SI), Z17
+	VMOVUPS      128(SI), Z18
+	VMOVUPS      192(SI), Z19
+	VBROADCASTSS (DX), Z20
+	VBROADCASTSS (DX)(R10*1), Z21
+	VBROADCASTSS (DX)(R10*2), Z22
+	VBROADCASTSS (DX)(R11*1), Z23
+	VFMADD231PS  Z16, Z20, Z0
+	VFMADD231PS  Z17, Z20, Z1
+	VFMADD231PS  Z18, Z20, Z2
+	VFMADD231PS  Z19, Z20, Z3
+	VFMADD231PS  Z16, Z21, Z4
+	VFMADD231PS  Z17, Z21, Z5
+	VFMADD231PS  Z18, Z21, Z6
+	VFMADD231PS  Z19, Z21, Z7
+	VFMADD231PS  Z16, Z22, Z8
+	VFMADD231PS  Z17, Z22, Z9
+	VFMADD231PS  Z18, Z22, Z10
+	VFMADD231PS  Z19, Z22, Z11
+	VFMADD231PS  Z16, Z23, Z12
+	VFMADD231PS  Z17, Z23, Z13
+	VFMADD231PS  Z18, Z23, Z14
+	VFMADD231PS  Z19, Z23, Z15
+	ADDQ         $4, DX
+	ADDQ         R8, SI
+	DECQ         CX
+	JNZ          wr4loop
+
+wr4done:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	VMOVUPS Z4, (DI)(R9*1)
+	VMOVUPS Z5, 64(DI)(R9*1)
+	VMOVUPS Z6, 128(DI)(R9*1)
+	VMOVUPS Z7, 192(DI)(R9*1)
+	VMOVUPS Z8, (DI)(R9*2)
+	VMOVUPS Z9, 64(DI)(R9*2)
+	VMOVUPS Z10, 128(DI)(R9*2)
+	VMOVUPS Z11, 192(DI)(R9*2)
+	VMOVUPS Z12, (DI)(R12*1)
+	VMOVUPS Z13, 64(DI)(R12*1)
+	VMOVUPS Z14, 128(DI)(R12*1)
+	VMOVUPS Z15, 192(DI)(R12*1)
+	VZEROUPPER
+	RET
+
+// func wsumRows2x32AVX2(out *float32, os int, a *float32, as int, v *float32, vs int, np int)
+TEXT ·wsumRows2x32AVX2(SB), NOSPLIT, $0-56
+	MOVQ    out+0(FP), DI
+	MOVQ    os+8(FP), R9
+	MOVQ    a+16(FP), DX
+	MOVQ    as+24(FP), R10
+	MOVQ    v+32(FP), SI
+	MOVQ    vs+40(FP), R8
+	MOVQ    np+48(FP), CX
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VMOVUPS (DI)(R9*1), Y4
+	VMOVUPS 32(DI)(R9*1), Y5
+	VMOVUPS 64(DI)(R9*1), Y6
+	VMOVUPS 96(DI)(R9*1), Y7
+	TESTQ   CX, CX
+	JZ      wr2done
+
+wr2loop:
+	VMOVUPS      (SI), Y8
+	VMOVUPS      32(SI), Y9
+	VMOVUPS      64(SI), Y10
+	VMOVUPS      96(SI), Y11
+	VBROADCASTSS (DX), Y12
+	VBROADCASTSS (DX)(R10*1), Y13
+	VFMADD231PS  Y8, Y12, Y0
+	VFMADD231PS  Y9, Y12, Y1
+	VFMADD231PS  Y10, Y12, Y2
+	VFMADD231PS  Y11, Y12, Y3
+	VFMADD231PS  Y8, Y13, Y4
+	VFMADD231PS  Y9, Y13, Y5
+	VFMADD231PS  Y10, Y13, Y6
+	VFMADD231PS  Y11, Y13, Y7
+	ADDQ         $4, DX
+	ADDQ         R8, SI
+	DECQ         CX
+	JNZ          wr2loop
+
+wr2done:
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VMOVUPS Y4, (DI)(R9*1)
+	VMOVUPS Y5, 32(DI)(R9*1)
+	VMOVUPS Y6, 64(DI)(R9*1)
+	VMOVUPS Y7, 96(DI)(R9*1)
+	VZEROUPPER
+	RET
+
+// func prefetchT0(p *byte, n int)
+// Asks for the n bytes at p (a cache line at a time) to be brought into
+// the cache; a prefetch never faults.
+TEXT ·prefetchT0(SB), NOSPLIT, $0-16
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), CX
+
+pfloop:
+	PREFETCHT0 (SI)
+	ADDQ       $64, SI
+	SUBQ       $64, CX
+	JGT        pfloop
+	RET

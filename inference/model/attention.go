@@ -21,8 +21,11 @@ const (
 // matAttn is one thread's scratch for the matrix path.
 type matAttn struct {
 	q, scores []float32 // block rows × headDim, × span
-	k         []float32 // span × headDim keys
-	kp, vp    []page    // a decode token's pages of one KV head's keys and values
+	k, v      []float32 // span × headDim keys, values (see gatherHead)
+	vals      []float32 // values of the head being attended, vs apart
+	vs        int
+	n         []int  // positions each query row attends to
+	kp, vp    []page // a decode token's pages of one KV head's keys and values
 	keys      kernels.Matrix
 	acts      kernels.Activations
 	outs      [1][]float32 // MatMulLocal's output, kept so the call allocates nothing
@@ -31,9 +34,10 @@ type matAttn struct {
 // attendRun computes attention for rows[lo:hi], which all belong to one
 // sequence, per block and KV head: scores = Q·Kᵀ as one matrix product,
 // then each row's softmax and weighted sum of values. Positions after a
-// row's own are masked. The (block, KV head) pairs are the pool's items,
-// each done by one thread from gathering the keys to the weighted sums,
-// the largest (last) blocks first.
+// row's own are masked. The pool's items are whole KV heads when they
+// share out evenly over the threads, else (block, KV head) pairs, the
+// largest (last) blocks first; one thread does an item from gathering the
+// keys and values to the weighted sums.
 //
 // Batch invariance: a row's output must have the same bits whether it is
 // computed here or alone in attendGroup. The kernels give a score the same
@@ -49,7 +53,14 @@ func (m *llama) attendRun(l int, rows []Entry, lo, hi int, kv KV) error {
 	m.bindParallel()
 	p := &s.par
 	p.l, p.rows, p.lo, p.hi, p.kv, p.err = l, rows, lo, hi, kv, nil
+	// When the KV heads share out evenly over the threads, an item is one
+	// KV head with all its blocks: its keys and values are gathered (and
+	// converted from half floats) once, not once per block.
+	p.perHead = c.KVHeads%m.pool.Threads() == 0
 	n := (hi - lo + per - 1) / per * c.KVHeads
+	if p.perHead {
+		n = c.KVHeads
+	}
 	err := m.pool.ParallelThreads(n, s.runFn)
 	if err == nil {
 		err = p.err
@@ -58,37 +69,52 @@ func (m *llama) attendRun(l int, rows []Entry, lo, hi int, kv KV) error {
 	return err
 }
 
-// attendRunItems is the pool's item for attendRun: item i, counted from
-// the last, is block i/KVHeads and KV head i%KVHeads.
+// attendRunItems is the pool's item for attendRun: KV head i with all its
+// blocks (perHead), or item i counted from the last, block i/KVHeads and
+// KV head i%KVHeads.
 func (m *llama) attendRunItems(thread, a, b int) {
 	c, s := &m.cfg, &m.s
 	p := &s.par
+	t := &s.mats[thread]
 	per := max(1, matAttnBlock/(c.Heads/c.KVHeads))
-	n := (p.hi - p.lo + per - 1) / per * c.KVHeads
-	for i := a; i < b; i++ {
-		it := n - 1 - i
-		lo := p.lo + it/c.KVHeads*per
-		hi := min(p.hi, lo+per)
-		span := 0
+	blocks := (p.hi - p.lo + per - 1) / per
+	span := func(lo, hi int) int {
+		n := 0
 		for _, r := range p.rows[lo:hi] {
-			span = max(span, r.Pos+1)
+			n = max(n, r.Pos+1)
 		}
-		if err := m.attendBlock(&s.mats[thread], p.l, p.rows, lo, hi, it%c.KVHeads, span, p.kv); err != nil {
+		return n
+	}
+	for i := a; i < b; i++ {
+		h, b0, b1 := i, 0, blocks
+		if !p.perHead {
+			it := blocks*c.KVHeads - 1 - i
+			h, b0 = it%c.KVHeads, it/c.KVHeads
+			b1 = b0 + 1
+		}
+		lo, hi := p.lo+b0*per, min(p.hi, p.lo+b1*per)
+		if err := m.gatherHead(t, p.l, p.rows[lo].Seq, h, span(lo, hi), p.kv); err != nil {
 			s.fail(err)
 			return
 		}
+		for blk := b0; blk < b1; blk++ {
+			lo, hi := p.lo+blk*per, min(p.hi, p.lo+(blk+1)*per)
+			if err := m.attendBlock(t, p.l, p.rows, lo, hi, h, span(lo, hi)); err != nil {
+				s.fail(err)
+				return
+			}
+		}
+		t.vals = nil // may be the cache's memory
 	}
 }
 
-// attendBlock is attendRun for rows[lo:hi] and KV head h over positions
-// [0, span), on the calling thread with scratch t.
-func (m *llama) attendBlock(t *matAttn, l int, rows []Entry, lo, hi, h, span int, kv KV) error {
-	c, s := &m.cfg, &m.s
-	hd, kvDim, qDim := c.HeadDim, c.KVDim(), c.Heads*c.HeadDim
-	group := c.Heads / c.KVHeads
-	nq := (hi - lo) * group
+// gatherHead puts the keys of KV head h of seq in layer at positions
+// [0, span) into t.k, row after row, and sets t.vals, t.vs to its values
+// there (in place or gathered into t.v, see headSpan).
+func (m *llama) gatherHead(t *matAttn, l, seq, h, span int, kv KV) error {
+	c := &m.cfg
+	hd, kvDim := c.HeadDim, c.KVDim()
 	t.k = grow(t.k, span*hd)
-	seq := rows[lo].Seq
 	for p := 0; p < span; {
 		pg := headPage(kv, false, l, seq, p, h, hd, kvDim, span-p)
 		if pg.n == 0 {
@@ -97,13 +123,26 @@ func (m *llama) attendBlock(t *matAttn, l int, rows []Entry, lo, hi, h, span int
 		pg.gather(t.k[p*hd:], pg.n, hd)
 		p += pg.n
 	}
+	v, vs, err := headSpan(kv, true, l, seq, h, hd, kvDim, span, &t.v)
+	t.vals, t.vs = v, vs
+	return err
+}
+
+// attendBlock is attendRun for rows[lo:hi] and KV head h over positions
+// [0, span), on the calling thread with scratch t, whose keys and values
+// gatherHead has set for at least span positions.
+func (m *llama) attendBlock(t *matAttn, l int, rows []Entry, lo, hi, h, span int) error {
+	c, s := &m.cfg, &m.s
+	hd, qDim := c.HeadDim, c.Heads*c.HeadDim
+	group := c.Heads / c.KVHeads
+	nq := (hi - lo) * group
 	// Query rows of this KV head's group, scaled by 1/sqrt(headDim) now so
 	// the scores come out scaled.
 	t.q = grow(t.q, nq*hd)
 	for j := range hi - lo {
 		scaleQuery(t.q[j*group*hd:(j+1)*group*hd], s.q[(lo+j)*qDim+h*group*hd:(lo+j)*qDim+(h+1)*group*hd], hd)
 	}
-	keys, err := kernels.NewMatrix(kernels.F32, span, hd, floatBytes(t.k))
+	keys, err := kernels.NewMatrix(kernels.F32, span, hd, floatBytes(t.k[:span*hd]))
 	if err != nil {
 		return err
 	}
@@ -118,27 +157,58 @@ func (m *llama) attendBlock(t *matAttn, l int, rows []Entry, lo, hi, h, span int
 	if err != nil {
 		return fmt.Errorf("scores: %w", err)
 	}
+	if cap(t.n) < nq {
+		t.n = make([]int, nq)
+	}
+	t.n = t.n[:nq]
 	for r := range nq {
-		j, g := r/group, r%group
-		pos := rows[lo+j].Pos
-		probs := t.scores[r*span : r*span+pos+1]
-		kernels.Softmax(probs)
-		out := s.att[(lo+j)*qDim+(h*group+g)*hd : (lo+j)*qDim+(h*group+g+1)*hd]
-		clear(out)
-		if err := weightValues(out, probs, 1, l, seq, h, hd, kvDim, kv); err != nil {
-			return err
-		}
+		n := rows[lo+r/group].Pos + 1
+		kernels.Softmax(t.scores[r*span : r*span+n])
+		t.n[r] = n
+	}
+	// The weighted sums of the block's rows share each value row they read
+	// (kernels.WeightedSums); each output gets weightValues' bits, which
+	// are WeightedSum's in position order over any paging.
+	v, vs := t.vals, t.vs
+	for j := range hi - lo {
+		clear(s.att[(lo+j)*qDim+h*group*hd : (lo+j)*qDim+(h+1)*group*hd])
+	}
+	if group == 1 {
+		kernels.WeightedSums(s.att[lo*qDim+h*hd:], qDim, hd, t.scores, span, t.n, v, vs)
+		return nil
+	}
+	for j := range hi - lo {
+		kernels.WeightedSums(s.att[(lo+j)*qDim+h*group*hd:], hd, hd, t.scores[j*group*span:], span, t.n[j*group:(j+1)*group], v, vs)
 	}
 	return nil
+}
+
+// headSpan returns the keys (or values) of KV head h of seq in layer at
+// positions [0, span), row p at rows[p*stride:p*stride+headDim]: in place
+// when one float32 page covers the span, else gathered (and converted from
+// half floats) into buf. Either way each is read once per block, not once
+// per query row.
+func headSpan(kv KV, value bool, l, seq, h, headDim, kvDim, span int, buf *[]float32) (rows []float32, stride int, err error) {
+	for p := 0; p < span; {
+		pg := headPage(kv, value, l, seq, p, h, headDim, kvDim, span-p)
+		if pg.n == 0 {
+			return nil, 0, fmt.Errorf("sequence %d has nothing stored at position %d", seq, p)
+		}
+		if p == 0 && pg.n == span && pg.f32 != nil {
+			return pg.f32, pg.stride, nil
+		}
+		*buf = grow(*buf, span*headDim)
+		pg.gather((*buf)[p*headDim:], pg.n, headDim)
+		p += pg.n
+	}
+	return *buf, headDim, nil
 }
 
 // scaleQuery writes the query heads in src, scaled by 1/sqrt(headDim), to
 // dst; both attention paths scale queries this way, before the scores.
 func scaleQuery(dst, src []float32, headDim int) {
-	scale := float32(1 / math.Sqrt(float64(headDim)))
-	for i, x := range src[:len(dst)] {
-		dst[i] = x * scale
-	}
+	copy(dst, src)
+	kernels.Scale(dst, float32(1/math.Sqrt(float64(headDim))))
 }
 
 // weightValues adds Σ probs[p]·v[p] over positions p of seq's values for

@@ -91,33 +91,19 @@ func BenchmarkDecode(b *testing.B) {
 }
 
 // BenchmarkPrefill measures a prompt of 128 or 512 tokens (llama-bench's
-// pp512) as one batch. cpu-ns/op, the CPU time of all threads, compares
+// pp512) as one batch, with an F32 model.Cache or (f16kv) the engine's
+// paged F16 cache. cpu-ns/op, the CPU time of all threads, compares
 // builds on a busy machine far better than ns/op.
 func BenchmarkPrefill(b *testing.B) {
 	for _, c := range benchCases() {
 		for _, n := range []int{128, 512} {
-			b.Run(fmt.Sprintf("%s/%s/pp%d", c.shape, c.typ, n), func(b *testing.B) {
-				m := benchModel(b, c.shape, c.typ)
-				kv := newCache(b, m, 1, n)
-				batch := make([]model.Entry, n)
-				for i := range batch {
-					batch[i] = model.Entry{Pos: i, Token: int32(i + 3), Logits: i == n-1}
+			for _, f16 := range []bool{false, true} {
+				name := fmt.Sprintf("%s/%s/pp%d", c.shape, c.typ, n)
+				if f16 {
+					name += "-f16kv"
 				}
-				// Once before timing: the cache's pages are then in place.
-				if _, err := m.Forward(b.Context(), batch, kv); err != nil {
-					b.Fatal(err)
-				}
-				cpu0 := processCPU()
-				for b.Loop() {
-					if _, err := m.Forward(b.Context(), batch, kv); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "tok/s")
-				if cpu := processCPU(); cpu > 0 {
-					b.ReportMetric(float64(cpu-cpu0)/float64(b.N), "cpu-ns/op")
-				}
-			})
+				b.Run(name, func(b *testing.B) { benchPrefill(b, c.shape, c.typ, n, f16) })
+			}
 		}
 	}
 }
@@ -179,5 +165,42 @@ func BenchmarkDecodeBatch(b *testing.B) {
 				})
 			}
 		}
+	}
+}
+
+// benchPrefill runs one BenchmarkPrefill case.
+func benchPrefill(b *testing.B, shape string, typ gguf.TensorType, n int, f16 bool) {
+	m := benchModel(b, shape, typ)
+	var kv model.KV = newCache(b, m, 1, n)
+	seq := 0
+	if f16 {
+		cfg := m.Config()
+		c, err := kvcache.New(kvcache.Config{Layers: cfg.Layers, KVHeads: cfg.KVHeads, HeadDim: cfg.HeadDim, Type: kvcache.F16, Budget: 256 << 20})
+		if err != nil {
+			b.Fatal(err)
+		}
+		seq = c.NewSeq()
+		if err := c.Append(seq, make([]int32, n)...); err != nil {
+			b.Fatal(err)
+		}
+		kv = c
+	}
+	batch := make([]model.Entry, n)
+	for i := range batch {
+		batch[i] = model.Entry{Seq: seq, Pos: i, Token: int32(i + 3), Logits: i == n-1}
+	}
+	// Once before timing: the cache's pages are then in place.
+	if _, err := m.Forward(b.Context(), batch, kv); err != nil {
+		b.Fatal(err)
+	}
+	cpu0 := processCPU()
+	for b.Loop() {
+		if _, err := m.Forward(b.Context(), batch, kv); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "tok/s")
+	if cpu := processCPU(); cpu > 0 {
+		b.ReportMetric(float64(cpu-cpu0)/float64(b.N), "cpu-ns/op")
 	}
 }

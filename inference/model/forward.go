@@ -28,6 +28,7 @@ type scratch struct {
 	// forward pass allocates nothing.
 	par struct {
 		l, lo, hi, h, span, seq, ffn int
+		perHead                      bool // attendRun's items are whole KV heads
 		rows                         []Entry
 		kv                           KV
 		mu                           sync.Mutex

@@ -2,7 +2,10 @@ package model
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/corral-ai/corral/inference/gguf"
@@ -180,7 +183,7 @@ func (b *binder) plain(name string, rows, cols int) kernels.Matrix {
 	}
 	kt, ok := KernelType(t.Type)
 	if !ok {
-		b.err = fmt.Errorf("%w: tensor %s has type %s, which the kernels do not support", ErrFormat, name, t.Type)
+		b.err = unsupportedType(b.f, name, t.Type)
 		return kernels.Matrix{}
 	}
 	m, err := kernels.NewMatrix(kt, rows, cols, t.Data())
@@ -203,7 +206,7 @@ func (b *binder) vector(name string, n int) []float32 {
 	}
 	kt, ok := KernelType(t.Type)
 	if !ok {
-		b.err = fmt.Errorf("%w: tensor %s has type %s", ErrFormat, name, t.Type)
+		b.err = unsupportedType(b.f, name, t.Type)
 		return nil
 	}
 	v := make([]float32, n)
@@ -222,6 +225,37 @@ func (b *binder) dominantType() string {
 		}
 	}
 	return best
+}
+
+// unsupportedType is the error for tensor name of type typ, which the
+// kernels do not run. It counts every such tensor in the file by type and
+// lists the types that do run, so that one message says what to
+// re-quantise (llama-quantize quietly turns K-quant targets into Q5_0, Q5_1
+// or IQ4_NL for rows that are not a multiple of 256 values).
+func unsupportedType(f *gguf.File, name string, typ gguf.TensorType) error {
+	count := map[gguf.TensorType]int{}
+	for _, t := range f.Tensors() {
+		if _, ok := KernelType(t.Type); !ok {
+			count[t.Type]++
+		}
+	}
+	var in []string
+	for _, t := range slices.Sorted(maps.Keys(count)) {
+		in = append(in, fmt.Sprintf("%d %s", count[t], t))
+	}
+	return fmt.Errorf("%w: tensor %s is %s; in this file: %s (the kernels run %s)",
+		ErrTensorType, name, typ, strings.Join(in, ", "), strings.Join(SupportedTypes(), ", "))
+}
+
+// SupportedTypes names the tensor types KernelType maps, in ggml's order.
+func SupportedTypes() []string {
+	var out []string
+	for t := range gguf.TensorType(64) {
+		if _, ok := KernelType(t); ok {
+			out = append(out, t.String())
+		}
+	}
+	return out
 }
 
 // KernelType maps a GGUF tensor type to the kernels' type; ok is false for

@@ -105,6 +105,9 @@ var (
 	// ErrFormat means metadata or tensors the architecture needs are missing
 	// or have the wrong shape or type.
 	ErrFormat = errors.New("bad model file")
+	// ErrTensorType means a tensor the architecture needs has a type the
+	// kernels do not run (such as Q5_0 or IQ4_NL).
+	ErrTensorType = errors.New("unsupported tensor type")
 	// ErrTooLarge means the model file is larger than the available memory.
 	ErrTooLarge = errors.New("model does not fit in memory")
 	// ErrBatch means a batch entry is out of range (token, position).

@@ -59,6 +59,39 @@ func llamaMeta() map[string]any {
 	}
 }
 
+// writeTyped writes a GGUF file whose tensors, 32×10 each, have the given
+// types (zero bytes).
+func writeTyped(t *testing.T, meta map[string]any, types map[string]gguf.TensorType) string {
+	t.Helper()
+	names := slices.Sorted(maps.Keys(types))
+	var buf bytes.Buffer
+	w := gguf.NewWriter(&buf)
+	for k, v := range meta {
+		if err := w.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range names {
+		if err := w.AddTensor(name, types[name], 32, 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range names {
+		typ := types[name]
+		if err := w.WriteTensor(name, make([]byte, 10*32/typ.BlockSize()*typ.TypeSize())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "typed.gguf")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func TestOpenErrors(t *testing.T) {
 	small := writeSynth(t, synth.Spec{Shape: testShape(true, 0), Type: gguf.TypeQ8_0, Seed: 1})
 	tests := []struct {
@@ -73,6 +106,8 @@ func TestOpenErrors(t *testing.T) {
 		{"missing hyperparameter", writeGGUF(t, map[string]any{gguf.KeyArchitecture: gguf.ArchLlama}, nil), model.Options{}, model.ErrFormat, "llama.embedding_length"},
 		{"missing tensor", writeGGUF(t, llamaMeta(), map[string][]uint64{gguf.TensorTokenEmbd: {32, 10}}), model.Options{}, model.ErrFormat, "blk.0.attn_norm.weight is missing"},
 		{"wrong shape", writeGGUF(t, llamaMeta(), map[string][]uint64{gguf.TensorTokenEmbd: {32, 10}, "blk.0.attn_norm.weight": {31}}), model.Options{}, model.ErrFormat, "has shape [31]"},
+		{"unsupported tensor type", writeTyped(t, llamaMeta(), map[string]gguf.TensorType{gguf.TensorTokenEmbd: gguf.TypeQ5_0, "blk.0.attn_q.weight": gguf.TypeQ5_0, "blk.0.ffn_up.weight": gguf.TypeIQ4_NL}), model.Options{}, model.ErrTensorType,
+			"token_embd.weight is Q5_0; in this file: 2 Q5_0, 1 IQ4_NL (the kernels run F32, F16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, BF16)"},
 		{"not a file", filepath.Join(t.TempDir(), "absent.gguf"), model.Options{}, os.ErrNotExist, ""},
 	}
 	for _, tt := range tests {

@@ -226,10 +226,36 @@ func (n *normalizer) assemble() string {
 			i = j
 			continue
 		}
+		if i+1 < len(toks) && contraction(n.buf, toks[i], toks[i+1]) {
+			// "don't", "I'm", "you're" become "dont", "im", "youre", as
+			// people who skip the apostrophe write them.
+			n.joined = append(append(n.joined[:0], n.buf[toks[i].start:toks[i].end]...), n.buf[toks[i+1].start:toks[i+1].end]...)
+			n.appendWord(n.joined)
+			i += 2
+			continue
+		}
 		n.appendWord(n.buf[toks[i].start:toks[i].end])
 		i++
 	}
 	return string(n.out)
+}
+
+// contraction reports whether word a, an apostrophe and word b are one
+// English contraction: b is a contraction's ending and a is a word (or
+// "i"), so French elisions ("c'est", "j'ai", "l'eau") stay apart. "'s"
+// stays apart too: mostly a possessive ("my competitor's prices"), whose
+// word must still match as written.
+func contraction(buf []byte, a, b token) bool {
+	if a.sep != 1 || (a.sepChar != '\'' && a.sepChar != '’' && a.sepChar != 'ʼ') {
+		return false
+	}
+	switch string(buf[b.start:b.end]) {
+	case "t", "m", "d", "re", "ve", "ll":
+	default:
+		return false
+	}
+	w := buf[a.start:a.end]
+	return len(w) > 1 || (len(w) == 1 && w[0] == 'i')
 }
 
 func (n *normalizer) appendWord(w []byte) {

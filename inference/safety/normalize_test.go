@@ -14,6 +14,13 @@ func TestNormalize(t *testing.T) {
 			{"ⓒⓘⓡⓒⓛⓔⓓ", "circled"},
 			{"ﬁne ﬂow", "fine flow"},
 		},
+		"contractions": {
+			{"I don't know", "i dont know"},
+			{"I’m here, you're there", "im here youre there"},
+			{"we've, they'll, I'd, can't", "weve theyll id cant"},
+			{"my competitor's prices", "my competitor s prices"},  // a possessive keeps its word
+			{"c'est la vie, j'ai faim", "c est la vie j ai faim"}, // French elisions stay apart
+		},
 		"confusables": {
 			{"hеllo wоrld", "hello world"}, // Cyrillic е and о
 			{"рizzа", "pizza"},             // Cyrillic р and а

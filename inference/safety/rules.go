@@ -18,11 +18,13 @@ const (
 	kindSexual
 	kindSafe
 	kindDefense
+	kindEveryday
 )
 
 var ruleKinds = map[string]ruleKind{
 	"term": kindTerm, "target": kindTarget, "intent": kindIntent, "group": kindGroup,
 	"you": kindYou, "sexual": kindSexual, "safe": kindSafe, "defense": kindDefense,
+	"everyday": kindEveryday,
 }
 
 // anchor says which anchor kind raises a category's targets and how near
@@ -227,6 +229,7 @@ type ruleResult struct {
 	request  bool               // a request phrase ("how to", "give me") is present
 	harmless bool               // a harmless look-alike was masked
 	people   bool               // a group of people or the other party is named
+	everyday bool               // an everyday subject (cooking, cleaning, travel) is named
 	ctx      contexts
 }
 
@@ -256,6 +259,9 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 		}
 		if m.p.kind == kindGroup || m.p.kind == kindYou {
 			res.people = true
+		}
+		if m.p.kind == kindEveryday {
+			res.everyday = true
 		}
 		if (m.p.kind != kindTerm && m.p.kind != kindTarget) || res.isMasked(m) {
 			continue

@@ -85,6 +85,27 @@ type Verdict struct {
 // its own.
 const DefaultRefusal = "Sorry, I can't help with that."
 
+// SupportMessage answers a user who says they want to die or hurt
+// themselves, instead of a refusal: a person in crisis must not be turned
+// away. It names help lines that answer in many countries and must itself
+// pass the check as a reply (TestSupportMessagePasses).
+const SupportMessage = "I'm really sorry you're feeling this way, and I'm glad you told me. " +
+	"You don't have to go through this alone. Please reach out to someone you trust, or to a crisis line right now: " +
+	"in the US call or text 988, in the UK and Ireland call Samaritans on 116 123, " +
+	"and anywhere else you can find a free, confidential line at findahelpline.com. " +
+	"If you are in immediate danger, call your local emergency number."
+
+// Crisis reports whether a refused user message is about the writer
+// harming themselves, so the caller answers with SupportMessage.
+func (v Verdict) Crisis() bool {
+	for _, s := range v.Categories {
+		if s.Category == SelfHarm {
+			return true
+		}
+	}
+	return false
+}
+
 // Classifier names the rules and weights that decide, for audits.
 const Classifier = "corral-safety-1"
 
@@ -210,7 +231,8 @@ func (s *Stage) analyze(sc *scratch, norm string) analysis {
 }
 
 // modelWeight tempers the classifier's probability when no rule found a
-// harmful word, or the text asks how to prevent, detect or survive a harm:
+// harmful word, or the text asks how to prevent, detect or survive a harm,
+// or names an everyday subject (a recipe, a stain, a trip) and nothing harmful:
 // the classifier learned style as well as meaning from its corpus, and on
 // its own it must be surer before it refuses.
 func modelWeight(p float64, r *ruleResult) float64 {
@@ -220,6 +242,8 @@ func modelWeight(p float64, r *ruleResult) float64 {
 		floor = modelDefendedFloor
 	case r.hits > 0:
 		return p
+	case r.everyday:
+		floor = modelDefendedFloor
 	case (r.request || r.people) && !r.harmless:
 		floor = modelRequestFloor
 	}
@@ -230,7 +254,7 @@ func modelWeight(p float64, r *ruleResult) float64 {
 // hit it must reach 0.725 to refuse at the baseline threshold, 0.65 when
 // the text is at least shaped like a request or names a group of people or
 // the other party, and 0.8 when it asks how to prevent, detect or survive
-// a harm.
+// a harm or is about an everyday subject.
 const (
 	modelAloneFloor    = 0.45
 	modelRequestFloor  = 0.3

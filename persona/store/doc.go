@@ -41,7 +41,8 @@
 //	persona:<id>                  string  JSON persona: owner, handle, visibility, draft,
 //	                                      revision, newest version; deleted_at while kept
 //	persona:<id>:v:<n>            string  JSON published version n (immutable)
-//	persona:<id>:usage            hash    v<n>.replies, v<n>.conversations counters
+//	persona:<id>:usage            hash    v<n>.replies, v<n>.conversations, v<n>.prompt_tokens,
+//	                                      v<n>.cached_prompt_tokens counters
 //	persona:<id>:refs             zset    "<n>:<conversation hash>" scored by expiry (unix ms)
 //	handle:<lower-case handle>    string  persona id
 //	directory                     zset    lower-case handles of public published personas, score 0

@@ -408,7 +408,7 @@ func TestDeleteKeepsReferencedVersions(t *testing.T) {
 	p := mustCreate(t, e.s, alice.ID, "Luna", persona.Public)
 	p, v1 := mustPublish(t, e.s, p)
 	conv := corralv1.Conversation{Platform: corralv1.Platform_PLATFORM_WHATSAPP, ChannelID: "1555", UserID: "4915123"}
-	if err := e.s.Use(ctx, conv, p.ID, 1); err != nil {
+	if err := e.s.Use(ctx, conv, p.ID, 1, store.PromptUse{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.s.Delete(ctx, bob.ID, p.ID); !errors.Is(err, store.ErrForbidden) {
@@ -433,7 +433,7 @@ func TestDeleteKeepsReferencedVersions(t *testing.T) {
 	if ps, _ := e.s.List(ctx, alice.ID); len(ps) != 0 {
 		t.Errorf("List() after delete: %v", ps)
 	}
-	if err := e.s.Use(ctx, conv, p.ID, 1); !errors.Is(err, store.ErrNotFound) {
+	if err := e.s.Use(ctx, conv, p.ID, 1, store.PromptUse{}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Use() after delete: %v", err)
 	}
 	if err := e.s.Delete(ctx, alice.ID, p.ID); !errors.Is(err, store.ErrNotFound) {
@@ -478,7 +478,7 @@ func TestDeletedVersionsExpireWithTheirReferences(t *testing.T) {
 	p := mustCreate(t, e.s, alice.ID, "Luna", persona.Public)
 	p, _ = mustPublish(t, e.s, p)
 	conv := corralv1.Conversation{Platform: corralv1.Platform_PLATFORM_MESSENGER, ChannelID: "page", UserID: "psid"}
-	if err := e.s.Use(ctx, conv, p.ID, 1); err != nil {
+	if err := e.s.Use(ctx, conv, p.ID, 1, store.PromptUse{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.s.Delete(ctx, alice.ID, p.ID); err != nil {
@@ -513,26 +513,39 @@ func TestUsage(t *testing.T) {
 	a := corralv1.Conversation{Platform: corralv1.Platform_PLATFORM_WHATSAPP, ChannelID: "1", UserID: "a"}
 	b := corralv1.Conversation{Platform: corralv1.Platform_PLATFORM_WHATSAPP, ChannelID: "1", UserID: "b"}
 	for _, u := range []struct {
-		conv corralv1.Conversation
-		n    uint32
-	}{{a, 1}, {a, 1}, {a, 1}, {b, 1}, {a, 2}} {
-		if err := e.s.Use(ctx, u.conv, p.ID, u.n); err != nil {
+		conv   corralv1.Conversation
+		n      uint32
+		prompt store.PromptUse
+	}{
+		{a, 1, store.PromptUse{Tokens: 100}},
+		{a, 1, store.PromptUse{Tokens: 120, Cached: 96}},
+		{a, 1, store.PromptUse{}},                        // a reply without usage counts no tokens
+		{b, 1, store.PromptUse{Tokens: 80, Cached: 200}}, // more cached than the prompt: capped
+		{a, 2, store.PromptUse{Tokens: 50, Cached: 32}},
+	} {
+		if err := e.s.Use(ctx, u.conv, p.ID, u.n, u.prompt); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := e.s.Use(ctx, a, p.ID, 3); !errors.Is(err, store.ErrNotFound) {
+	if err := e.s.Use(ctx, a, p.ID, 3, store.PromptUse{}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Use() of an unpublished version: %v", err)
 	}
-	if err := e.s.Use(ctx, a, persona.DefaultID, 1); err != nil {
+	if err := e.s.Use(ctx, a, persona.DefaultID, 1, store.PromptUse{Tokens: 10}); err != nil {
 		t.Errorf("Use() of the default persona: %v", err)
 	}
 	u, err := e.s.Usage(ctx, alice.ID, p.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []store.VersionUsage{{Version: 2, Replies: 1, Conversations: 1}, {Version: 1, Replies: 4, Conversations: 2}}
+	want := []store.VersionUsage{
+		{Version: 2, Replies: 1, Conversations: 1, PromptTokens: 50, CachedPromptTokens: 32},
+		{Version: 1, Replies: 4, Conversations: 2, PromptTokens: 300, CachedPromptTokens: 176},
+	}
 	if !reflect.DeepEqual(u.Versions, want) {
 		t.Errorf("Usage() = %+v, want %+v", u.Versions, want)
+	}
+	if r := u.Versions[0].HitRatio(); r != 32.0/50 {
+		t.Errorf("HitRatio() = %v, want %v", r, 32.0/50)
 	}
 	if dump := e.dump(t); strings.Contains(dump, "whatsapp.1.a") {
 		t.Errorf("usage keys hold the user's id:\n%s", dump)

@@ -33,6 +33,26 @@ type VersionUsage struct {
 	// Conversations is how many conversations it answered; a conversation
 	// that pauses for longer than the reference TTL counts again.
 	Conversations int64
+	// PromptTokens is the prompt tokens of its replies, CachedPromptTokens
+	// how many of them the engine's prefix cache served.
+	PromptTokens, CachedPromptTokens int64
+}
+
+// HitRatio is the share of the version's prompt tokens the prefix cache
+// served, in [0, 1]; 0 before any.
+func (v VersionUsage) HitRatio() float64 {
+	if v.PromptTokens <= 0 {
+		return 0
+	}
+	return float64(v.CachedPromptTokens) / float64(v.PromptTokens)
+}
+
+// PromptUse is the prompt side of one reply, as the engine's final event
+// reports it: the prompt's tokens and how many of them its prefix cache
+// served. The zero value counts nothing (a reply whose generation did
+// not report its usage).
+type PromptUse struct {
+	Tokens, Cached int64
 }
 
 // conversationHash names a conversation in persona keys without holding
@@ -43,12 +63,13 @@ func conversationHash(c corralv1.Conversation) string {
 }
 
 // Use records that a conversation was answered with version n of persona
-// id: it counts the reply and, the first time within the reference TTL, the
-// conversation, and it keeps the version readable for that long should the
-// persona be deleted. Chats call it once per reply. It fails with
-// ErrNotFound for a deleted persona or an unknown version. The built-in
-// default persona is not counted.
-func (s *Store) Use(ctx context.Context, conv corralv1.Conversation, id string, n uint32) (err error) {
+// id: it counts the reply, its prompt tokens and the cached ones (for the
+// persona's prefix-cache hit rate) and, the first time within the
+// reference TTL, the conversation, and it keeps the version readable for
+// that long should the persona be deleted. Chats call it once per reply.
+// It fails with ErrNotFound for a deleted persona or an unknown version.
+// The built-in default persona is not counted.
+func (s *Store) Use(ctx context.Context, conv corralv1.Conversation, id string, n uint32, prompt PromptUse) (err error) {
 	ctx, sp := span(ctx, "Use", attribute.String("persona.id", id), attribute.Int("persona.version", int(n)))
 	defer func() { end(sp, err) }()
 	if id == persona.DefaultID {
@@ -73,6 +94,10 @@ func (s *Store) Use(ctx context.Context, conv corralv1.Conversation, id string, 
 			pipe.ZRemRangeByScore(ctx, s.k.refs(id), "-inf", fmt.Sprint(now.UnixMilli()))
 			pipe.ZAdd(ctx, s.k.refs(id), redis.Z{Score: float64(now.Add(s.cfg.ReferenceTTL).UnixMilli()), Member: member})
 			pipe.HIncrBy(ctx, s.k.usage(id), usageField(n, "replies"), 1)
+			if prompt.Tokens > 0 {
+				pipe.HIncrBy(ctx, s.k.usage(id), usageField(n, "prompt_tokens"), prompt.Tokens)
+				pipe.HIncrBy(ctx, s.k.usage(id), usageField(n, "cached_prompt_tokens"), min(max(prompt.Cached, 0), prompt.Tokens))
+			}
 			if !known {
 				pipe.HIncrBy(ctx, s.k.usage(id), usageField(n, "conversations"), 1)
 			}
@@ -117,6 +142,10 @@ func (s *Store) Usage(ctx context.Context, actor, id string) (u Usage, err error
 			vu.Replies = count
 		case "conversations":
 			vu.Conversations = count
+		case "prompt_tokens":
+			vu.PromptTokens = count
+		case "cached_prompt_tokens":
+			vu.CachedPromptTokens = count
 		}
 	}
 	for _, vu := range byVersion {

@@ -120,7 +120,8 @@ func New(cfg Config, deps role.Deps) (*Role, error) {
 		cfg: cfg, js: deps.JetStream, log: log, metrics: m, handle: r.handle,
 		// A dead process's hold ends soon after JetStream gives its
 		// messages to another process.
-		hold: &laneHold{state: r.state, token: hex.EncodeToString(token), ttl: 2 * cfg.AckWait, log: log},
+		hold:  &laneHold{state: r.state, token: hex.EncodeToString(token), ttl: 2 * cfg.AckWait, log: log},
+		order: &convOrder{state: r.state, log: log},
 		consumer: natsbus.ConsumerConfig{
 			Stream:        deps.Streams.StreamName(corralv1.StreamChatIn),
 			Durable:       Durable,

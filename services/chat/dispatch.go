@@ -1,10 +1,12 @@
 package chat
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -37,6 +39,9 @@ type job struct {
 	// place a context is kept in a struct.
 	ctx  context.Context //nolint:containedctx // queued request record
 	span trace.Span
+	// seq is the message's CHAT_IN stream sequence: its place in the
+	// conversation.
+	seq uint64
 	// rated is set once the message counted against the rate limit; only
 	// the lane's goroutine touches it.
 	rated bool
@@ -51,6 +56,10 @@ type lane struct {
 	committed  bool                    // the active handling passed its commit point
 	superseded int                     // how often the waiting batch was cancelled
 	attempts   int                     // failed tries of the waiting batch
+	// blockedSince is when the waiting batch began to wait for an earlier
+	// message of the conversation that another process has; zero when it
+	// does not wait.
+	blockedSince time.Time
 }
 
 // handleFunc answers one conversation's batch of messages, oldest first.
@@ -75,6 +84,9 @@ type dispatcher struct {
 	// conversation at the same time; nil (tests of the dispatcher alone)
 	// holds nothing.
 	hold *laneHold
+	// order, when set, keeps each conversation answered in stream order
+	// across processes (convOrder); nil orders within the process only.
+	order *convOrder
 
 	mu       sync.Mutex
 	lanes    map[string]*lane
@@ -94,6 +106,14 @@ func (d *dispatcher) run(ctx context.Context) error {
 			return nil
 		}
 		return err
+	}
+	if d.order != nil {
+		if err := d.order.open(ctx, d.js, d.consumer.Stream); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
 	}
 	iter, err := cons.Messages(jetstream.PullMaxMessages(min(2*d.cfg.Workers, 256)), jetstream.PullExpiry(10*time.Second))
 	if err != nil {
@@ -161,7 +181,7 @@ func (d *dispatcher) accept(ctx context.Context, msg jetstream.Msg) {
 		attrs = append(attrs, attribute.String("messaging.message.id", id))
 	}
 	jctx, span := tracer.Start(jctx, "process chat.in", trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attrs...))
-	j := &job{msg: msg, ctx: jctx, span: span}
+	j := &job{msg: msg, ctx: jctx, span: span, seq: md.Sequence.Stream}
 
 	m := &corralv1.ChatMessage{}
 	switch {
@@ -206,11 +226,22 @@ func (d *dispatcher) accept(ctx context.Context, msg jetstream.Msg) {
 // runLane answers a conversation's messages until none wait.
 func (d *dispatcher) runLane(key string, l *lane) {
 	defer d.metrics.activeConvs.Add(context.Background(), -1)
-	select {
-	case d.slots <- struct{}{}:
-		defer func() { <-d.slots }()
-	case <-d.stop:
+	// A worker slot; given up while the lane waits for an earlier message
+	// another process has, so waiting lanes never starve that process.
+	slot := false
+	acquire := func() {
+		select {
+		case d.slots <- struct{}{}:
+			slot = true
+		case <-d.stop:
+		}
 	}
+	acquire()
+	defer func() {
+		if slot {
+			<-d.slots
+		}
+	}()
 	for {
 		d.mu.Lock()
 		if d.stopping && len(l.waiting) > 0 && l.attempts == 0 && l.superseded == 0 {
@@ -232,11 +263,55 @@ func (d *dispatcher) runLane(key string, l *lane) {
 			return
 		}
 		batch := l.waiting
+		// Stream order; redeliveries may have arrived after newer ones.
+		slices.SortStableFunc(batch, func(a, b *job) int { return cmp.Compare(a.seq, b.seq) })
 		l.waiting, l.active, l.committed = nil, batch, false
 		// Set before anything waits, so a newer message arriving from now
 		// on supersedes this batch.
 		ctx, cancel := context.WithCancelCause(context.Background())
 		l.cancel = cancel
+		blockedSince := l.blockedSince
+		d.mu.Unlock()
+		if n := d.order.ready(ctx, batch[0].msg.Subject(), seqsOf(batch)); n < len(batch) {
+			if n == 0 && (blockedSince.IsZero() || time.Since(blockedSince) < d.orderPatience()) {
+				// An earlier message of the conversation is in another
+				// process: wait for it, holding no worker.
+				cancel(nil)
+				d.mu.Lock()
+				l.waiting = append(batch, l.waiting...)
+				l.active, l.cancel = nil, nil
+				if l.blockedSince.IsZero() {
+					l.blockedSince = time.Now()
+				}
+				waited := time.Since(l.blockedSince)
+				d.mu.Unlock()
+				if slot {
+					<-d.slots
+					slot = false
+				}
+				if d.wait(orderPoll(waited)) {
+					acquire()
+				} else {
+					d.mu.Lock()
+					l.attempts, l.superseded = 0, 0 // give back at once on shutdown
+					d.mu.Unlock()
+				}
+				continue
+			}
+			if n == 0 {
+				d.log.Warn("chat: an earlier message of the conversation is still not answered; answering the later ones anyway",
+					"conversation", hashKey(key), "waited", time.Since(blockedSince))
+				n = len(batch)
+			}
+			// Answer the part before the gap now, the rest after it.
+			d.mu.Lock()
+			l.waiting = append(batch[n:len(batch):len(batch)], l.waiting...)
+			batch = batch[:n:n]
+			l.active = batch
+			d.mu.Unlock()
+		}
+		d.mu.Lock()
+		l.blockedSince = time.Time{}
 		d.mu.Unlock()
 		if wait := d.hold.take(key); wait > 0 {
 			// Another replica answers this conversation: these come back
@@ -296,6 +371,10 @@ func (d *dispatcher) runLane(key string, l *lane) {
 
 // finish answers the server for a handled batch: ack, or the DLQ.
 func (d *dispatcher) finish(batch []*job, err error) {
+	if err == nil && len(batch) > 0 {
+		last := batch[len(batch)-1]
+		defer d.order.finished(last.msg.Subject(), last.seq)
+	}
 	for _, j := range batch {
 		if err == nil {
 			if aerr := j.msg.Ack(); aerr != nil {
@@ -446,6 +525,32 @@ func (d *dispatcher) deadLetter(j *job, reason string, cause error) {
 	if err := j.msg.Term(); err != nil {
 		d.log.Warn("chat: term", "err", err)
 	}
+	// Finished too: the conversation's next messages need not wait for it.
+	d.order.finished(j.msg.Subject(), md.Sequence.Stream)
+}
+
+// seqsOf returns the stream sequences of batch.
+func seqsOf(batch []*job) []uint64 {
+	seqs := make([]uint64, len(batch))
+	for i, j := range batch {
+		seqs[i] = j.seq
+	}
+	return seqs
+}
+
+// orderPatience is how long a batch waits for an earlier message of its
+// conversation before it is answered anyway: long enough for a process
+// that died with that message to lose it (AckWait) and another to answer
+// it, so only a lost watermark (Redis) makes it run out.
+func (d *dispatcher) orderPatience() time.Duration {
+	return 2*d.consumer.AckWait + d.cfg.GenerateTimeout
+}
+
+// orderPoll is how long a batch waiting for an earlier message waits
+// before it looks again, after waiting waited: soon at first (the other
+// process is usually about to answer), then less often.
+func orderPoll(waited time.Duration) time.Duration {
+	return min(max(waited/4, 20*time.Millisecond), time.Second)
 }
 
 // wait waits d, or less when the dispatcher is asked to stop; it reports

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,10 @@ type dispatchEnv struct {
 	stop    func() // stops the dispatcher and waits for it
 }
 
+// newDispatchEnv sets up the streams and, with handle set, starts one
+// dispatcher. Tests of several processes start theirs themselves: a
+// stopped dispatcher's last pull request stays with the server until it
+// expires and may take messages that then wait out the ack wait.
 func newDispatchEnv(t *testing.T, handle handleFunc, mutate func(*Config)) *dispatchEnv {
 	t.Helper()
 	nc := natstest.Connect(t)
@@ -55,24 +60,33 @@ func newDispatchEnv(t *testing.T, handle handleFunc, mutate func(*Config)) *disp
 		mutate(&cfg)
 	}
 	e := &dispatchEnv{t: t, js: js, streams: streams, cfg: cfg}
-	e.stop = e.start(handle)
+	if handle != nil {
+		e.stop = e.start(handle)
+	}
 	return e
 }
 
 // start runs a dispatcher (one process) with handle; the returned func
 // stops it and waits, and runs at the end of the test too.
 func (e *dispatchEnv) start(handle handleFunc) func() {
+	return e.startReplica(handle, nil, "")
+}
+
+// startReplica is start for one of several processes sharing st: with
+// st set, the dispatcher holds conversations and keeps their order in
+// Redis as token, as a chat process does.
+func (e *dispatchEnv) startReplica(handle handleFunc, st *state, token string) func() {
 	t := e.t
 	m, err := newMetrics(noop.NewMeterProvider())
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := &dispatcher{cfg: e.cfg, js: e.js, log: slog.New(slog.DiscardHandler), metrics: m, handle: handle,
-		consumer: natsbus.ConsumerConfig{
-			Stream: e.streams.StreamName(corralv1.StreamChatIn), Durable: Durable,
-			FilterSubject: e.streams.Subject(corralv1.SubjectChatIn), AckWait: e.cfg.AckWait, MaxDeliver: maxDeliver,
-			Workers: e.cfg.Workers, MaxAckPending: 1024, DeadLetter: e.streams.DLQSubject,
-		}}
+		consumer: e.consumerConfig()}
+	if st != nil {
+		d.hold = &laneHold{state: st, token: token, ttl: 2 * e.cfg.AckWait, log: d.log}
+		d.order = &convOrder{state: st, log: d.log}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.run(ctx) }()
@@ -87,6 +101,16 @@ func (e *dispatchEnv) start(handle handleFunc) func() {
 	}
 	t.Cleanup(stop)
 	return stop
+}
+
+// consumerConfig is the durable consumer every dispatcher of the test
+// shares.
+func (e *dispatchEnv) consumerConfig() natsbus.ConsumerConfig {
+	return natsbus.ConsumerConfig{
+		Stream: e.streams.StreamName(corralv1.StreamChatIn), Durable: Durable,
+		FilterSubject: e.streams.Subject(corralv1.SubjectChatIn), AckWait: e.cfg.AckWait, MaxDeliver: maxDeliver,
+		Workers: e.cfg.Workers, MaxAckPending: 1024, DeadLetter: e.streams.DLQSubject,
+	}
 }
 
 // publish puts message id of conversation user on CHAT_IN.
@@ -353,5 +377,119 @@ func TestDispatchShutdown(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if second.count() != 1 || len(second.get("b")) != 1 {
 		t.Errorf("the next process answered %v, want b1 only", second.batches)
+	}
+}
+
+// TestDispatchReplicasKeepOrder runs two chat processes on one durable
+// consumer with few workers each, so a conversation's messages often sit
+// in different processes at once, one of them still waiting for a worker
+// (holding nothing in Redis): every conversation must still be answered
+// in the order its messages were published.
+func TestDispatchReplicasKeepOrder(t *testing.T) {
+	const users, perUser = 24, 4
+	var rec recorder
+	handle := func(ctx context.Context, batch []*job, commit func() bool) error {
+		time.Sleep(time.Duration(1+rand.IntN(6)) * time.Millisecond)
+		if !commit() {
+			return errSuperseded
+		}
+		rec.add(batch)
+		return nil
+	}
+	e := newDispatchEnv(t, nil, func(c *Config) { c.Workers = 2 })
+	st, _ := newState(t)
+	st.now = time.Now
+	e.startReplica(handle, st, "replica-a")
+	e.startReplica(handle, st, "replica-b")
+	var wg sync.WaitGroup
+	for u := range users {
+		wg.Go(func() {
+			for i := 1; i <= perUser; i++ {
+				e.publish(fmt.Sprint("u", u), fmt.Sprintf("u%d.m%d", u, i))
+			}
+		})
+	}
+	wg.Wait()
+	waitUntil(t, "every message handled", func() bool { return rec.count() >= users*perUser })
+	time.Sleep(100 * time.Millisecond)
+	for u := range users {
+		var flat []string
+		for _, b := range rec.get(fmt.Sprint("u", u)) {
+			flat = append(flat, b...)
+		}
+		var want []string
+		for i := 1; i <= perUser; i++ {
+			want = append(want, fmt.Sprintf("u%d.m%d", u, i))
+		}
+		if !slices.Equal(flat, want) {
+			t.Errorf("user %d: handled %v, want %v", u, flat, want)
+		}
+	}
+}
+
+// TestDispatchWaitsForEarlierMessage: a message whose conversation's
+// earlier message is taken by another process (here the test, through the
+// same durable consumer) waits for it without holding the only worker,
+// goes back at once when its process stops, and is answered once the
+// earlier one is finished.
+func TestDispatchWaitsForEarlierMessage(t *testing.T) {
+	var rec recorder
+	handle := func(ctx context.Context, batch []*job, commit func() bool) error {
+		if !commit() {
+			return errSuperseded
+		}
+		rec.add(batch)
+		return nil
+	}
+	e := newDispatchEnv(t, nil, func(c *Config) { c.Workers, c.AckWait = 1, 30*time.Second })
+	st, _ := newState(t)
+	st.now = time.Now
+
+	// The other process: it takes u.m1 and does not answer yet.
+	cons, err := natsbus.EnsureConsumer(t.Context(), e.js, e.consumerConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.publish("u", "u.m1")
+	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m1 jetstream.Msg
+	for m := range batch.Messages() {
+		m1 = m
+	}
+	if m1 == nil {
+		t.Fatal("the other process got no message")
+	}
+	e.publish("u", "u.m2")
+	e.publish("w", "w.m1")
+
+	stop := e.startReplica(handle, st, "replica-a")
+	waitUntil(t, "the other conversation answered by the one worker", func() bool { return len(rec.get("w")) == 1 })
+	time.Sleep(300 * time.Millisecond)
+	if got := rec.get("u"); len(got) != 0 {
+		t.Fatalf("answered %v while u.m1 is still with the other process", got)
+	}
+	began := time.Now()
+	stop()
+	if d := time.Since(began); d > 5*time.Second {
+		t.Errorf("stopping took %v with a batch waiting for an earlier message", d)
+	}
+
+	// The other process answers u.m1; u.m2 comes back to the next process.
+	md, err := m1.Metadata()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m1.Ack(); err != nil {
+		t.Fatal(err)
+	}
+	o := &convOrder{state: st, log: slog.New(slog.DiscardHandler)}
+	o.finished(m1.Subject(), md.Sequence.Stream)
+	e.startReplica(handle, st, "replica-b")
+	waitUntil(t, "u.m2 answered", func() bool { return len(rec.get("u")) == 1 })
+	if got := rec.get("u"); !slices.Equal(got[0], []string{"u.m2"}) {
+		t.Errorf("batches %v, want u.m2 alone", got)
 	}
 }

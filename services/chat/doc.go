@@ -21,9 +21,20 @@
 // Across replicas, a process holds a conversation in Redis while it
 // answers it; a replica that receives a message of a conversation another
 // one holds hands it back to JetStream until the hold ends, so two
-// replicas never answer one conversation at the same time. Two messages
-// of one conversation fetched by two replicas within the same few
-// milliseconds can still be answered out of order.
+// replicas never answer one conversation at the same time. Order across
+// replicas rests on the CHAT_IN stream sequence, which follows the order
+// the user wrote in (the gateway publishes a conversation's messages in
+// that order): Redis keeps, per conversation, the sequence up to which
+// every message is finished (answered or dead-lettered), and before a
+// batch is answered the stream is asked for the conversation's messages
+// after it. A batch behind an unfinished earlier message that another
+// process has (perhaps still waiting there for a worker) waits, giving up
+// its worker, until that message is finished; a batch with such a message
+// between its own answers the part before it first. Only when the mark is
+// lost (Redis) does a batch stop waiting, after twice
+// CORRAL_CHAT_ACK_WAIT plus CORRAL_CHAT_GENERATE_TIMEOUT. A message
+// dead-lettered on arrival (undecodable, delivered too often) counts as
+// finished at once, even when an earlier one is still being answered.
 //
 // # Answering a batch
 //
@@ -53,13 +64,19 @@
 //     whole; a refused reply becomes the persona's refusal.
 //  6. The first reply of a conversation starts by saying the user talks
 //     to an AI.
-//  7. Past the commit point nothing cancels the answer: the turn is stored
-//     (personal data masked) in the persona store's history, the
-//     OutboundMessage is published (reply id and Nats-Msg-Id = the dedupe
-//     id of the newest message answered, so answering again after a crash
-//     publishes the same reply, which JetStream and the sender drop), the
-//     message ids are recorded as answered, and only then are the messages
-//     acked.
+//  7. Past the commit point nothing cancels the answer: the reply and the
+//     turn are written to the outbox under every message id of the batch,
+//     the turn is stored (personal data masked) in the persona store's
+//     history, the OutboundMessage is published (reply id and Nats-Msg-Id =
+//     the dedupe id of the newest message answered), the message ids are
+//     recorded as answered and their outbox entries dropped, and only then
+//     are the messages acked. A handler given messages that have an outbox
+//     entry (the process before it crashed or failed after step 7 began,
+//     and a newer message may have joined the batch since) first finishes
+//     that delivery: the turn is stored unless the history already ends
+//     with it, the same reply is published again (JetStream and the sender
+//     drop a copy of one that went out), the ids are recorded; then only
+//     the other messages are answered.
 //
 // Failures of Redis, the inference service (overloaded, restarting, gone)
 // or JetStream are tried again in the lane, keeping the order, after an
@@ -67,22 +84,22 @@
 // CORRAL_CHAT_MAX_ATTEMPTS; then, or at once for a request the service
 // calls invalid, the batch's messages go to the DLQ.
 //
-// The one window for a second reply is a crash between publishing a reply
-// and recording its ids when the redelivered batch is not the same batch
-// (a newer message joined it): its reply id then differs.
-//
 // # Redis keys
 //
 // Under the key prefix (default "corral:"), besides the persona store's
 // history and choice keys:
 //
 //	chat:seen:<dedupe id>                 answered platform message; expires CORRAL_CHAT_DEDUPE_TTL
+//	chat:outbox:<dedupe id>               a reply decided for the message and not yet recorded as delivered
+//	                                      (JSON: the ids it answers, the OutboundMessage, the turn); 24 hours
 //	chat:pause:<conversation key>         the bot is paused; expires CORRAL_CHAT_PAUSE after the last human message
 //	chat:rate:<conversation key>:<minute> messages in that minute; expires after 2 minutes
 //	chat:notice:<conversation key>:<minute> the rate notice of that minute was sent
 //	chat:disclosed:<conversation key>     the AI notice was given; expires after 7 days
 //	chat:lane:<conversation key>          the process answering the conversation; expires 2×CORRAL_CHAT_ACK_WAIT
 //	                                      after the last renewal
+//	chat:order:<CHAT_IN subject>          sorted set, one member scored by the stream sequence up to which the
+//	                                      conversation is finished; expires an hour after CHAT_IN's max age
 //
 // # Traces and metrics
 //

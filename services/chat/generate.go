@@ -13,20 +13,28 @@ import (
 
 	"github.com/corral-ai/corral/inference/safety"
 	"github.com/corral-ai/corral/persona"
+	"github.com/corral-ai/corral/persona/store"
 	corralv1 "github.com/corral-ai/corral/proto/corral/v1"
 	"github.com/corral-ai/corral/services/internal/inferclient"
 	"github.com/corral-ai/corral/services/internal/natsbus"
 )
 
-// Prompt sizing. The chat role has no tokenizer of the model, so it counts
-// conservatively (a token per three bytes, more than SentencePiece and BPE
-// vocabularies take for most text) and, should the service still find the
-// prompt too long, assembles it again with a smaller budget.
+// Prompt sizing. The inference service's count endpoint counts every
+// message of the conversation with the model's tokenizer, and the whole
+// conversation rendered with its chat template, which gives the
+// template's tokens per message; the history is bounded by those counts.
+// When the service cannot count (a replica older than the endpoint, a
+// timeout) the chat role estimates conservatively (a token per three
+// bytes, more than SentencePiece and BPE vocabularies take for most
+// text). Should the service still find the prompt too long, it is
+// assembled again with a smaller budget.
 const (
 	bytesPerToken    = 3
-	perMessageTokens = 8 // role headers and end-of-turn markers of a template
+	perMessageTokens = 8 // estimated role headers and end-of-turn markers of a template
 	promptRetries    = 2
 	modelInfoTTL     = 5 * time.Minute
+	countTimeout     = 2 * time.Second
+	countSlack       = 8 // messages per token of slack in an exact count
 )
 
 func approxTokens(s string) int { return (len(s) + bytesPerToken - 1) / bytesPerToken }
@@ -37,6 +45,10 @@ type generated struct {
 	stored  string // what history keeps (personal data masked)
 	verdict *corralv1.SafetyVerdict
 	refused bool
+	// prompt is the prompt's tokens and the prefix cache's share of them,
+	// for the persona's hit rate; zero when the stream ended before its
+	// final event.
+	prompt store.PromptUse
 }
 
 // generate asks the inference service for the reply of persona v to
@@ -50,8 +62,12 @@ func (r *Role) generate(ctx context.Context, conv corralv1.Conversation, v perso
 	if n := r.contextLength(ctx); n > maxTok {
 		budget = n - maxTok
 	}
+	count, perMessage, fixed := r.counter(ctx, v, turns)
+	if budget > fixed {
+		budget -= fixed
+	}
 	for try := 0; ; try++ {
-		prompt, err := persona.Assemble(v.Spec, turns, persona.PromptOptions{Count: approxTokens, Budget: budget, PerMessage: perMessageTokens})
+		prompt, err := persona.Assemble(v.Spec, turns, persona.PromptOptions{Count: count, Budget: budget, PerMessage: perMessage})
 		if err != nil {
 			return generated{}, natsbus.Permanent(fmt.Errorf("assemble prompt: %w", err))
 		}
@@ -63,6 +79,76 @@ func (r *Role) generate(ctx context.Context, conv corralv1.Conversation, v perso
 		}
 		return out, err
 	}
+}
+
+// counter returns how to count tokens for prompts of persona v over turns:
+// the inference service's counts of every text an unbounded prompt holds,
+// the template's tokens per message and those it adds once (BOS),
+// measured on that prompt; the estimate when the service cannot count.
+func (r *Role) counter(ctx context.Context, v persona.Version, turns []persona.Message) (count func(string) int, perMessage, fixed int) {
+	texts, full, err := promptTexts(v.Spec, turns)
+	if err != nil {
+		return approxTokens, perMessageTokens, 0 // Assemble reports it
+	}
+	cctx, cancel := context.WithTimeout(ctx, countTimeout)
+	defer cancel()
+	res, err := r.infer.Count(cctx, &corralv1.CountRequest{Model: v.Spec.Generation.Model, Texts: texts, Chat: full.Proto()})
+	if err != nil {
+		r.log.DebugContext(ctx, "chat: the inference service did not count the prompt; estimating", "err", err)
+		return approxTokens, perMessageTokens, 0
+	}
+	count, perMessage, fixed, ok := exactCounter(texts, full, res)
+	if !ok {
+		return approxTokens, perMessageTokens, 0
+	}
+	return count, perMessage, fixed
+}
+
+// promptTexts returns the texts an unbounded prompt of s over turns
+// counts (each once) and that prompt.
+func promptTexts(s persona.Spec, turns []persona.Message) ([]string, persona.Prompt, error) {
+	var texts []string
+	seen := map[string]bool{}
+	full, err := persona.Assemble(s, turns, persona.PromptOptions{PerMessage: perMessageTokens, Count: func(t string) int {
+		if !seen[t] {
+			seen[t] = true
+			texts = append(texts, t)
+		}
+		return approxTokens(t)
+	}})
+	return texts, full, err
+}
+
+// exactCounter turns the service's answer for texts and the unbounded
+// prompt full into a count function (the estimate for a text it was not
+// asked), the template's tokens per message and the tokens it adds once:
+// what the rendered prompt takes beyond its messages' texts, spread over
+// them, the remainder (BOS, a system header) counted once plus a token of
+// slack per countSlack messages, for texts that tokenize a little
+// differently inside the template than alone.
+func exactCounter(texts []string, full persona.Prompt, res *corralv1.CountResponse) (count func(string) int, perMessage, fixed int, ok bool) {
+	if len(res.GetTextTokens()) != len(texts) {
+		return nil, 0, 0, false
+	}
+	counts := make(map[string]int, len(texts))
+	for i, t := range texts {
+		counts[t] = int(res.GetTextTokens()[i])
+	}
+	count = func(t string) int {
+		if n, ok := counts[t]; ok {
+			return n
+		}
+		return approxTokens(t)
+	}
+	sum := 0
+	for _, m := range full.Messages {
+		sum += count(m.Content)
+	}
+	n := len(full.Messages)
+	if extra := int(res.GetChatTokens()) - sum; n > 0 && extra > 0 {
+		perMessage, fixed = extra/n, extra%n
+	}
+	return count, perMessage, fixed + (n+countSlack-1)/countSlack, true
 }
 
 // stream runs one generation, screening the reply at sentence ends.
@@ -90,7 +176,10 @@ func (r *Role) stream(ctx context.Context, conv corralv1.Conversation, v persona
 	}
 	defer s.Close()
 	screen := r.safety.ReplyScreen(pol.p)
-	var b strings.Builder
+	var (
+		b    strings.Builder
+		used store.PromptUse
+	)
 	for first := true; ; {
 		ev, err := s.Recv()
 		if errors.Is(err, io.EOF) {
@@ -103,29 +192,32 @@ func (r *Role) stream(ctx context.Context, conv corralv1.Conversation, v persona
 			first = false
 			r.metrics.seconds(ctx, r.metrics.firstToken, platform, r.now().Sub(began))
 		}
+		if u := ev.GetUsage(); u != nil {
+			used = store.PromptUse{Tokens: int64(u.GetPromptTokens()), Cached: int64(u.GetCachedPromptTokens())}
+		}
 		b.WriteString(ev.GetText())
 		if ev.GetFinishReason() == corralv1.FinishReason_FINISH_REASON_SAFETY {
-			return refusal(pol), nil
+			return refusal(pol, used), nil
 		}
 		if strings.ContainsAny(ev.GetText(), ".!?\n") {
 			if blocked, _ := screen.Screen(b.String()); blocked {
-				return refusal(pol), nil // Close cancels the generation
+				return refusal(pol, used), nil // Close cancels the generation
 			}
 		}
 	}
 	r.metrics.seconds(ctx, r.metrics.generation, platform, r.now().Sub(began))
 	text := strings.TrimSpace(b.String())
 	if blocked, _ := screen.Screen(text); blocked {
-		return refusal(pol), nil
+		return refusal(pol, used), nil
 	}
 	if text == "" {
-		return generated{text: noReplyText, stored: noReplyText}, nil
+		return generated{text: noReplyText, stored: noReplyText, prompt: used}, nil
 	}
 	vd := r.safety.Check(text, safety.Assistant, pol.p)
-	out := generated{text: text, stored: vd.Redacted, verdict: vd.Proto(safety.Assistant)}
+	out := generated{text: text, stored: vd.Redacted, verdict: vd.Proto(safety.Assistant), prompt: used}
 	switch {
 	case vd.Action == safety.ActionRefuse:
-		out = refusal(pol)
+		out = refusal(pol, used)
 		out.verdict = vd.Proto(safety.Assistant)
 	case vd.Action == safety.ActionRedact && pol.p.RedactForUser:
 		out.text = vd.Redacted
@@ -133,8 +225,8 @@ func (r *Role) stream(ctx context.Context, conv corralv1.Conversation, v persona
 	return out, nil
 }
 
-func refusal(pol policy) generated {
-	return generated{text: pol.refusal, stored: pol.refusal, refused: true}
+func refusal(pol policy, used store.PromptUse) generated {
+	return generated{text: pol.refusal, stored: pol.refusal, refused: true, prompt: used}
 }
 
 // inferError says what to do after a failed generation: start again with

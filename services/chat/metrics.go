@@ -19,6 +19,7 @@ const (
 	msgLimited   = "rate_limit" // over the user's rate limit
 	msgTextOnly  = "not_text"   // media without a caption and the like
 	msgRefused   = "refused"    // the safety stage refused the input
+	msgSupport   = "support"    // self-harm: answered with where to find help
 	msgIgnored   = "ignored"    // reactions and other kinds with no answer
 	msgDead      = "dead"       // sent to the DLQ
 )
@@ -29,6 +30,7 @@ type chatMetrics struct {
 	messages    metric.Int64Counter
 	replies     metric.Int64Counter
 	dedupes     metric.Int64Counter
+	resumed     metric.Int64Counter
 	superseded  metric.Int64Counter
 	errors      metric.Int64Counter
 	guardErrors metric.Int64Counter
@@ -54,9 +56,10 @@ func newMetrics(mp metric.MeterProvider) (*chatMetrics, error) {
 			*dst, err = m.Float64Histogram(name, metric.WithUnit("s"), metric.WithDescription(desc), metric.WithExplicitBucketBoundaries(latencyBuckets...))
 		}
 	}
-	counter(&c.messages, "corral_chat_messages", "Inbound messages handled, by platform and outcome (answered, command, duplicate, paused, business, rate_limit, not_text, refused, ignored, dead).")
-	counter(&c.replies, "corral_chat_replies", "Replies published to CHAT_OUT, by platform and kind (generated, command, notice, refusal, note).")
+	counter(&c.messages, "corral_chat_messages", "Inbound messages handled, by platform and outcome (answered, command, duplicate, paused, business, rate_limit, not_text, refused, support, ignored, dead).")
+	counter(&c.replies, "corral_chat_replies", "Replies published to CHAT_OUT, by platform and kind (generated, command, notice, refusal, support, note).")
 	counter(&c.dedupes, "corral_chat_dedupes", "Inbound messages dropped because they were answered before (a retried webhook, a redelivery), by platform.")
+	counter(&c.resumed, "corral_chat_resumed", "Replies whose delivery was interrupted (a crash, a failed write) and finished when their messages came again, by platform.")
 	counter(&c.superseded, "corral_chat_superseded", "Generations cancelled because a newer message of the same conversation arrived, by platform.")
 	counter(&c.errors, "corral_chat_errors", "Failed tries of a batch of messages, by platform and stage (state, persona, inference, publish, history).")
 	counter(&c.guardErrors, "corral_chat_guard_errors", "User messages on which the guard model (CORRAL_GUARD_MODEL) failed or answered something unreadable; the fast safety verdict stood.")

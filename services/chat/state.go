@@ -205,3 +205,38 @@ func (s *state) releaseLane(ctx context.Context, key, token string) error {
 	}
 	return nil
 }
+
+// orderMember is the one member of a conversation's order key, scored by
+// the watermark: ZADD GT moves it up atomically and never down.
+const orderMember = "done"
+
+// orderDone returns the watermark of the conversation on CHAT_IN subject:
+// every message of it up to that stream sequence is finished; 0 when none
+// is recorded.
+func (s *state) orderDone(ctx context.Context, subject string) (uint64, error) {
+	v, err := s.rdb.ZScore(ctx, s.key("order", subject), orderMember).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("read conversation order: %w", err)
+	}
+	return uint64(v), nil
+}
+
+// markOrderDone moves the watermark of subject up to seq (never down) and
+// keeps it for ttl (0: no expiry).
+func (s *state) markOrderDone(ctx context.Context, subject string, seq uint64, ttl time.Duration) error {
+	k := s.key("order", subject)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAddGT(ctx, k, redis.Z{Score: float64(seq), Member: orderMember})
+		if ttl > 0 {
+			p.PExpire(ctx, k, ttl)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record conversation order: %w", err)
+	}
+	return nil
+}

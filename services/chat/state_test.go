@@ -134,3 +134,23 @@ func TestStateLane(t *testing.T) {
 		t.Fatalf("p2 take after release = %v, %v", wait, err)
 	}
 }
+
+func TestStateOrder(t *testing.T) {
+	s, _ := newState(t)
+	ctx := t.Context()
+	for _, step := range []struct {
+		mark, want uint64
+	}{{0, 0}, {7, 7}, {12, 12}, {9, 12}, {13, 13}} {
+		if step.mark > 0 {
+			if err := s.markOrderDone(ctx, "chat.in.x", step.mark, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, err := s.orderDone(ctx, "chat.in.x"); err != nil || got != step.want {
+			t.Fatalf("after marking %d: watermark %d, %v; want %d", step.mark, got, err, step.want)
+		}
+	}
+	if got, _ := s.orderDone(ctx, "chat.in.other"); got != 0 {
+		t.Fatalf("another conversation's watermark is %d", got)
+	}
+}

@@ -103,7 +103,15 @@ func (r *Role) answer(ctx context.Context, batch []*job, commit func() bool) err
 	if len(fresh) == 0 {
 		return nil
 	}
-	done := func() error { return at("state", r.state.markSeen(ctx, ids, r.cfg.DedupeTTL)) }
+	// A reply decided for some of them whose delivery was interrupted goes
+	// out now, the same reply; the rest are answered anew.
+	if fresh, err = r.resume(ctx, conv, fresh); err != nil {
+		return err
+	}
+	if len(fresh) == 0 {
+		return at("state", r.state.markSeen(ctx, ids, r.cfg.DedupeTTL))
+	}
+	done := func() error { return at("state", r.state.finish(ctx, ids, r.cfg.DedupeTTL)) }
 
 	// 2. The business side: a person answering pauses the bot.
 	users, human, paused, err := r.business(ctx, conv, fresh)
@@ -157,6 +165,7 @@ func (r *Role) answer(ctx context.Context, batch []*job, commit func() bool) err
 	r.metrics.message(ctx, platform, msgCommand, t.commands)
 	r.metrics.message(ctx, platform, msgTextOnly, t.notText)
 	r.metrics.message(ctx, platform, msgRefused, t.refused)
+	r.metrics.message(ctx, platform, msgSupport, t.crisis)
 	r.metrics.message(ctx, platform, msgAnswered, len(t.texts))
 
 	// 5. Generate the reply to the texts.
@@ -183,6 +192,8 @@ func (r *Role) answer(ctx context.Context, batch []*job, commit func() bool) err
 		if gen.refused {
 			kind = "refusal"
 		}
+	} else if t.crisis > 0 {
+		kind = "support"
 	} else if t.refused > 0 {
 		kind = "refusal"
 	} else if t.commands == 0 {
@@ -208,28 +219,28 @@ func (r *Role) answer(ctx context.Context, batch []*job, commit func() bool) err
 	if !commit() {
 		return errSuperseded
 	}
+	var stored []persona.Message
 	if len(t.texts) > 0 || len(human) > 0 {
-		stored := slices.Clone(human)
+		stored = slices.Clone(human)
 		for _, s := range t.stored {
 			stored = append(stored, persona.Message{Role: persona.User, Content: s})
 		}
 		if len(t.texts) > 0 {
 			stored = append(stored, persona.Message{Role: persona.Assistant, Content: gen.stored})
 		}
-		if err := r.store.AppendHistory(ctx, conv, stored...); err != nil {
-			return at("history", err)
-		}
 	}
-	if err := r.publishReply(ctx, last, t.parts, t.version, gen.verdict, kind); err != nil {
+	out := reply(last, t.parts, t.version, gen.verdict)
+	if err := r.deliver(ctx, conv, ids, out, stored); err != nil {
 		return err
 	}
+	r.replied(ctx, last, kind)
 	if !disclosed {
 		if err := r.state.markDisclosed(ctx, conv); err != nil {
 			r.log.WarnContext(ctx, "chat: recording the AI notice", "err", err)
 		}
 	}
 	if len(t.texts) > 0 && t.version.PersonaID != persona.DefaultID {
-		if err := r.store.Use(ctx, conv, t.version.PersonaID, t.version.Number); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := r.store.Use(ctx, conv, t.version.PersonaID, t.version.Number, gen.prompt); err != nil && !errors.Is(err, store.ErrNotFound) {
 			r.log.WarnContext(ctx, "chat: counting persona use", "err", err)
 		}
 	}
@@ -268,6 +279,7 @@ type turnPlan struct {
 	commands int
 	notText  int
 	refused  int
+	crisis   int // refused as self-harm: answered with safety.SupportMessage
 }
 
 // plan walks the user messages in order: commands run at once (a persona
@@ -314,11 +326,22 @@ func (r *Role) plan(ctx context.Context, conv corralv1.Conversation, users []*co
 			r.log.WarnContext(ctx, "chat: guard model", "err", err)
 		}
 		if v.Action == safety.ActionRefuse {
-			t.refused++
+			if v.Crisis() {
+				t.crisis++
+			} else {
+				t.refused++
+			}
 			continue
 		}
 		t.texts = append(t.texts, text)
 		t.stored = append(t.stored, v.Redacted)
+	}
+	if t.crisis > 0 {
+		// Someone who says they want to die gets where to find help, and
+		// nothing generated next to it.
+		t.texts, t.stored = nil, nil
+		t.parts = append(t.parts, safety.SupportMessage)
+		return nil
 	}
 	if len(t.texts) == 0 {
 		switch {
@@ -402,20 +425,30 @@ func (r *Role) keepPaused(ctx context.Context, conv corralv1.Conversation, human
 
 // publishReply publishes the reply to m (the newest message it answers).
 func (r *Role) publishReply(ctx context.Context, m *corralv1.ChatMessage, texts []string, v persona.Version, verdict *corralv1.SafetyVerdict, kind string) error {
+	if err := r.publish(ctx, reply(m, texts, v, verdict)); err != nil {
+		return err
+	}
+	r.replied(ctx, m, kind)
+	return nil
+}
+
+// reply is the OutboundMessage answering m with texts.
+func reply(m *corralv1.ChatMessage, texts []string, v persona.Version, verdict *corralv1.SafetyVerdict) *corralv1.OutboundMessage {
 	out := outbound(m)
 	for _, t := range texts {
 		out.Parts = append(out.Parts, &corralv1.ReplyPart{Text: t})
 	}
 	out.PersonaId, out.PersonaVersion, out.Safety = v.PersonaID, v.Number, verdict
-	if err := r.publish(ctx, out); err != nil {
-		return err
-	}
+	return out
+}
+
+// replied counts a reply to m that was published.
+func (r *Role) replied(ctx context.Context, m *corralv1.ChatMessage, kind string) {
 	platform := corralv1.PlatformToken(m.GetPlatform())
 	r.metrics.reply(ctx, platform, kind)
 	if rt := m.GetReceivedTime(); rt.IsValid() {
 		r.metrics.seconds(ctx, r.metrics.latency, platform, r.now().Sub(rt.AsTime()))
 	}
-	return nil
 }
 
 // publishAction publishes a typing indicator or read receipt for m.

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/corral-ai/corral/inference/gguf"
 	"github.com/corral-ai/corral/inference/shareddata"
 )
 
@@ -75,6 +77,44 @@ func TestConvertAndInfoStories260K(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("%s: %q, want %q", k, got[k], v)
 		}
+	}
+	if v, ok := got["not run"]; ok {
+		t.Errorf("not run: %q for an F32 file", v)
+	}
+}
+
+// TestModelInfoNotRun: info names the tensor types the kernels do not run.
+func TestModelInfoNotRun(t *testing.T) {
+	var buf bytes.Buffer
+	w := gguf.NewWriter(&buf)
+	if err := w.Set(gguf.KeyArchitecture, gguf.ArchLlama); err != nil {
+		t.Fatal(err)
+	}
+	types := []gguf.TensorType{gguf.TypeQ5_0, gguf.TypeQ8_0, gguf.TypeIQ4_NL}
+	for i, typ := range types {
+		if err := w.AddTensor(fmt.Sprint("t", i), typ, 32); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, typ := range types {
+		if err := w.WriteTensor(fmt.Sprint("t", i), make([]byte, typ.TypeSize())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "mixed.gguf")
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, _, err := runCLI(t, "model", "info", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Q5_0 IQ4_NL (the kernels run F32, F16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, BF16)"
+	if got := infoFields(t, stdout)["not run"]; got != want {
+		t.Errorf("not run: %q, want %q", got, want)
 	}
 }
 

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/corral-ai/corral/inference/bytesize"
 	"github.com/corral-ai/corral/inference/gguf"
+	"github.com/corral-ai/corral/inference/model"
 )
 
 // modelCommands are the subcommands of `corral model`.
@@ -46,8 +48,12 @@ func printInfo(w io.Writer, path string, in gguf.Info) {
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 	p := in.Params
 	types := make([]string, len(in.Types))
+	var notRun []string
 	for i, tc := range in.Types {
 		types[i] = fmt.Sprintf("%s×%d", tc.Type, tc.Count)
+		if _, ok := model.KernelType(tc.Type); !ok {
+			notRun = append(notRun, tc.Type.String())
+		}
 	}
 	rows := [][2]string{
 		{"file", path},
@@ -68,6 +74,11 @@ func printInfo(w io.Writer, path string, in gguf.Info) {
 		{"rope base", floatOrAbsent(p.RopeFreqBase)},
 		{"rms epsilon", floatOrAbsent(p.RMSEpsilon)},
 		{"tokenizer", fmt.Sprintf("%s (%s), %d tokens", in.Tokenizer, gguf.TokenizerKind(in.Tokenizer), in.VocabSize)},
+	}
+	if len(notRun) > 0 {
+		// Said before loading fails on them (llama-quantize writes such types
+		// unasked for rows that fit no K-quant block).
+		rows = slices.Insert(rows, 8, [2]string{"not run", strings.Join(notRun, " ") + " (the kernels run " + strings.Join(model.SupportedTypes(), ", ") + ")"})
 	}
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])

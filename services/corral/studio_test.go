@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -81,12 +82,14 @@ func startStudio(t *testing.T, model string, mutate ...func(*studio.Config)) *st
 	streams := natsbus.StreamsConfig{Namespace: natstest.Name(t)}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// The engine's debug lines say how each request finished.
+	ilog := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	icfg := inference.DefaultConfig()
 	icfg.Path = model
 	// Personas may ask for replies of up to persona.MaxReplyTokensMax.
 	icfg.MaxTokens = persona.MaxReplyTokensMax
-	eng, err := inference.New(icfg, role.Deps{Logger: log.With("role", "inference"), DataDir: t.TempDir(), NATS: nc, Streams: streams})
+	eng, err := inference.New(icfg, role.Deps{Logger: ilog.With("role", "inference"), DataDir: t.TempDir(), NATS: nc, Streams: streams})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,12 +164,41 @@ func (e *studioEnv) running(t *testing.T) int {
 	return int(s.GetRunning() + s.GetWaiting())
 }
 
-func (e *studioEnv) waitRunning(t *testing.T, want int, why string) {
+// waitIdle polls the engine's stats until it runs no sequence, has none
+// waiting and no sequence holds a KV block (the prefix cache may keep
+// blocks nobody holds). A cancelled sequence ends within an engine step;
+// the bound is for a machine busy with other work.
+func (e *studioEnv) waitIdle(t *testing.T, why string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for n := e.running(t); n != want; n = e.running(t) {
+	for {
+		s, err := e.infer.Stats(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs, blocks := s.GetRunning()+s.GetWaiting(), s.GetKvBlocksUsed()
+		if seqs == 0 && blocks == 0 {
+			return
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: the engine runs %d sequences, want %d", why, n, want)
+			t.Fatalf("%s: the engine runs %d sequences holding %d KV blocks, want none", why, seqs, blocks)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// finishedAs waits until the engine's log says how the preview with the
+// given request id ended and returns its finish reason.
+func (e *studioEnv) finishedAs(t *testing.T, id string) string {
+	t.Helper()
+	re := regexp.MustCompile(`msg="request finished".* request=studio-ws\d+-` + regexp.QuoteMeta(id) + ` finish=(\w+)`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(e.logs.String()); m != nil {
+			return m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the engine's log does not say how preview %s finished", id)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -211,9 +243,21 @@ func TestStudioPreviewPublishRollback(t *testing.T) {
 	c := e.signIn(t)
 	p := studioCreate(t, c, "luna", 1, 48) // the demo model ends at once when greedy
 
-	f := c.Call("preview.chat", hello(p.ID))
-	var res previewResult
-	f.Decode(t, &res)
+	// Sampled at temperature 1 the demo model still ends at once now and
+	// then (a few previews in a hundred): such a preview is retried.
+	var (
+		f        studiotest.Frame
+		res      previewResult
+		previews int
+	)
+	for previews < 5 {
+		f = c.Call("preview.chat", hello(p.ID))
+		f.Decode(t, &res)
+		previews++
+		if res.FinishReason != "stop" || res.Usage.CompletionTokens > 0 {
+			break
+		}
+	}
 	var text strings.Builder
 	for _, ev := range f.Events {
 		if ev.Event != "delta" {
@@ -279,7 +323,7 @@ func TestStudioPreviewPublishRollback(t *testing.T) {
 		Usage []any `json:"usage"`
 	}
 	c.Must("persona.stats", map[string]any{"persona_id": p.ID}, &stats)
-	if stats.Engine == nil || stats.Preview.Previews != 1 || stats.Preview.PromptTokens != res.Usage.PromptTokens {
+	if stats.Engine == nil || stats.Preview.Previews != previews || stats.Preview.PromptTokens != previews*res.Usage.PromptTokens {
 		t.Fatalf("stats = %+v", stats)
 	}
 }
@@ -296,12 +340,6 @@ func waitLog(t *testing.T, logs *syncBuffer, want string) {
 }
 
 func TestStudioCancelledPreviewFreesItsSequence(t *testing.T) {
-	if raceDetector {
-		// Known bug, not fixed yet: under -race on a loaded machine the
-		// cancel was acknowledged but the preview ran on to the end of its
-		// context (twice in CI on 2026-12-01). Issue 12 stays open for it.
-		t.Skip("preview cancellation is unreliable under -race on a loaded machine (known bug, issue 12)")
-	}
 	e := startStudio(t, slowModelFile(t), func(c *studio.Config) { c.MaxPreviews = 1 })
 	c := e.signIn(t)
 	// The longest reply a persona may ask for, so that it is still being
@@ -339,7 +377,10 @@ func TestStudioCancelledPreviewFreesItsSequence(t *testing.T) {
 			t.Fatalf("answer %+v", f.Error)
 		}
 	}
-	e.waitRunning(t, 0, "after preview.cancel")
+	e.waitIdle(t, "after preview.cancel")
+	if why := e.finishedAs(t, id); why != "cancelled" {
+		t.Fatalf("the engine ended the cancelled preview with %q", why)
+	}
 
 	// Closing the connection mid-preview frees the sequence too.
 	c2 := e.signIn(t)
@@ -347,7 +388,33 @@ func TestStudioCancelledPreviewFreesItsSequence(t *testing.T) {
 	c2.Send(id2, "preview.chat", hello(p.ID))
 	c2.WaitEvents(id2, 1)
 	_ = c2.WS.Close()
-	e.waitRunning(t, 0, "after the browser went away")
+	e.waitIdle(t, "after the browser went away")
+}
+
+// TestStudioPreviewCancelRightBehindIt: a browser that sends
+// preview.cancel right behind its preview.chat, before any answer or
+// event, finds the preview running: the studio takes a preview's place in
+// the order it reads the frames, not when the preview's goroutine runs.
+func TestStudioPreviewCancelRightBehindIt(t *testing.T) {
+	e := startStudio(t, slowModelFile(t), func(c *studio.Config) { c.MaxPreviews = 1 })
+	c := e.signIn(t)
+	p := studioCreate(t, c, "luna", 0, persona.MaxReplyTokensMax-100)
+	for range 10 {
+		id, cid := c.NextID(), c.NextID()
+		c.Send(id, "preview.chat", hello(p.ID))
+		c.Send(cid, "preview.cancel", map[string]any{"target": id})
+		var cancelled struct{ Cancelled bool }
+		c.Await(cid).Decode(t, &cancelled)
+		if !cancelled.Cancelled {
+			t.Fatal("preview.cancel right behind preview.chat found no preview")
+		}
+		var res previewResult
+		c.Await(id).Decode(t, &res)
+		if res.FinishReason != "cancelled" {
+			t.Fatalf("cancelled preview ended %q", res.FinishReason)
+		}
+		e.waitIdle(t, "after preview.cancel")
+	}
 }
 
 func TestStudioSlowPreviewReaderIsDropped(t *testing.T) {
@@ -403,6 +470,6 @@ func TestStudioSlowPreviewReaderIsDropped(t *testing.T) {
 	}
 	// The slow browser is dropped, and its sequence with it.
 	waitLog(t, e.logs, "too slow")
-	e.waitRunning(t, 0, "after the slow browser was dropped")
+	e.waitIdle(t, "after the slow browser was dropped")
 	fast.Must("persona.list", nil, nil)
 }

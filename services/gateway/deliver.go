@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -43,10 +42,6 @@ const maxRaw = 4 << 10
 
 // maxSpanIDs caps how many message ids a webhook span lists.
 const maxSpanIDs = 64
-
-// maxConcurrentPublishes bounds the publishes of one delivery in flight at
-// once (a batch may hold up to 1000 updates).
-const maxConcurrentPublishes = 32
 
 // maxErrorHeader caps the error text in a DLQ header.
 const maxErrorHeader = 1024
@@ -183,9 +178,12 @@ func (r *Role) collect(ctx context.Context, ep endpoint, res *webhook.Result) []
 }
 
 // publishAll publishes msgs to CHAT_IN and returns once JetStream
-// acknowledged every one, or with the first error. Messages of one
-// conversation go one after another, in the order the user sent them;
-// conversations go concurrently.
+// acknowledged every one, or with the errors. Each conversation's messages
+// go in the order the user sent them; every publish is handed to the
+// connection at once (one connection keeps their order on the way to the
+// stream) and the acknowledgements are awaited together. When one fails
+// the answer is 503 and Meta delivers the body again; the messages already
+// stored are then duplicates the stream drops.
 func (r *Role) publishAll(ctx context.Context, ep endpoint, msgs []*corralv1.ChatMessage) error {
 	if len(msgs) == 0 {
 		return nil
@@ -195,39 +193,29 @@ func (r *Role) publishAll(ctx context.Context, ep endpoint, msgs []*corralv1.Cha
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
 	defer cancel()
-	groups := byConversation(msgs)
-	if len(groups) == 1 {
-		return r.publishSeq(ctx, ep, groups[0])
+	order := msgs
+	if len(msgs) > 1 {
+		order = slices.Concat(byConversation(msgs)...)
 	}
-	errs := make([]error, len(groups))
-	sem := make(chan struct{}, maxConcurrentPublishes)
-	var wg sync.WaitGroup
-	for i, g := range groups {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			errs[i] = r.publishSeq(ctx, ep, g)
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-// publishSeq publishes one conversation's messages in order.
-func (r *Role) publishSeq(ctx context.Context, ep endpoint, msgs []*corralv1.ChatMessage) error {
-	for _, m := range msgs {
+	pending := make([]*natsbus.Pending, len(order))
+	for i, m := range order {
 		subject := r.streams.Subject(corralv1.ChatInSubject(m.Conversation()))
-		ack, err := natsbus.Publish(ctx, r.js, subject, m.DedupeID(), m)
+		pending[i] = natsbus.PublishAsync(ctx, r.js, subject, m.DedupeID(), m)
+	}
+	var errs []error
+	for i, p := range pending {
+		ack, err := p.Wait(ctx)
 		if err != nil {
-			return err
+			errs = append(errs, err)
+			continue
 		}
 		outcome := "published"
 		if ack.Duplicate {
 			outcome = "duplicate"
 		}
-		add(ctx, r.metrics.messages, 1, platformAttr(ep.token), attribute.String("kind", kindLabel(m.GetKind())), outcomeAttr(outcome))
+		add(ctx, r.metrics.messages, 1, platformAttr(ep.token), attribute.String("kind", kindLabel(order[i].GetKind())), outcomeAttr(outcome))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // byConversation groups msgs by conversation, in the order each

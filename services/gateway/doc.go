@@ -34,10 +34,11 @@
 //     counted in metrics, not published; parser warnings: logged (path and
 //     reason, never user text) and counted.
 //
-// Messages of one conversation are published one after another in the order
-// the user sent them (so CHAT_IN keeps the conversation's order); different
-// conversations of one body are published concurrently, and the answer
-// waits for every acknowledgement.
+// Every message of a body is handed to the NATS connection at once, each
+// conversation's in the order the user sent them (one connection keeps
+// that order on the way to the stream, so CHAT_IN keeps the
+// conversation's order and the chat role can rely on stream sequences),
+// and the answer waits for every acknowledgement together.
 //
 // Each delivery gets a server span (continuing a traceparent the caller
 // sent) with the platform message ids as attributes; every publish is a

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -444,5 +445,38 @@ func TestLogsHoldNoUserText(t *testing.T) {
 	}
 	if got := e.counter(t, "corral_gateway_warnings"); got < 2 {
 		t.Errorf("warnings counted %d, want at least 2", got)
+	}
+}
+
+// TestLargeBatchInOrder posts one body of 1000 messages from 50 users, as
+// Meta may batch them: all are stored before the 200 (published at once,
+// acknowledged together), each user's in the order of their timestamps.
+func TestLargeBatchInOrder(t *testing.T) {
+	e := newEnv(t)
+	const users, each = 50, 20
+	var msgs []waMsg
+	for i := range each {
+		for u := range users {
+			// Timestamps run backwards within the body for odd users.
+			ts := int64(1733310000 + i)
+			if u%2 == 1 {
+				ts = int64(1733310000 + each - i)
+			}
+			msgs = append(msgs, waMsg{from: fmt.Sprint(5215500000000 + u), id: fmt.Sprintf("wamid.L%d.%d", u, i), text: fmt.Sprint(ts), ts: ts})
+		}
+	}
+	if got := e.post(t, gateway.PathWhatsApp, waBody(msgs...), appSecret); got != 200 {
+		t.Fatalf("POST = %d", got)
+	}
+	stored := e.chatIn(t)
+	if len(stored) != users*each {
+		t.Fatalf("CHAT_IN holds %d messages, want %d", len(stored), users*each)
+	}
+	last := map[string]string{}
+	for _, m := range stored {
+		if prev, ok := last[m.GetUserId()]; ok && m.GetText() < prev {
+			t.Fatalf("user %s: %s stored after %s", m.GetUserId(), m.GetText(), prev)
+		}
+		last[m.GetUserId()] = m.GetText()
 	}
 }

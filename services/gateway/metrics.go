@@ -6,6 +6,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/corral-ai/corral/services/internal/telemetry"
 )
 
 // Outcomes of a delivery, the values of corral_gateway_webhooks' outcome.
@@ -59,15 +61,19 @@ func newMetrics(mp metric.MeterProvider) (*gatewayMetrics, error) {
 	return &g, nil
 }
 
+// labels caches the attribute sets of the gateway's label combinations,
+// every one from a closed set.
+var labels telemetry.Labels
+
 func add(ctx context.Context, c metric.Int64Counter, n int64, attrs ...attribute.KeyValue) {
 	if n != 0 {
-		c.Add(ctx, n, metric.WithAttributes(attrs...))
+		c.Add(ctx, n, labels.Option(attrs...))
 	}
 }
 
 func (g *gatewayMetrics) webhook(ctx context.Context, platform, outcome string, began time.Time) {
 	add(ctx, g.webhooks, 1, attribute.String("platform", platform), attribute.String("outcome", outcome))
 	if outcome == outcomeAccepted || outcome == outcomeNotWebhook {
-		g.ack.Record(ctx, time.Since(began).Seconds(), metric.WithAttributes(attribute.String("platform", platform)))
+		g.ack.Record(ctx, time.Since(began).Seconds(), labels.Option(attribute.String("platform", platform)))
 	}
 }

@@ -3,8 +3,8 @@
 // it, behind two APIs.
 //
 //   - The NATS service "inference" (nats.go micro, queue group "inference",
-//     so replicas share the work) with the endpoints generate, warm, models
-//     and stats. generate streams GenerateEvents to the request's reply
+//     so replicas share the work) with the endpoints generate, warm, count,
+//     models and stats. generate streams GenerateEvents to the request's reply
 //     subject under credit-based flow control and cancels the sequence of a
 //     client that went away; docs/inference-protocol.md is the protocol, and
 //     services/internal/inferclient its Go client.

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/corral-ai/corral/inference/engine"
+	"github.com/corral-ai/corral/inference/tokenizer"
 	corralv1 "github.com/corral-ai/corral/proto/corral/v1"
 	"github.com/corral-ai/corral/services/internal/natsbus"
 	"github.com/corral-ai/corral/services/internal/telemetry"
@@ -26,18 +27,19 @@ import (
 
 // protocolVersion is the micro service's version: the version of the wire
 // protocol in docs/inference-protocol.md, not of the binary.
-const protocolVersion = "1.0.0"
+const protocolVersion = "1.1.0"
 
 // retryAfter is what an overloaded answer asks the caller to wait.
 const retryAfter = time.Second
 
 // subjects are the endpoints' subjects, in the connection's namespace.
-type subjects struct{ generate, warm, models, stats string }
+type subjects struct{ generate, warm, count, models, stats string }
 
 func subjectsOf(streams natsbus.StreamsConfig) subjects {
 	return subjects{
 		generate: streams.Subject(corralv1.SubjectInferenceGenerate),
 		warm:     streams.Subject(corralv1.SubjectInferenceWarm),
+		count:    streams.Subject(corralv1.SubjectInferenceCount),
 		models:   streams.Subject(corralv1.SubjectInferenceModels),
 		stats:    streams.Subject(corralv1.SubjectInferenceStats),
 	}
@@ -56,7 +58,7 @@ type service struct {
 	abort context.CancelFunc
 }
 
-// startService registers the service and its four endpoints in the queue
+// startService registers the service and its five endpoints in the queue
 // group, so that each request reaches one replica.
 func startService(r *Role, nc *nats.Conn, streams natsbus.StreamsConfig) (*service, error) {
 	s := &service{r: r, nc: nc, subjects: subjectsOf(streams), timing: r.timing}
@@ -64,7 +66,7 @@ func startService(r *Role, nc *nats.Conn, streams natsbus.StreamsConfig) (*servi
 	svc, err := micro.AddService(nc, micro.Config{
 		Name:        corralv1.InferenceService,
 		Version:     protocolVersion,
-		Description: "Corral inference: generate streams GenerateEvents with flow control; warm, models, stats",
+		Description: "Corral inference: generate streams GenerateEvents with flow control; warm, count, models, stats",
 		Metadata:    map[string]string{"model": r.ModelID()},
 		QueueGroup:  corralv1.InferenceQueueGroup,
 		ErrorHandler: func(_ micro.Service, err *micro.NATSError) {
@@ -82,6 +84,7 @@ func startService(r *Role, nc *nats.Conn, streams natsbus.StreamsConfig) (*servi
 	}{
 		{corralv1.InferenceEndpointGenerate, s.subjects.generate, s.handleGenerate},
 		{corralv1.InferenceEndpointWarm, s.subjects.warm, s.handleWarm},
+		{corralv1.InferenceEndpointCount, s.subjects.count, s.handleCount},
 		{corralv1.InferenceEndpointModels, s.subjects.models, s.handleModels},
 		{corralv1.InferenceEndpointStats, s.subjects.stats, s.handleStats},
 	} {
@@ -310,6 +313,57 @@ func (s *service) handleWarm(req micro.Request) {
 	s.r.log.Info("prefix warmed", "request", wr.GetRequestId(), "prompt_tokens", res.PromptTokens,
 		"cached_tokens", res.CachedTokens, "computed_tokens", res.ComputedTokens, "took", res.Took)
 	done(corralv1.ErrorCode_ERROR_CODE_UNSPECIFIED, "")
+}
+
+// A count is answered on the handler's goroutine, not queued like a
+// generation, so its size is bounded.
+const (
+	maxCountTexts = 1024
+	maxCountBytes = 256 << 10
+)
+
+// handleCount counts texts and a chat prompt with the model's tokenizer.
+func (s *service) handleCount(req micro.Request) {
+	var cr corralv1.CountRequest
+	s.answer(req, corralv1.InferenceEndpointCount, &cr, func() (proto.Message, error) {
+		if err := checkModel(cr.GetModel(), s.r.ModelID()); err != nil {
+			return nil, err
+		}
+		if n := len(cr.GetTexts()); n > maxCountTexts {
+			return nil, invalid("%d texts to count; at most %d", n, maxCountTexts)
+		}
+		size := 0
+		for _, t := range cr.GetTexts() {
+			size += len(t)
+		}
+		for _, t := range cr.GetChat().GetTurns() {
+			size += len(t.GetContent())
+		}
+		if size > maxCountBytes {
+			return nil, invalid("%d bytes to count; at most %d", size, maxCountBytes)
+		}
+		e := s.r.eng.Load()
+		if e == nil {
+			return nil, &wireError{code: corralv1.ErrorCode_ERROR_CODE_UNAVAILABLE, msg: "the engine is not running"}
+		}
+		b := e.Bundle()
+		out := &corralv1.CountResponse{TextTokens: make([]int32, len(cr.GetTexts())), ContextLength: int32(e.ContextLength())}
+		for i, t := range cr.GetTexts() {
+			out.TextTokens[i] = int32(len(b.Tokenizer().Encode(t, tokenizer.EncodeOptions{})))
+		}
+		if chat := cr.GetChat(); chat != nil {
+			in, err := inputOf(nil, nil, chat)
+			if err != nil {
+				return nil, err
+			}
+			p, err := b.Prompt(in)
+			if err != nil {
+				return nil, err
+			}
+			out.ChatTokens = int32(len(p.IDs))
+		}
+		return out, nil
+	})
 }
 
 func (s *service) handleModels(req micro.Request) {

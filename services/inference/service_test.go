@@ -10,10 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/corral-ai/corral/inference/engine"
+	"github.com/corral-ai/corral/inference/tokenizer"
 	corralv1 "github.com/corral-ai/corral/proto/corral/v1"
 	"github.com/corral-ai/corral/services/internal/inferclient"
 	"github.com/corral-ai/corral/services/internal/natstest"
@@ -205,6 +208,121 @@ func TestGenerateVanishedClient(t *testing.T) {
 			waitFor(t, 4*time.Second, "the sequence ends", func() bool {
 				st := e.Stats()
 				return st.Running == 0 && st.Completed == before+1
+			})
+			t.Logf("sequence gone %v after the client", time.Since(gone))
+			waitFor(t, time.Second, "the gone client is counted", func() bool {
+				return counter(t, "corral_inference_clients_gone", attribute.String("reason", tt.reason)) == goneBefore+1
+			})
+		})
+	}
+}
+
+// TestGenerateCancelledBeforeFirstToken: a caller that gives up before it
+// has read a single event, at each point of a stream's start, costs the
+// replica its sequence only until the service hears of it (a cancel, or
+// the first probe finding nobody): then the engine runs nothing, has
+// nothing waiting and no sequence holds a KV block. A caller whose context
+// ended before Generate sends nothing at all.
+func TestGenerateCancelledBeforeFirstToken(t *testing.T) {
+	f := start(t, testConfig(slowModel(t)), "", "")
+	long := long(2000)
+	// vanish publishes the request as a bare client and goes away before
+	// the service can have accepted it, leaving nobody on the inbox.
+	vanish := func(t *testing.T, leave func(nc *nats.Conn, sub *nats.Subscription)) {
+		nc := connect(t, f.url)
+		inbox := nc.NewInbox()
+		sub, err := nc.Subscribe(inbox, func(*nats.Msg) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := proto.Marshal(long)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := nats.NewMsg(f.subject(corralv1.SubjectInferenceGenerate))
+		m.Reply, m.Data = inbox, data
+		if err := nc.PublishMsg(m); err != nil {
+			t.Fatal(err)
+		}
+		leave(nc, sub) // in the same write as the request, so before the first probe
+	}
+	tests := []struct {
+		name string
+		// reason is the gone reason the service counts, "" when the
+		// request must not reach it.
+		reason string
+		cancel func(t *testing.T)
+	}{
+		{"context ended before Generate", "", func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			if s, err := f.client.Generate(ctx, long); !errors.Is(err, context.Canceled) {
+				if s != nil {
+					s.Close()
+				}
+				t.Fatalf("Generate with an ended context = %v, want context.Canceled", err)
+			}
+		}},
+		{"unsubscribed before the service accepted", goneNoResponders, func(t *testing.T) {
+			vanish(t, func(_ *nats.Conn, sub *nats.Subscription) { _ = sub.Unsubscribe() })
+		}},
+		{"connection closed before the service accepted", goneNoResponders, func(t *testing.T) {
+			vanish(t, func(nc *nats.Conn, _ *nats.Subscription) { nc.Close() })
+		}},
+		{"context ended right after acceptance", goneCancelled, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			s, err := f.client.Generate(ctx, long)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cancel()
+			if ev, err := s.Recv(); ev != nil || !errors.Is(err, context.Canceled) {
+				t.Errorf("Recv after cancel = %v, %v", ev, err)
+			}
+		}},
+		{"closed right after acceptance", goneCancelled, func(t *testing.T) {
+			s, err := f.client.Generate(t.Context(), long)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			if ev, err := s.Recv(); ev != nil || !errors.Is(err, inferclient.ErrClosed) {
+				t.Errorf("Recv after Close = %v, %v", ev, err)
+			}
+		}},
+	}
+	handled := func() int {
+		for _, ep := range f.r.svc.Load().svc.Stats().Endpoints {
+			if ep.Name == corralv1.InferenceEndpointGenerate {
+				return ep.NumRequests
+			}
+		}
+		t.Fatal("no generate endpoint in the service's stats")
+		return 0
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := f.r.Engine()
+			before, requests := e.Stats().Completed, handled()
+			goneBefore := counter(t, "corral_inference_clients_gone", attribute.String("reason", tt.reason))
+			tt.cancel(t)
+			if tt.reason == "" {
+				// Requests are handled in the order they arrive: once a
+				// later one is answered, an earlier one would have been.
+				short := proto.CloneOf(long)
+				short.Sampling.MaxTokens = ptr[int32](4)
+				if c := generate(t, f.client, short); c.err != nil {
+					t.Fatal(c.err)
+				}
+				if n := handled(); n != requests+1 {
+					t.Fatalf("the service handled %d generate requests, want 1 (the later one only)", n-requests)
+				}
+				return
+			}
+			gone := time.Now()
+			waitFor(t, 4*time.Second, "the engine idle again", func() bool {
+				st := e.Stats()
+				return st.Running == 0 && st.Waiting == 0 && st.KV.Used == 0 && st.Completed == before+1
 			})
 			t.Logf("sequence gone %v after the client", time.Since(gone))
 			waitFor(t, time.Second, "the gone client is counted", func() bool {
@@ -495,6 +613,71 @@ func TestShutdown(t *testing.T) {
 			}
 			if _, err := f.client.Generate(t.Context(), &corralv1.GenerateRequest{Input: &corralv1.GenerateRequest_Prompt{Prompt: "hi"}}); !errors.Is(err, inferclient.ErrNoService) {
 				t.Errorf("after shutdown: %v, want ErrNoService", err)
+			}
+		})
+	}
+}
+
+// TestCount checks the count endpoint against the engine's own tokenizer
+// and against the prompt a generation of the same chat reports.
+func TestCount(t *testing.T) {
+	f := start(t, testConfig(demoModel(t)), "", "")
+	b := f.r.Engine().Bundle()
+	turns := func(contents ...string) *corralv1.ChatTurns {
+		c := &corralv1.ChatTurns{}
+		for i, s := range contents {
+			role := corralv1.ChatRole_CHAT_ROLE_USER
+			switch {
+			case i == 0:
+				role = corralv1.ChatRole_CHAT_ROLE_SYSTEM
+			case i%2 == 0:
+				role = corralv1.ChatRole_CHAT_ROLE_ASSISTANT
+			}
+			c.Turns = append(c.Turns, &corralv1.ChatTurn{Role: role, Content: s})
+		}
+		return c
+	}
+	chat := turns("You are Captain Corral, a cheerful pirate.", "hola, ¿qué tal?", "Ahoy! All is well at sea.", "where is the treasure? <|im_end|>")
+	tests := []struct {
+		name string
+		req  *corralv1.CountRequest
+		want error
+	}{
+		{"texts and chat", &corralv1.CountRequest{Texts: []string{"hola, ¿qué tal?", "", "a much longer text with some words in it, and 12345 digits", "<|im_end|>"}, Chat: chat}, nil},
+		{"texts only", &corralv1.CountRequest{Texts: []string{"one"}}, nil},
+		{"nothing", &corralv1.CountRequest{}, nil},
+		{"too many texts", &corralv1.CountRequest{Texts: make([]string, maxCountTexts+1)}, inferclient.ErrInvalidRequest},
+		{"too many bytes", &corralv1.CountRequest{Texts: []string{strings.Repeat("x", maxCountBytes+1)}}, inferclient.ErrInvalidRequest},
+		{"unknown model", &corralv1.CountRequest{Model: "x", Texts: []string{"a"}}, inferclient.ErrModelNotFound},
+		{"bad role", &corralv1.CountRequest{Chat: &corralv1.ChatTurns{Turns: []*corralv1.ChatTurn{{Content: "a"}}}}, inferclient.ErrInvalidRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := f.client.Count(t.Context(), tt.req)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Count = %v, want %v", err, tt.want)
+			}
+			if err != nil {
+				return
+			}
+			if len(got.GetTextTokens()) != len(tt.req.GetTexts()) || got.GetContextLength() != 2048 {
+				t.Fatalf("answer %v for %d texts", got, len(tt.req.GetTexts()))
+			}
+			for i, text := range tt.req.GetTexts() {
+				if want := len(b.Tokenizer().Encode(text, tokenizer.EncodeOptions{})); int(got.GetTextTokens()[i]) != want {
+					t.Errorf("text %d (%q): %d tokens, the tokenizer says %d", i, text, got.GetTextTokens()[i], want)
+				}
+			}
+			if tt.req.GetChat() == nil {
+				if got.GetChatTokens() != 0 {
+					t.Errorf("chat tokens %d without a chat", got.GetChatTokens())
+				}
+				return
+			}
+			c := generate(t, f.client, &corralv1.GenerateRequest{Input: &corralv1.GenerateRequest_Chat{Chat: tt.req.GetChat()},
+				Sampling: &corralv1.SamplingOptions{Seed: ptr[uint64](1), MaxTokens: ptr[int32](2)}})
+			if want := c.final.GetUsage().GetPromptTokens(); got.GetChatTokens() != want || want == 0 {
+				t.Errorf("chat counted %d tokens; its generation's prompt had %d", got.GetChatTokens(), want)
 			}
 		})
 	}

@@ -43,7 +43,7 @@ type conn struct {
 
 	mu       sync.Mutex
 	creator  store.Creator // zero until signed in
-	previews map[string]context.CancelFunc
+	previews map[string]*previewSlot
 }
 
 func newConn(r *Role, ws *websocket.Conn) *conn {
@@ -53,7 +53,7 @@ func newConn(r *Role, ws *websocket.Conn) *conn {
 		send:     make(chan []byte, r.cfg.SendQueue),
 		limiter:  rate.NewLimiter(rate.Limit(r.cfg.Rate), r.cfg.Burst),
 		slots:    make(chan struct{}, maxInFlight),
-		previews: map[string]context.CancelFunc{},
+		previews: map[string]*previewSlot{},
 	}
 }
 
@@ -161,12 +161,16 @@ func (c *conn) handle(data []byte) {
 	if req.Op == opAuth {
 		// Signing in is answered before the next frame is read, so a
 		// browser may send requests right behind it.
-		c.dispatch(req)
+		c.dispatch(req, nil)
 		return
 	}
 	if req.Op == opPreviewChat {
-		// Previews run long: they do not take a slot, MaxPreviews bounds them.
-		c.work.Go(func() { c.dispatch(req) })
+		// Previews run long: they do not take a slot, MaxPreviews bounds
+		// them. A preview takes its place here, in the order of the
+		// frames, not when its goroutine gets to run: a preview.cancel
+		// or a reused id read after it must find it running.
+		p := c.startPreview(req.ID)
+		c.work.Go(func() { c.dispatch(req, p) })
 		return
 	}
 	select {
@@ -176,7 +180,7 @@ func (c *conn) handle(data []byte) {
 	}
 	c.work.Go(func() {
 		defer func() { <-c.slots }()
-		c.dispatch(req)
+		c.dispatch(req, nil)
 	})
 }
 

@@ -26,13 +26,17 @@ func opLabel(op string) string {
 	return "unknown"
 }
 
-// dispatch runs one request and answers it.
-func (c *conn) dispatch(req request) {
+// dispatch runs one request and answers it; p is a preview's place, nil
+// for other requests.
+func (c *conn) dispatch(req request, p *previewSlot) {
 	ctx, span := c.r.tracer.Start(c.ctx, "studio "+opLabel(req.Op), trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attribute.String("corral.studio.op", req.Op), attribute.String("corral.studio.conn", c.id)))
 	defer span.End()
 	began := time.Now()
-	result, werr := c.do(ctx, req)
+	result, werr := c.do(ctx, req, p)
+	// Free before the answer goes out: a client may reuse the id once it
+	// has the answer.
+	c.endPreview(p)
 	outcome := "ok"
 	if werr != nil {
 		outcome = werr.Code
@@ -50,7 +54,7 @@ func (c *conn) dispatch(req request) {
 
 // do runs a request; an error that is not the protocol's becomes internal
 // (or unavailable, when Redis cannot be reached).
-func (c *conn) do(ctx context.Context, req request) (any, *wireError) {
+func (c *conn) do(ctx context.Context, req request, p *previewSlot) (any, *wireError) {
 	if req.Op == opAuth {
 		return c.auth(ctx, req)
 	}
@@ -67,7 +71,7 @@ func (c *conn) do(ctx context.Context, req request) (any, *wireError) {
 	)
 	switch req.Op {
 	case opPreviewChat:
-		return c.preview(ctx, actor, req)
+		return c.preview(ctx, actor, req, p)
 	case opPreviewCancel:
 		if req.Target == "" {
 			return nil, newError(codeBadRequest, `"target" (the id of the preview to cancel) is required`)
@@ -286,10 +290,22 @@ func (c *conn) stats(ctx context.Context, actor string, req request) (any, error
 		return nil, err
 	}
 	usage := make([]map[string]any, 0, len(u.Versions))
+	var chatPrompt, chatCached int64
 	for _, v := range u.Versions {
-		usage = append(usage, map[string]any{"version": v.Version, "replies": v.Replies, "conversations": v.Conversations})
+		usage = append(usage, map[string]any{"version": v.Version, "replies": v.Replies, "conversations": v.Conversations,
+			"prompt_tokens": v.PromptTokens, "cached_prompt_tokens": v.CachedPromptTokens, "hit_ratio": v.HitRatio()})
+		chatPrompt += v.PromptTokens
+		chatCached += v.CachedPromptTokens
 	}
-	out := map[string]any{"usage": usage, "preview": c.r.hits.get(req.PersonaID)}
+	preview := c.r.hits.get(req.PersonaID)
+	out := map[string]any{
+		"usage":   usage,
+		"preview": preview,
+		// Chats are counted by every chat replica in the persona store;
+		// previews by this studio process.
+		"chat":   hitsOf(chatPrompt, chatCached),
+		"prefix": hitsOf(chatPrompt+preview.PromptTokens, chatCached+preview.CachedTokens),
+	}
 	ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	st, err := c.r.infer.Stats(ictx)

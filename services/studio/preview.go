@@ -17,9 +17,13 @@ import (
 // preview streams the draft's reply to a conversation: a "delta" event per
 // piece of text as the engine makes it, then the answer with the finish
 // reason and token counts. It runs at the engine's studio-preview priority
-// and ends when it finishes, is cancelled (preview.cancel) or the
-// connection closes; the engine's sequence is cancelled with it.
-func (c *conn) preview(ctx context.Context, actor string, req request) (any, *wireError) {
+// and ends when it finishes, is cancelled (preview.cancel, even one read
+// before this goroutine started) or the connection closes; the engine's
+// sequence is cancelled with it. slot is its place, taken by the reader.
+func (c *conn) preview(ctx context.Context, actor string, req request, slot *previewSlot) (any, *wireError) {
+	if slot.refused != nil {
+		return nil, slot.refused
+	}
 	if err := needPersona(req); err != nil {
 		return nil, asWire(err)
 	}
@@ -29,15 +33,25 @@ func (c *conn) preview(ctx context.Context, actor string, req request) (any, *wi
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if werr := c.startPreview(req.ID, cancel); werr != nil {
-		return nil, werr
+	defer context.AfterFunc(slot.stop, cancel)()
+	// cancelled: preview.cancel or the connection's end stopped it (the
+	// latter's answer is dropped); not a failure either way.
+	cancelled := func() bool {
+		if pctx.Err() == nil {
+			return false
+		}
+		c.r.metrics.preview(ctx, "cancelled")
+		return true
 	}
-	defer c.endPreview(req.ID)
+	stopped := map[string]any{"finish_reason": "cancelled"}
 
 	sctx, scancel := context.WithTimeout(pctx, opTimeout)
 	p, err := c.r.store.Get(sctx, actor, req.PersonaID)
 	scancel()
 	if err != nil {
+		if cancelled() {
+			return stopped, nil
+		}
 		return nil, asWire(err)
 	}
 	prompt, err := persona.Assemble(p.Draft, history, persona.PromptOptions{Count: roughTokens})
@@ -54,9 +68,8 @@ func (c *conn) preview(ctx context.Context, actor string, req request) (any, *wi
 	}
 	stream, err := c.r.infer.Generate(pctx, greq)
 	if err != nil {
-		if pctx.Err() != nil && ctx.Err() == nil {
-			c.r.metrics.preview(ctx, "cancelled")
-			return map[string]any{"finish_reason": "cancelled"}, nil
+		if cancelled() {
+			return stopped, nil
 		}
 		c.r.metrics.preview(ctx, "failed")
 		return nil, inferError(err)
@@ -75,9 +88,8 @@ func (c *conn) preview(ctx context.Context, actor string, req request) (any, *wi
 		switch {
 		case errors.Is(err, io.EOF):
 			return nil, newError(codeInternal, "preview stream ended without a final event")
-		case err != nil && pctx.Err() != nil:
-			c.r.metrics.preview(ctx, "cancelled")
-			return map[string]any{"finish_reason": "cancelled"}, nil
+		case err != nil && cancelled():
+			return stopped, nil
 		case err != nil:
 			c.r.metrics.preview(ctx, "failed")
 			return nil, inferError(err)
@@ -139,32 +151,56 @@ func previewHistory(msgs []chatMessage) ([]persona.Message, *wireError) {
 // prompt that does not fit (prompt_too_long).
 func roughTokens(s string) int { return len(s)/3 + 1 }
 
-func (c *conn) startPreview(id string, cancel context.CancelFunc) *wireError {
+// previewSlot is a preview's place among the connection's running
+// previews, taken by the reader when it reads the preview's frame.
+type previewSlot struct {
+	id string
+	// stop ends on preview.cancel and when the connection closes.
+	stop   context.Context
+	cancel context.CancelFunc
+	// refused says why the preview may not run (duplicate_id, limit);
+	// such a slot holds no place.
+	refused *wireError
+}
+
+// startPreview takes a place for the preview with this id, or a refused
+// slot when the id is running already or the connection runs
+// MaxPreviews.
+func (c *conn) startPreview(id string) *previewSlot {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.previews[id]; ok {
-		return newError(codeDuplicateID, "a preview with id %q is still running", id)
+		return &previewSlot{id: id, refused: newError(codeDuplicateID, "a preview with id %q is still running", id)}
 	}
 	if len(c.previews) >= c.r.cfg.MaxPreviews {
-		return newError(codeLimit, "at most %d previews at once on one connection", c.r.cfg.MaxPreviews)
+		return &previewSlot{id: id, refused: newError(codeLimit, "at most %d previews at once on one connection", c.r.cfg.MaxPreviews)}
 	}
-	c.previews[id] = cancel
-	return nil
+	p := &previewSlot{id: id}
+	p.stop, p.cancel = context.WithCancel(c.ctx)
+	c.previews[id] = p
+	return p
 }
 
-func (c *conn) endPreview(id string) {
+// endPreview gives back a preview's place; nil and refused slots hold none.
+func (c *conn) endPreview(p *previewSlot) {
+	if p == nil || p.refused != nil {
+		return
+	}
 	c.mu.Lock()
-	delete(c.previews, id)
+	if c.previews[p.id] == p {
+		delete(c.previews, p.id)
+	}
 	c.mu.Unlock()
+	p.cancel()
 }
 
 // cancelPreview cancels a running preview, reporting whether one ran.
 func (c *conn) cancelPreview(id string) bool {
 	c.mu.Lock()
-	cancel, ok := c.previews[id]
+	p, ok := c.previews[id]
 	c.mu.Unlock()
 	if ok {
-		cancel()
+		p.cancel()
 	}
 	return ok
 }
@@ -202,6 +238,21 @@ type hitCount struct {
 	PromptTokens int64   `json:"prompt_tokens"`
 	CachedTokens int64   `json:"cached_prompt_tokens"`
 	HitRatio     float64 `json:"hit_ratio"`
+}
+
+// prefixHits is a prefix-cache hit rate over prompt tokens.
+type prefixHits struct {
+	PromptTokens int64   `json:"prompt_tokens"`
+	CachedTokens int64   `json:"cached_prompt_tokens"`
+	HitRatio     float64 `json:"hit_ratio"`
+}
+
+func hitsOf(prompt, cached int64) prefixHits {
+	h := prefixHits{PromptTokens: prompt, CachedTokens: cached}
+	if prompt > 0 {
+		h.HitRatio = float64(cached) / float64(prompt)
+	}
+	return h
 }
 
 // maxTracked bounds the personas previewHits remembers.

@@ -13,6 +13,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -34,16 +36,8 @@ func (s *String) UnmarshalJSON(data []byte) error {
 	}
 	switch c := data[0]; {
 	case c == '"':
-		// Fast path: no escapes and valid UTF-8, the common case for ids.
-		if len(data) >= 2 && data[len(data)-1] == '"' {
-			inner := data[1 : len(data)-1]
-			if bytes.IndexByte(inner, '\\') < 0 && bytes.IndexByte(inner, '"') < 0 && utf8.Valid(inner) && !hasControl(inner) {
-				*s = String(inner)
-				return nil
-			}
-		}
-		var v string
-		if err := json.Unmarshal(data, &v); err != nil {
+		v, err := unquote(data)
+		if err != nil {
 			return err
 		}
 		*s = String(v)
@@ -74,8 +68,8 @@ func (n *Int) UnmarshalJSON(data []byte) error {
 		*n = 0
 		return nil
 	case c == '"':
-		var v string
-		if err := json.Unmarshal(data, &v); err != nil {
+		v, err := unquote(data)
+		if err != nil {
 			return err
 		}
 		if v == "" {
@@ -121,8 +115,8 @@ func (f *Float) UnmarshalJSON(data []byte) error {
 		*f = 0
 		return nil
 	case c == '"':
-		var v string
-		if err := json.Unmarshal(data, &v); err != nil {
+		v, err := unquote(data)
+		if err != nil {
 			return err
 		}
 		if v == "" {
@@ -159,14 +153,115 @@ func (b *Bool) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// hasControl reports a byte below 0x20, which a JSON string cannot hold raw.
-func hasControl(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 {
-			return true
+// unquote reads the JSON string literal data as encoding/json does
+// (invalid UTF-8 and lone surrogates become U+FFFD) without its reflection
+// and validation: ids, timestamps and texts are decoded this way for every
+// item. Anything but a well-formed literal is left to encoding/json, which
+// reports it.
+func unquote(data []byte) (string, error) {
+	if len(data) < 2 || data[0] != '"' || data[len(data)-1] != '"' {
+		return unquoteSlow(data)
+	}
+	inner := data[1 : len(data)-1]
+	// The common case: nothing to replace.
+	plain := true
+	for _, c := range inner {
+		if c == '\\' || c == '"' || c < 0x20 || c >= utf8.RuneSelf {
+			plain = false
+			break
 		}
 	}
-	return false
+	if plain {
+		return string(inner), nil
+	}
+	b := make([]byte, 0, len(inner)+2*utf8.UTFMax)
+	for r := 0; r < len(inner); {
+		c := inner[r]
+		switch {
+		case c == '"' || c < 0x20:
+			return unquoteSlow(data)
+		case c == '\\':
+			if r+1 >= len(inner) {
+				return unquoteSlow(data)
+			}
+			switch e := inner[r+1]; e {
+			case '"', '\\', '/':
+				b, r = append(b, e), r+2
+			case 'b':
+				b, r = append(b, '\b'), r+2
+			case 'f':
+				b, r = append(b, '\f'), r+2
+			case 'n':
+				b, r = append(b, '\n'), r+2
+			case 'r':
+				b, r = append(b, '\r'), r+2
+			case 't':
+				b, r = append(b, '\t'), r+2
+			case 'u':
+				rr := hex4(inner[r+2:])
+				if rr < 0 {
+					return unquoteSlow(data)
+				}
+				r += 6
+				if utf16.IsSurrogate(rr) {
+					if rr1 := hex4(inner[min(r+2, len(inner)):]); r+1 < len(inner) && inner[r] == '\\' && inner[r+1] == 'u' && rr1 >= 0 {
+						if dec := utf16.DecodeRune(rr, rr1); dec != unicode.ReplacementChar {
+							b = utf8.AppendRune(b, dec)
+							r += 6
+							break
+						}
+					}
+					rr = unicode.ReplacementChar
+				}
+				b = utf8.AppendRune(b, rr)
+			default:
+				return unquoteSlow(data)
+			}
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+			r++
+		default:
+			rr, size := utf8.DecodeRune(inner[r:])
+			if rr == utf8.RuneError && size == 1 {
+				b = utf8.AppendRune(b, unicode.ReplacementChar)
+			} else {
+				b = append(b, inner[r:r+size]...)
+			}
+			r += size
+		}
+	}
+	return string(b), nil
+}
+
+// hex4 reads the four hex digits that start b, or returns -1.
+func hex4(b []byte) rune {
+	if len(b) < 4 {
+		return -1
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r*16 + rune(c)
+	}
+	return r
+}
+
+// unquoteSlow is unquote through encoding/json, for what is not a
+// well-formed literal (its error) and as the reference the tests compare
+// unquote with.
+func unquoteSlow(data []byte) (string, error) {
+	var v string
+	err := json.Unmarshal(data, &v)
+	return v, err
 }
 
 // Truncate shortens a value quoted in an error or warning to at most 40
@@ -188,12 +283,17 @@ func Truncate(s string) string {
 // Messenger milliseconds, but payloads from elsewhere mix them up.
 const msThreshold = 1e11
 
+// maxMillis is the end of the year 9999 in Unix milliseconds, the last
+// time a protobuf Timestamp holds.
+const maxMillis = 253402300799999
+
 // Time converts a platform timestamp in Unix seconds or milliseconds (told
 // apart by magnitude) to a UTC time; zero or negative means absent and gives
-// the zero time.
+// the zero time, and so does a time after the year 9999, which no message
+// field could hold.
 func Time(n int64) time.Time {
 	switch {
-	case n <= 0:
+	case n <= 0 || n > maxMillis:
 		return time.Time{}
 	case n < msThreshold:
 		return time.Unix(n, 0).UTC()

@@ -142,6 +142,8 @@ func TestTime(t *testing.T) {
 		{name: "milliseconds", in: 1733310000123, want: time.UnixMilli(1733310000123).UTC()},
 		{name: "zero", in: 0},
 		{name: "negative", in: -5},
+		{name: "last millisecond of 9999", in: 253402300799999, want: time.UnixMilli(253402300799999).UTC()},
+		{name: "after 9999", in: 1000000000000000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -230,6 +232,23 @@ func FuzzList(f *testing.F) {
 			if !bytes.Equal(l.Items[i], bytes.TrimSpace(want[i])) {
 				t.Fatalf("item %d = %s, want %s", i, l.Items[i], want[i])
 			}
+		}
+	})
+}
+
+// FuzzUnquote checks unquote against encoding/json on any input: the same
+// string for a literal, an error for anything else.
+func FuzzUnquote(f *testing.F) {
+	for _, s := range []string{`"abc"`, `"caf\u00e9 \ud83d\ude00"`, `"\ud800x"`, `"\ud800\ud800"`, `"\udc00\ud83d\ude00"`,
+		`"a\"b\\c\/d\b\f\n\r\t"`, "\"caf\xc3\xa9\"", "\"\xff\xfe\"", "\"\xed\xa0\x80\"", `"\u00"`, `"\x"`, `"a"b"`, `"`, `""`,
+		` "a"`, `"\'"`, "\"\x01\"", `"\uD83D\uDE00"`, `"\u0000"`, `"1733310000"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := unquote(data)
+		want, werr := unquoteSlow(data)
+		if (err == nil) != (werr == nil) || got != want {
+			t.Fatalf("unquote(%q) = %q, %v; encoding/json %q, %v", data, got, err, want, werr)
 		}
 	})
 }

@@ -173,3 +173,36 @@ func CheckInvariants(t testing.TB, res *webhook.Result, err error) {
 		}
 	}
 }
+
+// SamePaths fails t when fast, a one-pass parser that may decline a body
+// (ok false), reads body differently from careful, the parser it must
+// equal: same result, raw items included.
+func SamePaths(t testing.TB, body []byte, fast func([]byte) (*webhook.Result, bool), careful ParseFunc) {
+	t.Helper()
+	got, ok := fast(body)
+	if !ok {
+		return
+	}
+	want, err := careful(body)
+	if err != nil {
+		t.Fatalf("fast path read a body the careful path refuses: %v", err)
+	}
+	g, err := Output(got, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := Output(want, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(g, w) {
+		t.Fatalf("fast and careful paths differ on %q\n--- fast\n%s\n--- careful\n%s", body, g, w)
+	}
+	for _, pair := range [][2][]*corralv1.ChatMessage{{got.Messages, want.Messages}, {got.Reactions, want.Reactions}} {
+		for i := range pair[0] {
+			if !bytes.Equal(pair[0][i].GetRaw(), pair[1][i].GetRaw()) {
+				t.Fatalf("raw item %d differs: fast %q, careful %q", i, pair[0][i].GetRaw(), pair[1][i].GetRaw())
+			}
+		}
+	}
+}

@@ -1479,6 +1479,149 @@ func (x *StatsResponse) GetQueueCapacity() int32 {
 	return 0
 }
 
+// CountRequest asks the inference service's count endpoint how many tokens
+// texts take with the model's tokenizer, without generating anything, so
+// a caller can bound a prompt by the real count.
+type CountRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Caller-chosen id for logs; the service assigns one when empty.
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Model whose tokenizer counts, as listed by the models endpoint; empty
+	// means the default.
+	Model string `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
+	// Texts counted one by one, each alone: no BOS, no chat template, special
+	// tokens read as text (what a message's content adds to a chat prompt,
+	// its role markers aside).
+	Texts []string `protobuf:"bytes,3,rep,name=texts,proto3" json:"texts,omitempty"`
+	// A conversation, counted as the prompt a GenerateRequest.chat of it
+	// would be (template and BOS included); optional.
+	Chat          *ChatTurns `protobuf:"bytes,4,opt,name=chat,proto3" json:"chat,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CountRequest) Reset() {
+	*x = CountRequest{}
+	mi := &file_corral_v1_generate_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CountRequest) ProtoMessage() {}
+
+func (x *CountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_generate_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CountRequest.ProtoReflect.Descriptor instead.
+func (*CountRequest) Descriptor() ([]byte, []int) {
+	return file_corral_v1_generate_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CountRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *CountRequest) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *CountRequest) GetTexts() []string {
+	if x != nil {
+		return x.Texts
+	}
+	return nil
+}
+
+func (x *CountRequest) GetChat() *ChatTurns {
+	if x != nil {
+		return x.Chat
+	}
+	return nil
+}
+
+// CountResponse answers a CountRequest.
+type CountResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Tokens of each text, in the order asked.
+	TextTokens []int32 `protobuf:"varint,1,rep,packed,name=text_tokens,json=textTokens,proto3" json:"text_tokens,omitempty"`
+	// Tokens of the chat prompt; 0 when the request has no chat.
+	ChatTokens int32 `protobuf:"varint,2,opt,name=chat_tokens,json=chatTokens,proto3" json:"chat_tokens,omitempty"`
+	// The model's context length, in tokens.
+	ContextLength int32 `protobuf:"varint,3,opt,name=context_length,json=contextLength,proto3" json:"context_length,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CountResponse) Reset() {
+	*x = CountResponse{}
+	mi := &file_corral_v1_generate_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CountResponse) ProtoMessage() {}
+
+func (x *CountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_generate_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CountResponse.ProtoReflect.Descriptor instead.
+func (*CountResponse) Descriptor() ([]byte, []int) {
+	return file_corral_v1_generate_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CountResponse) GetTextTokens() []int32 {
+	if x != nil {
+		return x.TextTokens
+	}
+	return nil
+}
+
+func (x *CountResponse) GetChatTokens() int32 {
+	if x != nil {
+		return x.ChatTokens
+	}
+	return 0
+}
+
+func (x *CountResponse) GetContextLength() int32 {
+	if x != nil {
+		return x.ContextLength
+	}
+	return 0
+}
+
 // WarmRequest asks the inference service's warm endpoint to compute a prompt
 // prefix (a persona's system prompt) into the prefix cache and keep it
 // there, so that later requests starting with it skip its prefill. It
@@ -1506,7 +1649,7 @@ type WarmRequest struct {
 
 func (x *WarmRequest) Reset() {
 	*x = WarmRequest{}
-	mi := &file_corral_v1_generate_proto_msgTypes[14]
+	mi := &file_corral_v1_generate_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1518,7 +1661,7 @@ func (x *WarmRequest) String() string {
 func (*WarmRequest) ProtoMessage() {}
 
 func (x *WarmRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_corral_v1_generate_proto_msgTypes[14]
+	mi := &file_corral_v1_generate_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1531,7 +1674,7 @@ func (x *WarmRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WarmRequest.ProtoReflect.Descriptor instead.
 func (*WarmRequest) Descriptor() ([]byte, []int) {
-	return file_corral_v1_generate_proto_rawDescGZIP(), []int{14}
+	return file_corral_v1_generate_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WarmRequest) GetRequestId() string {
@@ -1625,7 +1768,7 @@ type WarmResponse struct {
 
 func (x *WarmResponse) Reset() {
 	*x = WarmResponse{}
-	mi := &file_corral_v1_generate_proto_msgTypes[15]
+	mi := &file_corral_v1_generate_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1637,7 +1780,7 @@ func (x *WarmResponse) String() string {
 func (*WarmResponse) ProtoMessage() {}
 
 func (x *WarmResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_corral_v1_generate_proto_msgTypes[15]
+	mi := &file_corral_v1_generate_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1650,7 +1793,7 @@ func (x *WarmResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WarmResponse.ProtoReflect.Descriptor instead.
 func (*WarmResponse) Descriptor() ([]byte, []int) {
-	return file_corral_v1_generate_proto_rawDescGZIP(), []int{15}
+	return file_corral_v1_generate_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WarmResponse) GetPromptTokens() int32 {
@@ -1788,7 +1931,19 @@ const file_corral_v1_generate_proto_rawDesc = "" +
 	"\vinstance_id\x18\t \x01(\tR\n" +
 	"instanceId\x12%\n" +
 	"\x0equeue_capacity\x18\n" +
-	" \x01(\x05R\rqueueCapacity\"\xcd\x01\n" +
+	" \x01(\x05R\rqueueCapacity\"\x83\x01\n" +
+	"\fCountRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x14\n" +
+	"\x05model\x18\x02 \x01(\tR\x05model\x12\x14\n" +
+	"\x05texts\x18\x03 \x03(\tR\x05texts\x12(\n" +
+	"\x04chat\x18\x04 \x01(\v2\x14.corral.v1.ChatTurnsR\x04chat\"x\n" +
+	"\rCountResponse\x12\x1f\n" +
+	"\vtext_tokens\x18\x01 \x03(\x05R\n" +
+	"textTokens\x12\x1f\n" +
+	"\vchat_tokens\x18\x02 \x01(\x05R\n" +
+	"chatTokens\x12%\n" +
+	"\x0econtext_length\x18\x03 \x01(\x05R\rcontextLength\"\xcd\x01\n" +
 	"\vWarmRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x14\n" +
@@ -1848,7 +2003,7 @@ func file_corral_v1_generate_proto_rawDescGZIP() []byte {
 }
 
 var file_corral_v1_generate_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_corral_v1_generate_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_corral_v1_generate_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_corral_v1_generate_proto_goTypes = []any{
 	(Priority)(0),               // 0: corral.v1.Priority
 	(ChatRole)(0),               // 1: corral.v1.ChatRole
@@ -1868,9 +2023,11 @@ var file_corral_v1_generate_proto_goTypes = []any{
 	(*ModelInfo)(nil),           // 15: corral.v1.ModelInfo
 	(*StatsRequest)(nil),        // 16: corral.v1.StatsRequest
 	(*StatsResponse)(nil),       // 17: corral.v1.StatsResponse
-	(*WarmRequest)(nil),         // 18: corral.v1.WarmRequest
-	(*WarmResponse)(nil),        // 19: corral.v1.WarmResponse
-	(*durationpb.Duration)(nil), // 20: google.protobuf.Duration
+	(*CountRequest)(nil),        // 18: corral.v1.CountRequest
+	(*CountResponse)(nil),       // 19: corral.v1.CountResponse
+	(*WarmRequest)(nil),         // 20: corral.v1.WarmRequest
+	(*WarmResponse)(nil),        // 21: corral.v1.WarmResponse
+	(*durationpb.Duration)(nil), // 22: google.protobuf.Duration
 }
 var file_corral_v1_generate_proto_depIdxs = []int32{
 	5,  // 0: corral.v1.GenerateRequest.prompt_tokens:type_name -> corral.v1.TokenIDs
@@ -1883,20 +2040,21 @@ var file_corral_v1_generate_proto_depIdxs = []int32{
 	10, // 7: corral.v1.GenerateEvent.usage:type_name -> corral.v1.Usage
 	11, // 8: corral.v1.GenerateEvent.timings:type_name -> corral.v1.Timings
 	12, // 9: corral.v1.GenerateEvent.error:type_name -> corral.v1.GenerateError
-	20, // 10: corral.v1.Timings.queue:type_name -> google.protobuf.Duration
-	20, // 11: corral.v1.Timings.first_token:type_name -> google.protobuf.Duration
-	20, // 12: corral.v1.Timings.total:type_name -> google.protobuf.Duration
+	22, // 10: corral.v1.Timings.queue:type_name -> google.protobuf.Duration
+	22, // 11: corral.v1.Timings.first_token:type_name -> google.protobuf.Duration
+	22, // 12: corral.v1.Timings.total:type_name -> google.protobuf.Duration
 	3,  // 13: corral.v1.GenerateError.code:type_name -> corral.v1.ErrorCode
 	15, // 14: corral.v1.ModelsResponse.models:type_name -> corral.v1.ModelInfo
 	15, // 15: corral.v1.StatsResponse.model:type_name -> corral.v1.ModelInfo
-	5,  // 16: corral.v1.WarmRequest.prompt_tokens:type_name -> corral.v1.TokenIDs
-	6,  // 17: corral.v1.WarmRequest.chat:type_name -> corral.v1.ChatTurns
-	20, // 18: corral.v1.WarmResponse.took:type_name -> google.protobuf.Duration
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	6,  // 16: corral.v1.CountRequest.chat:type_name -> corral.v1.ChatTurns
+	5,  // 17: corral.v1.WarmRequest.prompt_tokens:type_name -> corral.v1.TokenIDs
+	6,  // 18: corral.v1.WarmRequest.chat:type_name -> corral.v1.ChatTurns
+	22, // 19: corral.v1.WarmResponse.took:type_name -> google.protobuf.Duration
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_corral_v1_generate_proto_init() }
@@ -1910,7 +2068,7 @@ func file_corral_v1_generate_proto_init() {
 		(*GenerateRequest_Chat)(nil),
 	}
 	file_corral_v1_generate_proto_msgTypes[4].OneofWrappers = []any{}
-	file_corral_v1_generate_proto_msgTypes[14].OneofWrappers = []any{
+	file_corral_v1_generate_proto_msgTypes[16].OneofWrappers = []any{
 		(*WarmRequest_Prompt)(nil),
 		(*WarmRequest_PromptTokens)(nil),
 		(*WarmRequest_Chat)(nil),
@@ -1921,7 +2079,7 @@ func file_corral_v1_generate_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_corral_v1_generate_proto_rawDesc), len(file_corral_v1_generate_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -25,6 +25,7 @@ package corralv1
 //
 //	inference.generate   GenerateRequest -> stream of GenerateEvent on the reply subject
 //	inference.warm       WarmRequest     -> WarmResponse
+//	inference.count      CountRequest    -> CountResponse
 //	inference.models     ModelsRequest   -> ModelsResponse
 //	inference.stats      StatsRequest    -> StatsResponse (per replica)
 //
@@ -82,6 +83,8 @@ const (
 	InferenceEndpointGenerate = "generate"
 	// InferenceEndpointWarm answers WarmRequest with WarmResponse.
 	InferenceEndpointWarm = "warm"
+	// InferenceEndpointCount answers CountRequest with CountResponse.
+	InferenceEndpointCount = "count"
 	// InferenceEndpointModels answers ModelsRequest with ModelsResponse.
 	InferenceEndpointModels = "models"
 	// InferenceEndpointStats answers StatsRequest with StatsResponse.
@@ -91,6 +94,8 @@ const (
 	SubjectInferenceGenerate = InferenceService + "." + InferenceEndpointGenerate
 	// SubjectInferenceWarm is the subject of InferenceEndpointWarm.
 	SubjectInferenceWarm = InferenceService + "." + InferenceEndpointWarm
+	// SubjectInferenceCount is the subject of InferenceEndpointCount.
+	SubjectInferenceCount = InferenceService + "." + InferenceEndpointCount
 	// SubjectInferenceModels is the subject of InferenceEndpointModels.
 	SubjectInferenceModels = InferenceService + "." + InferenceEndpointModels
 	// SubjectInferenceStats is the subject of InferenceEndpointStats.

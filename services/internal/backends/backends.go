@@ -32,6 +32,10 @@ import (
 	"github.com/corral-ai/corral/services/internal/settings"
 )
 
+// asyncAckTimeout bounds how long an asynchronous JetStream publish waits
+// for its acknowledgement in the client.
+const asyncAckTimeout = time.Minute
+
 // Names of the settings Config declares.
 const (
 	EnvNATSURL        = "NATS_URL"
@@ -267,7 +271,11 @@ func (b *Backends) startNATS(ctx context.Context, cfg Config, log *slog.Logger, 
 	}
 	nc := b.NATS
 	g.OnStop("nats connection", func(ctx context.Context) error { return natsbus.Drain(ctx, nc) })
-	if b.JetStream, err = jetstream.New(nc); err != nil {
+	// An asynchronous publish whose acknowledgement never comes (a server
+	// lost mid-request) is forgotten after the timeout instead of staying
+	// pending for the life of the connection; its caller stopped waiting
+	// long before (the gateway's publish timeout).
+	if b.JetStream, err = jetstream.New(nc, jetstream.WithPublishAsyncTimeout(asyncAckTimeout)); err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	b.Streams = natsbus.DefaultStreamsConfig()

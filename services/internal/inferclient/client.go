@@ -27,7 +27,7 @@ const (
 	// the service (which sends a probe at least every half second) before
 	// it gives up with ErrStalled.
 	DefaultStallTimeout = 5 * time.Second
-	// DefaultRequestTimeout bounds Warm, Models and Stats when their
+	// DefaultRequestTimeout bounds Warm, Count, Models and Stats when their
 	// context has no deadline.
 	DefaultRequestTimeout = 10 * time.Second
 )
@@ -59,6 +59,7 @@ type Client struct {
 	tracer   trace.Tracer
 	generate string
 	warm     string
+	count    string
 	models   string
 	stats    string
 }
@@ -90,6 +91,7 @@ func New(nc *nats.Conn, o Options) (*Client, error) {
 		nc: nc, o: o, tracer: tp.Tracer(instrumentation),
 		generate: ns.Subject(corralv1.SubjectInferenceGenerate),
 		warm:     ns.Subject(corralv1.SubjectInferenceWarm),
+		count:    ns.Subject(corralv1.SubjectInferenceCount),
 		models:   ns.Subject(corralv1.SubjectInferenceModels),
 		stats:    ns.Subject(corralv1.SubjectInferenceStats),
 	}, nil
@@ -99,6 +101,13 @@ func New(nc *nats.Conn, o Options) (*Client, error) {
 func (c *Client) Warm(ctx context.Context, req *corralv1.WarmRequest) (*corralv1.WarmResponse, error) {
 	out := &corralv1.WarmResponse{}
 	return out, c.call(ctx, corralv1.InferenceEndpointWarm, c.warm, req, out)
+}
+
+// Count asks one replica how many tokens texts and a chat prompt take
+// with its model's tokenizer.
+func (c *Client) Count(ctx context.Context, req *corralv1.CountRequest) (*corralv1.CountResponse, error) {
+	out := &corralv1.CountResponse{}
+	return out, c.call(ctx, corralv1.InferenceEndpointCount, c.count, req, out)
 }
 
 // Models lists the models a replica serves.

@@ -61,7 +61,8 @@ type item struct {
 // accepts it (it then has a sequence in its engine) or refuses it. A
 // refusal is an *Error matching ErrOverloaded, ErrInvalidRequest and the
 // like; no replica at all is ErrNoService. Read the events with Recv; Close
-// the stream, or end ctx, to cancel the generation.
+// the stream, or end ctx, to cancel the generation. With ctx ended already,
+// nothing is sent and ctx's error returned.
 func (c *Client) Generate(ctx context.Context, req *corralv1.GenerateRequest) (*Stream, error) {
 	ctx, span := c.tracer.Start(ctx, "inference.generate", trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("messaging.system", "nats"), attribute.String("messaging.destination.name", c.generate),
@@ -71,6 +72,12 @@ func (c *Client) Generate(ctx context.Context, req *corralv1.GenerateRequest) (*
 		events: make(chan item, c.o.Window+2), errc: make(chan error, 1), accepted: make(chan struct{}),
 	}
 	s.heard.Store(time.Now().UnixNano())
+	if err := ctx.Err(); err != nil {
+		// Not sent: a request whose caller has gone would cost the
+		// replica a sequence until its first probe found nobody.
+		s.finish(err)
+		return nil, err
+	}
 	if err := s.start(req); err != nil {
 		s.finish(err)
 		return nil, err
@@ -224,6 +231,13 @@ func (s *Stream) Recv() (*corralv1.GenerateEvent, error) {
 	head := s.head
 	s.head = nil
 	s.mu.Unlock()
+	// A caller whose context ended gets its error, not events that were
+	// already waiting (a select would pick either at random).
+	if err := s.ctx.Err(); err != nil {
+		s.cancel("the caller's context ended")
+		s.finish(err)
+		return nil, err
+	}
 	if head != nil {
 		return head.ev, s.take(*head)
 	}

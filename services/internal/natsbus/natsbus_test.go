@@ -825,3 +825,56 @@ func TestPublishMsgRaw(t *testing.T) {
 		t.Errorf("DLQ holds %d messages, want 1 (the second publish is a duplicate)", info.State.Msgs)
 	}
 }
+
+// TestPublishAsyncKeepsOrder publishes a run of messages without waiting
+// in between, then waits for all: the stream holds them in the order they
+// were published, a repeated id is a duplicate, and a subject no stream
+// takes fails on Wait.
+func TestPublishAsyncKeepsOrder(t *testing.T) {
+	js, cfg := setup(t)
+	ctx := t.Context()
+	const n = 200
+	var pending []*natsbus.Pending
+	var want []string
+	for i := range n {
+		m := chatMessage(strconv.Itoa(i%3), "wamid.async."+strconv.Itoa(i))
+		want = append(want, m.DedupeID())
+		pending = append(pending, natsbus.PublishAsync(ctx, js, cfg.Subject(corralv1.ChatInSubject(m.Conversation())), m.DedupeID(), m))
+	}
+	again := chatMessage("0", "wamid.async.0")
+	pending = append(pending, natsbus.PublishAsync(ctx, js, cfg.Subject(corralv1.ChatInSubject(again.Conversation())), again.DedupeID(), again))
+	var seqs []uint64
+	for i, p := range pending {
+		ack, err := p.Wait(ctx)
+		if err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+		if ack.Duplicate != (i == n) {
+			t.Fatalf("publish %d: duplicate = %v", i, ack.Duplicate)
+		}
+		seqs = append(seqs, ack.Sequence)
+	}
+	if !slices.IsSorted(seqs[:n]) || seqs[n] != seqs[0] {
+		t.Fatalf("stream sequences %v: want increasing, the repeat equal to the first", seqs)
+	}
+	s, err := js.Stream(ctx, cfg.StreamName(corralv1.StreamChatIn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, seq := range seqs[:n] {
+		raw, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := raw.Header.Get(jetstream.MsgIDHeader); got != want[i] {
+			t.Fatalf("sequence %d holds %q, want %q", seq, got, want[i])
+		}
+	}
+
+	lost := chatMessage("9", "wamid.nowhere")
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := natsbus.PublishAsync(wctx, js, "nowhere."+natstest.Name(t), lost.DedupeID(), lost).Wait(wctx); err == nil {
+		t.Fatal("a publish no stream takes was acknowledged")
+	}
+}

@@ -458,12 +458,15 @@ async function refreshStats() {
       dl.append(dt, dd);
     };
     const pct = (x) => (100 * x).toFixed(1) + "%";
-    row("Prefix cache, this persona's previews", r.preview.prompt_tokens ? pct(r.preview.hit_ratio) + " of " + r.preview.prompt_tokens + " prompt tokens" : "no previews yet");
+    const hits = (h, none) => h.prompt_tokens ? pct(h.hit_ratio) + " of " + h.prompt_tokens + " prompt tokens" : none;
+    row("Prefix cache, this persona", hits(r.prefix, "no chats or previews yet"));
+    row("… in chats", hits(r.chat, "no chats yet"));
+    row("… in previews", hits(r.preview, "no previews yet"));
     row("Prefix cache, engine overall", r.engine ? pct(r.engine.prefix_cache_hit_ratio) : "not available");
     if (!r.usage.length) row("Usage", state.current.published ? "no chats yet" : "not published");
-    for (const u of r.usage) row("v" + u.version + (u.version === state.current.published ? " (live)" : ""), u.replies + " replies in " + u.conversations + " conversations");
+    for (const u of r.usage) row("v" + u.version + (u.version === state.current.published ? " (live)" : ""), u.replies + " replies in " + u.conversations + " conversations" + (u.prompt_tokens ? ", " + pct(u.hit_ratio) + " of prompt tokens cached" : ""));
     $("stats-note").textContent = r.engine_note ||
-      "The engine reports its hit rate over all personas; the per-persona figure counts this studio's previews (chats are not broken down per persona yet).";
+      "The persona's figure counts its chats (every published version) and this studio's previews; the engine reports its own over all personas.";
   } catch (e) {
     $("stats-note").textContent = describe(e);
   }
