@@ -15,6 +15,7 @@ const (
 	actQ8                    // int8 in blocks of 32, an f16-exact scale and the sum of the quants each
 	actQ8K                   // int8 in blocks of 256, float32 scale, int16 sums of 16
 	actQ8P                   // actQ8 plus a record (d, -8·Σq, -128·Σq, 0) per block
+	actQ81                   // actQ8 plus Q8_1's f16 block sum d·Σq (Q4_1, Q5_1 weights)
 	numActFormats
 )
 
@@ -37,10 +38,11 @@ type Activations struct {
 	xh []float32 // n*cols values rounded to f16
 	xb []float32 // n*cols values rounded to bf16
 
-	q8 []int8    // n*cols, Q8_0-style quants
-	d8 []float32 // n*cols/32 scales, each exactly an f16 value
-	s8 []int32   // n*cols/32 sums of the quants of each block
-	p8 []int32   // n*cols/32 records of 4: d's bits, -8·s, -128·s, 0
+	q8  []int8    // n*cols, Q8_0-style quants
+	d8  []float32 // n*cols/32 scales, each exactly an f16 value
+	s8  []int32   // n*cols/32 sums of the quants of each block
+	p8  []int32   // n*cols/32 records of 4: d's bits, -8·s, -128·s, 0
+	s81 []float32 // n*cols/32 Q8_1 sums (fillQ81)
 
 	qk []int8    // n*cols, Q8_K-style quants
 	dk []float32 // n*cols/256 scales
@@ -75,7 +77,7 @@ func grow[T any](s []T, n int) []T {
 func (a *Activations) check(f actFormat) error {
 	bs := 1
 	switch f {
-	case actQ8, actQ8P:
+	case actQ8, actQ8P, actQ81:
 		bs = qk0
 	case actQ8K:
 		bs = qkK
@@ -103,6 +105,8 @@ func (a *Activations) alloc(f actFormat) {
 		a.s8 = grow(a.s8, a.n*a.cols/qk0)
 	case actQ8P:
 		a.p8 = grow(a.p8, 4*a.n*a.cols/qk0)
+	case actQ81:
+		a.s81 = grow(a.s81, a.n*a.cols/qk0)
 	case actQ8K:
 		a.qk = grow(a.qk, a.n*a.cols)
 		a.dk = grow(a.dk, a.n*a.cols/qkK)
@@ -122,6 +126,8 @@ func (a *Activations) quantRows(f actFormat, lo, hi int) {
 		quantActQ8(a.q8[lo*c:hi*c], a.d8[lo*c/qk0:hi*c/qk0], a.s8[lo*c/qk0:hi*c/qk0], a.x[lo*c:hi*c])
 	case actQ8K:
 		quantActQ8K(a.qk[lo*c:hi*c], a.dk[lo*c/qkK:hi*c/qkK], a.sk[lo*c/16:hi*c/16], a.x[lo*c:hi*c])
+	case actQ81: // actQ8 is filled already
+		fillQ81(a.s81[lo*c/qk0:hi*c/qk0], a.s8[lo*c/qk0:hi*c/qk0], a.x[lo*c:hi*c])
 	case actQ8P: // actQ8 is filled already
 		for b := lo * c / qk0; b < hi*c/qk0; b++ {
 			r := a.p8[4*b : 4*b+4]

@@ -192,6 +192,7 @@ func portableKernels() kernelSet {
 		q, d, _ := a.qkRow(t)
 		return dotQ6KGo(w, q, d)
 	}}
+	installLegacy(&s)
 	s.quantQ8, s.quantQ8K = quantActQ8Go, quantActQ8KGo
 	s.roundF16, s.roundBF16 = roundF16Go, roundBF16Go
 	s.dotRows = dotRowsGo

@@ -1,6 +1,6 @@
 // Package kernels holds the numeric core of the CPU inference engine: the
-// block formats of quantised weights (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K,
-// Q6_K and the Q8_K activation format), conversion between them and float32,
+// block formats of quantised weights (F32, F16, BF16, Q8_0, Q4_0, Q4_1,
+// Q5_0, Q5_1, IQ4_NL, Q4_K, Q5_K, Q6_K and the Q8_K activation format), conversion between them and float32,
 // dot products of weight rows with batches of activations, matrix × matrix
 // products run on a persistent worker pool, and the small vector operations
 // a transformer layer needs.
@@ -16,7 +16,10 @@
 //
 // Activations are quantised to 8-bit blocks when the weights are quantised,
 // so that the inner loops are integer multiply-adds: Q8_0-style blocks of
-// 32 for Q4_0 and Q8_0 weights, Q8_K-style blocks of 256 for the K-quants.
+// 32 for Q4_0, Q8_0, Q5_0 and IQ4_NL weights, Q8_1-style ones (Q8_0's plus
+// an f16 block sum) for Q4_1 and Q5_1, Q8_K-style blocks of 256 for the
+// K-quants. The 32-value formats other than Q4_0 and Q8_0 have portable
+// kernels only (q41q50.go), which every level uses.
 // F32 weights multiply float32 activations, F16 and BF16 weights
 // activations rounded to their own type (each product is then exact).
 // These forms are ggml's (an f16 block scale for Q8_0 blocks, quants

@@ -30,6 +30,7 @@ func TestGolden(t *testing.T) {
 	tolerance := map[Type]float64{
 		F32: 0, F16: 1e-3, BF16: 8e-3, Q8_0: 8e-3, Q4_0: 0.12,
 		Q4_K: 0.08, Q5_K: 0.04, Q6_K: 0.03, Q8_K: 8e-3,
+		Q4_1: 0.07, Q5_0: 0.06, Q5_1: 0.035, IQ4_NL: 0.1,
 	}
 	for _, ty := range append(weightTypes, Q8_K) {
 		t.Run(ty.String(), func(t *testing.T) {

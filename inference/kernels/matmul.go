@@ -242,6 +242,12 @@ func (p *Pool) matMul(outs [][]float32, w *Matrix, a *Activations) error {
 	}
 	p.dispatch(j, j.nChunks)
 	j.w, j.a, j.outs = nil, nil, nil
+	if w.mins != nil { // a widened Q4_1 or Q5_1 matrix (q41q50.go)
+		if err := p.prepare(a, actQ81); err != nil {
+			return fmt.Errorf("matmul %s: %w", w.Type, err)
+		}
+		addMinTerms(outs, w, a)
+	}
 	return nil
 }
 
@@ -299,6 +305,12 @@ func MatMulLocal(outs [][]float32, w *Matrix, a *Activations) error {
 		return fmt.Errorf("matmul %s: %w", w.Type, err)
 	}
 	j.rows(0, w.Rows)
+	if w.mins != nil { // a widened Q4_1 or Q5_1 matrix (q41q50.go)
+		if err := prepareLocal(a, actQ81); err != nil {
+			return fmt.Errorf("matmul %s: %w", w.Type, err)
+		}
+		addMinTerms(outs, w, a)
+	}
 	return nil
 }
 
@@ -310,7 +322,7 @@ func prepareLocal(a *Activations, f actFormat) error {
 	if a.has(f) {
 		return nil
 	}
-	if f == actQ8P {
+	if f == actQ8P || f == actQ81 { // built on actQ8
 		if err := prepareLocal(a, actQ8); err != nil {
 			return err
 		}
@@ -329,7 +341,7 @@ func (p *Pool) prepare(a *Activations, f actFormat) error {
 	if a.has(f) {
 		return nil
 	}
-	if f == actQ8P {
+	if f == actQ8P || f == actQ81 { // built on actQ8
 		if err := p.prepare(a, actQ8); err != nil {
 			return err
 		}

@@ -79,10 +79,8 @@ func actValues(t testing.TB, ty Type, a *Activations, tok int) []float64 {
 	if err := a.check(f); err != nil {
 		t.Fatal(err)
 	}
-	if !a.has(f) {
-		a.alloc(f)
-		a.quantRows(f, 0, a.n)
-		a.mark(f)
+	if err := prepareLocal(a, f); err != nil { // and actQ8 under actQ81
+		t.Fatal(err)
 	}
 	out := make([]float64, a.cols)
 	switch f {
@@ -90,7 +88,7 @@ func actValues(t testing.TB, ty Type, a *Activations, tok int) []float64 {
 		for i, v := range a.floatRow(f, tok) {
 			out[i] = float64(v)
 		}
-	case actQ8:
+	case actQ8, actQ81:
 		q, d := a.q8Row(tok)
 		for i, v := range q {
 			out[i] = float64(v) * float64(d[i/qk0])
@@ -129,6 +127,12 @@ func reference(t testing.TB, m *Matrix, x []float32, n int) (ref, mag []float64)
 				p := float64(w[i]) * v
 				s += p
 				sa += math.Abs(p)
+			}
+			if impl.types[m.Type].act == actQ81 {
+				// Q8_1 pairs a block's min with its f16 sum s, not with
+				// the sum of the dequantised activations.
+				ds, dsa := minTermFix(m, r, acts[tok], a.q81Row(tok))
+				s, sa = s+ds, sa+dsa
 			}
 			ref[tok*m.Rows+r], mag[tok*m.Rows+r] = s, sa
 		}
@@ -467,7 +471,11 @@ func TestRepackRows(t *testing.T) {
 				cols := 2 * max(ty.BlockSize(), 48)
 				m := randMatrix(t, r, ty, 70, cols)
 				mr := Repack(m)
-				if want := impl.types[ty].layout != plain; mr.Interleaved() != want {
+				want := impl.types[ty].layout != plain
+				if w, ok := widenQ8(m); ok { // Q5_0, IQ4_NL interleave as Q8_0
+					want = impl.types[w.Type].layout != plain
+				}
+				if mr.Interleaved() != want {
 					t.Fatalf("%s %s: interleaved %v, want %v", l, ty, mr.Interleaved(), want)
 				}
 				a, b := make([]float32, cols), make([]float32, cols)

@@ -50,6 +50,11 @@ func Dequantize(t Type, dst []float32, src []byte) error {
 		for b := 0; b < len(dst)/qkK; b++ {
 			dequantQ6K(dst[b*qkK:(b+1)*qkK], src[b*q6KBytes:(b+1)*q6KBytes])
 		}
+	case Q4_1, Q5_0, Q5_1, IQ4_NL:
+		bb := t.BlockBytes()
+		for b := 0; b < len(dst)/qk0; b++ {
+			dequantLegacy(t, dst[b*qk0:(b+1)*qk0], src[b*bb:(b+1)*bb])
+		}
 	case Q8_K:
 		for b := 0; b < len(dst)/qkK; b++ {
 			blk := src[b*q8KBytes : (b+1)*q8KBytes]
@@ -105,6 +110,11 @@ func Quantize(t Type, dst []byte, src []float32) error {
 	case Q6_K:
 		for b := 0; b < len(src)/qkK; b++ {
 			quantQ6K(dst[b*q6KBytes:(b+1)*q6KBytes], src[b*qkK:(b+1)*qkK])
+		}
+	case Q4_1, Q5_0, Q5_1, IQ4_NL:
+		bb := t.BlockBytes()
+		for b := 0; b < len(src)/qk0; b++ {
+			quantLegacy(t, dst[b*bb:(b+1)*bb], src[b*qk0:(b+1)*qk0])
 		}
 	case Q8_K:
 		for b := 0; b < len(src)/qkK; b++ {

@@ -16,7 +16,7 @@ func randVec(r *rand.Rand, n int, scale float32) []float32 {
 }
 
 // weightTypes are the formats a Matrix may hold.
-var weightTypes = []Type{F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K}
+var weightTypes = []Type{F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, Q4_1, Q5_0, Q5_1, IQ4_NL}
 
 func TestHalfRoundTrip(t *testing.T) {
 	for h := range 1 << 16 {
@@ -149,7 +149,8 @@ func want(t *testing.T, got []float32, w map[int]float32) {
 func TestQuantizeRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	// Allowed error as a fraction of the largest magnitude in the row block.
-	tol := map[Type]float64{F32: 0, F16: 1e-3, BF16: 8e-3, Q8_0: 1.0 / 127, Q4_0: 1.0 / 8, Q4_K: 0.15, Q5_K: 0.08, Q6_K: 0.035, Q8_K: 1.0 / 127}
+	tol := map[Type]float64{F32: 0, F16: 1e-3, BF16: 8e-3, Q8_0: 1.0 / 127, Q4_0: 1.0 / 8, Q4_K: 0.15, Q5_K: 0.08, Q6_K: 0.035, Q8_K: 1.0 / 127,
+		Q4_1: 0.075, Q5_0: 1.0 / 16, Q5_1: 0.04, IQ4_NL: 0.12}
 	for _, ty := range append(weightTypes, Q8_K) {
 		t.Run(ty.String(), func(t *testing.T) {
 			for _, blocks := range []int{1, 3, 8} {

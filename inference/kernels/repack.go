@@ -50,11 +50,13 @@ var layoutType = [numLayouts]Type{q4x8: Q4_0, q8x8: Q8_0, q4x16: Q4_0, q8x16: Q8
 
 // Repack returns a copy of m with its rows interleaved in the layout the
 // kernels in use read fastest for its type (see above); when they have
-// none, or m is already interleaved, it returns m unchanged. The copy
+// none, or m is already interleaved, it returns m unchanged (but Q4_1,
+// Q5_0, Q5_1 and IQ4_NL as Q8_0 when the kernels have assembly for it). The copy
 // costs as much memory as the weights (the mapped file's pages can then be
 // dropped by the kernel), plus up to a quarter to fill its last huge page
 // (hugeBytes), and one pass over them.
 func Repack(m Matrix) Matrix {
+	m, _ = widenQ8(m) // the 32-value formats run as Q8_0 (q41q50.go)
 	lay := impl.types[m.Type].layout
 	rows := layoutRows[lay]
 	if lay == plain || m.layout != plain || m.Rows < rows {

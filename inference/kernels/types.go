@@ -10,15 +10,19 @@ type Type uint8
 
 // The supported formats. The numbering is our own; it is not GGUF's.
 const (
-	F32  Type = iota // 4-byte IEEE float
-	F16              // 2-byte IEEE half float
-	BF16             // 2-byte bfloat16 (top half of a float32)
-	Q8_0             // 32 values: f16 scale, 32 int8
-	Q4_0             // 32 values: f16 scale, 16 bytes of 4-bit quants biased by 8
-	Q4_K             // 256 values: f16 scale and min scale, 8×(6-bit scale, 6-bit min), 4-bit quants
-	Q5_K             // 256 values: as Q4_K plus one high bit per quant
-	Q6_K             // 256 values: 6-bit quants, 16 int8 scales, f16 scale
-	Q8_K             // 256 values: f32 scale, 256 int8, 16 int16 partial sums (activations)
+	F32    Type = iota // 4-byte IEEE float
+	F16                // 2-byte IEEE half float
+	BF16               // 2-byte bfloat16 (top half of a float32)
+	Q8_0               // 32 values: f16 scale, 32 int8
+	Q4_0               // 32 values: f16 scale, 16 bytes of 4-bit quants biased by 8
+	Q4_K               // 256 values: f16 scale and min scale, 8×(6-bit scale, 6-bit min), 4-bit quants
+	Q5_K               // 256 values: as Q4_K plus one high bit per quant
+	Q6_K               // 256 values: 6-bit quants, 16 int8 scales, f16 scale
+	Q8_K               // 256 values: f32 scale, 256 int8, 16 int16 partial sums (activations)
+	Q4_1               // 32 values: f16 scale and min, 16 bytes of 4-bit quants
+	Q5_0               // 32 values: f16 scale, 4 bytes of high bits, 16 bytes of low nibbles, biased by 16
+	Q5_1               // 32 values: f16 scale and min, 4 bytes of high bits, 16 bytes of low nibbles
+	IQ4_NL             // 32 values: f16 scale, 16 bytes of 4-bit indices into a fixed code book
 	numTypes
 )
 
@@ -49,6 +53,11 @@ var typeInfo = [numTypes]struct {
 	Q5_K: {"Q5_K", qkK, q5KBytes},
 	Q6_K: {"Q6_K", qkK, q6KBytes},
 	Q8_K: {"Q8_K", qkK, q8KBytes},
+
+	Q4_1:   {"Q4_1", qk0, q41Bytes},
+	Q5_0:   {"Q5_0", qk0, q50Bytes},
+	Q5_1:   {"Q5_1", qk0, q51Bytes},
+	IQ4_NL: {"IQ4_NL", qk0, iq4NLBytes},
 }
 
 // Errors returned by the package.
@@ -114,7 +123,8 @@ type Matrix struct {
 	rowBytes int
 	layout   layout // of the first groups·layoutRows[layout] rows
 	groups   int
-	parts    []int // first row of each part and Rows (Concat); nil for one part
+	parts    []int     // first row of each part and Rows (Concat); nil for one part
+	mins     []float32 // block mins of Q4_1 or Q5_1 rows widened to Q8_0 (widenQ8)
 }
 
 // NewMatrix checks that data holds exactly rows rows of cols values of type t.
@@ -157,9 +167,14 @@ func (m *Matrix) DequantizeRow(dst []float32, r int) error {
 			return fmt.Errorf("dequantize row: %w: %d values for %d columns", ErrShape, len(dst), m.Cols)
 		}
 		m.dequantGroupRow(dst, r)
+		m.addMins(dst, r)
 		return nil
 	}
-	return Dequantize(m.Type, dst, m.row(r))
+	if err := Dequantize(m.Type, dst, m.row(r)); err != nil {
+		return err
+	}
+	m.addMins(dst, r)
+	return nil
 }
 
 // Concat returns one matrix holding the rows of ms one after the other, a
@@ -179,8 +194,8 @@ func Concat(ms ...Matrix) (Matrix, error) {
 		switch {
 		case m.Type != ms[0].Type || m.Cols != ms[0].Cols:
 			return Matrix{}, fmt.Errorf("concat: %w: matrix %d is %s %d×%d, matrix 0 %s with %d columns", ErrShape, i, m.Type, m.Rows, m.Cols, ms[0].Type, ms[0].Cols)
-		case m.layout != plain || m.parts != nil:
-			return Matrix{}, fmt.Errorf("concat: %w: matrix %d is interleaved or concatenated", ErrShape, i)
+		case m.layout != plain || m.parts != nil || m.mins != nil:
+			return Matrix{}, fmt.Errorf("concat: %w: matrix %d is interleaved, widened or concatenated", ErrShape, i)
 		case m.Rows%32 != 0:
 			return Matrix{}, fmt.Errorf("concat: %w: matrix %d has %d rows, not a multiple of 32", ErrShape, i, m.Rows)
 		}

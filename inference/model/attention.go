@@ -42,7 +42,8 @@ type matAttn struct {
 // Batch invariance: a row's output must have the same bits whether it is
 // computed here or alone in attendGroup. The kernels give a score the same
 // bits from MatMul as from Dot, the queries are scaled the same way before
-// either, and both paths sum the values with weightValues.
+// either, and both paths sum the values in position order with
+// WeightedSum's arithmetic (kernels.WeightedSums here, weighPage there).
 func (m *llama) attendRun(l int, rows []Entry, lo, hi int, kv KV) error {
 	c, s := &m.cfg, &m.s
 	group := c.Heads / c.KVHeads
@@ -167,7 +168,7 @@ func (m *llama) attendBlock(t *matAttn, l int, rows []Entry, lo, hi, h, span int
 		t.n[r] = n
 	}
 	// The weighted sums of the block's rows share each value row they read
-	// (kernels.WeightedSums); each output gets weightValues' bits, which
+	// (kernels.WeightedSums); each output gets weighPage's bits, which
 	// are WeightedSum's in position order over any paging.
 	v, vs := t.vals, t.vs
 	for j := range hi - lo {
@@ -211,28 +212,13 @@ func scaleQuery(dst, src []float32, headDim int) {
 	kernels.Scale(dst, float32(1/math.Sqrt(float64(headDim))))
 }
 
-// weightValues adds Σ probs[p]·v[p] over positions p of seq's values for
-// KV head h to out, for n query heads of h's group at once: head g's
-// probabilities are probs[g*span : (g+1)*span] (span = len(probs)/n) and
-// its output out[g*hd : (g+1)*hd]. It goes page by page and, in a page,
-// head by head, so the group reads each page once; every output is still
-// one multiply-add chain in position order (WeightedSum's arithmetic
-// across pages): the one summation both attention paths share.
-func weightValues(out, probs []float32, n, l, seq, h, hd, kvDim int, kv KV) error {
-	span := len(probs) / n
-	for p := 0; p < span; {
-		pg := headPage(kv, true, l, seq, p, h, hd, kvDim, span-p)
-		if pg.n == 0 {
-			return fmt.Errorf("sequence %d has no values at position %d", seq, p)
-		}
-		weighPage(out, probs, n, p, pg, hd)
-		p += pg.n
-	}
-	return nil
-}
-
-// weighPage is weightValues' step for one page pg of values, holding
-// positions from p on.
+// weighPage adds, for n query heads of one KV head's group, the values of
+// page pg (positions p to p+pg.n-1) weighted by their probabilities: head
+// g's are probs[g*span : (g+1)*span] (span = len(probs)/n) and its output
+// out[g*hd : (g+1)*hd]. Called page after page, every output is one
+// multiply-add chain in position order, WeightedSum's arithmetic over any
+// paging, as kernels.WeightedSums computes it for prompt chunks; the
+// group's heads read each page while it is in the cache.
 func weighPage(out, probs []float32, n, p int, pg page, hd int) {
 	span := len(probs) / n
 	for g := range n {

@@ -278,6 +278,14 @@ func KernelType(t gguf.TensorType) (kernels.Type, bool) {
 		return kernels.Q5_K, true
 	case gguf.TypeQ6_K:
 		return kernels.Q6_K, true
+	case gguf.TypeQ4_1:
+		return kernels.Q4_1, true
+	case gguf.TypeQ5_0:
+		return kernels.Q5_0, true
+	case gguf.TypeQ5_1:
+		return kernels.Q5_1, true
+	case gguf.TypeIQ4_NL:
+		return kernels.IQ4_NL, true
 	}
 	return 0, false
 }

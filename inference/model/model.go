@@ -106,7 +106,7 @@ var (
 	// or have the wrong shape or type.
 	ErrFormat = errors.New("bad model file")
 	// ErrTensorType means a tensor the architecture needs has a type the
-	// kernels do not run (such as Q5_0 or IQ4_NL).
+	// kernels do not run (such as Q3_K or IQ3_S).
 	ErrTensorType = errors.New("unsupported tensor type")
 	// ErrTooLarge means the model file is larger than the available memory.
 	ErrTooLarge = errors.New("model does not fit in memory")

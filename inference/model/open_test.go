@@ -106,8 +106,8 @@ func TestOpenErrors(t *testing.T) {
 		{"missing hyperparameter", writeGGUF(t, map[string]any{gguf.KeyArchitecture: gguf.ArchLlama}, nil), model.Options{}, model.ErrFormat, "llama.embedding_length"},
 		{"missing tensor", writeGGUF(t, llamaMeta(), map[string][]uint64{gguf.TensorTokenEmbd: {32, 10}}), model.Options{}, model.ErrFormat, "blk.0.attn_norm.weight is missing"},
 		{"wrong shape", writeGGUF(t, llamaMeta(), map[string][]uint64{gguf.TensorTokenEmbd: {32, 10}, "blk.0.attn_norm.weight": {31}}), model.Options{}, model.ErrFormat, "has shape [31]"},
-		{"unsupported tensor type", writeTyped(t, llamaMeta(), map[string]gguf.TensorType{gguf.TensorTokenEmbd: gguf.TypeQ5_0, "blk.0.attn_q.weight": gguf.TypeQ5_0, "blk.0.ffn_up.weight": gguf.TypeIQ4_NL}), model.Options{}, model.ErrTensorType,
-			"token_embd.weight is Q5_0; in this file: 2 Q5_0, 1 IQ4_NL (the kernels run F32, F16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, BF16)"},
+		{"unsupported tensor type", writeTyped(t, llamaMeta(), map[string]gguf.TensorType{gguf.TensorTokenEmbd: gguf.TypeMXFP4, "blk.0.attn_q.weight": gguf.TypeMXFP4, "blk.0.ffn_up.weight": gguf.TypeQ8_1}), model.Options{}, model.ErrTensorType,
+			"token_embd.weight is MXFP4; in this file: 1 Q8_1, 2 MXFP4 (the kernels run F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL, BF16)"},
 		{"not a file", filepath.Join(t.TempDir(), "absent.gguf"), model.Options{}, os.ErrNotExist, ""},
 	}
 	for _, tt := range tests {

@@ -90,14 +90,14 @@ func TestModelInfoNotRun(t *testing.T) {
 	if err := w.Set(gguf.KeyArchitecture, gguf.ArchLlama); err != nil {
 		t.Fatal(err)
 	}
-	types := []gguf.TensorType{gguf.TypeQ5_0, gguf.TypeQ8_0, gguf.TypeIQ4_NL}
+	types := []gguf.TensorType{gguf.TypeQ3_K, gguf.TypeQ8_0, gguf.TypeIQ3_S}
 	for i, typ := range types {
-		if err := w.AddTensor(fmt.Sprint("t", i), typ, 32); err != nil {
+		if err := w.AddTensor(fmt.Sprint("t", i), typ, 256); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i, typ := range types {
-		if err := w.WriteTensor(fmt.Sprint("t", i), make([]byte, typ.TypeSize())); err != nil {
+		if err := w.WriteTensor(fmt.Sprint("t", i), make([]byte, 256/typ.BlockSize()*typ.TypeSize())); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -112,7 +112,7 @@ func TestModelInfoNotRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "Q5_0 IQ4_NL (the kernels run F32, F16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, BF16)"
+	want := "Q3_K IQ3_S (the kernels run F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL, BF16)"
 	if got := infoFields(t, stdout)["not run"]; got != want {
 		t.Errorf("not run: %q, want %q", got, want)
 	}
