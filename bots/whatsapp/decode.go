@@ -36,29 +36,8 @@ type fastValue struct {
 // well-formed delivery (not JSON, another object, no entry list): the
 // careful path then says why.
 func parseFast(body []byte) (*webhook.Result, bool) {
-	s, ok := lenient.NewScanner(body)
+	entries, ok := lenient.Envelope(body, Object, decodeEntry)
 	if !ok {
-		return nil, false
-	}
-	var object lenient.String
-	var entries []lenient.Item[fastEntry]
-	sawEntry := false
-	err := s.Object(func(key []byte) (bool, error) {
-		switch string(key) {
-		case "object":
-			return true, s.Scalar(&object)
-		case "entry":
-			if s.Next() != '[' {
-				return true, lenient.ErrShape
-			}
-			sawEntry = true
-			var err error
-			entries, err = lenient.Items(s, decodeEntry)
-			return true, err
-		}
-		return false, nil
-	})
-	if err != nil || object != Object || !sawEntry || s.Next() != 0 {
 		return nil, false
 	}
 	res := &webhook.Result{Platform: platform}

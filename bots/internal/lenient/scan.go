@@ -363,3 +363,36 @@ func EachItem[T any](items []Item[T], path string, warn func(path, reason string
 		}
 	}
 }
+
+// Envelope reads a webhook delivery in one pass: a body that is exactly
+// {"object": object, "entry": [...]} (other keys skipped), with each entry
+// decoded by dec. ok is false when the body is not such a delivery (not
+// JSON, another object, no entry list, trailing data); the careful path
+// then says why.
+func Envelope[T any](body []byte, object string, dec func(*Scanner, *T) error) (entries []Item[T], ok bool) {
+	s, ok := NewScanner(body)
+	if !ok {
+		return nil, false
+	}
+	var got String
+	sawEntry := false
+	err := s.Object(func(key []byte) (bool, error) {
+		switch string(key) {
+		case "object":
+			return true, s.Scalar(&got)
+		case "entry":
+			if s.Next() != '[' {
+				return true, ErrShape
+			}
+			sawEntry = true
+			var err error
+			entries, err = Items(s, dec)
+			return true, err
+		}
+		return false, nil
+	})
+	if err != nil || string(got) != object || !sawEntry || s.Next() != 0 {
+		return nil, false
+	}
+	return entries, true
+}
