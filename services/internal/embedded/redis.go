@@ -44,6 +44,8 @@ type Redis struct {
 	path  string
 	log   *slog.Logger
 	dirty atomic.Bool
+	// saving makes snapshots one at a time: they share the temp file.
+	saving sync.Mutex
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -159,6 +161,8 @@ func (r *Redis) Snapshot() error {
 	if r.path == "" {
 		return nil
 	}
+	r.saving.Lock()
+	defer r.saving.Unlock()
 	r.dirty.Store(false)
 	snap := snapshot{Version: snapshotVersion, Saved: time.Now().UTC(), DBs: map[int][]item{}}
 	now := time.Now()
@@ -218,7 +222,7 @@ func readItem(db *miniredis.RedisDB, k string, now time.Time) (item, error) {
 	case "set":
 		it.Set, err = db.Members(k)
 	case "zset":
-		it.ZSet, err = db.SortedSet(k)
+		it.ZSet, err = sortedSet(db, k)
 	case "stream":
 		var entries []miniredis.StreamEntry
 		entries, err = db.Stream(k)
@@ -229,6 +233,36 @@ func readItem(db *miniredis.RedisDB, k string, now time.Time) (item, error) {
 		return it, fmt.Errorf("%s: %w", it.Type, errUnsupportedType)
 	}
 	return it, err
+}
+
+// sortedSet copies the sorted set k. miniredis's SortedSet hands out its
+// live map, which a ZADD may change while the snapshot encodes it, so the
+// members and their scores are copied in calls that each hold its lock;
+// a member removed between them is left out.
+func sortedSet(db *miniredis.RedisDB, k string) (map[string]float64, error) {
+	members, err := db.ZMembers(k)
+	if err != nil {
+		return nil, err
+	}
+	scores, err := db.ZMScore(k, members)
+	if err != nil {
+		return nil, err
+	}
+	still, err := db.ZMembers(k)
+	if err != nil {
+		return nil, err
+	}
+	present := make(map[string]bool, len(still))
+	for _, m := range still {
+		present[m] = true
+	}
+	out := make(map[string]float64, len(members))
+	for i, m := range members {
+		if present[m] {
+			out[m] = scores[i]
+		}
+	}
+	return out, nil
 }
 
 // load restores the snapshot, dropping keys whose expiry has passed, and
