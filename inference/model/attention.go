@@ -111,22 +111,30 @@ func (m *llama) attendRunItems(thread, a, b int) {
 
 // gatherHead puts the keys of KV head h of seq in layer at positions
 // [0, span) into t.k, row after row, and sets t.vals, t.vs to its values
-// there (in place or gathered into t.v, see headSpan).
+// there: in place when one float32 page holds the whole span, else
+// gathered (and converted from half floats) into t.v. Keys and values come
+// from one walk over the pages, each read once per item, not once per
+// query row.
 func (m *llama) gatherHead(t *matAttn, l, seq, h, span int, kv KV) error {
 	c := &m.cfg
 	hd, kvDim := c.HeadDim, c.KVDim()
 	t.k = grow(t.k, span*hd)
 	for p := 0; p < span; {
-		pg := headPage(kv, false, l, seq, p, h, hd, kvDim, span-p)
-		if pg.n == 0 {
-			return fmt.Errorf("sequence %d has no keys at position %d", seq, p)
+		k, v := headPages(kv, l, seq, p, h, hd, kvDim, span-p)
+		if k.n == 0 {
+			return fmt.Errorf("sequence %d has no keys or values at position %d", seq, p)
 		}
-		pg.gather(t.k[p*hd:], pg.n, hd)
-		p += pg.n
+		k.gather(t.k[p*hd:], k.n, hd)
+		if p == 0 && v.n == span && v.f32 != nil {
+			t.vals, t.vs = v.f32, v.stride
+		} else {
+			t.v = grow(t.v, span*hd)
+			v.gather(t.v[p*hd:], v.n, hd)
+			t.vals, t.vs = t.v, hd
+		}
+		p += k.n
 	}
-	v, vs, err := headSpan(kv, true, l, seq, h, hd, kvDim, span, &t.v)
-	t.vals, t.vs = v, vs
-	return err
+	return nil
 }
 
 // attendBlock is attendRun for rows[lo:hi] and KV head h over positions
@@ -182,27 +190,6 @@ func (m *llama) attendBlock(t *matAttn, l int, rows []Entry, lo, hi, h, span int
 		kernels.WeightedSums(s.att[(lo+j)*qDim+h*group*hd:], hd, hd, t.scores[j*group*span:], span, t.n[j*group:(j+1)*group], v, vs)
 	}
 	return nil
-}
-
-// headSpan returns the keys (or values) of KV head h of seq in layer at
-// positions [0, span), row p at rows[p*stride:p*stride+headDim]: in place
-// when one float32 page covers the span, else gathered (and converted from
-// half floats) into buf. Either way each is read once per block, not once
-// per query row.
-func headSpan(kv KV, value bool, l, seq, h, headDim, kvDim, span int, buf *[]float32) (rows []float32, stride int, err error) {
-	for p := 0; p < span; {
-		pg := headPage(kv, value, l, seq, p, h, headDim, kvDim, span-p)
-		if pg.n == 0 {
-			return nil, 0, fmt.Errorf("sequence %d has nothing stored at position %d", seq, p)
-		}
-		if p == 0 && pg.n == span && pg.f32 != nil {
-			return pg.f32, pg.stride, nil
-		}
-		*buf = grow(*buf, span*headDim)
-		pg.gather((*buf)[p*headDim:], pg.n, headDim)
-		p += pg.n
-	}
-	return *buf, headDim, nil
 }
 
 // scaleQuery writes the query heads in src, scaled by 1/sqrt(headDim), to

@@ -289,9 +289,8 @@ func (m *llama) attendGroup(t *matAttn, l int, e Entry, i, h int, kv KV) error {
 	scaleQuery(q, q, hd)
 	t.kp, t.vp = t.kp[:0], t.vp[:0]
 	for p := 0; p < span; {
-		k := headPage(kv, false, l, e.Seq, p, h, hd, kvDim, span-p)
-		v := headPage(kv, true, l, e.Seq, p, h, hd, kvDim, span-p)
-		if k.n == 0 || v.n != k.n {
+		k, v := headPages(kv, l, e.Seq, p, h, hd, kvDim, span-p)
+		if k.n == 0 {
 			return fmt.Errorf("sequence %d has no keys or values at position %d", e.Seq, p)
 		}
 		t.kp, t.vp = append(t.kp, k), append(t.vp, v)

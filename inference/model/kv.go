@@ -50,37 +50,28 @@ type page struct {
 	stride, n int
 }
 
-// headPage returns the keys (or values) of KV head h of seq in layer from
-// position pos on, at most limit rows; n == 0 when nothing is stored at
-// pos. Rows come in place from a HeadKV, else from Load's whole rows.
-func headPage(kv KV, value bool, l, seq, pos, h, headDim, kvDim, limit int) page {
+// headPages returns the keys and the values of KV head h of seq in layer
+// from position pos on, at most limit rows each, from one lookup; n == 0
+// when nothing is stored at pos. Rows come in place from a HeadKV, else
+// from Load's whole rows.
+func headPages(kv KV, l, seq, pos, h, headDim, kvDim, limit int) (keys, values page) {
 	if hk, ok := kv.(HeadKV); ok {
 		if k, v := hk.LoadHeadHalf(l, seq, pos, h); k != nil {
-			src := k
-			if value {
-				src = v
-			}
-			return page{f16: src, stride: headDim, n: min(len(src)/headDim, limit)}
+			n := min(len(k)/headDim, limit)
+			return page{f16: k, stride: headDim, n: n}, page{f16: v, stride: headDim, n: n}
 		}
 		if k, v := hk.LoadHead(l, seq, pos, h); k != nil {
-			src := k
-			if value {
-				src = v
-			}
-			return page{f32: src, stride: headDim, n: min(len(src)/headDim, limit)}
+			n := min(len(k)/headDim, limit)
+			return page{f32: k, stride: headDim, n: n}, page{f32: v, stride: headDim, n: n}
 		}
-		return page{}
+		return page{}, page{}
 	}
 	k, v := kv.Load(l, seq, pos)
-	src := k
-	if value {
-		src = v
-	}
-	n := min(len(src)/kvDim, limit)
+	n := min(len(k)/kvDim, limit)
 	if n <= 0 {
-		return page{}
+		return page{}, page{}
 	}
-	return page{f32: src[h*headDim:], stride: kvDim, n: n}
+	return page{f32: k[h*headDim:], stride: kvDim, n: n}, page{f32: v[h*headDim:], stride: kvDim, n: n}
 }
 
 // dots sets out[r] to the dot product of row r with x, for r < len(out)
