@@ -114,14 +114,18 @@ func (r *Role) deliver(ctx context.Context, conv corralv1.Conversation, ids []st
 	if err := r.state.putOutbox(ctx, outboxEntry{IDs: ids, Reply: b, Stored: stored}); err != nil {
 		return at("state", err)
 	}
-	if err := r.storeTurn(ctx, conv, stored); err != nil {
-		return err
+	// A fresh delivery: resume found no entry for these ids, so the turn
+	// is not stored yet.
+	if len(stored) > 0 {
+		if err := r.store.AppendHistory(ctx, conv, stored...); err != nil {
+			return at("history", err)
+		}
 	}
 	return r.publish(ctx, out)
 }
 
-// storeTurn appends a turn to the history unless it already ends with it
-// (a delivery finished again after the append went through).
+// storeTurn appends an interrupted delivery's turn to the history unless
+// it already ends with it (the append went through before the stop).
 func (r *Role) storeTurn(ctx context.Context, conv corralv1.Conversation, stored []persona.Message) error {
 	if len(stored) == 0 {
 		return nil
