@@ -48,18 +48,8 @@ func padStories(t testing.TB, src, dst string) {
 	same := func(i int) int { return i }
 	widthScale := float32(math.Sqrt(float64(d) / padWidth)) // RMS over the wider stream
 
-	out, err := os.Create(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out, w := createCopy(t, f, dst)
 	defer out.Close()
-	w := gguf.NewWriter(out)
-	for _, k := range f.Keys() {
-		v, _ := f.Value(k)
-		if err := w.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
 	arch := p.Arch + "."
 	for k, v := range map[string]any{
 		"embedding_length":                 uint32(padWidth),
@@ -265,18 +255,8 @@ func withRopeFreqs(t testing.TB, src, dst string, factors []float32, linear floa
 		t.Fatal(err)
 	}
 	defer f.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out, w := createCopy(t, f, dst)
 	defer out.Close()
-	w := gguf.NewWriter(out)
-	for _, k := range f.Keys() {
-		v, _ := f.Value(k)
-		if err := w.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
 	if linear > 0 {
 		arch := f.Architecture() + "."
 		if err := w.Set(arch+"rope.scaling.type", "linear"); err != nil {

@@ -40,18 +40,8 @@ func reencode(t testing.TB, src, dst string, typeOf func(name string, shape []ui
 		t.Fatal(err)
 	}
 	defer f.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out, w := createCopy(t, f, dst)
 	defer out.Close()
-	w := gguf.NewWriter(out)
-	for _, k := range f.Keys() {
-		v, _ := f.Value(k)
-		if err := w.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
 	data := map[string][]byte{}
 	for _, tn := range f.Tensors() {
 		if tn.Type != gguf.TypeF32 {
@@ -210,4 +200,23 @@ func sameTensors(t testing.TB, ours, theirs string) {
 			t.Errorf("%s: %s here, %s in %s; bytes equal: %v", ta.Name, ta.Type, tb.Type, theirs, bytes.Equal(ta.Data(), tb.Data()))
 		}
 	}
+}
+
+// createCopy creates dst as a GGUF writer that already holds every
+// metadata key of f, for tests that rewrite a file's tensors.
+func createCopy(t testing.TB, f *gguf.File, dst string) (*os.File, *gguf.Writer) {
+	t.Helper()
+	out, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := gguf.NewWriter(out)
+	for _, k := range f.Keys() {
+		v, _ := f.Value(k)
+		if err := w.Set(k, v); err != nil {
+			out.Close()
+			t.Fatal(err)
+		}
+	}
+	return out, w
 }
