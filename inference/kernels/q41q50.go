@@ -26,6 +26,25 @@ const (
 	iq4NLBytes = 2 + qk0/2         // f16 d, 4-bit indices into iq4NLValues
 )
 
+// HeldBytes is the memory Repack leaves a rows×cols matrix of type t in
+// (its file size, or more where the kernels in use widen it to Q8_0), so
+// that a loader can tell whether a model fits before it starts copying.
+func HeldBytes(t Type, rows, cols int) (int64, error) {
+	rb, err := t.RowBytes(cols)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case t != Q4_1 && t != Q5_0 && t != Q5_1 && t != IQ4_NL, impl.level < AVX2:
+		return int64(rows) * int64(rb), nil
+	}
+	per := q80Bytes
+	if t == Q4_1 || t == Q5_1 {
+		per += 4 // the block's min, as a float32
+	}
+	return int64(rows) * int64(cols/qk0) * int64(per), nil
+}
+
 // widenQ8 rewrites a plain matrix of the 32-value formats as Q8_0 when
 // the kernels in use have assembly for Q8_0. Each is an f16 scale d times
 // small integers (Q5_0 -16..15, IQ4_NL's code book -127..113, Q4_1 0..15,

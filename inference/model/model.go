@@ -148,12 +148,13 @@ func Architectures() []string {
 
 // Open loads the model in the GGUF file at path.
 func Open(path string, o Options) (Model, error) {
-	if err := checkMemory(path, o.MemAvailable); err != nil {
-		return nil, err
-	}
 	f, err := gguf.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open model: %w", err)
+	}
+	if err := checkMemory(f, path, o.MemAvailable); err != nil {
+		f.Close()
+		return nil, err
 	}
 	m, err := Load(f, o)
 	if err != nil {
@@ -207,16 +208,14 @@ func (m *owningModel) Close() error {
 	return err
 }
 
-// checkMemory fails when the file is larger than the memory available. The
-// weights are mapped, not read, so a model that does not fit would thrash
-// the page cache rather than fail; saying so up front is kinder.
-func checkMemory(path string, avail int64) error {
+// checkMemory fails when the model needs more memory than is available.
+// The file is mapped, not read, and the kernels copy most matrices into
+// their own layout, so a model that does not fit would thrash rather than
+// fail; saying so up front is kinder. The need is what the kernels hold
+// (heldBytes), which is more than the file where they widen a format.
+func checkMemory(f *gguf.File, path string, avail int64) error {
 	if avail < 0 {
 		return nil
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return fmt.Errorf("open model: %w", err)
 	}
 	if avail == 0 {
 		var ok bool
@@ -224,11 +223,33 @@ func checkMemory(path string, avail int64) error {
 			return nil // not Linux, or no /proc: nothing to check against
 		}
 	}
-	if st.Size() > avail {
-		return fmt.Errorf("%w: %s is %s but only %s of memory is available (MemAvailable in /proc/meminfo); use a smaller or more strongly quantised model, or free memory",
-			ErrTooLarge, path, bytesize.Format(st.Size()), bytesize.Format(avail))
+	need, file := heldBytes(f)
+	if need <= avail {
+		return nil
 	}
-	return nil
+	widened := ""
+	if need > file+file/20 {
+		widened = fmt.Sprintf(" (its tensors take %s in the file; formats without their own kernels are widened to Q8_0)", bytesize.Format(file))
+	}
+	return fmt.Errorf("%w: %s needs %s%s but only %s of memory is available (MemAvailable in /proc/meminfo); use a smaller or more strongly quantised model, or free memory",
+		ErrTooLarge, path, bytesize.Format(need), widened, bytesize.Format(avail))
+}
+
+// heldBytes sums what the tensors of f take once loaded (need) and in the
+// file (file). A tensor the kernels cannot size counts at its file size;
+// loading reports it properly.
+func heldBytes(f *gguf.File) (need, file int64) {
+	for _, t := range f.Tensors() {
+		file += int64(t.Size)
+		n := int64(t.Size)
+		if kt, ok := KernelType(t.Type); ok && len(t.Shape) == 2 {
+			if h, err := kernels.HeldBytes(kt, int(t.Shape[1]), int(t.Shape[0])); err == nil {
+				n = h
+			}
+		}
+		need += n
+	}
+	return need, file
 }
 
 // memAvailable reads MemAvailable from /proc/meminfo, in bytes.

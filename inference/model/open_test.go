@@ -3,6 +3,7 @@ package model_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/corral-ai/corral/inference/gguf"
+	"github.com/corral-ai/corral/inference/kernels"
 	"github.com/corral-ai/corral/inference/model"
 	"github.com/corral-ai/corral/inference/model/synth"
 )
@@ -94,6 +96,19 @@ func writeTyped(t *testing.T, meta map[string]any, types map[string]gguf.TensorT
 
 func TestOpenErrors(t *testing.T) {
 	small := writeSynth(t, synth.Spec{Shape: testShape(true, 0), Type: gguf.TypeQ8_0, Seed: 1})
+	// IQ4_NL matrices fit in the file's 18 bytes a block but the assembly
+	// kernels hold them as Q8_0's 34: the check must count that. The file
+	// then fails later, for what it lacks.
+	iq := map[string]gguf.TensorType{}
+	for i := range 40 {
+		iq[fmt.Sprintf("blk.%d.ffn_up.weight", i)] = gguf.TypeIQ4_NL
+	}
+	widened := writeTyped(t, llamaMeta(), iq)
+	const widenedFile = 40 * 10 * 18
+	widenedErr, widenedMsg := model.ErrTooLarge, "formats without their own kernels are widened to Q8_0"
+	if kernels.CurrentLevel() < kernels.AVX2 {
+		widenedErr, widenedMsg = model.ErrFormat, "is missing" // portable kernels keep IQ4_NL as it is
+	}
 	tests := []struct {
 		name    string
 		path    string
@@ -102,6 +117,7 @@ func TestOpenErrors(t *testing.T) {
 		message string
 	}{
 		{"larger than memory", small, model.Options{MemAvailable: 1 << 20}, model.ErrTooLarge, "memory is available"},
+		{"widened beyond memory", widened, model.Options{MemAvailable: widenedFile + 100}, widenedErr, widenedMsg},
 		{"unknown architecture", writeGGUF(t, map[string]any{gguf.KeyArchitecture: "mamba"}, nil), model.Options{}, model.ErrArchitecture, `"mamba" (supported: llama)`},
 		{"missing hyperparameter", writeGGUF(t, map[string]any{gguf.KeyArchitecture: gguf.ArchLlama}, nil), model.Options{}, model.ErrFormat, "llama.embedding_length"},
 		{"missing tensor", writeGGUF(t, llamaMeta(), map[string][]uint64{gguf.TensorTokenEmbd: {32, 10}}), model.Options{}, model.ErrFormat, "blk.0.attn_norm.weight is missing"},
