@@ -3,7 +3,6 @@ package chat
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -49,34 +48,25 @@ func (s *state) putOutbox(ctx context.Context, e outboxEntry) error {
 	return nil
 }
 
-// outbox returns the unfinished deliveries that answer any of ids, each
-// once, and the ids whose entry could not be read (they are answered
-// anew).
-func (s *state) outbox(ctx context.Context, ids []string) (entries []outboxEntry, unreadable []string, err error) {
-	cmds := make([]*redis.StringCmd, len(ids))
-	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, id := range ids {
-			cmds[i] = p.Get(ctx, s.key("outbox", id))
-		}
-		return nil
-	}); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, nil, fmt.Errorf("read outbox: %w", err)
-	}
-	for i, c := range cmds {
-		b, err := c.Bytes()
-		if err != nil {
-			continue // redis.Nil: none
+// decodeOutbox returns the unfinished deliveries in pending (encoded
+// entries by message id, from lookup) in the order of ids, each once, and
+// the ids whose entry could not be read (they are answered anew).
+func decodeOutbox(ids []string, pending map[string][]byte) (entries []outboxEntry, unreadable []string) {
+	for _, id := range ids {
+		b, ok := pending[id]
+		if !ok {
+			continue
 		}
 		var e outboxEntry
 		if err := json.Unmarshal(b, &e); err != nil {
-			unreadable = append(unreadable, ids[i])
+			unreadable = append(unreadable, id)
 			continue
 		}
 		if !slices.ContainsFunc(entries, func(o outboxEntry) bool { return slices.Equal(o.IDs, e.IDs) }) {
 			entries = append(entries, e)
 		}
 	}
-	return entries, unreadable, nil
+	return entries, unreadable
 }
 
 // finish records ids as answered, then forgets their outbox entries: in
@@ -143,17 +133,17 @@ func (r *Role) storeTurn(ctx context.Context, conv corralv1.Conversation, stored
 	return nil
 }
 
-// resume finishes the unfinished deliveries that answer any of the fresh
-// messages, and returns the fresh messages they did not answer.
-func (r *Role) resume(ctx context.Context, conv corralv1.Conversation, fresh []*corralv1.ChatMessage) ([]*corralv1.ChatMessage, error) {
+// resume finishes the unfinished deliveries (pending, from lookup) that
+// answer any of the fresh messages, and returns the fresh messages they did not answer.
+func (r *Role) resume(ctx context.Context, conv corralv1.Conversation, fresh []*corralv1.ChatMessage, pending map[string][]byte) ([]*corralv1.ChatMessage, error) {
+	if len(pending) == 0 {
+		return fresh, nil
+	}
 	ids := make([]string, len(fresh))
 	for i, m := range fresh {
 		ids[i] = m.DedupeID()
 	}
-	entries, unreadable, err := r.state.outbox(ctx, ids)
-	if err != nil {
-		return fresh, at("state", err)
-	}
+	entries, unreadable := decodeOutbox(ids, pending)
 	if len(unreadable) > 0 {
 		r.log.WarnContext(ctx, "chat: outbox entries unreadable, answering anew", "ids", unreadable)
 	}

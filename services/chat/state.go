@@ -34,25 +34,43 @@ func (s *state) key(parts ...string) string {
 	return k
 }
 
-// seen reports which of the dedupe ids were answered already. One EXISTS
-// per key, pipelined: the keys may live in different Redis Cluster slots.
-func (s *state) seen(ctx context.Context, ids []string) (map[string]bool, error) {
-	cmds := make([]*redis.IntCmd, len(ids))
+// lookup reports which of the dedupe ids were answered already, and the
+// outbox entries (still encoded) of those that were not: one round trip,
+// one EXISTS and one GET per id, pipelined because the keys may live in
+// different Redis Cluster slots.
+func (s *state) lookup(ctx context.Context, ids []string) (answered map[string]bool, pending map[string][]byte, err error) {
+	exists := make([]*redis.IntCmd, len(ids))
+	gets := make([]*redis.StringCmd, len(ids))
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = p.Exists(ctx, s.key("seen", id))
+			exists[i] = p.Exists(ctx, s.key("seen", id))
+			gets[i] = p.Get(ctx, s.key("outbox", id))
 		}
 		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("read answered message ids: %w", err)
+	}); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, nil, fmt.Errorf("read answered message ids and outbox: %w", err)
 	}
-	out := make(map[string]bool, len(ids))
-	for i, c := range cmds {
+	answered = make(map[string]bool, len(ids))
+	for i, c := range exists {
+		if c.Err() != nil {
+			return nil, nil, fmt.Errorf("read answered message id: %w", c.Err())
+		}
 		if c.Val() > 0 {
-			out[ids[i]] = true
+			answered[ids[i]] = true
+			continue
+		}
+		switch b, err := gets[i].Bytes(); {
+		case errors.Is(err, redis.Nil):
+		case err != nil:
+			return nil, nil, fmt.Errorf("read outbox: %w", err)
+		default:
+			if pending == nil {
+				pending = map[string][]byte{}
+			}
+			pending[ids[i]] = b
 		}
 	}
-	return out, nil
+	return answered, pending, nil
 }
 
 // markSeen records the dedupe ids as answered for ttl.

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -33,12 +34,24 @@ func TestStateSeen(t *testing.T) {
 	if err := s.markSeen(ctx, []string{"a", "b"}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.seen(ctx, []string{"a", "c", "b"})
+	// An outbox entry of an answered id is not pending; one of an
+	// unanswered id is, as written.
+	if err := s.putOutbox(ctx, outboxEntry{IDs: []string{"a", "c"}, Reply: []byte("r")}); err != nil {
+		t.Fatal(err)
+	}
+	got, pending, err := s.lookup(ctx, []string{"a", "c", "b", "d"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got["a"] || !got["b"] || got["c"] || len(got) != 2 {
-		t.Errorf("seen = %v", got)
+	if !got["a"] || !got["b"] || got["c"] || got["d"] || len(got) != 2 {
+		t.Errorf("answered = %v", got)
+	}
+	entries, unreadable := decodeOutbox([]string{"c", "d"}, pending)
+	if len(pending) != 1 || len(entries) != 1 || !slices.Equal(entries[0].IDs, []string{"a", "c"}) || string(entries[0].Reply) != "r" || unreadable != nil {
+		t.Errorf("pending = %q, entries %+v, unreadable %v", pending, entries, unreadable)
+	}
+	if _, unreadable := decodeOutbox([]string{"x"}, map[string][]byte{"x": []byte("{not json")}); !slices.Equal(unreadable, []string{"x"}) {
+		t.Errorf("a corrupt entry: unreadable = %v", unreadable)
 	}
 	ttl, err := s.rdb.TTL(ctx, s.key("seen", "a")).Result()
 	if err != nil || ttl <= 0 || ttl > time.Minute {

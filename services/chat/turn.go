@@ -82,7 +82,7 @@ func (r *Role) answer(ctx context.Context, batch []*job, commit func() bool) err
 	for _, j := range batch {
 		ids = append(ids, j.m.DedupeID())
 	}
-	seen, err := r.state.seen(ctx, ids)
+	seen, pending, err := r.state.lookup(ctx, ids)
 	if err != nil {
 		return at("state", err)
 	}
@@ -105,7 +105,7 @@ func (r *Role) answer(ctx context.Context, batch []*job, commit func() bool) err
 	}
 	// A reply decided for some of them whose delivery was interrupted goes
 	// out now, the same reply; the rest are answered anew.
-	if fresh, err = r.resume(ctx, conv, fresh); err != nil {
+	if fresh, err = r.resume(ctx, conv, fresh, pending); err != nil {
 		return err
 	}
 	if len(fresh) == 0 {
