@@ -19,12 +19,18 @@ const (
 	kindSafe
 	kindDefense
 	kindEveryday
+	kindHarm
+	kindVictim
+	kindOwner
+	kindPrivate
+	kindDeny
 )
 
 var ruleKinds = map[string]ruleKind{
 	"term": kindTerm, "target": kindTarget, "intent": kindIntent, "group": kindGroup,
 	"you": kindYou, "sexual": kindSexual, "safe": kindSafe, "defense": kindDefense,
-	"everyday": kindEveryday,
+	"everyday": kindEveryday, "harm": kindHarm, "victim": kindVictim, "owner": kindOwner,
+	"private": kindPrivate, "deny": kindDeny,
 }
 
 // anchor says which anchor kind raises a category's targets and how near
@@ -229,7 +235,10 @@ type ruleResult struct {
 	request  bool               // a request phrase ("how to", "give me") is present
 	harmless bool               // a harmless look-alike was masked
 	people   bool               // a group of people or the other party is named
+	group    bool               // a group of people is named
 	everyday bool               // an everyday subject (cooking, cleaning, travel) is named
+	context  bool               // a defensive, historical or fictional phrase is present
+	define   bool               // the text only asks what a word means
 	ctx      contexts
 }
 
@@ -259,11 +268,35 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 		}
 		if m.p.kind == kindGroup || m.p.kind == kindYou {
 			res.people = true
+			res.group = res.group || m.p.kind == kindGroup
 		}
 		if m.p.kind == kindEveryday {
 			res.everyday = true
 		}
-		if (m.p.kind != kindTerm && m.p.kind != kindTarget) || res.isMasked(m) {
+		if m.p.kind == kindDefense && m.p.class == allClasses {
+			res.context = true
+		}
+		if res.isMasked(m) {
+			continue
+		}
+		switch m.p.kind {
+		case kindHarm:
+			res.harm(words, m)
+			continue
+		case kindDeny:
+			if res.ctx.near(ctxGroup, m, 5, true) && !negated(words, m.start) {
+				res.score(m.p.class, 0.9, m.p.text, true)
+			}
+			continue
+		case kindPrivate:
+			// A private detail of a person the writer knows ("my
+			// coworker's medical records"), not of a public figure.
+			if res.ctx.near(ctxOwner, m, 4, true) {
+				res.score(m.p.class, 0.9, m.p.text, true)
+			}
+			continue
+		}
+		if m.p.kind != kindTerm && m.p.kind != kindTarget {
 			continue
 		}
 		c := m.p.class
@@ -287,15 +320,98 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 			hit = false
 			res.defended = true
 		}
-		if hit {
-			res.hits++
-		}
-		if score > res.scores[c] {
-			res.scores[c] = score
-			res.evidence[c] = m.p.text
+		res.score(c, score, m.p.text, hit)
+	}
+	if !res.request && definitional(words) {
+		// "What is fentanyl?" asks for a definition: everything but a
+		// person's own words about harming themselves is weakened.
+		res.define = true
+		for c := range res.scores {
+			if Categories[c] != SelfHarm {
+				res.scores[c] *= 0.35
+			}
 		}
 	}
 	return ms
+}
+
+func (r *ruleResult) score(c int, score float64, evidence string, hit bool) {
+	if hit {
+		r.hits++
+	}
+	if score > r.scores[c] {
+		r.scores[c] = score
+		r.evidence[c] = evidence
+	}
+}
+
+// harm scores a harm verb ("stab", "eliminate", "take out"), which is
+// harmful only when a person is its object: "how do I eliminate my boss"
+// is, "how do I eliminate clutter" is not. A victim must start within
+// three words after the verb (four for the writer's own body), and the
+// text must ask for a way or state an intent before the verb; a
+// defensive, historical or fictional context weakens it as it does a
+// target.
+func (r *ruleResult) harm(words []string, m match) {
+	if negated(words, m.start) || strings.HasSuffix(words[m.end-1], "ed") ||
+		!(r.ctx.near(ctxIntent, m, 8, true) || asks(words, m.start)) {
+		return // a report ("he killed someone"), not a request
+	}
+	class := -1
+	if s := r.ctx.nextStart[ctxVictim][m.end]; s != farAway && int(s)-m.end < 3 {
+		class = classOf[ViolentCrimes]
+	}
+	if s := r.ctx.nextStart[ctxSelf][m.end]; s != farAway && int(s)-m.end < 4 {
+		class = classOf[SelfHarm]
+	}
+	if class < 0 {
+		return
+	}
+	score, hit := 0.92, true
+	if r.ctx.near(ctxDefense, m, 10, false) || r.ctx.near(ctxDefenseViolent, m, 10, false) {
+		score *= 0.35
+		hit = false
+		r.defended = true
+	}
+	r.score(class, score, m.p.text+" (a person)", hit)
+}
+
+// askWords make a text a question about how to do something, even
+// without a request phrase ("what are ways of…", "where can I…").
+var askWords = map[string]bool{
+	"how": true, "what": true, "whats": true, "where": true, "which": true, "ways": true,
+	"way": true, "steps": true, "process": true, "plan": true, "method": true, "methods": true,
+	"tips": true, "best": true, "easiest": true, "quickest": true,
+}
+
+// asks reports whether one of the eight words before position i makes the
+// text a question or an intent.
+func asks(words []string, i int) bool {
+	for k := max(0, i-8); k < i; k++ {
+		if askWords[words[k]] {
+			return true
+		}
+	}
+	return false
+}
+
+// definitional reports whether words only ask what something is ("what is
+// meth", "what does grooming mean", "define fraud"): a question word at
+// the start and at most five words after it.
+func definitional(words []string) bool {
+	for _, p := range definitionStarts {
+		if len(words) > len(p) && len(words) <= len(p)+5 && slices.Equal(words[:len(p)], p) {
+			return true
+		}
+	}
+	return false
+}
+
+var definitionStarts = [][]string{
+	{"what", "is"}, {"whats"}, {"what", "are"}, {"what", "was"}, {"what", "were"},
+	{"what", "does"}, {"what", "do"}, {"what", "constitutes"}, {"what", "counts", "as"},
+	{"what", "kind", "of"}, {"what", "type", "of"}, {"what", "exactly", "is"}, {"define"},
+	{"who", "is"}, {"who", "was"}, {"who", "were"}, {"explain", "what"}, {"what", "is", "meant", "by"},
 }
 
 func (r *ruleResult) isMasked(m match) bool {
@@ -331,6 +447,9 @@ const (
 	ctxInjection // prompt-injection targets, the context of one another
 	ctxDefense
 	ctxDefenseViolent
+	ctxVictim // a person as the object of a harm verb
+	ctxSelf   // the writer's own body as its object
+	ctxOwner  // a person the writer knows, followed by a possessive
 	numCtx
 )
 
@@ -349,6 +468,13 @@ func contextKey(p *pattern) int {
 		if p.class == classOf[PromptInjection] {
 			return ctxInjection
 		}
+	case kindVictim:
+		if p.class == classOf[SelfHarm] {
+			return ctxSelf
+		}
+		return ctxVictim
+	case kindOwner:
+		return ctxOwner
 	case kindDefense:
 		if p.class == allClasses {
 			return ctxDefense
