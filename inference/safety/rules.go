@@ -281,7 +281,9 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 		}
 		switch m.p.kind {
 		case kindHarm:
-			res.harm(words, m)
+			if !res.thingAfter(m) {
+				res.harm(words, m)
+			}
 			continue
 		case kindDeny:
 			if res.ctx.near(ctxGroup, m, 5, true) && !negated(words, m.start) {
@@ -298,6 +300,9 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 		}
 		if m.p.kind != kindTerm && m.p.kind != kindTarget {
 			continue
+		}
+		if m.p.kind == kindTarget && m.p.class == classOf[ViolentCrimes] && res.thingAfter(m) {
+			continue // "stab a potato", "kill the chicken"
 		}
 		c := m.p.class
 		score := m.p.weight
@@ -376,6 +381,13 @@ func (r *ruleResult) harm(words []string, m match) {
 	r.score(class, score, m.p.text+" (a person)", hit)
 }
 
+// thingAfter reports whether an everyday subject follows m at once or
+// after one word: the object of a violent verb is a thing, not a person.
+func (r *ruleResult) thingAfter(m match) bool {
+	s := r.ctx.nextStart[ctxThing][m.end]
+	return s != farAway && int(s)-m.end < 2
+}
+
 // askWords make a text a question about how to do something, even
 // without a request phrase ("what are ways of…", "where can I…").
 var askWords = map[string]bool{
@@ -450,6 +462,7 @@ const (
 	ctxVictim // a person as the object of a harm verb
 	ctxSelf   // the writer's own body as its object
 	ctxOwner  // a person the writer knows, followed by a possessive
+	ctxThing  // an everyday subject (a potato, a balloon)
 	numCtx
 )
 
@@ -475,6 +488,10 @@ func contextKey(p *pattern) int {
 		return ctxVictim
 	case kindOwner:
 		return ctxOwner
+	case kindEveryday:
+		if p.class == allClasses {
+			return ctxThing
+		}
 	case kindDefense:
 		if p.class == allClasses {
 			return ctxDefense
