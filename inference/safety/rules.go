@@ -327,7 +327,7 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 		}
 		res.score(c, score, m.p.text, hit)
 	}
-	if !res.request && definitional(words) {
+	if !res.request && res.ctx.lastEnd[ctxOwner][len(words)] < 0 && definitional(words) {
 		// "What is fentanyl?" asks for a definition: everything but a
 		// person's own words about harming themselves is weakened.
 		res.define = true
@@ -411,12 +411,23 @@ func asks(words []string, i int) bool {
 // meth", "what does grooming mean", "define fraud"): a question word at
 // the start and at most five words after it.
 func definitional(words []string) bool {
+	for _, w := range words {
+		if personal[w] {
+			return false // "what is my address" asks about a person
+		}
+	}
 	for _, p := range definitionStarts {
 		if len(words) > len(p) && len(words) <= len(p)+5 && slices.Equal(words[:len(p)], p) {
 			return true
 		}
 	}
 	return false
+}
+
+// personal words point at a person, never at a word's meaning.
+var personal = map[string]bool{
+	"my": true, "your": true, "his": true, "her": true, "their": true, "i": true,
+	"me": true, "someone": true, "someones": true, "somebody": true,
 }
 
 var definitionStarts = [][]string{
@@ -538,7 +549,7 @@ func (cx *contexts) build(ms []match, n int, masked []bool) {
 	}
 	for _, m := range ms {
 		k := contextKey(m.p)
-		if k < 0 || (k != ctxDefense && k != ctxDefenseViolent && maskedSpan(masked, m)) {
+		if k < 0 || (k != ctxDefense && k != ctxDefenseViolent && k != ctxOwner && maskedSpan(masked, m)) {
 			continue
 		}
 		if int32(m.end) > cx.lastEnd[k][m.end] {
