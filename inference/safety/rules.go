@@ -24,13 +24,17 @@ const (
 	kindOwner
 	kindPrivate
 	kindDeny
+	kindAtrocity
+	kindGlorify
+	kindHistory
 )
 
 var ruleKinds = map[string]ruleKind{
 	"term": kindTerm, "target": kindTarget, "intent": kindIntent, "group": kindGroup,
 	"you": kindYou, "sexual": kindSexual, "safe": kindSafe, "defense": kindDefense,
 	"everyday": kindEveryday, "harm": kindHarm, "victim": kindVictim, "owner": kindOwner,
-	"private": kindPrivate, "deny": kindDeny,
+	"private": kindPrivate, "deny": kindDeny, "atrocity": kindAtrocity, "glorify": kindGlorify,
+	"history": kindHistory,
 }
 
 // anchor says which anchor kind raises a category's targets and how near
@@ -273,7 +277,7 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 		if m.p.kind == kindEveryday {
 			res.everyday = true
 		}
-		if m.p.kind == kindDefense && m.p.class == allClasses {
+		if (m.p.kind == kindDefense || m.p.kind == kindHistory) && m.p.class == allClasses {
 			res.context = true
 		}
 		if res.isMasked(m) {
@@ -288,6 +292,15 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 		case kindDeny:
 			if res.ctx.near(ctxGroup, m, 5, true) && !negated(words, m.start) {
 				res.score(m.p.class, 0.9, m.p.text, true)
+			}
+			continue
+		case kindAtrocity:
+			if res.ctx.near(ctxGlorify, m, 6, false) && !negated(words, m.start) {
+				score, hit := 0.9, true
+				if res.ctx.near(ctxDefense, m, 10, false) {
+					score, hit, res.defended = score*0.35, false, true
+				}
+				res.score(m.p.class, score, m.p.text+" (praised or denied)", hit)
 			}
 			continue
 		case kindPrivate:
@@ -312,7 +325,7 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 			if res.ctx.near(anchorKey(c), m, a.window, a.before) && !negated(words, m.start) {
 				score = min(0.97, max(0.9, score+0.5))
 			}
-			if res.ctx.near(ctxDefense, m, 10, false) || (c == classOf[ViolentCrimes] && res.ctx.near(ctxDefenseViolent, m, 10, false)) {
+			if res.defenseNear(m) || (c == classOf[ViolentCrimes] && res.ctx.near(ctxDefenseViolent, m, 10, false)) {
 				score *= 0.35
 				hit = false
 				res.defended = true
@@ -338,6 +351,12 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 		}
 	}
 	return ms
+}
+
+// defenseNear reports whether a defensive or historical phrase is within
+// ten words of m.
+func (r *ruleResult) defenseNear(m match) bool {
+	return r.ctx.near(ctxDefense, m, 10, false) || r.ctx.near(ctxHistory, m, 10, false)
 }
 
 func (r *ruleResult) score(c int, score float64, evidence string, hit bool) {
@@ -373,7 +392,7 @@ func (r *ruleResult) harm(words []string, m match) {
 		return
 	}
 	score, hit := 0.92, true
-	if r.ctx.near(ctxDefense, m, 10, false) || r.ctx.near(ctxDefenseViolent, m, 10, false) {
+	if r.defenseNear(m) || r.ctx.near(ctxDefenseViolent, m, 10, false) {
 		score *= 0.35
 		hit = false
 		r.defended = true
@@ -469,11 +488,13 @@ const (
 	ctxSexual
 	ctxInjection // prompt-injection targets, the context of one another
 	ctxDefense
+	ctxHistory // a historical or definitional question: a defense, except of an atrocity
 	ctxDefenseViolent
 	ctxVictim // a person as the object of a harm verb
 	ctxSelf   // the writer's own body as its object
 	ctxOwner  // a person the writer knows, followed by a possessive
 	ctxThing  // an everyday subject (a potato, a balloon)
+	ctxGlorify
 	numCtx
 )
 
@@ -499,6 +520,10 @@ func contextKey(p *pattern) int {
 		return ctxVictim
 	case kindOwner:
 		return ctxOwner
+	case kindGlorify:
+		return ctxGlorify
+	case kindHistory:
+		return ctxHistory
 	case kindEveryday:
 		if p.class == allClasses {
 			return ctxThing
@@ -549,7 +574,7 @@ func (cx *contexts) build(ms []match, n int, masked []bool) {
 	}
 	for _, m := range ms {
 		k := contextKey(m.p)
-		if k < 0 || (k != ctxDefense && k != ctxDefenseViolent && k != ctxOwner && maskedSpan(masked, m)) {
+		if k < 0 || (k != ctxDefense && k != ctxHistory && k != ctxDefenseViolent && k != ctxOwner && maskedSpan(masked, m)) {
 			continue
 		}
 		if int32(m.end) > cx.lastEnd[k][m.end] {
