@@ -27,6 +27,7 @@ const (
 	kindAtrocity
 	kindGlorify
 	kindHistory
+	kindFiction
 )
 
 var ruleKinds = map[string]ruleKind{
@@ -34,7 +35,7 @@ var ruleKinds = map[string]ruleKind{
 	"you": kindYou, "sexual": kindSexual, "safe": kindSafe, "defense": kindDefense,
 	"everyday": kindEveryday, "harm": kindHarm, "victim": kindVictim, "owner": kindOwner,
 	"private": kindPrivate, "deny": kindDeny, "atrocity": kindAtrocity, "glorify": kindGlorify,
-	"history": kindHistory,
+	"history": kindHistory, "fiction": kindFiction,
 }
 
 // anchor says which anchor kind raises a category's targets and how near
@@ -241,7 +242,8 @@ type ruleResult struct {
 	people   bool               // a group of people or the other party is named
 	group    bool               // a group of people is named
 	everyday bool               // an everyday subject (cooking, cleaning, travel) is named
-	context  bool               // a defensive, historical or fictional phrase is present
+	context  bool               // a defensive or historical phrase is present
+	story    bool               // a historical or fictional phrase is present
 	define   bool               // the text only asks what a word means
 	ctx      contexts
 }
@@ -280,6 +282,9 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 		if (m.p.kind == kindDefense || m.p.kind == kindHistory) && m.p.class == allClasses {
 			res.context = true
 		}
+		if m.p.kind == kindHistory || m.p.kind == kindFiction {
+			res.story = true
+		}
 		if res.isMasked(m) {
 			continue
 		}
@@ -314,8 +319,8 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 		if m.p.kind != kindTerm && m.p.kind != kindTarget {
 			continue
 		}
-		if m.p.kind == kindTarget && m.p.class == classOf[ViolentCrimes] && res.thingAfter(m) {
-			continue // "stab a potato", "kill the chicken"
+		if m.p.kind == kindTarget && res.thingAfter(m) {
+			continue // "stab a potato", "exterminate the rats"
 		}
 		c := m.p.class
 		score := m.p.weight
@@ -522,7 +527,7 @@ func contextKey(p *pattern) int {
 		return ctxOwner
 	case kindGlorify:
 		return ctxGlorify
-	case kindHistory:
+	case kindHistory, kindFiction:
 		return ctxHistory
 	case kindEveryday:
 		if p.class == allClasses {

@@ -244,9 +244,10 @@ func modelWeight(p float64, r *ruleResult) float64 {
 		floor = modelDefendedFloor
 	case r.hits > 0:
 		return p
-	case r.everyday, r.group && r.context:
-		// An everyday subject, or a group of people named in a
-		// historical or defensive question ("how were they persecuted").
+	case r.everyday, r.story, r.group && r.context:
+		// An everyday subject, a game, novel or film or a historical
+		// question, or a group of people named in a defensive question
+		// ("how were they persecuted").
 		floor = modelDefendedFloor
 	case (r.request || r.people) && !r.harmless:
 		floor = modelRequestFloor
