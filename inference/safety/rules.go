@@ -387,11 +387,19 @@ func (r *ruleResult) harm(words []string, m match) {
 		return // a report ("he killed someone"), not a request
 	}
 	class := -1
-	if s := r.ctx.nextStart[ctxVictim][m.end]; s != farAway && int(s)-m.end < 3 {
-		class = classOf[ViolentCrimes]
-	}
-	if s := r.ctx.nextStart[ctxSelf][m.end]; s != farAway && int(s)-m.end < 4 {
-		class = classOf[SelfHarm]
+	if m.p.class == classOf[IndiscriminateWeapons] {
+		// A place full of people, on either side: "blow up a stadium",
+		// "set a hospital on fire".
+		if r.ctx.near(ctxPlace, m, 4, false) {
+			class = m.p.class
+		}
+	} else {
+		if s := r.ctx.nextStart[ctxVictim][m.end]; s != farAway && int(s)-m.end < 3 {
+			class = classOf[ViolentCrimes]
+		}
+		if s := r.ctx.nextStart[ctxSelf][m.end]; s != farAway && int(s)-m.end < 4 {
+			class = classOf[SelfHarm]
+		}
 	}
 	if class < 0 {
 		return
@@ -500,6 +508,7 @@ const (
 	ctxOwner  // a person the writer knows, followed by a possessive
 	ctxThing  // an everyday subject (a potato, a balloon)
 	ctxGlorify
+	ctxPlace // a place full of people as the object of a destructive verb
 	numCtx
 )
 
@@ -519,8 +528,11 @@ func contextKey(p *pattern) int {
 			return ctxInjection
 		}
 	case kindVictim:
-		if p.class == classOf[SelfHarm] {
+		switch p.class {
+		case classOf[SelfHarm]:
 			return ctxSelf
+		case classOf[IndiscriminateWeapons]:
+			return ctxPlace
 		}
 		return ctxVictim
 	case kindOwner:
