@@ -28,6 +28,7 @@ const (
 	kindGlorify
 	kindHistory
 	kindFiction
+	kindEvasion
 )
 
 var ruleKinds = map[string]ruleKind{
@@ -35,7 +36,7 @@ var ruleKinds = map[string]ruleKind{
 	"you": kindYou, "sexual": kindSexual, "safe": kindSafe, "defense": kindDefense,
 	"everyday": kindEveryday, "harm": kindHarm, "victim": kindVictim, "owner": kindOwner,
 	"private": kindPrivate, "deny": kindDeny, "atrocity": kindAtrocity, "glorify": kindGlorify,
-	"history": kindHistory, "fiction": kindFiction,
+	"history": kindHistory, "fiction": kindFiction, "evasion": kindEvasion,
 }
 
 // anchor says which anchor kind raises a category's targets and how near
@@ -244,6 +245,7 @@ type ruleResult struct {
 	everyday bool               // an everyday subject (cooking, cleaning, travel) is named
 	context  bool               // a defensive or historical phrase is present
 	story    bool               // a historical or fictional phrase is present
+	evasion  bool               // the text asks how to escape consequences
 	define   bool               // the text only asks what a word means
 	ctx      contexts
 }
@@ -260,12 +262,18 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 		res.masked = append(res.masked, false)
 	}
 	for _, m := range ms {
-		if m.p.kind == kindSafe {
+		switch m.p.kind {
+		case kindSafe:
 			res.harmless = true
 			for k := m.start; k < m.end; k++ {
 				res.masked[k] = true
 			}
+		case kindEvasion:
+			res.evasion = true
 		}
+	}
+	if narration(words) {
+		ms = append(ms, match{narrationPattern, 0, 3})
 	}
 	res.ctx.build(ms, len(words), res.masked)
 	for _, m := range ms {
@@ -358,10 +366,15 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 	return ms
 }
 
-// defenseNear reports whether a defensive or historical phrase is within
-// ten words of m.
+// defenseNear reports whether a defensive, historical or fictional phrase
+// is within ten words of m.
 func (r *ruleResult) defenseNear(m match) bool {
-	return r.ctx.near(ctxDefense, m, 10, false) || r.ctx.near(ctxHistory, m, 10, false)
+	if r.ctx.near(ctxFiction, m, 10, false) {
+		return true
+	}
+	// "How did someone get away with it" asks for a way to escape the
+	// consequences, whatever else it says.
+	return !r.evasion && (r.ctx.near(ctxDefense, m, 10, false) || r.ctx.near(ctxHistory, m, 10, false))
 }
 
 func (r *ruleResult) score(c int, score float64, evidence string, hit bool) {
@@ -418,6 +431,27 @@ func (r *ruleResult) harm(words []string, m match) {
 func (r *ruleResult) thingAfter(m match) bool {
 	s := r.ctx.nextStart[ctxThing][m.end]
 	return s != farAway && int(s)-m.end < 2
+}
+
+// narrationPattern stands for a question about what a named third party
+// does or did ("how does Scar…", "why did Booth…"): a story or history,
+// which weakens like a historical phrase.
+var narrationPattern = &pattern{kind: kindHistory, class: allClasses, text: "narration", words: []string{"_"}}
+
+// narration reports whether words start "how/why does/did <name>", where
+// the name is no function word and no one the writer could stand for
+// ("how does one…", "how did someone…" are requests in disguise).
+func narration(words []string) bool {
+	if len(words) < 4 || (words[0] != "how" && words[0] != "why") || (words[1] != "does" && words[1] != "did") {
+		return false
+	}
+	w := words[2]
+	return !stopWords[w] && !genericPerson[w]
+}
+
+var genericPerson = map[string]bool{
+	"one": true, "someone": true, "somebody": true, "anyone": true, "anybody": true, "people": true,
+	"u": true, "ya": true, "everyone": true, "terrorists": true, "criminals": true, "hackers": true,
 }
 
 // askWords make a text a question about how to do something, even
@@ -509,6 +543,7 @@ const (
 	ctxThing  // an everyday subject (a potato, a balloon)
 	ctxGlorify
 	ctxPlace // a place full of people as the object of a destructive verb
+	ctxFiction
 	numCtx
 )
 
@@ -539,8 +574,10 @@ func contextKey(p *pattern) int {
 		return ctxOwner
 	case kindGlorify:
 		return ctxGlorify
-	case kindHistory, kindFiction:
+	case kindHistory:
 		return ctxHistory
+	case kindFiction:
+		return ctxFiction
 	case kindEveryday:
 		if p.class == allClasses {
 			return ctxThing
@@ -591,7 +628,7 @@ func (cx *contexts) build(ms []match, n int, masked []bool) {
 	}
 	for _, m := range ms {
 		k := contextKey(m.p)
-		if k < 0 || (k != ctxDefense && k != ctxHistory && k != ctxDefenseViolent && k != ctxOwner && maskedSpan(masked, m)) {
+		if k < 0 || (k != ctxDefense && k != ctxHistory && k != ctxFiction && k != ctxDefenseViolent && k != ctxOwner && maskedSpan(masked, m)) {
 			continue
 		}
 		if int32(m.end) > cx.lastEnd[k][m.end] {
