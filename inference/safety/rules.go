@@ -353,7 +353,7 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 		}
 		res.score(c, score, m.p.text, hit)
 	}
-	if !res.request && res.ctx.lastEnd[ctxOwner][len(words)] < 0 && definitional(words) {
+	if !res.request && !res.ctx.present[ctxOwner] && definitional(words) {
 		// "What is fentanyl?" asks for a definition: everything but a
 		// person's own words about harming themselves is weakened.
 		res.define = true
@@ -407,10 +407,10 @@ func (r *ruleResult) harm(words []string, m match) {
 			class = m.p.class
 		}
 	} else {
-		if s := r.ctx.nextStart[ctxVictim][m.end]; s != farAway && int(s)-m.end < 3 {
+		if r.ctx.after(ctxVictim, m, 3) {
 			class = classOf[ViolentCrimes]
 		}
-		if s := r.ctx.nextStart[ctxSelf][m.end]; s != farAway && int(s)-m.end < 4 {
+		if r.ctx.after(ctxSelf, m, 4) {
 			class = classOf[SelfHarm]
 		}
 	}
@@ -429,8 +429,7 @@ func (r *ruleResult) harm(words []string, m match) {
 // thingAfter reports whether an everyday subject follows m at once or
 // after one word: the object of a violent verb is a thing, not a person.
 func (r *ruleResult) thingAfter(m match) bool {
-	s := r.ctx.nextStart[ctxThing][m.end]
-	return s != farAway && int(s)-m.end < 2
+	return r.ctx.after(ctxThing, m, 2)
 }
 
 // narrationPattern stands for a question about what a named third party
@@ -612,12 +611,24 @@ func anchorKey(class int) int {
 // number), for i in [0, len(words)].
 type contexts struct {
 	lastEnd, nextStart [numCtx][]int32
+	present            [numCtx]bool // a kind is filled in only when present
 }
 
 const farAway = 1 << 30
 
 func (cx *contexts) build(ms []match, n int, masked []bool) {
+	// Only the kinds a text has are filled in: most texts have a few of
+	// them, and near answers false for the others without looking.
+	cx.present = [numCtx]bool{}
+	for _, m := range ms {
+		if k := cx.key(m, masked); k >= 0 {
+			cx.present[k] = true
+		}
+	}
 	for k := range numCtx {
+		if !cx.present[k] {
+			continue
+		}
 		le := cx.lastEnd[k][:0]
 		ns := cx.nextStart[k][:0]
 		for range n + 1 {
@@ -627,8 +638,8 @@ func (cx *contexts) build(ms []match, n int, masked []bool) {
 		cx.lastEnd[k], cx.nextStart[k] = le, ns
 	}
 	for _, m := range ms {
-		k := contextKey(m.p)
-		if k < 0 || (k != ctxDefense && k != ctxHistory && k != ctxFiction && k != ctxDefenseViolent && k != ctxOwner && maskedSpan(masked, m)) {
+		k := cx.key(m, masked)
+		if k < 0 {
 			continue
 		}
 		if int32(m.end) > cx.lastEnd[k][m.end] {
@@ -639,6 +650,9 @@ func (cx *contexts) build(ms []match, n int, masked []bool) {
 		}
 	}
 	for k := range numCtx {
+		if !cx.present[k] {
+			continue
+		}
 		le, ns := cx.lastEnd[k], cx.nextStart[k]
 		for i := 1; i <= n; i++ {
 			le[i] = max(le[i], le[i-1])
@@ -649,9 +663,36 @@ func (cx *contexts) build(ms []match, n int, masked []bool) {
 	}
 }
 
+// key is the context m provides, or -1. Inside a harmless look-alike only
+// defensive, historical and fictional phrases and owners still count.
+func (cx *contexts) key(m match, masked []bool) int {
+	k := contextKey(m.p)
+	switch k {
+	case -1, ctxDefense, ctxHistory, ctxFiction, ctxDefenseViolent, ctxOwner:
+		return k
+	}
+	if maskedSpan(masked, m) {
+		return -1
+	}
+	return k
+}
+
+// after reports whether a context of key k starts fewer than window words
+// after t ends.
+func (cx *contexts) after(k int, t match, window int) bool {
+	if !cx.present[k] {
+		return false
+	}
+	s := cx.nextStart[k][t.end]
+	return s != farAway && int(s)-t.end < window
+}
+
 // near reports whether a context of key k ends fewer than window words
 // before t or (unless before) starts fewer than window words after it.
 func (cx *contexts) near(k int, t match, window int, before bool) bool {
+	if !cx.present[k] {
+		return false
+	}
 	if e := cx.lastEnd[k][t.start]; e >= 0 && t.start-int(e) < window {
 		return true
 	}
