@@ -233,21 +233,22 @@ func (n *trieNode) walk(dst []match, words []string, start, j int) []match {
 
 // ruleResult is what the rules pass found in one text.
 type ruleResult struct {
-	scores   [numClasses]float64
-	evidence [numClasses]string // the phrase behind each score
-	masked   []bool             // words inside a harmless look-alike
-	hits     int                // terms and real targets that counted
-	defended bool               // a target was weakened by a defensive phrase
-	request  bool               // a request phrase ("how to", "give me") is present
-	harmless bool               // a harmless look-alike was masked
-	people   bool               // a group of people or the other party is named
-	group    bool               // a group of people is named
-	everyday bool               // an everyday subject (cooking, cleaning, travel) is named
-	context  bool               // a defensive or historical phrase is present
-	story    bool               // a historical or fictional phrase is present
-	evasion  bool               // the text asks how to escape consequences
-	define   bool               // the text only asks what a word means
-	ctx      contexts
+	scores    [numClasses]float64
+	evidence  [numClasses]string // the phrase behind each score
+	masked    []bool             // words inside a harmless look-alike
+	hits      int                // terms and real targets that counted
+	defended  bool               // a target was weakened by a defensive phrase
+	request   bool               // a request phrase ("how to", "give me") is present
+	harmless  bool               // a harmless look-alike was masked
+	people    bool               // a group of people or the other party is named
+	group     bool               // a group of people is named
+	everyday  bool               // an everyday subject (cooking, cleaning, travel) is named
+	context   bool               // a defensive or historical phrase is present
+	story     bool               // a historical or fictional phrase is present
+	evasion   bool               // the text asks how to escape consequences
+	victimEnd []int32            // per word, the end of the longest victim starting there
+	define    bool               // the text only asks what a word means
+	ctx       contexts
 }
 
 // minHitWeight is the weight from which a target counts as a hit (a hint
@@ -257,7 +258,7 @@ const minHitWeight = 0.3
 // evaluate runs the rules over the words of a normalised text.
 func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []match {
 	ms := rs.find(scratch[:0], words)
-	*res = ruleResult{masked: res.masked[:0], ctx: res.ctx}
+	*res = ruleResult{masked: res.masked[:0], ctx: res.ctx, victimEnd: res.victimEnd[:0]}
 	for range words {
 		res.masked = append(res.masked, false)
 	}
@@ -270,6 +271,11 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 			}
 		case kindEvasion:
 			res.evasion = true
+		case kindVictim:
+			if m.p.class == classOf[ViolentCrimes] {
+				res.victimEnd = growTo(res.victimEnd, len(words))
+				res.victimEnd[m.start] = max(res.victimEnd[m.start], int32(m.end))
+			}
 		}
 	}
 	if narration(words) {
@@ -407,7 +413,12 @@ func (r *ruleResult) harm(words []string, m match) {
 			class = m.p.class
 		}
 	} else {
-		if r.ctx.after(ctxVictim, m, 3) {
+		// The victim follows the verb, or sits inside it ("knock _ out").
+		from := m
+		if slices.Contains(m.p.words, "_") {
+			from.end = m.start + 1
+		}
+		if r.ctx.after(ctxVictim, from, 3+m.end-from.end) && r.victimIsObject(words, int(r.ctx.nextStart[ctxVictim][from.end])) {
 			class = classOf[ViolentCrimes]
 		}
 		if r.ctx.after(ctxSelf, m, 4) {
@@ -418,12 +429,60 @@ func (r *ruleResult) harm(words []string, m match) {
 		return
 	}
 	score, hit := 0.92, true
-	if r.defenseNear(m) || r.ctx.near(ctxDefenseViolent, m, 10, false) {
+	if r.defenseNear(m) || (!r.evasion && r.ctx.near(ctxDefenseViolent, m, 10, false)) {
 		score *= 0.35
 		hit = false
 		r.defended = true
 	}
 	r.score(class, score, m.p.text+" (a person)", hit)
+}
+
+// victimIsObject reports whether the victim starting at word s is the
+// object itself, not the owner of something else: the text ends after it,
+// or a function word, an adverb or a body part follows it ("my wife
+// tonight", "someone with", "a human spine"), or a possessive and then a
+// body part or a belonging one would attack ("my boss's car"). "Get rid of
+// my husband's snoring" and "hit my kids' reading goals" are not about
+// the person.
+func (r *ruleResult) victimIsObject(words []string, s int) bool {
+	e := len(words)
+	if s < len(r.victimEnd) && r.victimEnd[s] > 0 {
+		e = int(r.victimEnd[s])
+	}
+	if e >= len(words) {
+		return true
+	}
+	w := words[e]
+	if w == "s" {
+		return e+1 < len(words) && (bodyParts[words[e+1]] || belongings[words[e+1]])
+	}
+	return stopWords[w] || victimFollowers[w] || bodyParts[w]
+}
+
+var bodyParts = setOf(`head heads face skull neck throat legs leg arm arms knees knee kneecaps jaw teeth eyes
+	ribs spine sternum back kidney kidneys chest stomach heart life body bodies fingers hands hand feet artery
+	brains brain nose windpipe`)
+
+var belongings = setOf(`car cars house home tires tyres brakes breaks bike motorbike motorcycle windows drink
+	food coffee tea dog cat pet pets`)
+
+var victimFollowers = setOf(`while until before after without tonight today tomorrow now slowly quickly quietly
+	secretly badly hard again forever permanently dead unconscious senseless up down off out alive
+	unnoticed undetected too enough`)
+
+func setOf(words string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(words) {
+		m[w] = true
+	}
+	return m
+}
+
+func growTo(s []int32, n int) []int32 {
+	for len(s) < n {
+		s = append(s, 0)
+	}
+	return s
 }
 
 // thingAfter reports whether an everyday subject follows m at once or
