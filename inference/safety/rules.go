@@ -242,6 +242,7 @@ type ruleResult struct {
 	harmless  bool               // a harmless look-alike was masked
 	people    bool               // a group of people or the other party is named
 	group     bool               // a group of people is named
+	atrocity  bool               // an atrocity is named
 	everyday  bool               // an everyday subject (cooking, cleaning, travel) is named
 	context   bool               // a defensive or historical phrase is present
 	story     bool               // a historical or fictional phrase is present
@@ -314,6 +315,7 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 			}
 			continue
 		case kindAtrocity:
+			res.atrocity = true
 			if res.ctx.near(ctxGlorify, m, 6, false) && !negated(words, m.start) {
 				score, hit := 0.9, true
 				if res.ctx.near(ctxDefense, m, 10, false) {

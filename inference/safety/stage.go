@@ -244,10 +244,11 @@ func modelWeight(p float64, r *ruleResult) float64 {
 		floor = modelDefendedFloor
 	case r.hits > 0:
 		return p
-	case r.everyday, r.story, r.group && r.context:
+	case r.everyday, r.story, (r.group || r.atrocity) && r.context:
 		// An everyday subject, a game, novel or film or a historical
-		// question, or a group of people named in a defensive question
-		// ("how were they persecuted").
+		// question, or a group of people or an atrocity named in a
+		// defensive question ("how were they persecuted", "how do we
+		// make sure it never happens again").
 		floor = modelDefendedFloor
 	case (r.request || r.people) && !r.harmless:
 		floor = modelRequestFloor
