@@ -8,10 +8,18 @@
 //  1. Rules (lexicon.go, rules.go): a multi-pattern matcher over words finds
 //     harmful terms, harmful targets and their context: request phrases
 //     ("how to", "give me"), groups of people (hate), the other party
-//     (harassment), defensive questions ("how do I protect…", which weaken
-//     a target) and harmless look-alikes ("kill a process", "shoot a
-//     portrait", "bath bomb"), whose words are removed before anything else
-//     looks at the text.
+//     (harassment), defensive, historical and fictional questions ("how do
+//     I protect…", "during the war", "in my novel", which weaken a target)
+//     and harmless look-alikes ("kill a process", "shoot a portrait", "bath
+//     bomb"), whose words are removed before anything else looks at the
+//     text. Some words harm only with the right object: a verb such as
+//     "eliminate" or "take out" scores when a person follows it ("my
+//     boss", not "clutter"; an everyday thing after a violent word makes
+//     it harmless), a private detail when someone the writer knows owns it
+//     ("my coworker's medical records", not a public figure's), a lost
+//     right when a group precedes it, an atrocity when it is praised or
+//     denied. A question that only asks what a word means ("what is LSD")
+//     weakens everything but a person's own words about self-harm.
 //  2. A classifier (model.go, train.go): hashed word and word-pair features
 //     with a logistic unsafe/safe model and a softmax category model,
 //     trained by Train (`corral safety train`) on the shared corpus,

@@ -99,7 +99,7 @@ var stopWords = func() map[string]bool {
 		is am are was were be been being have has had having i me my mine we us our you your yours he him his
 		she her hers it its they them their this that these those there here what which who whom whose when
 		where why how all any some each every no not just also only own same other such s t d ll m re ve
-		get got make let please tell give write explain describe way best steps step`) {
+		get got make let please tell give write explain describe way best steps step without`) {
 		m[w] = true
 	}
 	return m

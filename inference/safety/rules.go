@@ -19,12 +19,24 @@ const (
 	kindSafe
 	kindDefense
 	kindEveryday
+	kindHarm
+	kindVictim
+	kindOwner
+	kindPrivate
+	kindDeny
+	kindAtrocity
+	kindGlorify
+	kindHistory
+	kindFiction
+	kindEvasion
 )
 
 var ruleKinds = map[string]ruleKind{
 	"term": kindTerm, "target": kindTarget, "intent": kindIntent, "group": kindGroup,
 	"you": kindYou, "sexual": kindSexual, "safe": kindSafe, "defense": kindDefense,
-	"everyday": kindEveryday,
+	"everyday": kindEveryday, "harm": kindHarm, "victim": kindVictim, "owner": kindOwner,
+	"private": kindPrivate, "deny": kindDeny, "atrocity": kindAtrocity, "glorify": kindGlorify,
+	"history": kindHistory, "fiction": kindFiction, "evasion": kindEvasion,
 }
 
 // anchor says which anchor kind raises a category's targets and how near
@@ -221,16 +233,23 @@ func (n *trieNode) walk(dst []match, words []string, start, j int) []match {
 
 // ruleResult is what the rules pass found in one text.
 type ruleResult struct {
-	scores   [numClasses]float64
-	evidence [numClasses]string // the phrase behind each score
-	masked   []bool             // words inside a harmless look-alike
-	hits     int                // terms and real targets that counted
-	defended bool               // a target was weakened by a defensive phrase
-	request  bool               // a request phrase ("how to", "give me") is present
-	harmless bool               // a harmless look-alike was masked
-	people   bool               // a group of people or the other party is named
-	everyday bool               // an everyday subject (cooking, cleaning, travel) is named
-	ctx      contexts
+	scores    [numClasses]float64
+	evidence  [numClasses]string // the phrase behind each score
+	masked    []bool             // words inside a harmless look-alike
+	hits      int                // terms and real targets that counted
+	defended  bool               // a target was weakened by a defensive phrase
+	request   bool               // a request phrase ("how to", "give me") is present
+	harmless  bool               // a harmless look-alike was masked
+	people    bool               // a group of people or the other party is named
+	group     bool               // a group of people is named
+	atrocity  bool               // an atrocity is named
+	everyday  bool               // an everyday subject (cooking, cleaning, travel) is named
+	context   bool               // a defensive or historical phrase is present
+	story     bool               // a historical or fictional phrase is present
+	evasion   bool               // the text asks how to escape consequences
+	victimEnd []int32            // per word, the end of the longest victim starting there
+	define    bool               // the text only asks what a word means
+	ctx       contexts
 }
 
 // minHitWeight is the weight from which a target counts as a hit (a hint
@@ -240,17 +259,28 @@ const minHitWeight = 0.3
 // evaluate runs the rules over the words of a normalised text.
 func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []match {
 	ms := rs.find(scratch[:0], words)
-	*res = ruleResult{masked: res.masked[:0], ctx: res.ctx}
+	*res = ruleResult{masked: res.masked[:0], ctx: res.ctx, victimEnd: res.victimEnd[:0]}
 	for range words {
 		res.masked = append(res.masked, false)
 	}
 	for _, m := range ms {
-		if m.p.kind == kindSafe {
+		switch m.p.kind {
+		case kindSafe:
 			res.harmless = true
 			for k := m.start; k < m.end; k++ {
 				res.masked[k] = true
 			}
+		case kindEvasion:
+			res.evasion = true
+		case kindVictim:
+			if m.p.class == classOf[ViolentCrimes] {
+				res.victimEnd = growTo(res.victimEnd, len(words))
+				res.victimEnd[m.start] = max(res.victimEnd[m.start], int32(m.end))
+			}
 		}
+	}
+	if narration(words) {
+		ms = append(ms, match{narrationPattern, 0, 3})
 	}
 	res.ctx.build(ms, len(words), res.masked)
 	for _, m := range ms {
@@ -259,12 +289,54 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 		}
 		if m.p.kind == kindGroup || m.p.kind == kindYou {
 			res.people = true
+			res.group = res.group || m.p.kind == kindGroup
 		}
 		if m.p.kind == kindEveryday {
 			res.everyday = true
 		}
-		if (m.p.kind != kindTerm && m.p.kind != kindTarget) || res.isMasked(m) {
+		if (m.p.kind == kindDefense || m.p.kind == kindHistory) && m.p.class == allClasses {
+			res.context = true
+		}
+		if m.p.kind == kindHistory || m.p.kind == kindFiction {
+			res.story = true
+		}
+		if res.isMasked(m) {
 			continue
+		}
+		switch m.p.kind {
+		case kindHarm:
+			if !res.thingAfter(m) {
+				res.harm(words, m)
+			}
+			continue
+		case kindDeny:
+			if res.ctx.near(ctxGroup, m, 5, true) && !negated(words, m.start) {
+				res.score(m.p.class, 0.9, m.p.text, true)
+			}
+			continue
+		case kindAtrocity:
+			res.atrocity = true
+			if res.ctx.near(ctxGlorify, m, 6, false) && !negated(words, m.start) {
+				score, hit := 0.9, true
+				if res.ctx.near(ctxDefense, m, 10, false) {
+					score, hit, res.defended = score*0.35, false, true
+				}
+				res.score(m.p.class, score, m.p.text+" (praised or denied)", hit)
+			}
+			continue
+		case kindPrivate:
+			// A private detail of a person the writer knows ("my
+			// coworker's medical records"), not of a public figure.
+			if res.ctx.near(ctxOwner, m, 4, true) {
+				res.score(m.p.class, 0.9, m.p.text, true)
+			}
+			continue
+		}
+		if m.p.kind != kindTerm && m.p.kind != kindTarget {
+			continue
+		}
+		if m.p.kind == kindTarget && res.thingAfter(m) {
+			continue // "stab a potato", "exterminate the rats"
 		}
 		c := m.p.class
 		score := m.p.weight
@@ -274,7 +346,7 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 			if res.ctx.near(anchorKey(c), m, a.window, a.before) && !negated(words, m.start) {
 				score = min(0.97, max(0.9, score+0.5))
 			}
-			if res.ctx.near(ctxDefense, m, 10, false) || (c == classOf[ViolentCrimes] && res.ctx.near(ctxDefenseViolent, m, 10, false)) {
+			if res.defenseNear(m) || (c == classOf[ViolentCrimes] && res.ctx.near(ctxDefenseViolent, m, 10, false)) {
 				score *= 0.35
 				hit = false
 				res.defended = true
@@ -287,15 +359,208 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 			hit = false
 			res.defended = true
 		}
-		if hit {
-			res.hits++
-		}
-		if score > res.scores[c] {
-			res.scores[c] = score
-			res.evidence[c] = m.p.text
+		res.score(c, score, m.p.text, hit)
+	}
+	if !res.request && !res.ctx.present[ctxOwner] && definitional(words) {
+		// "What is fentanyl?" asks for a definition: everything but a
+		// person's own words about harming themselves is weakened.
+		res.define = true
+		for c := range res.scores {
+			if Categories[c] != SelfHarm {
+				res.scores[c] *= 0.35
+			}
 		}
 	}
 	return ms
+}
+
+// defenseNear reports whether a defensive, historical or fictional phrase
+// is within ten words of m.
+func (r *ruleResult) defenseNear(m match) bool {
+	if r.ctx.near(ctxFiction, m, 10, false) {
+		return true
+	}
+	// "How did someone get away with it" asks for a way to escape the
+	// consequences, whatever else it says.
+	return !r.evasion && (r.ctx.near(ctxDefense, m, 10, false) || r.ctx.near(ctxHistory, m, 10, false))
+}
+
+func (r *ruleResult) score(c int, score float64, evidence string, hit bool) {
+	if hit {
+		r.hits++
+	}
+	if score > r.scores[c] {
+		r.scores[c] = score
+		r.evidence[c] = evidence
+	}
+}
+
+// harm scores a harm verb ("stab", "eliminate", "take out"), which is
+// harmful only when a person is its object: "how do I eliminate my boss"
+// is, "how do I eliminate clutter" is not. A victim must start within
+// three words after the verb (four for the writer's own body), and the
+// text must ask for a way or state an intent before the verb; a
+// defensive, historical or fictional context weakens it as it does a
+// target.
+func (r *ruleResult) harm(words []string, m match) {
+	if negated(words, m.start) || strings.HasSuffix(words[m.end-1], "ed") ||
+		!(r.ctx.near(ctxIntent, m, 8, true) || asks(words, m.start)) {
+		return // a report ("he killed someone"), not a request
+	}
+	class := -1
+	if m.p.class == classOf[IndiscriminateWeapons] {
+		// A place full of people, on either side: "blow up a stadium",
+		// "set a hospital on fire".
+		if r.ctx.near(ctxPlace, m, 4, false) {
+			class = m.p.class
+		}
+	} else {
+		// The victim follows the verb, or sits inside it ("knock _ out").
+		from := m
+		if slices.Contains(m.p.words, "_") {
+			from.end = m.start + 1
+		}
+		if r.ctx.after(ctxVictim, from, 3+m.end-from.end) && r.victimIsObject(words, int(r.ctx.nextStart[ctxVictim][from.end])) {
+			class = classOf[ViolentCrimes]
+		}
+		if r.ctx.after(ctxSelf, m, 4) {
+			class = classOf[SelfHarm]
+		}
+	}
+	if class < 0 {
+		return
+	}
+	score, hit := 0.92, true
+	if r.defenseNear(m) || (!r.evasion && r.ctx.near(ctxDefenseViolent, m, 10, false)) {
+		score *= 0.35
+		hit = false
+		r.defended = true
+	}
+	r.score(class, score, m.p.text+" (a person)", hit)
+}
+
+// victimIsObject reports whether the victim starting at word s is the
+// object itself, not the owner of something else: the text ends after it,
+// or a function word, an adverb or a body part follows it ("my wife
+// tonight", "someone with", "a human spine"), or a possessive and then a
+// body part or a belonging one would attack ("my boss's car"). "Get rid of
+// my husband's snoring" and "hit my kids' reading goals" are not about
+// the person.
+func (r *ruleResult) victimIsObject(words []string, s int) bool {
+	e := len(words)
+	if s < len(r.victimEnd) && r.victimEnd[s] > 0 {
+		e = int(r.victimEnd[s])
+	}
+	if e >= len(words) {
+		return true
+	}
+	w := words[e]
+	if w == "s" {
+		return e+1 < len(words) && (bodyParts[words[e+1]] || belongings[words[e+1]])
+	}
+	return stopWords[w] || victimFollowers[w] || bodyParts[w]
+}
+
+var bodyParts = setOf(`head heads face skull neck throat legs leg arm arms knees knee kneecaps jaw teeth eyes
+	ribs spine sternum back kidney kidneys chest stomach heart life body bodies fingers hands hand feet artery
+	brains brain nose windpipe`)
+
+var belongings = setOf(`car cars house home tires tyres brakes breaks bike motorbike motorcycle windows drink
+	food coffee tea dog cat pet pets`)
+
+var victimFollowers = setOf(`while until before after without tonight today tomorrow now slowly quickly quietly
+	secretly badly hard again forever permanently dead unconscious senseless up down off out alive
+	unnoticed undetected too enough`)
+
+func setOf(words string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(words) {
+		m[w] = true
+	}
+	return m
+}
+
+func growTo(s []int32, n int) []int32 {
+	for len(s) < n {
+		s = append(s, 0)
+	}
+	return s
+}
+
+// thingAfter reports whether an everyday subject follows m at once or
+// after one word: the object of a violent verb is a thing, not a person.
+func (r *ruleResult) thingAfter(m match) bool {
+	return r.ctx.after(ctxThing, m, 2)
+}
+
+// narrationPattern stands for a question about what a named third party
+// does or did ("how does Scar…", "why did Booth…"): a story or history,
+// which weakens like a historical phrase.
+var narrationPattern = &pattern{kind: kindHistory, class: allClasses, text: "narration", words: []string{"_"}}
+
+// narration reports whether words start "how/why does/did <name>", where
+// the name is no function word and no one the writer could stand for
+// ("how does one…", "how did someone…" are requests in disguise).
+func narration(words []string) bool {
+	if len(words) < 4 || (words[0] != "how" && words[0] != "why") || (words[1] != "does" && words[1] != "did") {
+		return false
+	}
+	w := words[2]
+	return !stopWords[w] && !genericPerson[w]
+}
+
+var genericPerson = map[string]bool{
+	"one": true, "someone": true, "somebody": true, "anyone": true, "anybody": true, "people": true,
+	"u": true, "ya": true, "everyone": true, "terrorists": true, "criminals": true, "hackers": true,
+}
+
+// askWords make a text a question about how to do something, even
+// without a request phrase ("what are ways of…", "where can I…").
+var askWords = map[string]bool{
+	"how": true, "what": true, "whats": true, "where": true, "which": true, "ways": true,
+	"way": true, "steps": true, "process": true, "plan": true, "method": true, "methods": true,
+	"tips": true, "best": true, "easiest": true, "quickest": true,
+}
+
+// asks reports whether one of the eight words before position i makes the
+// text a question or an intent.
+func asks(words []string, i int) bool {
+	for k := max(0, i-8); k < i; k++ {
+		if askWords[words[k]] {
+			return true
+		}
+	}
+	return false
+}
+
+// definitional reports whether words only ask what something is ("what is
+// meth", "what does grooming mean", "define fraud"): a question word at
+// the start and at most five words after it.
+func definitional(words []string) bool {
+	for _, w := range words {
+		if personal[w] {
+			return false // "what is my address" asks about a person
+		}
+	}
+	for _, p := range definitionStarts {
+		if len(words) > len(p) && len(words) <= len(p)+5 && slices.Equal(words[:len(p)], p) {
+			return true
+		}
+	}
+	return false
+}
+
+// personal words point at a person, never at a word's meaning.
+var personal = map[string]bool{
+	"my": true, "your": true, "his": true, "her": true, "their": true, "i": true,
+	"me": true, "someone": true, "someones": true, "somebody": true,
+}
+
+var definitionStarts = [][]string{
+	{"what", "is"}, {"whats"}, {"what", "are"}, {"what", "was"}, {"what", "were"},
+	{"what", "does"}, {"what", "do"}, {"what", "constitutes"}, {"what", "counts", "as"},
+	{"what", "kind", "of"}, {"what", "type", "of"}, {"what", "exactly", "is"}, {"define"},
+	{"who", "is"}, {"who", "was"}, {"who", "were"}, {"explain", "what"}, {"what", "is", "meant", "by"},
 }
 
 func (r *ruleResult) isMasked(m match) bool {
@@ -330,7 +595,15 @@ const (
 	ctxSexual
 	ctxInjection // prompt-injection targets, the context of one another
 	ctxDefense
+	ctxHistory // a historical or definitional question: a defense, except of an atrocity
 	ctxDefenseViolent
+	ctxVictim // a person as the object of a harm verb
+	ctxSelf   // the writer's own body as its object
+	ctxOwner  // a person the writer knows, followed by a possessive
+	ctxThing  // an everyday subject (a potato, a balloon)
+	ctxGlorify
+	ctxPlace // a place full of people as the object of a destructive verb
+	ctxFiction
 	numCtx
 )
 
@@ -348,6 +621,26 @@ func contextKey(p *pattern) int {
 	case kindTarget:
 		if p.class == classOf[PromptInjection] {
 			return ctxInjection
+		}
+	case kindVictim:
+		switch p.class {
+		case classOf[SelfHarm]:
+			return ctxSelf
+		case classOf[IndiscriminateWeapons]:
+			return ctxPlace
+		}
+		return ctxVictim
+	case kindOwner:
+		return ctxOwner
+	case kindGlorify:
+		return ctxGlorify
+	case kindHistory:
+		return ctxHistory
+	case kindFiction:
+		return ctxFiction
+	case kindEveryday:
+		if p.class == allClasses {
+			return ctxThing
 		}
 	case kindDefense:
 		if p.class == allClasses {
@@ -379,12 +672,24 @@ func anchorKey(class int) int {
 // number), for i in [0, len(words)].
 type contexts struct {
 	lastEnd, nextStart [numCtx][]int32
+	present            [numCtx]bool // a kind is filled in only when present
 }
 
 const farAway = 1 << 30
 
 func (cx *contexts) build(ms []match, n int, masked []bool) {
+	// Only the kinds a text has are filled in: most texts have a few of
+	// them, and near answers false for the others without looking.
+	cx.present = [numCtx]bool{}
+	for _, m := range ms {
+		if k := cx.key(m, masked); k >= 0 {
+			cx.present[k] = true
+		}
+	}
 	for k := range numCtx {
+		if !cx.present[k] {
+			continue
+		}
 		le := cx.lastEnd[k][:0]
 		ns := cx.nextStart[k][:0]
 		for range n + 1 {
@@ -394,8 +699,8 @@ func (cx *contexts) build(ms []match, n int, masked []bool) {
 		cx.lastEnd[k], cx.nextStart[k] = le, ns
 	}
 	for _, m := range ms {
-		k := contextKey(m.p)
-		if k < 0 || (k != ctxDefense && k != ctxDefenseViolent && maskedSpan(masked, m)) {
+		k := cx.key(m, masked)
+		if k < 0 {
 			continue
 		}
 		if int32(m.end) > cx.lastEnd[k][m.end] {
@@ -406,6 +711,9 @@ func (cx *contexts) build(ms []match, n int, masked []bool) {
 		}
 	}
 	for k := range numCtx {
+		if !cx.present[k] {
+			continue
+		}
 		le, ns := cx.lastEnd[k], cx.nextStart[k]
 		for i := 1; i <= n; i++ {
 			le[i] = max(le[i], le[i-1])
@@ -416,9 +724,36 @@ func (cx *contexts) build(ms []match, n int, masked []bool) {
 	}
 }
 
+// key is the context m provides, or -1. Inside a harmless look-alike only
+// defensive, historical and fictional phrases and owners still count.
+func (cx *contexts) key(m match, masked []bool) int {
+	k := contextKey(m.p)
+	switch k {
+	case -1, ctxDefense, ctxHistory, ctxFiction, ctxDefenseViolent, ctxOwner:
+		return k
+	}
+	if maskedSpan(masked, m) {
+		return -1
+	}
+	return k
+}
+
+// after reports whether a context of key k starts fewer than window words
+// after t ends.
+func (cx *contexts) after(k int, t match, window int) bool {
+	if !cx.present[k] {
+		return false
+	}
+	s := cx.nextStart[k][t.end]
+	return s != farAway && int(s)-t.end < window
+}
+
 // near reports whether a context of key k ends fewer than window words
 // before t or (unless before) starts fewer than window words after it.
 func (cx *contexts) near(k int, t match, window int, before bool) bool {
+	if !cx.present[k] {
+		return false
+	}
 	if e := cx.lastEnd[k][t.start]; e >= 0 && t.start-int(e) < window {
 		return true
 	}

@@ -238,11 +238,17 @@ func (s *Stage) analyze(sc *scratch, norm string) analysis {
 func modelWeight(p float64, r *ruleResult) float64 {
 	floor := modelAloneFloor
 	switch {
+	case r.define:
+		floor = modelDefinitionFloor
 	case r.defended:
 		floor = modelDefendedFloor
 	case r.hits > 0:
 		return p
-	case r.everyday:
+	case r.everyday, r.story, (r.group || r.atrocity) && r.context:
+		// An everyday subject, a game, novel or film or a historical
+		// question, or a group of people or an atrocity named in a
+		// defensive question ("how were they persecuted", "how do we
+		// make sure it never happens again").
 		floor = modelDefendedFloor
 	case (r.request || r.people) && !r.harmless:
 		floor = modelRequestFloor
@@ -259,6 +265,9 @@ const (
 	modelAloneFloor    = 0.45
 	modelRequestFloor  = 0.3
 	modelDefendedFloor = 0.6
+	// A question that only asks what a word means ("what is LSD") is
+	// refused by the classifier alone above 0.875.
+	modelDefinitionFloor = 0.75
 )
 
 func splitWords(dst []string, s string) []string {
