@@ -190,8 +190,10 @@ func (s *service) handleGenerate(req micro.Request) {
 	refuse := func(err error) {
 		code := codeOf(err)
 		body, _ := proto.Marshal(refusal(gr.GetRequestId(), s.r.ModelID(), err))
-		fail(req, code, err.Error(), body)
+		// Counted before the answer goes out, so that whoever got it
+		// also finds it in the metrics.
 		s.r.metrics.done(ctx, apiNATS, corralv1.InferenceEndpointGenerate, outcomeOf(code), start)
+		fail(req, code, err.Error(), body)
 		endSpan(span, code, err.Error())
 	}
 	if req.Reply() == "" {
@@ -271,8 +273,8 @@ func (s *service) handleWarm(req micro.Request) {
 	}
 	refuse := func(err error) {
 		code := codeOf(err)
+		done(code, err.Error()) // counted before the answer, as generate does
 		fail(req, code, err.Error(), nil)
-		done(code, err.Error())
 	}
 	var wr corralv1.WarmRequest
 	if err := proto.Unmarshal(req.Data(), &wr); err != nil {
@@ -402,9 +404,9 @@ func (s *service) answer(req micro.Request, endpoint string, in proto.Message, r
 	}
 	code := codeOf(err)
 	if err != nil {
-		fail(req, code, err.Error(), nil)
 		s.r.metrics.done(ctx, apiNATS, endpoint, outcomeOf(code), start)
 		endSpan(span, code, err.Error())
+		fail(req, code, err.Error(), nil)
 		return
 	}
 	if err := req.Respond(body); err != nil {
