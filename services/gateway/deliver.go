@@ -188,34 +188,29 @@ func (r *Role) publishAll(ctx context.Context, ep endpoint, msgs []*corralv1.Cha
 	if len(msgs) == 0 {
 		return nil
 	}
-	if r.nc != nil && !r.nc.IsConnected() {
+	if !r.nc.IsConnected() {
 		return errUnavailable
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
-	defer cancel()
 	order := msgs
 	if len(msgs) > 1 {
 		order = slices.Concat(byConversation(msgs)...)
 	}
-	pending := make([]*natsbus.Pending, len(order))
+	out := make([]natsbus.Outgoing, len(order))
 	for i, m := range order {
-		subject := r.streams.Subject(corralv1.ChatInSubject(m.Conversation()))
-		pending[i] = natsbus.PublishAsync(ctx, r.js, subject, m.DedupeID(), m)
+		out[i] = natsbus.Outgoing{Subject: r.streams.Subject(corralv1.ChatInSubject(m.Conversation())), MsgID: m.DedupeID(), Msg: m}
 	}
-	var errs []error
-	for i, p := range pending {
-		ack, err := p.Wait(ctx)
-		if err != nil {
-			errs = append(errs, err)
+	results, err := r.pub.PublishAll(ctx, r.cfg.PublishTimeout, out)
+	for i, res := range results {
+		if res.Err != nil {
 			continue
 		}
 		outcome := "published"
-		if ack.Duplicate {
+		if res.Duplicate {
 			outcome = "duplicate"
 		}
 		add(ctx, r.metrics.messages, 1, platformAttr(ep.token), attribute.String("kind", kindLabel(order[i].GetKind())), outcomeAttr(outcome))
 	}
-	return errors.Join(errs...)
+	return err
 }
 
 // byConversation groups msgs by conversation, in the order each
@@ -257,7 +252,7 @@ func kindLabel(k corralv1.MessageKind) string {
 // deadLetter keeps a signed body that is no webhook in the DLQ stream,
 // with why; the same body delivered again is a duplicate there.
 func (r *Role) deadLetter(ctx context.Context, ep endpoint, req *http.Request, body []byte, cause error) error {
-	if r.nc != nil && !r.nc.IsConnected() {
+	if !r.nc.IsConnected() {
 		return errUnavailable
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)

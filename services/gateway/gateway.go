@@ -39,6 +39,7 @@ type Role struct {
 	log      *slog.Logger
 	nc       *nats.Conn
 	js       jetstream.JetStream
+	pub      *natsbus.BatchPublisher
 	streams  natsbus.StreamsConfig
 	verifier *webhook.Verifier // nil when no app secret is configured
 	tracer   trace.Tracer
@@ -55,6 +56,9 @@ func New(cfg Config, deps role.Deps) (*Role, error) {
 	if deps.JetStream == nil {
 		return nil, errors.New("gateway: no JetStream")
 	}
+	if deps.NATS == nil {
+		return nil, errors.New("gateway: no NATS connection")
+	}
 	log := deps.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -70,7 +74,11 @@ func New(cfg Config, deps role.Deps) (*Role, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway metrics: %w", err)
 	}
-	r := &Role{cfg: cfg, log: log, nc: deps.NATS, js: deps.JetStream, streams: deps.Streams,
+	pub, err := natsbus.NewBatchPublisher(deps.NATS)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	r := &Role{cfg: cfg, log: log, nc: deps.NATS, js: deps.JetStream, pub: pub, streams: deps.Streams,
 		tracer: tp.Tracer(scope), metrics: m}
 	if len(cfg.AppSecrets) > 0 {
 		if r.verifier, err = webhook.NewVerifier(cfg.AppSecrets...); err != nil {
@@ -107,11 +115,12 @@ func (r *Role) Routes(mux *http.ServeMux) {
 	}
 }
 
-// Run holds nothing of its own: the handlers run on the process's HTTP
-// server, which finishes in-flight deliveries before roles are stopped.
+// Run holds only the publisher's acknowledgement inbox, closed when ctx
+// ends: the handlers run on the process's HTTP server, which finishes
+// in-flight deliveries before roles are stopped.
 func (r *Role) Run(ctx context.Context) error {
 	<-ctx.Done()
-	return nil
+	return r.pub.Close()
 }
 
 // Checks has none beyond the process's nats and jetstream checks: those
