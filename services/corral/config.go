@@ -65,7 +65,7 @@ func (c *processConfig) Settings() []settings.Setting {
 			Set: settings.Duration(&c.ShutdownDelay)},
 		{Env: envShutdownTimeout, Flag: "shutdown-timeout", Default: "30s", Help: "deadline for draining in-flight work at shutdown",
 			Set: settings.Duration(&c.ShutdownTimeout)},
-		{Env: envGCHeapFloor, Flag: "gc-heap-floor", Default: "16MiB",
+		{Env: envGCHeapFloor, Flag: "gc-heap-floor", Default: "8MiB",
 			Help: "heap the garbage collector lets grow before collecting while the live heap is small (fewer collections per request); 0 keeps Go's pacing (GOGC); GOMEMLIMIT still caps it",
 			Set:  heapSize(&c.GCHeapFloor)},
 	}

@@ -59,7 +59,7 @@ func outcomeAttr(o string) attribute.KeyValue  { return attribute.String("outcom
 func (r *Role) deliver(w http.ResponseWriter, req *http.Request, ep endpoint) {
 	began := time.Now()
 	ctx := otel.GetTextMapPropagator().Extract(req.Context(), propagation.HeaderCarrier(req.Header))
-	ctx, span := r.tracer.Start(ctx, "POST "+req.URL.Path, trace.WithSpanKind(trace.SpanKindServer),
+	ctx, span := r.tracer.Start(ctx, ep.span, trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(
 			attribute.String("http.request.method", req.Method),
 			attribute.String("http.route", req.URL.Path),
@@ -73,9 +73,24 @@ func (r *Role) deliver(w http.ResponseWriter, req *http.Request, ep endpoint) {
 	if status >= 500 {
 		span.SetStatus(codes.Error, outcome)
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header()["Content-Type"] = textPlain
 	w.WriteHeader(status)
-	_, _ = io.WriteString(w, http.StatusText(status)+"\n")
+	_, _ = io.WriteString(w, statusLine(status))
+}
+
+// textPlain is the answer's Content-Type, one slice for every answer (the
+// server only reads it).
+var textPlain = []string{"text/plain; charset=utf-8"}
+
+// statusLine is the body of an answer: its status text and a newline.
+func statusLine(status int) string {
+	switch status {
+	case http.StatusOK:
+		return "OK\n"
+	case http.StatusServiceUnavailable:
+		return "Service Unavailable\n"
+	}
+	return http.StatusText(status) + "\n"
 }
 
 // process does the work of deliver and returns the status and outcome.

@@ -98,6 +98,7 @@ type endpoint struct {
 	platform corralv1.Platform
 	token    string // corralv1.PlatformToken, the metric label
 	parse    func(body []byte) (*webhook.Result, error)
+	span     string // the delivery span's name: "POST " and the path
 }
 
 func newEndpoint(p corralv1.Platform, parse func([]byte) (*webhook.Result, error)) endpoint {
@@ -110,6 +111,7 @@ func (r *Role) Routes(mux *http.ServeMux) {
 		PathWhatsApp:  newEndpoint(corralv1.Platform_PLATFORM_WHATSAPP, whatsapp.Parse),
 		PathMessenger: newEndpoint(corralv1.Platform_PLATFORM_MESSENGER, messenger.Parse),
 	} {
+		ep.span = "POST " + path
 		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, req *http.Request) { r.handshake(w, req, ep) })
 		mux.HandleFunc("POST "+path, func(w http.ResponseWriter, req *http.Request) { r.deliver(w, req, ep) })
 	}
