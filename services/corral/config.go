@@ -5,9 +5,12 @@ import (
 	"flag"
 	"io"
 	"net"
+	"strings"
 	"time"
 
+	"github.com/corral-ai/corral/inference/bytesize"
 	"github.com/corral-ai/corral/services/internal/backends"
+	"github.com/corral-ai/corral/services/internal/gcpace"
 	"github.com/corral-ai/corral/services/internal/role"
 	"github.com/corral-ai/corral/services/internal/settings"
 	"github.com/corral-ai/corral/services/internal/telemetry"
@@ -39,6 +42,7 @@ const (
 	envDataDir         = "CORRAL_DATA_DIR"
 	envShutdownDelay   = "CORRAL_SHUTDOWN_DELAY"
 	envShutdownTimeout = "CORRAL_SHUTDOWN_TIMEOUT"
+	envGCHeapFloor     = gcpace.EnvFloor
 )
 
 // processConfig holds the settings of the process itself.
@@ -47,6 +51,9 @@ type processConfig struct {
 	DataDir         string
 	ShutdownDelay   time.Duration
 	ShutdownTimeout time.Duration
+	// GCHeapFloor is the heap goal the garbage collector is held to while
+	// the live heap is small (package gcpace); 0 leaves Go's pacing.
+	GCHeapFloor int64
 }
 
 func (c *processConfig) Settings() []settings.Setting {
@@ -58,6 +65,25 @@ func (c *processConfig) Settings() []settings.Setting {
 			Set: settings.Duration(&c.ShutdownDelay)},
 		{Env: envShutdownTimeout, Flag: "shutdown-timeout", Default: "30s", Help: "deadline for draining in-flight work at shutdown",
 			Set: settings.Duration(&c.ShutdownTimeout)},
+		{Env: envGCHeapFloor, Flag: "gc-heap-floor", Default: "8MiB",
+			Help: "heap the garbage collector lets grow before collecting while the live heap is small (fewer collections per request); 0 keeps Go's pacing (GOGC); GOMEMLIMIT still caps it",
+			Set:  heapSize(&c.GCHeapFloor)},
+	}
+}
+
+// heapSize parses a size such as 64MiB; empty is 0.
+func heapSize(dst *int64) func(string) error {
+	return func(v string) error {
+		if strings.TrimSpace(v) == "" {
+			*dst = 0
+			return nil
+		}
+		n, err := bytesize.Parse(v)
+		if err != nil {
+			return errors.New("not a size such as 64MiB, or 0")
+		}
+		*dst = n
+		return nil
 	}
 }
 
@@ -78,6 +104,9 @@ func (c processConfig) Validate() error {
 	}
 	if c.ShutdownDelay < 0 {
 		errs = append(errs, settings.Bad(envShutdownDelay, "%v: must not be negative", c.ShutdownDelay))
+	}
+	if c.GCHeapFloor < 0 {
+		errs = append(errs, settings.Bad(envGCHeapFloor, "%d: must not be negative", c.GCHeapFloor))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, settings.Bad(envShutdownTimeout, "%v: must be positive", c.ShutdownTimeout))

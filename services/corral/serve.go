@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/corral-ai/corral/services/internal/backends"
+	"github.com/corral-ai/corral/services/internal/gcpace"
 	"github.com/corral-ai/corral/services/internal/lifecycle"
 	"github.com/corral-ai/corral/services/internal/role"
 	"github.com/corral-ai/corral/services/internal/settings"
@@ -39,6 +40,7 @@ func runRoles(ctx context.Context, name string, defs []role.Definition, needs ba
 	if checkOnly {
 		return cfg.check(ctx, stdout)
 	}
+	defer gcpace.Start(uint64(cfg.Process.GCHeapFloor)).Stop()
 	tel, err := telemetry.Setup(ctx, cfg.Telemetry, stderr)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -13,7 +14,9 @@ import (
 	"time"
 
 	"github.com/corral-ai/corral/bots/webhook"
+	"github.com/corral-ai/corral/inference/bytesize"
 	"github.com/corral-ai/corral/services/gateway"
+	"github.com/corral-ai/corral/services/internal/gcpace"
 )
 
 // BenchmarkWebhook measures accepted webhooks per second and the p99 of
@@ -31,6 +34,15 @@ import (
 //
 //	NATS_URL=nats://127.0.0.1:4222 go test -run '^$' -bench Webhook -benchtime 20000x ./services/gateway/
 func BenchmarkWebhook(b *testing.B) {
+	// The GC pacing `corral serve` applies, from the same setting, for
+	// both handlers alike; unset, Go's own.
+	if v := os.Getenv(gcpace.EnvFloor); v != "" {
+		floor, err := bytesize.Parse(v)
+		if err != nil {
+			b.Fatalf("%s: %v", gcpace.EnvFloor, err)
+		}
+		defer gcpace.Start(uint64(floor)).Stop()
+	}
 	b.Run("bare", func(b *testing.B) {
 		v, err := webhook.NewVerifier(appSecret)
 		if err != nil {

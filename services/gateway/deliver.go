@@ -59,7 +59,7 @@ func outcomeAttr(o string) attribute.KeyValue  { return attribute.String("outcom
 func (r *Role) deliver(w http.ResponseWriter, req *http.Request, ep endpoint) {
 	began := time.Now()
 	ctx := otel.GetTextMapPropagator().Extract(req.Context(), propagation.HeaderCarrier(req.Header))
-	ctx, span := r.tracer.Start(ctx, "POST "+req.URL.Path, trace.WithSpanKind(trace.SpanKindServer),
+	ctx, span := r.tracer.Start(ctx, ep.span, trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(
 			attribute.String("http.request.method", req.Method),
 			attribute.String("http.route", req.URL.Path),
@@ -73,9 +73,24 @@ func (r *Role) deliver(w http.ResponseWriter, req *http.Request, ep endpoint) {
 	if status >= 500 {
 		span.SetStatus(codes.Error, outcome)
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header()["Content-Type"] = textPlain
 	w.WriteHeader(status)
-	_, _ = io.WriteString(w, http.StatusText(status)+"\n")
+	_, _ = io.WriteString(w, statusLine(status))
+}
+
+// textPlain is the answer's Content-Type, one slice for every answer (the
+// server only reads it).
+var textPlain = []string{"text/plain; charset=utf-8"}
+
+// statusLine is the body of an answer: its status text and a newline.
+func statusLine(status int) string {
+	switch status {
+	case http.StatusOK:
+		return "OK\n"
+	case http.StatusServiceUnavailable:
+		return "Service Unavailable\n"
+	}
+	return http.StatusText(status) + "\n"
 }
 
 // process does the work of deliver and returns the status and outcome.
@@ -188,34 +203,29 @@ func (r *Role) publishAll(ctx context.Context, ep endpoint, msgs []*corralv1.Cha
 	if len(msgs) == 0 {
 		return nil
 	}
-	if r.nc != nil && !r.nc.IsConnected() {
+	if !r.nc.IsConnected() {
 		return errUnavailable
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
-	defer cancel()
 	order := msgs
 	if len(msgs) > 1 {
 		order = slices.Concat(byConversation(msgs)...)
 	}
-	pending := make([]*natsbus.Pending, len(order))
+	out := make([]natsbus.Outgoing, len(order))
 	for i, m := range order {
-		subject := r.streams.Subject(corralv1.ChatInSubject(m.Conversation()))
-		pending[i] = natsbus.PublishAsync(ctx, r.js, subject, m.DedupeID(), m)
+		out[i] = natsbus.Outgoing{Subject: r.streams.Subject(corralv1.ChatInSubject(m.Conversation())), MsgID: m.DedupeID(), Msg: m}
 	}
-	var errs []error
-	for i, p := range pending {
-		ack, err := p.Wait(ctx)
-		if err != nil {
-			errs = append(errs, err)
+	results, err := r.pub.PublishAll(ctx, r.cfg.PublishTimeout, out)
+	for i, res := range results {
+		if res.Err != nil {
 			continue
 		}
 		outcome := "published"
-		if ack.Duplicate {
+		if res.Duplicate {
 			outcome = "duplicate"
 		}
 		add(ctx, r.metrics.messages, 1, platformAttr(ep.token), attribute.String("kind", kindLabel(order[i].GetKind())), outcomeAttr(outcome))
 	}
-	return errors.Join(errs...)
+	return err
 }
 
 // byConversation groups msgs by conversation, in the order each
@@ -257,7 +267,7 @@ func kindLabel(k corralv1.MessageKind) string {
 // deadLetter keeps a signed body that is no webhook in the DLQ stream,
 // with why; the same body delivered again is a duplicate there.
 func (r *Role) deadLetter(ctx context.Context, ep endpoint, req *http.Request, body []byte, cause error) error {
-	if r.nc != nil && !r.nc.IsConnected() {
+	if !r.nc.IsConnected() {
 		return errUnavailable
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)

@@ -38,7 +38,11 @@
 // conversation's in the order the user sent them (one connection keeps
 // that order on the way to the stream, so CHAT_IN keeps the
 // conversation's order and the chat role can rely on stream sequences),
-// and the answer waits for every acknowledgement together.
+// and the answer waits for every acknowledgement together. Publishing goes
+// through natsbus.BatchPublisher: core NATS publishes whose reply subjects
+// are tokens under one inbox of the gateway's, the acknowledgements read
+// from a channel subscription by the handlers waiting for them, with no
+// goroutine of its own between nats.go's read loop and the handler.
 //
 // Each delivery gets a server span (continuing a traceparent the caller
 // sent) with the platform message ids as attributes; every publish is a

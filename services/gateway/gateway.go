@@ -39,6 +39,7 @@ type Role struct {
 	log      *slog.Logger
 	nc       *nats.Conn
 	js       jetstream.JetStream
+	pub      *natsbus.BatchPublisher
 	streams  natsbus.StreamsConfig
 	verifier *webhook.Verifier // nil when no app secret is configured
 	tracer   trace.Tracer
@@ -55,6 +56,9 @@ func New(cfg Config, deps role.Deps) (*Role, error) {
 	if deps.JetStream == nil {
 		return nil, errors.New("gateway: no JetStream")
 	}
+	if deps.NATS == nil {
+		return nil, errors.New("gateway: no NATS connection")
+	}
 	log := deps.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -70,7 +74,11 @@ func New(cfg Config, deps role.Deps) (*Role, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway metrics: %w", err)
 	}
-	r := &Role{cfg: cfg, log: log, nc: deps.NATS, js: deps.JetStream, streams: deps.Streams,
+	pub, err := natsbus.NewBatchPublisher(deps.NATS)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	r := &Role{cfg: cfg, log: log, nc: deps.NATS, js: deps.JetStream, pub: pub, streams: deps.Streams,
 		tracer: tp.Tracer(scope), metrics: m}
 	if len(cfg.AppSecrets) > 0 {
 		if r.verifier, err = webhook.NewVerifier(cfg.AppSecrets...); err != nil {
@@ -90,6 +98,7 @@ type endpoint struct {
 	platform corralv1.Platform
 	token    string // corralv1.PlatformToken, the metric label
 	parse    func(body []byte) (*webhook.Result, error)
+	span     string // the delivery span's name: "POST " and the path
 }
 
 func newEndpoint(p corralv1.Platform, parse func([]byte) (*webhook.Result, error)) endpoint {
@@ -102,16 +111,18 @@ func (r *Role) Routes(mux *http.ServeMux) {
 		PathWhatsApp:  newEndpoint(corralv1.Platform_PLATFORM_WHATSAPP, whatsapp.Parse),
 		PathMessenger: newEndpoint(corralv1.Platform_PLATFORM_MESSENGER, messenger.Parse),
 	} {
+		ep.span = "POST " + path
 		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, req *http.Request) { r.handshake(w, req, ep) })
 		mux.HandleFunc("POST "+path, func(w http.ResponseWriter, req *http.Request) { r.deliver(w, req, ep) })
 	}
 }
 
-// Run holds nothing of its own: the handlers run on the process's HTTP
-// server, which finishes in-flight deliveries before roles are stopped.
+// Run holds only the publisher's acknowledgement inbox, closed when ctx
+// ends: the handlers run on the process's HTTP server, which finishes
+// in-flight deliveries before roles are stopped.
 func (r *Role) Run(ctx context.Context) error {
 	<-ctx.Done()
-	return nil
+	return r.pub.Close()
 }
 
 // Checks has none beyond the process's nats and jetstream checks: those

@@ -40,6 +40,11 @@
 // While a handler runs, natsbus sends in-progress acks so that long work is
 // not redelivered.
 //
+// Publishing: Publish and PublishMsg wait for one acknowledgement through
+// jetstream; BatchPublisher (the webhook gateway's) publishes many
+// messages from many callers with less work per message and no goroutine
+// of its own.
+//
 // Shutdown: cancel the context given to Consume; it stops fetching, hands
 // messages not yet started back to the server (nak), waits for running
 // handlers, and returns. Then Drain the connection.
