@@ -279,7 +279,7 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 			}
 		}
 	}
-	if narration(words) {
+	if narration(words) && !res.intent(ms) {
 		ms = append(ms, match{narrationPattern, 0, 3})
 	}
 	res.ctx.build(ms, len(words), res.masked)
@@ -569,6 +569,18 @@ var definitionStarts = [][]string{
 	{"what", "does"}, {"what", "do"}, {"what", "constitutes"}, {"what", "counts", "as"},
 	{"what", "kind", "of"}, {"what", "type", "of"}, {"what", "exactly", "is"}, {"define"},
 	{"who", "is"}, {"who", "was"}, {"who", "were"}, {"explain", "what"}, {"what", "is", "meant", "by"},
+}
+
+// intent reports whether ms hold a request or an intent phrase outside a
+// look-alike: "how does Bob make meth" and "how does Dave kill his boss
+// step by step" ask for a way, whoever the story is about.
+func (r *ruleResult) intent(ms []match) bool {
+	for _, m := range ms {
+		if m.p.kind == kindIntent && !r.isMasked(m) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *ruleResult) isMasked(m match) bool {
