@@ -545,6 +545,9 @@ func asks(words []string, i int) bool {
 // meth", "what does grooming mean", "define fraud"): a question word at
 // the start and at most five words after it.
 func definitional(words []string) bool {
+	if len(words) > maxDefinitionWords {
+		return false // most texts: no need to look for personal words
+	}
 	for _, w := range words {
 		if personal[w] {
 			return false // "what is my address" asks about a person
@@ -563,6 +566,10 @@ var personal = map[string]bool{
 	"my": true, "your": true, "his": true, "her": true, "their": true, "i": true,
 	"me": true, "someone": true, "someones": true, "somebody": true,
 }
+
+// maxDefinitionWords is the longest definitional question: the longest
+// start and five words.
+const maxDefinitionWords = 4 + 5
 
 var definitionStarts = [][]string{
 	{"what", "is"}, {"whats"}, {"what", "are"}, {"what", "was"}, {"what", "were"},

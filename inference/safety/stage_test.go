@@ -365,3 +365,17 @@ func TestCrisis(t *testing.T) {
 		}
 	}
 }
+
+// TestDefinitionalLength keeps maxDefinitionWords, which spares long texts
+// the scan for personal words, in step with the longest definition start.
+func TestDefinitionalLength(t *testing.T) {
+	for _, p := range definitionStarts {
+		if len(p)+5 > maxDefinitionWords {
+			t.Errorf("%q and five words exceed maxDefinitionWords %d", p, maxDefinitionWords)
+		}
+		words := append(append([]string(nil), p...), "a", "b", "c", "d", "e")
+		if !definitional(words) {
+			t.Errorf("%q: not definitional", words)
+		}
+	}
+}
