@@ -108,7 +108,8 @@ var (
 	// ErrTensorType means a tensor the architecture needs has a type the
 	// kernels do not run (such as Q3_K or IQ3_S).
 	ErrTensorType = errors.New("unsupported tensor type")
-	// ErrTooLarge means the model file is larger than the available memory.
+	// ErrTooLarge means the model needs more memory than is available: its
+	// file, or more where the kernels widen a format (see Open).
 	ErrTooLarge = errors.New("model does not fit in memory")
 	// ErrBatch means a batch entry is out of range (token, position).
 	ErrBatch = errors.New("bad batch")
@@ -152,7 +153,7 @@ func Open(path string, o Options) (Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open model: %w", err)
 	}
-	if err := checkMemory(f, path, o.MemAvailable); err != nil {
+	if err := checkMemory(f, path, o); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -212,8 +213,10 @@ func (m *owningModel) Close() error {
 // The file is mapped, not read, and the kernels copy most matrices into
 // their own layout, so a model that does not fit would thrash rather than
 // fail; saying so up front is kinder. The need is what the kernels hold
-// (heldBytes), which is more than the file where they widen a format.
-func checkMemory(f *gguf.File, path string, avail int64) error {
+// (heldBytes), which is more than the file where they widen a format; with
+// KeepLayout nothing is copied or widened, and the need is the file's.
+func checkMemory(f *gguf.File, path string, o Options) error {
+	avail := o.MemAvailable
 	if avail < 0 {
 		return nil
 	}
@@ -224,6 +227,9 @@ func checkMemory(f *gguf.File, path string, avail int64) error {
 		}
 	}
 	need, file := heldBytes(f)
+	if o.KeepLayout {
+		need = file
+	}
 	if need <= avail {
 		return nil
 	}

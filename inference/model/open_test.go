@@ -98,7 +98,7 @@ func TestOpenErrors(t *testing.T) {
 	small := writeSynth(t, synth.Spec{Shape: testShape(true, 0), Type: gguf.TypeQ8_0, Seed: 1})
 	// IQ4_NL matrices fit in the file's 18 bytes a block but the assembly
 	// kernels hold them as Q8_0's 34: the check must count that. The file
-	// then fails later, for what it lacks.
+	// then fails later, for what it lacks (no token embedding).
 	iq := map[string]gguf.TensorType{}
 	for i := range 40 {
 		iq[fmt.Sprintf("blk.%d.ffn_up.weight", i)] = gguf.TypeIQ4_NL
@@ -107,7 +107,7 @@ func TestOpenErrors(t *testing.T) {
 	const widenedFile = 40 * 10 * 18
 	widenedErr, widenedMsg := model.ErrTooLarge, "formats without their own kernels are widened to Q8_0"
 	if kernels.CurrentLevel() < kernels.AVX2 {
-		widenedErr, widenedMsg = model.ErrFormat, "is missing" // portable kernels keep IQ4_NL as it is
+		widenedErr, widenedMsg = model.ErrFormat, "no 2-D token_embd.weight" // portable kernels keep IQ4_NL as it is
 	}
 	tests := []struct {
 		name    string
@@ -118,6 +118,8 @@ func TestOpenErrors(t *testing.T) {
 	}{
 		{"larger than memory", small, model.Options{MemAvailable: 1 << 20}, model.ErrTooLarge, "memory is available"},
 		{"widened beyond memory", widened, model.Options{MemAvailable: widenedFile + 100}, widenedErr, widenedMsg},
+		// The file's own layout is used in place: nothing is widened.
+		{"kept layout is not widened", widened, model.Options{MemAvailable: widenedFile + 100, KeepLayout: true}, model.ErrFormat, "no 2-D token_embd.weight"},
 		{"unknown architecture", writeGGUF(t, map[string]any{gguf.KeyArchitecture: "mamba"}, nil), model.Options{}, model.ErrArchitecture, `"mamba" (supported: llama)`},
 		{"missing hyperparameter", writeGGUF(t, map[string]any{gguf.KeyArchitecture: gguf.ArchLlama}, nil), model.Options{}, model.ErrFormat, "llama.embedding_length"},
 		{"missing tensor", writeGGUF(t, llamaMeta(), map[string][]uint64{gguf.TensorTokenEmbd: {32, 10}}), model.Options{}, model.ErrFormat, "blk.0.attn_norm.weight is missing"},

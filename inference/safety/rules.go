@@ -279,7 +279,7 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 			}
 		}
 	}
-	if narration(words) {
+	if narration(words) && !res.intent(ms) {
 		ms = append(ms, match{narrationPattern, 0, 3})
 	}
 	res.ctx.build(ms, len(words), res.masked)
@@ -305,7 +305,7 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 		}
 		switch m.p.kind {
 		case kindHarm:
-			if !res.thingAfter(m) {
+			if !res.thingAfter(words, m) {
 				res.harm(words, m)
 			}
 			continue
@@ -335,10 +335,10 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 		if m.p.kind != kindTerm && m.p.kind != kindTarget {
 			continue
 		}
-		if m.p.kind == kindTarget && res.thingAfter(m) {
-			continue // "stab a potato", "exterminate the rats"
-		}
 		c := m.p.class
+		if m.p.kind == kindTarget && c == classOf[ViolentCrimes] && res.thingAfter(words, m) {
+			continue // "stab a potato", "exterminate the rats"; never "bomb a hotel"
+		}
 		score := m.p.weight
 		hit := m.p.kind == kindTerm || score >= minHitWeight
 		if m.p.kind == kindTarget {
@@ -487,11 +487,19 @@ func growTo(s []int32, n int) []int32 {
 	return s
 }
 
-// thingAfter reports whether an everyday subject follows m at once or
-// after one word: the object of a violent verb is a thing, not a person.
-func (r *ruleResult) thingAfter(m match) bool {
-	return r.ctx.after(ctxThing, m, 2)
+// thingAfter reports whether an everyday subject is the object of m: it
+// follows at once or after a determiner ("stab a potato", "kill ants").
+// Another word between ("cocaine and weed") makes it no object, and a
+// place full of people is never a thing ("bomb an airport").
+func (r *ruleResult) thingAfter(words []string, m match) bool {
+	if !r.ctx.after(ctxThing, m, 2) || r.ctx.after(ctxPlace, m, 2) {
+		return false
+	}
+	s := int(r.ctx.nextStart[ctxThing][m.end])
+	return s == m.end || determiners[words[m.end]]
 }
+
+var determiners = setOf(`a an the some this that these those my your his her its our their`)
 
 // narrationPattern stands for a question about what a named third party
 // does or did ("how does Scar…", "why did Booth…"): a story or history,
@@ -537,6 +545,9 @@ func asks(words []string, i int) bool {
 // meth", "what does grooming mean", "define fraud"): a question word at
 // the start and at most five words after it.
 func definitional(words []string) bool {
+	if len(words) > maxDefinitionWords {
+		return false // most texts: no need to look for personal words
+	}
 	for _, w := range words {
 		if personal[w] {
 			return false // "what is my address" asks about a person
@@ -556,11 +567,27 @@ var personal = map[string]bool{
 	"me": true, "someone": true, "someones": true, "somebody": true,
 }
 
+// maxDefinitionWords is the longest definitional question: the longest
+// start and five words.
+const maxDefinitionWords = 4 + 5
+
 var definitionStarts = [][]string{
 	{"what", "is"}, {"whats"}, {"what", "are"}, {"what", "was"}, {"what", "were"},
 	{"what", "does"}, {"what", "do"}, {"what", "constitutes"}, {"what", "counts", "as"},
 	{"what", "kind", "of"}, {"what", "type", "of"}, {"what", "exactly", "is"}, {"define"},
 	{"who", "is"}, {"who", "was"}, {"who", "were"}, {"explain", "what"}, {"what", "is", "meant", "by"},
+}
+
+// intent reports whether ms hold a request or an intent phrase outside a
+// look-alike: "how does Bob make meth" and "how does Dave kill his boss
+// step by step" ask for a way, whoever the story is about.
+func (r *ruleResult) intent(ms []match) bool {
+	for _, m := range ms {
+		if m.p.kind == kindIntent && !r.isMasked(m) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *ruleResult) isMasked(m match) bool {
