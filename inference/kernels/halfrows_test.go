@@ -115,3 +115,48 @@ func TestWeightedSumHalf(t *testing.T) {
 }
 
 func clone(x []float32) []float32 { return append([]float32(nil), x...) }
+
+// TestHalfMulti: at every level, DotRowsHalfMulti and WeightedSumHalfMulti
+// give every query or head the bits of its own DotRowsHalf or
+// WeightedSumHalf (grouped-query attention takes a KV head's group at
+// once, a token's bits must not depend on it), for group sizes around the
+// four the assembly takes and rows and widths around its multiples.
+func TestHalfMulti(t *testing.T) {
+	r := rand.New(rand.NewPCG(45, 46))
+	for _, width := range []int{8, 16, 24, 64, 72, 128} {
+		for _, nq := range []int{1, 3, 4, 5, 8} {
+			for _, n := range []int{1, 3, 4, 7, 16} {
+				stride := width + 8
+				h, _ := halfVec(r, n*stride)
+				xs := randVec(r, nq*width, 1)
+				os := n + 3
+				a := randVec(r, nq*os, 1)
+				init := randVec(r, nq*width, 1)
+				for _, l := range levels() {
+					withLevel(l, func() {
+						got := make([]float32, nq*os)
+						DotRowsHalfMulti(got, os, n, h, stride, xs, width)
+						sums := clone(init)
+						WeightedSumHalfMulti(sums, width, a, os, n, h, stride)
+						for g := range nq {
+							want := make([]float32, n)
+							DotRowsHalf(want, h, stride, xs[g*width:(g+1)*width])
+							for i := range n {
+								if math.Float32bits(got[g*os+i]) != math.Float32bits(want[i]) {
+									t.Fatalf("%s width %d, %d queries, %d rows: query %d row %d = %g, alone %g", l, width, nq, n, g, i, got[g*os+i], want[i])
+								}
+							}
+							ws := clone(init[g*width : (g+1)*width])
+							WeightedSumHalf(ws, a[g*os:g*os+n], h, stride)
+							for i := range ws {
+								if math.Float32bits(sums[g*width+i]) != math.Float32bits(ws[i]) {
+									t.Fatalf("%s width %d, %d heads, %d rows: head %d out[%d] = %g, alone %g", l, width, nq, n, g, i, sums[g*width+i], ws[i])
+								}
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+}

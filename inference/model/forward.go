@@ -311,9 +311,7 @@ func (m *llama) attendGroup(t *matAttn, l int, e Entry, i, h int, kv KV) error {
 		if j+prefetchPages < len(t.kp) {
 			t.kp[j+prefetchPages].prefetch(t.kp[j+prefetchPages].n, hd)
 		}
-		for g := range group {
-			pg.dots(scores[g*span+p:g*span+p+pg.n], q[g*hd:(g+1)*hd])
-		}
+		pg.dotsGroup(scores[p:], span, q, hd)
 		p += pg.n
 	}
 	for _, pg := range t.vp[:min(len(t.vp), prefetchPages)] {

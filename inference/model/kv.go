@@ -84,6 +84,21 @@ func (p page) dots(out, x []float32) {
 	kernels.DotRows(out, p.f32, p.stride, x)
 }
 
+// dotsGroup sets out[g*os+r] to the dot product of row r < p.n with
+// query g, xs holding the queries of width values one after the other:
+// dots for each query, and for a half-float page all queries at once
+// (kernels.DotRowsHalfMulti), each row read and converted once, with the
+// same bits.
+func (p page) dotsGroup(out []float32, os int, xs []float32, width int) {
+	if p.f16 != nil {
+		kernels.DotRowsHalfMulti(out, os, p.n, p.f16, p.stride, xs, width)
+		return
+	}
+	for g := range len(xs) / width {
+		kernels.DotRows(out[g*os:g*os+p.n], p.f32, p.stride, xs[g*width:(g+1)*width])
+	}
+}
+
 // weigh adds Σ a[r]·row r to out, for r < len(a) <= p.n: kernels.WeightedSum,
 // or WeightedSumHalf with the same bits.
 func (p page) weigh(out, a []float32) {
