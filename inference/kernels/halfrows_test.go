@@ -160,3 +160,40 @@ func TestHalfMulti(t *testing.T) {
 		}
 	}
 }
+
+// TestToHalf: at every level ToHalf gives F32ToF16's bits, NaNs,
+// infinities, overflow, subnormals and rounding ties included, for lengths
+// around the assembly's 8 values.
+func TestToHalf(t *testing.T) {
+	r := rand.New(rand.NewPCG(47, 48))
+	special := []float32{0, float32(math.Copysign(0, -1)), 65504, 65519.99, 65520, -65520, 1e-8, -3e-8, 5.96e-8, 2.98e-8, 6.1e-5, 6.09e-5,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), math.Float32frombits(0x7f800001), math.Float32frombits(0xffc00123),
+		math.Float32frombits(0x7fbfffff), 1 + 1.0/2048, 1 + 3.0/2048, 1e10, -1e-45}
+	for _, n := range []int{0, 1, 7, 8, 9, 16, 23, 64} {
+		src := make([]float32, n)
+		for i := range src {
+			switch i % 3 {
+			case 0:
+				src[i] = special[r.IntN(len(special))]
+			case 1:
+				src[i] = float32(r.NormFloat64() * math.Pow(2, float64(r.IntN(40)-25)))
+			default:
+				src[i] = math.Float32frombits(r.Uint32())
+			}
+		}
+		for _, l := range levels() {
+			withLevel(l, func() {
+				dst := make([]uint16, n+1)
+				ToHalf(dst, src)
+				for i, x := range src {
+					if want := F32ToF16(x); dst[i] != want {
+						t.Fatalf("%s n=%d: %g (%#08x) = %#04x, F32ToF16 %#04x", l, n, x, math.Float32bits(x), dst[i], want)
+					}
+				}
+				if dst[n] != 0 {
+					t.Fatalf("%s n=%d: wrote past the values", l, n)
+				}
+			})
+		}
+	}
+}
