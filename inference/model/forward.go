@@ -272,11 +272,12 @@ func (m *llama) attendSingles(thread, lo, hi int) {
 }
 
 // attendGroup computes the outputs of the query heads that share KV head h
-// for row i, with the calling thread's scratch t: kernels.DotRows (or
-// DotRowsHalf, reading an F16 cache in place) scores a page of cached keys
-// in one call, and the query heads of the group share each page of keys
-// and of values. Its arithmetic is attendBlock's, so a token gets the same
-// bits alone as in a prompt chunk.
+// for row i, with the calling thread's scratch t: kernels.DotRows (or,
+// reading an F16 cache in place, DotRowsHalfMulti for all the group's
+// query heads at once) scores a page of cached keys in one call, and the
+// query heads of the group share each page of keys and of values
+// (WeightedSumHalfMulti). Its arithmetic is attendBlock's, so a token
+// gets the same bits alone as in a prompt chunk.
 func (m *llama) attendGroup(t *matAttn, l int, e Entry, i, h int, kv KV) error {
 	s, c := &m.s, &m.cfg
 	hd, kvDim, qDim := c.HeadDim, c.KVDim(), c.Heads*c.HeadDim
