@@ -5,8 +5,8 @@
 // AVX-512 kernels for the interleaved layouts of repack.go: Q4_0 and Q8_0
 // in groups of 16 rows (q4x16, q8x16) and F16 in groups of 32 rows
 // (f16x32, bf16x32). Each lane of a result vector is one row, so no horizontal sums
-// are needed; each kernel takes 1, 4 or 8 (F16: 1, 4 or 12) tokens at
-// once, activation rows xs bytes apart, and writes token t's results at
+// are needed; each kernel takes 1, 4, 8 or 16 (F16: 1, 4 or 12) tokens
+// at once, activation rows xs bytes apart, and writes token t's results at
 // out + t·os bytes.
 //
 // Q4_0 and Q8_0: vpdpbusd multiplies the unsigned weight bytes (Q4_0
@@ -17,7 +17,7 @@
 // records ps bytes apart per token), so they end the block holding the
 // exact integer sum of dotQ4_0Go or dotQ8_0Go; then
 // acc = fma(float(sum), d_w·d_x, acc). Integer sums are exact in any
-// order, so the 1-, 4- and 8-token kernels agree bit for bit.
+// order, so the 1-, 4-, 8- and 16-token kernels agree bit for bit.
 //
 // F16 and BF16: columns one after the other, acc = fma(w, x, acc) per
 // (row, token), the same chain in every kernel; the activations are
