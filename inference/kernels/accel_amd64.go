@@ -71,6 +71,7 @@ func installOps(l Level) {
 	}
 	installVector(l)
 	installHalfRows(l)
+	toHalfFast = toHalfAVX2
 	if l >= AVX512 {
 		dotFast = dotAVX512
 	}

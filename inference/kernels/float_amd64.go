@@ -58,6 +58,9 @@ func rows4F16AVX2(w *byte, rb int, x *float32, n int, out *[4]float32)
 func rows4BF16AVX2(w *byte, rb int, x *float32, n int, out *[4]float32)
 
 //go:noescape
+func toHalfAVX2(dst *uint16, src *float32, n int)
+
+//go:noescape
 func roundF16AVX2(dst *float32, src *float32, n int)
 
 //go:noescape

@@ -427,3 +427,44 @@ rdone:
 rend:
 	VZEROUPPER
 	RET
+
+// func toHalfAVX2(dst *uint16, src *float32, n int)
+// dst = src as half-float bits, rounded to nearest even (VCVTPS2PH),
+// with every NaN made sign | 0x7e00 as F32ToF16 does (the instruction
+// keeps the top bits of a NaN's payload); n is a multiple of 8.
+TEXT ·toHalfAVX2(SB), NOSPLIT, $0-24
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         n+16(FP), CX
+	MOVL         $0x7fff7fff, AX
+	VMOVD        AX, X8
+	VPBROADCASTD X8, X8
+	MOVL         $0x7c007c00, AX
+	VMOVD        AX, X9
+	VPBROADCASTD X9, X9
+	MOVL         $0x80008000, AX
+	VMOVD        AX, X10
+	VPBROADCASTD X10, X10
+	MOVL         $0x7e007e00, AX
+	VMOVD        AX, X11
+	VPBROADCASTD X11, X11
+	TESTQ        CX, CX
+	JZ           thdone
+
+thloop:
+	VMOVUPS   (SI), Y0
+	VCVTPS2PH $0, Y0, X1
+	VPAND     X8, X1, X2
+	VPCMPGTW  X9, X2, X3
+	VPAND     X10, X1, X4
+	VPOR      X11, X4, X4
+	VPBLENDVB X3, X4, X1, X1
+	VMOVDQU   X1, (DI)
+	ADDQ      $32, SI
+	ADDQ      $16, DI
+	SUBQ      $8, CX
+	JNZ       thloop
+
+thdone:
+	VZEROUPPER
+	RET

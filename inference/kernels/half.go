@@ -103,3 +103,24 @@ func roundBF16Go(dst, src []float32) {
 		dst[i] = BF16ToF32(F32ToBF16(v))
 	}
 }
+
+// toHalfFast is ToHalf's assembly (F16C) for a multiple of 8 values, set
+// by installOps at AVX2 and above.
+var toHalfFast func(dst *uint16, src *float32, n int)
+
+// ToHalf sets dst[i] = F32ToF16(src[i]) for every i < len(src); dst must
+// be at least as long. The KV cache converts every key and value it
+// stores: one vector instruction per 8 values instead of F32ToF16's
+// branches per value.
+func ToHalf(dst []uint16, src []float32) {
+	dst = dst[:len(src)]
+	n := 0
+	if accel && toHalfFast != nil {
+		if n = len(src) &^ 7; n > 0 {
+			toHalfFast(&dst[0], &src[0], n)
+		}
+	}
+	for i := n; i < len(src); i++ {
+		dst[i] = F32ToF16(src[i])
+	}
+}

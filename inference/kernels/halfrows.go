@@ -74,3 +74,67 @@ func weightedSumHalfGo(out, a []float32, v []uint16, stride int) {
 		}
 	}
 }
+
+// The query heads that share a KV head (grouped-query attention) read the
+// same keys and values. The Multi forms take all of them at once, so that
+// each half float is loaded and converted once for the group instead of
+// once per head, and the group's multiply-add chains, independent of each
+// other, overlap instead of each waiting on its own latency. Every output
+// keeps its single-head bits.
+var (
+	// dotRowsHalfMultiFast and weightedSumHalfMultiFast handle four
+	// queries (heads) of width a multiple of 16 (rows a multiple of 4
+	// for the dots; width a multiple of 64 for the sums) on checked
+	// operands; nil below AVX-512.
+	dotRowsHalfMultiFast     func(out []float32, os, n int, rows []uint16, stride int, xs []float32, width int)
+	weightedSumHalfMultiFast func(out []float32, width int, a []float32, as, n int, v []uint16, stride int)
+)
+
+// DotRowsHalfMulti is DotRowsHalf for several queries of width values
+// each, one after the other in xs: out[g*os+r] is row r's product with
+// query g, for r < n, with DotRowsHalf's bits. It does nothing when an
+// operand is too short.
+func DotRowsHalfMulti(out []float32, os, n int, rows []uint16, stride int, xs []float32, width int) {
+	if n <= 0 || width <= 0 || len(xs) < width || stride < width || len(rows) < (n-1)*stride+width {
+		return
+	}
+	nq := len(xs) / width
+	if os < n || len(out) < (nq-1)*os+n {
+		return
+	}
+	g := 0
+	if accel && dotRowsHalfMultiFast != nil && width%16 == 0 && n >= 4 {
+		for ; g+4 <= nq; g += 4 {
+			dotRowsHalfMultiFast(out[g*os:], os, n&^3, rows, stride, xs[g*width:(g+4)*width], width)
+			for q := g; q < g+4; q++ {
+				DotRowsHalf(out[q*os+n&^3:q*os+n], rows[(n&^3)*stride:], stride, xs[q*width:(q+1)*width])
+			}
+		}
+	}
+	for ; g < nq; g++ {
+		DotRowsHalf(out[g*os:g*os+n], rows, stride, xs[g*width:(g+1)*width])
+	}
+}
+
+// WeightedSumHalfMulti is WeightedSumHalf for several heads: head g adds
+// Σ_p a[g*as+p]·f32(v[p·stride : p·stride+width]) over p < n to
+// out[g*width:(g+1)*width], with WeightedSumHalf's bits. It does nothing
+// when an operand is too short.
+func WeightedSumHalfMulti(out []float32, width int, a []float32, as, n int, v []uint16, stride int) {
+	if n <= 0 || width <= 0 || len(out) < width || stride < width || len(v) < (n-1)*stride+width {
+		return
+	}
+	nh := len(out) / width
+	if as < n || len(a) < (nh-1)*as+n {
+		return
+	}
+	g := 0
+	if accel && weightedSumHalfMultiFast != nil && width%64 == 0 {
+		for ; g+4 <= nh; g += 4 {
+			weightedSumHalfMultiFast(out[g*width:(g+4)*width], width, a[g*as:], as, n, v, stride)
+		}
+	}
+	for ; g < nh; g++ {
+		WeightedSumHalf(out[g*width:(g+1)*width], a[g*as:g*as+n], v, stride)
+	}
+}

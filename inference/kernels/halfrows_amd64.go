@@ -27,10 +27,36 @@ func wsum4H16AVX512(out *float32, a *float32, v *uint16, vs int, np int)
 //go:noescape
 func wsum1H16AVX512(out *float32, a *float32, v *uint16, vs int, np int)
 
+//go:noescape
+func rows4x4qH16AVX512(w *uint16, rb int, x *float32, xs int, n int, out *float32, os int, rows int)
+
+//go:noescape
+func wsum4x4qH16AVX512(out *float32, os int, a *float32, as int, v *uint16, vs int, np int)
+
 // installHalfRows sets DotRowsHalf's and WeightedSumHalf's fast versions
 // for level l (installOps).
 func installHalfRows(l Level) {
 	wide := l >= AVX512
+	dotRowsHalfMultiFast, weightedSumHalfMultiFast = nil, nil
+	if wide {
+		// Four queries: out[g*os+r] for r < n (a multiple of 4), widths a
+		// multiple of 16.
+		dotRowsHalfMultiFast = func(out []float32, os, n int, rows []uint16, stride int, xs []float32, width int) {
+			_ = rows[(n-1)*stride+width-1]
+			_ = out[3*os+n-1]
+			_ = xs[4*width-1]
+			rows4x4qH16AVX512(&rows[0], 2*stride, &xs[0], 4*width, width, &out[0], 4*os, n)
+		}
+		// Four heads, widths a multiple of 64: 64 columns at a time.
+		weightedSumHalfMultiFast = func(out []float32, width int, a []float32, as, n int, v []uint16, stride int) {
+			_ = out[4*width-1]
+			_ = a[3*as+n-1]
+			_ = v[(n-1)*stride+width-1]
+			for c := 0; c < width; c += 64 {
+				wsum4x4qH16AVX512(&out[c], 4*width, &a[0], 4*as, &v[c], 2*stride, n)
+			}
+		}
+	}
 	dotRowsHalfFast = func(out []float32, rows []uint16, stride int, x []float32) {
 		dotRowsHalfAsm(out, rows, stride, x, wide)
 	}

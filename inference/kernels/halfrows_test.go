@@ -115,3 +115,85 @@ func TestWeightedSumHalf(t *testing.T) {
 }
 
 func clone(x []float32) []float32 { return append([]float32(nil), x...) }
+
+// TestHalfMulti: at every level, DotRowsHalfMulti and WeightedSumHalfMulti
+// give every query or head the bits of its own DotRowsHalf or
+// WeightedSumHalf (grouped-query attention takes a KV head's group at
+// once, a token's bits must not depend on it), for group sizes around the
+// four the assembly takes and rows and widths around its multiples.
+func TestHalfMulti(t *testing.T) {
+	r := rand.New(rand.NewPCG(45, 46))
+	for _, width := range []int{8, 16, 24, 64, 72, 128} {
+		for _, nq := range []int{1, 3, 4, 5, 8} {
+			for _, n := range []int{1, 3, 4, 7, 16} {
+				stride := width + 8
+				h, _ := halfVec(r, n*stride)
+				xs := randVec(r, nq*width, 1)
+				os := n + 3
+				a := randVec(r, nq*os, 1)
+				init := randVec(r, nq*width, 1)
+				for _, l := range levels() {
+					withLevel(l, func() {
+						got := make([]float32, nq*os)
+						DotRowsHalfMulti(got, os, n, h, stride, xs, width)
+						sums := clone(init)
+						WeightedSumHalfMulti(sums, width, a, os, n, h, stride)
+						for g := range nq {
+							want := make([]float32, n)
+							DotRowsHalf(want, h, stride, xs[g*width:(g+1)*width])
+							for i := range n {
+								if math.Float32bits(got[g*os+i]) != math.Float32bits(want[i]) {
+									t.Fatalf("%s width %d, %d queries, %d rows: query %d row %d = %g, alone %g", l, width, nq, n, g, i, got[g*os+i], want[i])
+								}
+							}
+							ws := clone(init[g*width : (g+1)*width])
+							WeightedSumHalf(ws, a[g*os:g*os+n], h, stride)
+							for i := range ws {
+								if math.Float32bits(sums[g*width+i]) != math.Float32bits(ws[i]) {
+									t.Fatalf("%s width %d, %d heads, %d rows: head %d out[%d] = %g, alone %g", l, width, nq, n, g, i, sums[g*width+i], ws[i])
+								}
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// TestToHalf: at every level ToHalf gives F32ToF16's bits, NaNs,
+// infinities, overflow, subnormals and rounding ties included, for lengths
+// around the assembly's 8 values.
+func TestToHalf(t *testing.T) {
+	r := rand.New(rand.NewPCG(47, 48))
+	special := []float32{0, float32(math.Copysign(0, -1)), 65504, 65519.99, 65520, -65520, 1e-8, -3e-8, 5.96e-8, 2.98e-8, 6.1e-5, 6.09e-5,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), math.Float32frombits(0x7f800001), math.Float32frombits(0xffc00123),
+		math.Float32frombits(0x7fbfffff), 1 + 1.0/2048, 1 + 3.0/2048, 1e10, -1e-45}
+	for _, n := range []int{0, 1, 7, 8, 9, 16, 23, 64} {
+		src := make([]float32, n)
+		for i := range src {
+			switch i % 3 {
+			case 0:
+				src[i] = special[r.IntN(len(special))]
+			case 1:
+				src[i] = float32(r.NormFloat64() * math.Pow(2, float64(r.IntN(40)-25)))
+			default:
+				src[i] = math.Float32frombits(r.Uint32())
+			}
+		}
+		for _, l := range levels() {
+			withLevel(l, func() {
+				dst := make([]uint16, n+1)
+				ToHalf(dst, src)
+				for i, x := range src {
+					if want := F32ToF16(x); dst[i] != want {
+						t.Fatalf("%s n=%d: %g (%#08x) = %#04x, F32ToF16 %#04x", l, n, x, math.Float32bits(x), dst[i], want)
+					}
+				}
+				if dst[n] != 0 {
+					t.Fatalf("%s n=%d: wrote past the values", l, n)
+				}
+			})
+		}
+	}
+}

@@ -6,6 +6,9 @@ package kernels
 // q8x16, f16x32, bf16x32; repack.go) (interleaved512_amd64.s).
 
 //go:noescape
+func q4x16x16AVX512(w *byte, x *int8, xs int, p *int32, ps int, nb int, out *float32, os int)
+
+//go:noescape
 func q4x16x8AVX512(w *byte, x *int8, xs int, p *int32, ps int, nb int, out *float32, os int)
 
 //go:noescape
@@ -13,6 +16,9 @@ func q4x16x4AVX512(w *byte, x *int8, xs int, p *int32, ps int, nb int, out *floa
 
 //go:noescape
 func q4x16x1AVX512(w *byte, x *int8, xs int, p *int32, ps int, nb int, out *float32, os int)
+
+//go:noescape
+func q8x16x16AVX512(w *byte, x *int8, xs int, p *int32, ps int, nb int, out *float32, os int)
 
 //go:noescape
 func q8x16x8AVX512(w *byte, x *int8, xs int, p *int32, ps int, nb int, out *float32, os int)
@@ -43,8 +49,8 @@ func bf16x32x1AVX512(w *byte, x *float32, xs int, k int, out *float32, os int)
 
 func installInterleaved512(s *kernelSet) {
 	k := &s.types
-	k[Q4_0].layout, k[Q4_0].grpMax, k[Q4_0].grp = q4x16, 8, q4x16Group
-	k[Q8_0].layout, k[Q8_0].grpMax, k[Q8_0].grp = q8x16, 8, q8x16Group
+	k[Q4_0].layout, k[Q4_0].grpMax, k[Q4_0].grp = q4x16, 16, q4x16Group
+	k[Q8_0].layout, k[Q8_0].grpMax, k[Q8_0].grp = q8x16, 16, q8x16Group
 	k[F16].layout, k[F16].grpMax, k[F16].grp = f16x32, 12, f16x32Group
 	k[BF16].layout, k[BF16].grpMax, k[BF16].grp = bf16x32, 12, bf16x32Group
 }
@@ -59,6 +65,9 @@ func q4x16Group(g []byte, a *Activations, t, n int, out []float32, stride int) {
 	for n > 0 {
 		x, p, o := &a.q8[t*c], &a.p8[4*t*nb], &out[0]
 		switch {
+		case n >= 16:
+			q4x16x16AVX512(&g[0], x, c, p, 16*nb, nb, o, 4*stride)
+			t, n, out = t+16, n-16, out[min(16*stride, len(out)):]
 		case n >= 8:
 			q4x16x8AVX512(&g[0], x, c, p, 16*nb, nb, o, 4*stride)
 			t, n, out = t+8, n-8, out[min(8*stride, len(out)):]
@@ -79,6 +88,9 @@ func q8x16Group(g []byte, a *Activations, t, n int, out []float32, stride int) {
 	for n > 0 {
 		x, p, o := &a.q8[t*c], &a.p8[4*t*nb], &out[0]
 		switch {
+		case n >= 16:
+			q8x16x16AVX512(&g[0], x, c, p, 16*nb, nb, o, 4*stride)
+			t, n, out = t+16, n-16, out[min(16*stride, len(out)):]
 		case n >= 8:
 			q8x16x8AVX512(&g[0], x, c, p, 16*nb, nb, o, 4*stride)
 			t, n, out = t+8, n-8, out[min(8*stride, len(out)):]

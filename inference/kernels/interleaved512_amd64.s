@@ -5,8 +5,8 @@
 // AVX-512 kernels for the interleaved layouts of repack.go: Q4_0 and Q8_0
 // in groups of 16 rows (q4x16, q8x16) and F16 in groups of 32 rows
 // (f16x32, bf16x32). Each lane of a result vector is one row, so no horizontal sums
-// are needed; each kernel takes 1, 4 or 8 (F16: 1, 4 or 12) tokens at
-// once, activation rows xs bytes apart, and writes token t's results at
+// are needed; each kernel takes 1, 4, 8 or 16 (F16: 1, 4 or 12) tokens
+// at once, activation rows xs bytes apart, and writes token t's results at
 // out + t·os bytes.
 //
 // Q4_0 and Q8_0: vpdpbusd multiplies the unsigned weight bytes (Q4_0
@@ -17,7 +17,7 @@
 // records ps bytes apart per token), so they end the block holding the
 // exact integer sum of dotQ4_0Go or dotQ8_0Go; then
 // acc = fma(float(sum), d_w·d_x, acc). Integer sums are exact in any
-// order, so the 1-, 4- and 8-token kernels agree bit for bit.
+// order, so the 1-, 4-, 8- and 16-token kernels agree bit for bit.
 //
 // F16 and BF16: columns one after the other, acc = fma(w, x, acc) per
 // (row, token), the same chain in every kernel; the activations are
@@ -495,6 +495,296 @@ done: \
 	VZEROUPPER \
 	RET
 
+// Sixteen tokens: the 8-token kernels' arithmetic for tokens 0-7 (float
+// sums in Z8-Z15) and then 8-15 (Z16-Z23) in turn within each block, the
+// second half re-reading the block's weights from L1. One pass over the
+// weights serves all sixteen tokens, so the weights stream from memory
+// throughout the pass instead of only during the first of two 8-token
+// calls (the second finds them in the cache and leaves memory idle). The
+// integer accumulators Z0-Z7 serve both halves; Z24-Z27 hold d_w·d_x.
+// Activation rows 8-15 start at R13 and R15, their records at AX and BX.
+#define Q8PIECE8B(wo, xo, wr, b0, b1) \
+	VMOVDQU32 wo(SI), wr \
+	VPDPBUSD.BCST xo(b0), wr, Z0 \
+	VPDPBUSD.BCST xo(b0)(R8*1), wr, Z1 \
+	VPDPBUSD.BCST xo(b0)(R8*2), wr, Z2 \
+	VPDPBUSD.BCST xo(b0)(R10*1), wr, Z3 \
+	VPDPBUSD.BCST xo(b1), wr, Z4 \
+	VPDPBUSD.BCST xo(b1)(R8*1), wr, Z5 \
+	VPDPBUSD.BCST xo(b1)(R8*2), wr, Z6 \
+	VPDPBUSD.BCST xo(b1)(R10*1), wr, Z7
+
+#define Q4PIECE8B(wo, xo, b0, b1) \
+	VMOVDQU32 wo(SI), Z28 \
+	VPSRLW    $4, Z28, Z29 \
+	VPANDD    Z31, Z28, Z28 \
+	VPANDD    Z31, Z29, Z29 \
+	VPDPBUSD.BCST xo(b0), Z28, Z0 \
+	VPDPBUSD.BCST xo+16(b0), Z29, Z0 \
+	VPDPBUSD.BCST xo(b0)(R8*1), Z28, Z1 \
+	VPDPBUSD.BCST xo+16(b0)(R8*1), Z29, Z1 \
+	VPDPBUSD.BCST xo(b0)(R8*2), Z28, Z2 \
+	VPDPBUSD.BCST xo+16(b0)(R8*2), Z29, Z2 \
+	VPDPBUSD.BCST xo(b0)(R10*1), Z28, Z3 \
+	VPDPBUSD.BCST xo+16(b0)(R10*1), Z29, Z3 \
+	VPDPBUSD.BCST xo(b1), Z28, Z4 \
+	VPDPBUSD.BCST xo+16(b1), Z29, Z4 \
+	VPDPBUSD.BCST xo(b1)(R8*1), Z28, Z5 \
+	VPDPBUSD.BCST xo+16(b1)(R8*1), Z29, Z5 \
+	VPDPBUSD.BCST xo(b1)(R8*2), Z28, Z6 \
+	VPDPBUSD.BCST xo+16(b1)(R8*2), Z29, Z6 \
+	VPDPBUSD.BCST xo(b1)(R10*1), Z28, Z7 \
+	VPDPBUSD.BCST xo+16(b1)(R10*1), Z29, Z7
+
+#define QINIT8B(so, r0, r1) \
+	VPBROADCASTD so(r0), Z0 \
+	VPBROADCASTD so(r0)(R9*1), Z1 \
+	VPBROADCASTD so(r0)(R9*2), Z2 \
+	VPBROADCASTD so(r0)(R11*1), Z3 \
+	VPBROADCASTD so(r1), Z4 \
+	VPBROADCASTD so(r1)(R9*1), Z5 \
+	VPBROADCASTD so(r1)(R9*2), Z6 \
+	VPBROADCASTD so(r1)(R11*1), Z7
+
+#define QFIN16A \
+	VCVTDQ2PS Z0, Z0 \
+	VCVTDQ2PS Z1, Z1 \
+	VCVTDQ2PS Z2, Z2 \
+	VCVTDQ2PS Z3, Z3 \
+	VCVTDQ2PS Z4, Z4 \
+	VCVTDQ2PS Z5, Z5 \
+	VCVTDQ2PS Z6, Z6 \
+	VCVTDQ2PS Z7, Z7 \
+	VMULPS.BCST (DX), Z30, Z24 \
+	VMULPS.BCST (DX)(R9*1), Z30, Z25 \
+	VMULPS.BCST (DX)(R9*2), Z30, Z26 \
+	VMULPS.BCST (DX)(R11*1), Z30, Z27 \
+	VFMADD231PS Z24, Z0, Z8 \
+	VFMADD231PS Z25, Z1, Z9 \
+	VFMADD231PS Z26, Z2, Z10 \
+	VFMADD231PS Z27, Z3, Z11 \
+	VMULPS.BCST (R14), Z30, Z24 \
+	VMULPS.BCST (R14)(R9*1), Z30, Z25 \
+	VMULPS.BCST (R14)(R9*2), Z30, Z26 \
+	VMULPS.BCST (R14)(R11*1), Z30, Z27 \
+	VFMADD231PS Z24, Z4, Z12 \
+	VFMADD231PS Z25, Z5, Z13 \
+	VFMADD231PS Z26, Z6, Z14 \
+	VFMADD231PS Z27, Z7, Z15
+
+#define QFIN16B \
+	VCVTDQ2PS Z0, Z0 \
+	VCVTDQ2PS Z1, Z1 \
+	VCVTDQ2PS Z2, Z2 \
+	VCVTDQ2PS Z3, Z3 \
+	VCVTDQ2PS Z4, Z4 \
+	VCVTDQ2PS Z5, Z5 \
+	VCVTDQ2PS Z6, Z6 \
+	VCVTDQ2PS Z7, Z7 \
+	VMULPS.BCST (AX), Z30, Z24 \
+	VMULPS.BCST (AX)(R9*1), Z30, Z25 \
+	VMULPS.BCST (AX)(R9*2), Z30, Z26 \
+	VMULPS.BCST (AX)(R11*1), Z30, Z27 \
+	VFMADD231PS Z24, Z0, Z16 \
+	VFMADD231PS Z25, Z1, Z17 \
+	VFMADD231PS Z26, Z2, Z18 \
+	VFMADD231PS Z27, Z3, Z19 \
+	VMULPS.BCST (BX), Z30, Z24 \
+	VMULPS.BCST (BX)(R9*1), Z30, Z25 \
+	VMULPS.BCST (BX)(R9*2), Z30, Z26 \
+	VMULPS.BCST (BX)(R11*1), Z30, Z27 \
+	VFMADD231PS Z24, Z4, Z20 \
+	VFMADD231PS Z25, Z5, Z21 \
+	VFMADD231PS Z26, Z6, Z22 \
+	VFMADD231PS Z27, Z7, Z23
+
+#define QSTORE16 \
+	VMOVUPS Z8, 0(AX) \
+	ADDQ BX, AX \
+	VMOVUPS Z9, 0(AX) \
+	ADDQ BX, AX \
+	VMOVUPS Z10, 0(AX) \
+	ADDQ BX, AX \
+	VMOVUPS Z11, 0(AX) \
+	ADDQ BX, AX \
+	VMOVUPS Z12, 0(AX) \
+	ADDQ BX, AX \
+	VMOVUPS Z13, 0(AX) \
+	ADDQ BX, AX \
+	VMOVUPS Z14, 0(AX) \
+	ADDQ BX, AX \
+	VMOVUPS Z15, 0(AX) \
+	ADDQ BX, AX \
+	VMOVUPS Z16, 0(AX) \
+	ADDQ BX, AX \
+	VMOVUPS Z17, 0(AX) \
+	ADDQ BX, AX \
+	VMOVUPS Z18, 0(AX) \
+	ADDQ BX, AX \
+	VMOVUPS Z19, 0(AX) \
+	ADDQ BX, AX \
+	VMOVUPS Z20, 0(AX) \
+	ADDQ BX, AX \
+	VMOVUPS Z21, 0(AX) \
+	ADDQ BX, AX \
+	VMOVUPS Z22, 0(AX) \
+	ADDQ BX, AX \
+	VMOVUPS Z23, 0(AX)
+
+#define Q4BODY16 \
+	MOVQ w+0(FP), SI \
+	MOVQ x+8(FP), DI \
+	MOVQ xs+16(FP), R8 \
+	MOVQ p+24(FP), DX \
+	MOVQ ps+32(FP), R9 \
+	MOVQ nb+40(FP), CX \
+	MOVL $0x0f0f0f0f, AX \
+	VPBROADCASTD AX, Z31 \
+	LEAQ (R8)(R8*2), R10 \
+	LEAQ (R9)(R9*2), R11 \
+	LEAQ (DI)(R8*4), R12 \
+	LEAQ (DX)(R9*4), R14 \
+	LEAQ (DI)(R8*8), R13 \
+	LEAQ (R13)(R8*4), R15 \
+	LEAQ (DX)(R9*8), AX \
+	LEAQ (AX)(R9*4), BX \
+	VPXORD Z8, Z8, Z8 \
+	VPXORD Z9, Z9, Z9 \
+	VPXORD Z10, Z10, Z10 \
+	VPXORD Z11, Z11, Z11 \
+	VPXORD Z12, Z12, Z12 \
+	VPXORD Z13, Z13, Z13 \
+	VPXORD Z14, Z14, Z14 \
+	VPXORD Z15, Z15, Z15 \
+	VPXORD Z16, Z16, Z16 \
+	VPXORD Z17, Z17, Z17 \
+	VPXORD Z18, Z18, Z18 \
+	VPXORD Z19, Z19, Z19 \
+	VPXORD Z20, Z20, Z20 \
+	VPXORD Z21, Z21, Z21 \
+	VPXORD Z22, Z22, Z22 \
+	VPXORD Z23, Z23, Z23 \
+	TESTQ CX, CX \
+	JZ done \
+loop: \
+	PREFETCHT0 2048(SI) \
+	PREFETCHT0 2112(SI) \
+	PREFETCHT0 2176(SI) \
+	PREFETCHT0 2240(SI) \
+	PREFETCHT0 2304(SI) \
+	VCVTPH2PS (SI), Z30 \
+	QINIT8B(4, DX, R14) \
+	Q4PIECE8B(32, 0, DI, R12) \
+	Q4PIECE8B(96, 4, DI, R12) \
+	Q4PIECE8B(160, 8, DI, R12) \
+	Q4PIECE8B(224, 12, DI, R12) \
+	QFIN16A \
+	QINIT8B(4, AX, BX) \
+	Q4PIECE8B(32, 0, R13, R15) \
+	Q4PIECE8B(96, 4, R13, R15) \
+	Q4PIECE8B(160, 8, R13, R15) \
+	Q4PIECE8B(224, 12, R13, R15) \
+	QFIN16B \
+	ADDQ $288, SI \
+	ADDQ $32, DI \
+	ADDQ $32, R12 \
+	ADDQ $32, R13 \
+	ADDQ $32, R15 \
+	ADDQ $16, DX \
+	ADDQ $16, R14 \
+	ADDQ $16, AX \
+	ADDQ $16, BX \
+	DECQ CX \
+	JNZ loop \
+done: \
+	MOVQ out+48(FP), AX \
+	MOVQ os+56(FP), BX \
+	QSTORE16 \
+	VZEROUPPER \
+	RET
+
+#define Q8BODY16 \
+	MOVQ w+0(FP), SI \
+	MOVQ x+8(FP), DI \
+	MOVQ xs+16(FP), R8 \
+	MOVQ p+24(FP), DX \
+	MOVQ ps+32(FP), R9 \
+	MOVQ nb+40(FP), CX \
+	LEAQ (R8)(R8*2), R10 \
+	LEAQ (R9)(R9*2), R11 \
+	LEAQ (DI)(R8*4), R12 \
+	LEAQ (DX)(R9*4), R14 \
+	LEAQ (DI)(R8*8), R13 \
+	LEAQ (R13)(R8*4), R15 \
+	LEAQ (DX)(R9*8), AX \
+	LEAQ (AX)(R9*4), BX \
+	VPXORD Z8, Z8, Z8 \
+	VPXORD Z9, Z9, Z9 \
+	VPXORD Z10, Z10, Z10 \
+	VPXORD Z11, Z11, Z11 \
+	VPXORD Z12, Z12, Z12 \
+	VPXORD Z13, Z13, Z13 \
+	VPXORD Z14, Z14, Z14 \
+	VPXORD Z15, Z15, Z15 \
+	VPXORD Z16, Z16, Z16 \
+	VPXORD Z17, Z17, Z17 \
+	VPXORD Z18, Z18, Z18 \
+	VPXORD Z19, Z19, Z19 \
+	VPXORD Z20, Z20, Z20 \
+	VPXORD Z21, Z21, Z21 \
+	VPXORD Z22, Z22, Z22 \
+	VPXORD Z23, Z23, Z23 \
+	TESTQ CX, CX \
+	JZ done \
+loop: \
+	PREFETCHT0 4096(SI) \
+	PREFETCHT0 4160(SI) \
+	PREFETCHT0 4224(SI) \
+	PREFETCHT0 4288(SI) \
+	PREFETCHT0 4352(SI) \
+	PREFETCHT0 4416(SI) \
+	PREFETCHT0 4480(SI) \
+	PREFETCHT0 4544(SI) \
+	PREFETCHT0 4608(SI) \
+	VCVTPH2PS (SI), Z30 \
+	QINIT8B(8, DX, R14) \
+	Q8PIECE8B(32, 0, Z28, DI, R12) \
+	Q8PIECE8B(96, 4, Z29, DI, R12) \
+	Q8PIECE8B(160, 8, Z28, DI, R12) \
+	Q8PIECE8B(224, 12, Z29, DI, R12) \
+	Q8PIECE8B(288, 16, Z28, DI, R12) \
+	Q8PIECE8B(352, 20, Z29, DI, R12) \
+	Q8PIECE8B(416, 24, Z28, DI, R12) \
+	Q8PIECE8B(480, 28, Z29, DI, R12) \
+	QFIN16A \
+	QINIT8B(8, AX, BX) \
+	Q8PIECE8B(32, 0, Z28, R13, R15) \
+	Q8PIECE8B(96, 4, Z29, R13, R15) \
+	Q8PIECE8B(160, 8, Z28, R13, R15) \
+	Q8PIECE8B(224, 12, Z29, R13, R15) \
+	Q8PIECE8B(288, 16, Z28, R13, R15) \
+	Q8PIECE8B(352, 20, Z29, R13, R15) \
+	Q8PIECE8B(416, 24, Z28, R13, R15) \
+	Q8PIECE8B(480, 28, Z29, R13, R15) \
+	QFIN16B \
+	ADDQ $544, SI \
+	ADDQ $32, DI \
+	ADDQ $32, R12 \
+	ADDQ $32, R13 \
+	ADDQ $32, R15 \
+	ADDQ $16, DX \
+	ADDQ $16, R14 \
+	ADDQ $16, AX \
+	ADDQ $16, BX \
+	DECQ CX \
+	JNZ loop \
+done: \
+	MOVQ out+48(FP), AX \
+	MOVQ os+56(FP), BX \
+	QSTORE16 \
+	VZEROUPPER \
+	RET
+
 // F16 and BF16: per column, the 32 rows' weights in Z24 (rows 0-15) and
 // Z25 (rows 16-31), converted by the loader LD; token t accumulates in
 // Z(2t) and Z(2t+1).
@@ -747,6 +1037,14 @@ done: \
 	FSTORE1 \
 	VZEROUPPER \
 	RET
+
+// func q4x16x16AVX512(w *byte, x *int8, xs int, p *int32, ps int, nb int, out *float32, os int)
+TEXT ·q4x16x16AVX512(SB), NOSPLIT, $0-64
+	Q4BODY16
+
+// func q8x16x16AVX512(w *byte, x *int8, xs int, p *int32, ps int, nb int, out *float32, os int)
+TEXT ·q8x16x16AVX512(SB), NOSPLIT, $0-64
+	Q8BODY16
 
 // func q4x16x8AVX512(w *byte, x *int8, xs int, p *int32, ps int, nb int, out *float32, os int)
 TEXT ·q4x16x8AVX512(SB), NOSPLIT, $0-64

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"sync"
+	"unsafe"
 )
 
 // Errors returned by the package, wrapped with detail.
@@ -119,8 +120,10 @@ func New(cfg Config) (*Cache, error) {
 	c.hash = c.chain
 	if l.typ == F32 {
 		c.f32 = make([]float32, l.blocks*l.blockElems)
+		adviseHuge(unsafe.Pointer(unsafe.SliceData(c.f32)), 4*len(c.f32))
 	} else {
 		c.f16 = make([]uint16, l.blocks*l.blockElems)
+		adviseHuge(unsafe.Pointer(unsafe.SliceData(c.f16)), 2*len(c.f16))
 	}
 	for i := range c.meta {
 		c.meta[i].parent = none

@@ -1,6 +1,10 @@
 package kvcache
 
-import "math"
+import (
+	"math"
+
+	"github.com/corral-ai/corral/inference/kernels"
+)
 
 // Float32 bit patterns (sign cleared) where the half-float cases change.
 const (
@@ -16,8 +20,15 @@ const (
 // (checked over all 2^32 once, and per exponent and rounding case in the
 // tests) without that function's data-dependent rounding branches, which
 // mispredict on real rows: about four times faster, and Store converts
-// 2 × KVHeads × HeadDim values per token and layer.
+// 2 × KVHeads × HeadDim values per token and layer. With the assembly
+// kernels, kernels.ToHalf converts 8 values per instruction with the same
+// bits (in a 16-sequence decode step of llama-110m the loop below was 6%
+// of the CPU time).
 func toHalf(dst []uint16, src []float32) {
+	if kernels.Accelerated() {
+		kernels.ToHalf(dst, src)
+		return
+	}
 	dst = dst[:len(src)]
 	for i, x := range src {
 		dst[i] = half(x)

@@ -208,6 +208,10 @@ func scaleQuery(dst, src []float32, headDim int) {
 // group's heads read each page while it is in the cache.
 func weighPage(out, probs []float32, n, p int, pg page, hd int) {
 	span := len(probs) / n
+	if pg.f16 != nil {
+		kernels.WeightedSumHalfMulti(out[:n*hd], hd, probs[p:], span, pg.n, pg.f16, pg.stride)
+		return
+	}
 	for g := range n {
 		pg.weigh(out[g*hd:(g+1)*hd], probs[g*span+p:g*span+p+pg.n])
 	}

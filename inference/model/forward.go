@@ -272,11 +272,12 @@ func (m *llama) attendSingles(thread, lo, hi int) {
 }
 
 // attendGroup computes the outputs of the query heads that share KV head h
-// for row i, with the calling thread's scratch t: kernels.DotRows (or
-// DotRowsHalf, reading an F16 cache in place) scores a page of cached keys
-// in one call, and the query heads of the group share each page of keys
-// and of values. Its arithmetic is attendBlock's, so a token gets the same
-// bits alone as in a prompt chunk.
+// for row i, with the calling thread's scratch t: kernels.DotRows (or,
+// reading an F16 cache in place, DotRowsHalfMulti for all the group's
+// query heads at once) scores a page of cached keys in one call, and the
+// query heads of the group share each page of keys and of values
+// (WeightedSumHalfMulti). Its arithmetic is attendBlock's, so a token
+// gets the same bits alone as in a prompt chunk.
 func (m *llama) attendGroup(t *matAttn, l int, e Entry, i, h int, kv KV) error {
 	s, c := &m.s, &m.cfg
 	hd, kvDim, qDim := c.HeadDim, c.KVDim(), c.Heads*c.HeadDim
@@ -311,9 +312,7 @@ func (m *llama) attendGroup(t *matAttn, l int, e Entry, i, h int, kv KV) error {
 		if j+prefetchPages < len(t.kp) {
 			t.kp[j+prefetchPages].prefetch(t.kp[j+prefetchPages].n, hd)
 		}
-		for g := range group {
-			pg.dots(scores[g*span+p:g*span+p+pg.n], q[g*hd:(g+1)*hd])
-		}
+		pg.dotsGroup(scores[p:], span, q, hd)
 		p += pg.n
 	}
 	for _, pg := range t.vp[:min(len(t.vp), prefetchPages)] {

@@ -74,14 +74,19 @@ func headPages(kv KV, l, seq, pos, h, headDim, kvDim, limit int) (keys, values p
 	return page{f32: k[h*headDim:], stride: kvDim, n: n}, page{f32: v[h*headDim:], stride: kvDim, n: n}
 }
 
-// dots sets out[r] to the dot product of row r with x, for r < len(out)
-// <= p.n: kernels.DotRows, or DotRowsHalf with the same bits.
-func (p page) dots(out, x []float32) {
+// dotsGroup sets out[g*os+r] to the dot product of row r < p.n with
+// query g, xs holding the queries of width values one after the other:
+// kernels.DotRows per query, or for a half-float page DotRowsHalfMulti,
+// all queries at once (each row read and converted once) with the same
+// bits.
+func (p page) dotsGroup(out []float32, os int, xs []float32, width int) {
 	if p.f16 != nil {
-		kernels.DotRowsHalf(out, p.f16, p.stride, x)
+		kernels.DotRowsHalfMulti(out, os, p.n, p.f16, p.stride, xs, width)
 		return
 	}
-	kernels.DotRows(out, p.f32, p.stride, x)
+	for g := range len(xs) / width {
+		kernels.DotRows(out[g*os:g*os+p.n], p.f32, p.stride, xs[g*width:(g+1)*width])
+	}
 }
 
 // weigh adds Σ a[r]·row r to out, for r < len(a) <= p.n: kernels.WeightedSum,
