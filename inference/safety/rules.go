@@ -361,6 +361,7 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 		}
 		res.score(c, score, m.p.text, hit)
 	}
+	res.causative(words)
 	if !res.request && !res.ctx.present[ctxOwner] && definitional(words) {
 		// "What is fentanyl?" asks for a definition: everything but a
 		// person's own words about harming themselves is weakened.
@@ -423,7 +424,9 @@ func (r *ruleResult) harm(words []string, m match) {
 		if r.ctx.after(ctxVictim, from, 3+m.end-from.end) && r.victimIsObject(words, int(r.ctx.nextStart[ctxVictim][from.end])) {
 			class = classOf[ViolentCrimes]
 		}
-		if r.ctx.after(ctxSelf, m, 4) {
+		// The writer's own body, unless a person comes first ("stab my
+		// wife myself" is violence).
+		if r.ctx.after(ctxSelf, m, 4) && (class < 0 || r.ctx.nextStart[ctxSelf][m.end] < r.ctx.nextStart[ctxVictim][from.end]) {
 			class = classOf[SelfHarm]
 		}
 	}
@@ -437,6 +440,71 @@ func (r *ruleResult) harm(words []string, m match) {
 		r.defended = true
 	}
 	r.score(class, score, m.p.text+" (a person)", hit)
+}
+
+// causative scores a harm done to a person through someone else: "get my
+// wife killed", "have the witness taken out". The person sits between
+// "get" or "have" (and a determiner) and a participle of harm, and the
+// text asks for a way, states an intent or starts with the verb.
+func (r *ruleResult) causative(words []string) {
+	for s := 1; s < len(r.victimEnd); s++ {
+		e := int(r.victimEnd[s])
+		if e == 0 || e >= len(words) {
+			continue
+		}
+		c := s - 1
+		if determiners[words[c]] && c > 0 {
+			c--
+		}
+		if !causeVerbs[words[c]] || negated(words, c) {
+			continue
+		}
+		n := harmParticiple(words[e:])
+		if n == 0 {
+			continue
+		}
+		m := match{causativePattern, c, e + n}
+		if c > 0 && !r.ctx.near(ctxIntent, m, 8, true) && !asks(words, c) {
+			continue
+		}
+		score, hit := 0.92, true
+		if r.defenseNear(m) || (!r.evasion && r.ctx.near(ctxDefenseViolent, m, 10, false)) {
+			score, hit, r.defended = score*0.35, false, true
+		}
+		r.score(classOf[ViolentCrimes], score, strings.Join(words[c:e+n], " ")+" (a person)", hit)
+	}
+}
+
+var causativePattern = &pattern{kind: kindHarm, class: classOf[ViolentCrimes], text: "get _ harmed", words: []string{"get", "_"}}
+
+var causeVerbs = setOf(`get gets got getting have has had having`)
+
+// harmParticiple returns how many words at the start of ws are a
+// participle of harm ("killed", "taken out"), or 0.
+func harmParticiple(ws []string) int {
+	if len(ws) > 1 && harmParticiples2[ws[0]+" "+ws[1]] {
+		return 2
+	}
+	if harmParticiples[ws[0]] {
+		return 1
+	}
+	return 0
+}
+
+var harmParticiples = setOf(`killed murdered eliminated poisoned stabbed shot beaten hurt harmed injured attacked
+	assaulted kidnapped abducted strangled drowned tortured executed assassinated whacked offed maimed
+	mutilated butchered slaughtered disappeared liquidated terminated smothered suffocated maimed crippled
+	paralysed paralyzed hanged lynched burned burnt raped`)
+
+var harmParticiples2 = setOf2(`taken out|beaten up|roughed up|knocked out|done in|run over|bumped off|wiped out|
+	done away|set on fire|gunned down|stabbed to|beaten to`)
+
+func setOf2(phrases string) map[string]bool {
+	m := map[string]bool{}
+	for _, p := range strings.Split(phrases, "|") {
+		m[strings.Join(strings.Fields(p), " ")] = true
+	}
+	return m
 }
 
 // victimIsObject reports whether the victim starting at word s is the
