@@ -362,6 +362,7 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 		res.score(c, score, m.p.text, hit)
 	}
 	res.causative(words)
+	res.tainted(words)
 	if !res.request && !res.ctx.present[ctxOwner] && definitional(words) {
 		// "What is fentanyl?" asks for a definition: everything but a
 		// person's own words about harming themselves is weakened.
@@ -474,6 +475,57 @@ func (r *ruleResult) causative(words []string) {
 		r.score(classOf[ViolentCrimes], score, strings.Join(words[c:e+n], " ")+" (a person)", hit)
 	}
 }
+
+// tainted scores poisoning or drugging what someone eats or drinks:
+// "poison his tea", "poison the soup at the party", "drug a girl's
+// drink". Poison needs only food or drink within seven words; drugging or
+// spiking needs it to be someone else's ("her drink", "a girl's drink"),
+// so "spike my hair" and "lace my boots" pass.
+func (r *ruleResult) tainted(words []string) {
+	for i, w := range words {
+		poison := poisonVerbs[w]
+		if (!poison && !drugVerbs[w]) || r.masked[i] || negated(words, i) {
+			continue
+		}
+		// "the best poison to put in my husband's coffee" is seven words.
+		reach := 5
+		if poison {
+			reach = 7
+		}
+		k, owned := i+1, false
+		for ; k < len(words) && k <= i+reach && !consumables[words[k]]; k++ {
+			owned = owned || otherOwners[words[k]]
+		}
+		if k >= len(words) || k > i+reach || r.masked[k] || !(poison || owned) {
+			continue
+		}
+		m := match{taintPattern, i, k + 1}
+		if i > 0 && !r.ctx.near(ctxIntent, m, 8, true) && !asks(words, i) {
+			continue
+		}
+		class, score, hit := classOf[ViolentCrimes], 0.92, true
+		if drugVerbs[w] && w != "lace" && w != "lacing" {
+			class = classOf[SexCrimes] // drugging a drink, as "spike her drink"
+		}
+		if r.defenseNear(m) || (!r.evasion && r.ctx.near(ctxDefenseViolent, m, 10, false)) {
+			score, hit, r.defended = score*0.35, false, true
+		}
+		r.score(class, score, strings.Join(words[i:k+1], " ")+" (food or drink)", hit)
+	}
+}
+
+var taintPattern = &pattern{kind: kindHarm, class: classOf[ViolentCrimes], text: "poison _ drink", words: []string{"poison", "_"}}
+
+var poisonVerbs = setOf(`poison poisoning contaminate contaminating taint tainting`)
+
+var drugVerbs = setOf(`drug drugging spike spiking lace lacing slip slipping roofie`)
+
+var consumables = setOf(`drink drinks tea coffee food soup meal meals dinner lunch breakfast water wine beer juice
+	cocktail cocktails punch smoothie milk cup glass sandwich cake stew snack dessert bottle soda latte whiskey
+	beverage shake`)
+
+// otherOwners make a drink someone else's: a pronoun or a possessive "s".
+var otherOwners = setOf(`his her their someones somebodys s girls guys womans mans`)
 
 var causativePattern = &pattern{kind: kindHarm, class: classOf[ViolentCrimes], text: "get _ harmed", words: []string{"get", "_"}}
 
