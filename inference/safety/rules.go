@@ -672,6 +672,9 @@ func definitional(words []string) bool {
 		if personal[w] {
 			return false // "what is my address" asks about a person
 		}
+		if choosing[w] {
+			return false // "who is the easiest person to rob" asks for a choice
+		}
 	}
 	for _, p := range definitionStarts {
 		if len(words) > len(p) && len(words) <= len(p)+5 && slices.Equal(words[:len(p)], p) {
@@ -686,6 +689,10 @@ var personal = map[string]bool{
 	"my": true, "your": true, "his": true, "her": true, "their": true, "i": true,
 	"me": true, "someone": true, "someones": true, "somebody": true,
 }
+
+// choosing words ask for a way or the best pick, never a meaning.
+var choosing = setOf(`best easiest easier quickest fastest simplest cheapest safest surest way ways method
+	methods steps how where target targets victim victims`)
 
 // maxDefinitionWords is the longest definitional question: the longest
 // start and five words.
