@@ -431,6 +431,10 @@ func (r *ruleResult) harm(words []string, m match) {
 			class = classOf[SelfHarm]
 		}
 	}
+	what := " (a person)"
+	if class < 0 && crueltyVerbs[m.p.text] && petAfter(words, m.end) {
+		class, what = classOf[ViolentCrimes], " (an animal)"
+	}
 	if class < 0 {
 		return
 	}
@@ -440,8 +444,45 @@ func (r *ruleResult) harm(words []string, m match) {
 		hit = false
 		r.defended = true
 	}
-	r.score(class, score, m.p.text+" (a person)", hit)
+	r.score(class, score, m.p.text+what, hit)
 }
+
+// crueltyVerbs are the harm verbs (as written in the lexicon) that are
+// cruelty when a pet is their object; putting down, rehoming, training
+// ("push", "get rid of", "euthanise") are not.
+var crueltyVerbs = setOf2(`drown*|tortur*|torture*|hurt|harm|injure|beat*|starve*|burn|strangl*|suffocat*|
+	smother*|stab*|poison*|choke*|throttl*|kill*|maim*|mutilat*|electrocut*|set fire to|dismember*|behead*|
+	slit|punch*|slap*|hammer|bludgeon*|cripple|disfigur*`)
+
+// petAfter reports whether a pet is named within four words from i, with
+// only determiners and owners between ("a kitten", "my sister's hamster"),
+// and the text does not speak of a vet or a humane end.
+func petAfter(words []string, i int) bool {
+	for k := i; k < len(words) && k < i+4; k++ {
+		w := words[k]
+		if pets[w] {
+			for _, x := range words {
+				if x == "humanely" || x == "vet" || x == "veterinarian" || strings.HasPrefix(x, "euthan") {
+					return false
+				}
+			}
+			return true
+		}
+		if k+1 < len(words) && words[k+1] == "s" {
+			k++ // anyone's pet: "my sister's hamster"
+			continue
+		}
+		if !determiners[w] && !petOwners[w] {
+			return false
+		}
+	}
+	return false
+}
+
+var pets = setOf(`dog dogs puppy puppies pup kitten kittens cat cats kitty hamster hamsters pet pets bunny
+	rabbit guinea parrot ferret pony`)
+
+var petOwners = setOf(`neighbours neighbors stray little own family new old friends`)
 
 // causative scores a harm done to a person through someone else: "get my
 // wife killed", "have the witness taken out". The person sits between
