@@ -233,23 +233,24 @@ func (n *trieNode) walk(dst []match, words []string, start, j int) []match {
 
 // ruleResult is what the rules pass found in one text.
 type ruleResult struct {
-	scores    [numClasses]float64
-	evidence  [numClasses]string // the phrase behind each score
-	masked    []bool             // words inside a harmless look-alike
-	hits      int                // terms and real targets that counted
-	defended  bool               // a target was weakened by a defensive phrase
-	request   bool               // a request phrase ("how to", "give me") is present
-	harmless  bool               // a harmless look-alike was masked
-	people    bool               // a group of people or the other party is named
-	group     bool               // a group of people is named
-	atrocity  bool               // an atrocity is named
-	everyday  bool               // an everyday subject (cooking, cleaning, travel) is named
-	context   bool               // a defensive or historical phrase is present
-	story     bool               // a historical or fictional phrase is present
-	evasion   bool               // the text asks how to escape consequences
-	victimEnd []int32            // per word, the end of the longest victim starting there
-	define    bool               // the text only asks what a word means
-	ctx       contexts
+	scores     [numClasses]float64
+	evidence   [numClasses]string // the phrase behind each score
+	masked     []bool             // words inside a harmless look-alike
+	hits       int                // terms and real targets that counted
+	defended   bool               // a target was weakened by a defensive phrase
+	request    bool               // a request phrase ("how to", "give me") is present
+	harmless   bool               // a harmless look-alike was masked
+	people     bool               // a group of people or the other party is named
+	group      bool               // a group of people is named
+	atrocity   bool               // an atrocity is named
+	everyday   bool               // an everyday subject (cooking, cleaning, travel) is named
+	context    bool               // a defensive or historical phrase is present
+	story      bool               // a historical or fictional phrase is present
+	evasion    bool               // the text asks how to escape consequences
+	victimEnd  []int32            // per word, the end of the longest victim starting there
+	define     bool               // the text only asks what a word means
+	humaneSeen int8               // 0 not looked, 1 no, 2 a vet or a humane end is named
+	ctx        contexts
 }
 
 // minHitWeight is the weight from which a target counts as a hit (a hint
@@ -432,7 +433,7 @@ func (r *ruleResult) harm(words []string, m match) {
 		}
 	}
 	what := " (a person)"
-	if class < 0 && crueltyVerbs[m.p.text] && petAfter(words, m.end) {
+	if class < 0 && crueltyVerbs[m.p.text] && petAfter(words, m.end) && !r.humane(words) {
 		class, what = classOf[ViolentCrimes], " (an animal)"
 	}
 	if class < 0 {
@@ -454,18 +455,27 @@ var crueltyVerbs = setOf2(`drown*|tortur*|torture*|hurt|harm|injure|beat*|starve
 	smother*|stab*|poison*|choke*|throttl*|kill*|maim*|mutilat*|electrocut*|set fire to|dismember*|behead*|
 	slit|punch*|slap*|hammer|bludgeon*|cripple|disfigur*`)
 
+// humane reports whether the text speaks of a vet or a humane end,
+// looking once per text so that a text full of verbs stays linear.
+func (r *ruleResult) humane(words []string) bool {
+	if r.humaneSeen == 0 {
+		r.humaneSeen = 1
+		for _, x := range words {
+			if x == "humanely" || x == "vet" || x == "veterinarian" || strings.HasPrefix(x, "euthan") {
+				r.humaneSeen = 2
+				break
+			}
+		}
+	}
+	return r.humaneSeen == 2
+}
+
 // petAfter reports whether a pet is named within four words from i, with
-// only determiners and owners between ("a kitten", "my sister's hamster"),
-// and the text does not speak of a vet or a humane end.
+// only determiners and owners between ("a kitten", "my sister's hamster").
 func petAfter(words []string, i int) bool {
 	for k := i; k < len(words) && k < i+4; k++ {
 		w := words[k]
 		if pets[w] {
-			for _, x := range words {
-				if x == "humanely" || x == "vet" || x == "veterinarian" || strings.HasPrefix(x, "euthan") {
-					return false
-				}
-			}
 			return true
 		}
 		if k+1 < len(words) && words[k+1] == "s" {
