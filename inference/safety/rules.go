@@ -233,23 +233,24 @@ func (n *trieNode) walk(dst []match, words []string, start, j int) []match {
 
 // ruleResult is what the rules pass found in one text.
 type ruleResult struct {
-	scores    [numClasses]float64
-	evidence  [numClasses]string // the phrase behind each score
-	masked    []bool             // words inside a harmless look-alike
-	hits      int                // terms and real targets that counted
-	defended  bool               // a target was weakened by a defensive phrase
-	request   bool               // a request phrase ("how to", "give me") is present
-	harmless  bool               // a harmless look-alike was masked
-	people    bool               // a group of people or the other party is named
-	group     bool               // a group of people is named
-	atrocity  bool               // an atrocity is named
-	everyday  bool               // an everyday subject (cooking, cleaning, travel) is named
-	context   bool               // a defensive or historical phrase is present
-	story     bool               // a historical or fictional phrase is present
-	evasion   bool               // the text asks how to escape consequences
-	victimEnd []int32            // per word, the end of the longest victim starting there
-	define    bool               // the text only asks what a word means
-	ctx       contexts
+	scores     [numClasses]float64
+	evidence   [numClasses]string // the phrase behind each score
+	masked     []bool             // words inside a harmless look-alike
+	hits       int                // terms and real targets that counted
+	defended   bool               // a target was weakened by a defensive phrase
+	request    bool               // a request phrase ("how to", "give me") is present
+	harmless   bool               // a harmless look-alike was masked
+	people     bool               // a group of people or the other party is named
+	group      bool               // a group of people is named
+	atrocity   bool               // an atrocity is named
+	everyday   bool               // an everyday subject (cooking, cleaning, travel) is named
+	context    bool               // a defensive or historical phrase is present
+	story      bool               // a historical or fictional phrase is present
+	evasion    bool               // the text asks how to escape consequences
+	victimEnd  []int32            // per word, the end of the longest victim starting there
+	define     bool               // the text only asks what a word means
+	humaneSeen int8               // 0 not looked, 1 no, 2 a vet or a humane end is named
+	ctx        contexts
 }
 
 // minHitWeight is the weight from which a target counts as a hit (a hint
@@ -361,6 +362,8 @@ func (rs *ruleSet) evaluate(words []string, scratch []match, res *ruleResult) []
 		}
 		res.score(c, score, m.p.text, hit)
 	}
+	res.causative(words)
+	res.tainted(words)
 	if !res.request && !res.ctx.present[ctxOwner] && definitional(words) {
 		// "What is fentanyl?" asks for a definition: everything but a
 		// person's own words about harming themselves is weakened.
@@ -423,9 +426,15 @@ func (r *ruleResult) harm(words []string, m match) {
 		if r.ctx.after(ctxVictim, from, 3+m.end-from.end) && r.victimIsObject(words, int(r.ctx.nextStart[ctxVictim][from.end])) {
 			class = classOf[ViolentCrimes]
 		}
-		if r.ctx.after(ctxSelf, m, 4) {
+		// The writer's own body, unless a person comes first ("stab my
+		// wife myself" is violence).
+		if r.ctx.after(ctxSelf, m, 4) && (class < 0 || r.ctx.nextStart[ctxSelf][m.end] < r.ctx.nextStart[ctxVictim][from.end]) {
 			class = classOf[SelfHarm]
 		}
+	}
+	what := " (a person)"
+	if class < 0 && crueltyVerbs[m.p.text] && petAfter(words, m.end) && !r.humane(words) {
+		class, what = classOf[ViolentCrimes], " (an animal)"
 	}
 	if class < 0 {
 		return
@@ -436,7 +445,169 @@ func (r *ruleResult) harm(words []string, m match) {
 		hit = false
 		r.defended = true
 	}
-	r.score(class, score, m.p.text+" (a person)", hit)
+	r.score(class, score, m.p.text+what, hit)
+}
+
+// crueltyVerbs are the harm verbs (as written in the lexicon) that are
+// cruelty when a pet is their object; putting down, rehoming, training
+// ("push", "get rid of", "euthanise") are not.
+var crueltyVerbs = setOf2(`drown*|tortur*|torture*|hurt|harm|injure|beat*|starve*|burn|strangl*|suffocat*|
+	smother*|stab*|poison*|choke*|throttl*|kill*|maim*|mutilat*|electrocut*|set fire to|dismember*|behead*|
+	slit|punch*|slap*|hammer|bludgeon*|cripple|disfigur*`)
+
+// humane reports whether the text speaks of a vet or a humane end,
+// looking once per text so that a text full of verbs stays linear.
+func (r *ruleResult) humane(words []string) bool {
+	if r.humaneSeen == 0 {
+		r.humaneSeen = 1
+		for _, x := range words {
+			if x == "humanely" || x == "vet" || x == "veterinarian" || strings.HasPrefix(x, "euthan") {
+				r.humaneSeen = 2
+				break
+			}
+		}
+	}
+	return r.humaneSeen == 2
+}
+
+// petAfter reports whether a pet is named within four words from i, with
+// only determiners and owners between ("a kitten", "my sister's hamster").
+func petAfter(words []string, i int) bool {
+	for k := i; k < len(words) && k < i+4; k++ {
+		w := words[k]
+		if pets[w] {
+			return true
+		}
+		if k+1 < len(words) && words[k+1] == "s" {
+			k++ // anyone's pet: "my sister's hamster"
+			continue
+		}
+		if !determiners[w] && !petOwners[w] {
+			return false
+		}
+	}
+	return false
+}
+
+var pets = setOf(`dog dogs puppy puppies pup kitten kittens cat cats kitty hamster hamsters pet pets bunny
+	rabbit guinea parrot ferret pony`)
+
+var petOwners = setOf(`neighbours neighbors stray little own family new old friends`)
+
+// causative scores a harm done to a person through someone else: "get my
+// wife killed", "have the witness taken out". The person sits between
+// "get" or "have" (and a determiner) and a participle of harm, and the
+// text asks for a way, states an intent or starts with the verb.
+func (r *ruleResult) causative(words []string) {
+	for s := 1; s < len(r.victimEnd); s++ {
+		e := int(r.victimEnd[s])
+		if e == 0 || e >= len(words) {
+			continue
+		}
+		c := s - 1
+		if determiners[words[c]] && c > 0 {
+			c--
+		}
+		if !causeVerbs[words[c]] || negated(words, c) {
+			continue
+		}
+		n := harmParticiple(words[e:])
+		if n == 0 {
+			continue
+		}
+		m := match{causativePattern, c, e + n}
+		if c > 0 && !r.ctx.near(ctxIntent, m, 8, true) && !asks(words, c) {
+			continue
+		}
+		score, hit := 0.92, true
+		if r.defenseNear(m) || (!r.evasion && r.ctx.near(ctxDefenseViolent, m, 10, false)) {
+			score, hit, r.defended = score*0.35, false, true
+		}
+		r.score(classOf[ViolentCrimes], score, strings.Join(words[c:e+n], " ")+" (a person)", hit)
+	}
+}
+
+// tainted scores poisoning or drugging what someone eats or drinks:
+// "poison his tea", "poison the soup at the party", "drug a girl's
+// drink". Poison needs only food or drink within seven words; drugging or
+// spiking needs it to be someone else's ("her drink", "a girl's drink"),
+// so "spike my hair" and "lace my boots" pass.
+func (r *ruleResult) tainted(words []string) {
+	for i, w := range words {
+		poison := poisonVerbs[w]
+		if (!poison && !drugVerbs[w]) || r.masked[i] || negated(words, i) {
+			continue
+		}
+		// "the best poison to put in my husband's coffee" is seven words.
+		reach := 5
+		if poison {
+			reach = 7
+		}
+		k, owned := i+1, false
+		for ; k < len(words) && k <= i+reach && !consumables[words[k]]; k++ {
+			owned = owned || otherOwners[words[k]]
+		}
+		if k >= len(words) || k > i+reach || r.masked[k] || !(poison || owned) {
+			continue
+		}
+		m := match{taintPattern, i, k + 1}
+		if i > 0 && !r.ctx.near(ctxIntent, m, 8, true) && !asks(words, i) {
+			continue
+		}
+		class, score, hit := classOf[ViolentCrimes], 0.92, true
+		if drugVerbs[w] && w != "lace" && w != "lacing" {
+			class = classOf[SexCrimes] // drugging a drink, as "spike her drink"
+		}
+		if r.defenseNear(m) || (!r.evasion && r.ctx.near(ctxDefenseViolent, m, 10, false)) {
+			score, hit, r.defended = score*0.35, false, true
+		}
+		r.score(class, score, strings.Join(words[i:k+1], " ")+" (food or drink)", hit)
+	}
+}
+
+var taintPattern = &pattern{kind: kindHarm, class: classOf[ViolentCrimes], text: "poison _ drink", words: []string{"poison", "_"}}
+
+var poisonVerbs = setOf(`poison poisoning contaminate contaminating taint tainting`)
+
+var drugVerbs = setOf(`drug drugging spike spiking lace lacing slip slipping roofie`)
+
+var consumables = setOf(`drink drinks tea coffee food soup meal meals dinner lunch breakfast water wine beer juice
+	cocktail cocktails punch smoothie milk cup glass sandwich cake stew snack dessert bottle soda latte whiskey
+	beverage shake`)
+
+// otherOwners make a drink someone else's: a pronoun or a possessive "s".
+var otherOwners = setOf(`his her their someones somebodys s girls guys womans mans`)
+
+var causativePattern = &pattern{kind: kindHarm, class: classOf[ViolentCrimes], text: "get _ harmed", words: []string{"get", "_"}}
+
+var causeVerbs = setOf(`get gets got getting have has had having`)
+
+// harmParticiple returns how many words at the start of ws are a
+// participle of harm ("killed", "taken out"), or 0.
+func harmParticiple(ws []string) int {
+	if len(ws) > 1 && harmParticiples2[ws[0]+" "+ws[1]] {
+		return 2
+	}
+	if harmParticiples[ws[0]] {
+		return 1
+	}
+	return 0
+}
+
+var harmParticiples = setOf(`killed murdered eliminated poisoned stabbed shot beaten hurt harmed injured attacked
+	assaulted kidnapped abducted strangled drowned tortured executed assassinated whacked offed maimed
+	mutilated butchered slaughtered disappeared liquidated terminated smothered suffocated maimed crippled
+	paralysed paralyzed hanged lynched burned burnt raped`)
+
+var harmParticiples2 = setOf2(`taken out|beaten up|roughed up|knocked out|done in|run over|bumped off|wiped out|
+	done away|set on fire|gunned down|stabbed to|beaten to`)
+
+func setOf2(phrases string) map[string]bool {
+	m := map[string]bool{}
+	for _, p := range strings.Split(phrases, "|") {
+		m[strings.Join(strings.Fields(p), " ")] = true
+	}
+	return m
 }
 
 // victimIsObject reports whether the victim starting at word s is the
@@ -552,6 +723,9 @@ func definitional(words []string) bool {
 		if personal[w] {
 			return false // "what is my address" asks about a person
 		}
+		if choosing[w] {
+			return false // "who is the easiest person to rob" asks for a choice
+		}
 	}
 	for _, p := range definitionStarts {
 		if len(words) > len(p) && len(words) <= len(p)+5 && slices.Equal(words[:len(p)], p) {
@@ -566,6 +740,10 @@ var personal = map[string]bool{
 	"my": true, "your": true, "his": true, "her": true, "their": true, "i": true,
 	"me": true, "someone": true, "someones": true, "somebody": true,
 }
+
+// choosing words ask for a way or the best pick, never a meaning.
+var choosing = setOf(`best easiest easier quickest fastest simplest cheapest safest surest way ways method
+	methods steps how where target targets victim victims`)
 
 // maxDefinitionWords is the longest definitional question: the longest
 // start and five words.

@@ -28,7 +28,7 @@ func newState(t *testing.T) (*state, *time.Time) {
 
 var testConv = corralv1.Conversation{Platform: corralv1.Platform_PLATFORM_WHATSAPP, ChannelID: "42", UserID: "5215500000000"}
 
-func TestStateSeen(t *testing.T) {
+func TestStateLookup(t *testing.T) {
 	s, _ := newState(t)
 	ctx := t.Context()
 	if err := s.markSeen(ctx, []string{"a", "b"}, time.Minute); err != nil {
