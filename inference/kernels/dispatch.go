@@ -31,6 +31,11 @@ type kernel struct {
 	// at out[k*stride+j].
 	grp    func(g []byte, a *Activations, t, n int, out []float32, stride int)
 	grpMax int
+	// streams multiplies activation row t with the four groups at g,
+	// g[gs:], g[2gs:] and g[3gs:] at once, writing group k's rows at
+	// out[k*os:], with grp's bits; nil means one group after another. A
+	// one-token product reads memory faster from four places than from one.
+	streams func(g []byte, gs int, a *Activations, t int, out []float32, os int)
 }
 
 // kernelSet is the dispatch table: every routine whose implementation

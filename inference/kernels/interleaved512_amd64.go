@@ -50,8 +50,10 @@ func bf16x32x1AVX512(w *byte, x *float32, xs int, k int, out *float32, os int)
 func installInterleaved512(s *kernelSet) {
 	k := &s.types
 	k[Q4_0].layout, k[Q4_0].grpMax, k[Q4_0].grp = q4x16, 16, q4x16Group
+	k[Q4_0].streams = q4x16Streams
 	k[Q8_0].layout, k[Q8_0].grpMax, k[Q8_0].grp = q8x16, 16, q8x16Group
 	k[F16].layout, k[F16].grpMax, k[F16].grp = f16x32, 12, f16x32Group
+	k[F16].streams = f16x32Streams
 	k[BF16].layout, k[BF16].grpMax, k[BF16].grp = bf16x32, 12, bf16x32Group
 }
 
@@ -145,4 +147,28 @@ func floatGroup(bf bool, g []byte, a *Activations, t, n int, out []float32, stri
 		}
 		t, n, out = t+k, n-k, out[min(k*stride, len(out)):]
 	}
+}
+
+//go:noescape
+func q4x16x1x4AVX512(w *byte, gs int, x *int8, p *int32, nb int, out *float32, os int)
+
+//go:noescape
+func f16x32x1x4AVX512(w *byte, gs int, x *float32, k int, out *float32, os int)
+
+// q4x16Streams multiplies token t with the four groups at g, g[gs:],
+// g[2gs:], g[3gs:], writing group k's rows at out[k*os:].
+func q4x16Streams(g []byte, gs int, a *Activations, t int, out []float32, os int) {
+	c := a.cols
+	nb := c / qk0
+	_ = g[3*gs+nb*288-1]
+	_ = out[3*os+15]
+	q4x16x1x4AVX512(&g[0], gs, &a.q8[t*c], &a.p8[4*t*nb], nb, &out[0], 4*os)
+}
+
+// f16x32Streams is q4x16Streams for F16 groups.
+func f16x32Streams(g []byte, gs int, a *Activations, t int, out []float32, os int) {
+	c := a.cols
+	_ = g[3*gs+c*64-1]
+	_ = out[3*os+31]
+	f16x32x1x4AVX512(&g[0], gs, &a.xh[t*c], c, &out[0], 4*os)
 }

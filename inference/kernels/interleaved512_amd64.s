@@ -1037,6 +1037,175 @@ done: \
 	FSTORE1 \
 	VZEROUPPER \
 	RET
+// Four streams: the one-token kernels below multiply one token with four
+// groups gs bytes apart at once, a block (Q4_0) or two columns (F16) of
+// each in turn, and store group k's results at out + k·os bytes. Each
+// group's lanes see exactly the operations of q4x16x1AVX512 or
+// f16x32x1AVX512, so the results are the same bits. A core streaming
+// from four places at once keeps more cache misses in flight than one
+// running through memory in order, and decode is bound by that.
+
+// Q4STREAM is one block of the group at W: int lanes lo and hi, float
+// accumulator acc, scale register sc.
+#define Q4STREAM(W, lo, hi, acc, sc) \
+	PREFETCHT0    2048(W) \
+	PREFETCHT0    2112(W) \
+	PREFETCHT0    2176(W) \
+	PREFETCHT0    2240(W) \
+	PREFETCHT0    2304(W) \
+	VCVTPH2PS     (W), sc \
+	VPBROADCASTD  4(DX), lo \
+	VPXORD        hi, hi, hi \
+	VMOVDQU32     32(W), Z28 \
+	VPSRLW        $4, Z28, Z29 \
+	VPANDD        Z31, Z28, Z28 \
+	VPANDD        Z31, Z29, Z29 \
+	VPDPBUSD.BCST 0(DI), Z28, lo \
+	VPDPBUSD.BCST 16(DI), Z29, hi \
+	VMOVDQU32     96(W), Z28 \
+	VPSRLW        $4, Z28, Z29 \
+	VPANDD        Z31, Z28, Z28 \
+	VPANDD        Z31, Z29, Z29 \
+	VPDPBUSD.BCST 4(DI), Z28, lo \
+	VPDPBUSD.BCST 20(DI), Z29, hi \
+	VMOVDQU32     160(W), Z28 \
+	VPSRLW        $4, Z28, Z29 \
+	VPANDD        Z31, Z28, Z28 \
+	VPANDD        Z31, Z29, Z29 \
+	VPDPBUSD.BCST 8(DI), Z28, lo \
+	VPDPBUSD.BCST 24(DI), Z29, hi \
+	VMOVDQU32     224(W), Z28 \
+	VPSRLW        $4, Z28, Z29 \
+	VPANDD        Z31, Z28, Z28 \
+	VPANDD        Z31, Z29, Z29 \
+	VPDPBUSD.BCST 12(DI), Z28, lo \
+	VPDPBUSD.BCST 28(DI), Z29, hi \
+	VPADDD        hi, lo, lo \
+	VCVTDQ2PS     lo, lo \
+	VMULPS.BCST   (DX), sc, sc \
+	VFMADD231PS   sc, lo, acc
+
+#define Q4BODY1X4 \
+	MOVQ         w+0(FP), SI \
+	MOVQ         gs+8(FP), BX \
+	MOVQ         x+16(FP), DI \
+	MOVQ         p+24(FP), DX \
+	MOVQ         nb+32(FP), CX \
+	LEAQ         (SI)(BX*1), R8 \
+	LEAQ         (SI)(BX*2), R9 \
+	LEAQ         (R8)(BX*2), R10 \
+	MOVL         $0x0f0f0f0f, AX \
+	VPBROADCASTD AX, Z31 \
+	VPXORD       Z8, Z8, Z8 \
+	VPXORD       Z9, Z9, Z9 \
+	VPXORD       Z10, Z10, Z10 \
+	VPXORD       Z11, Z11, Z11 \
+	TESTQ        CX, CX \
+	JZ           done \
+loop: \
+	Q4STREAM(SI, Z0, Z1, Z8, Z12) \
+	Q4STREAM(R8, Z2, Z3, Z9, Z13) \
+	Q4STREAM(R9, Z4, Z5, Z10, Z14) \
+	Q4STREAM(R10, Z6, Z7, Z11, Z15) \
+	ADDQ         $288, SI \
+	ADDQ         $288, R8 \
+	ADDQ         $288, R9 \
+	ADDQ         $288, R10 \
+	ADDQ         $32, DI \
+	ADDQ         $16, DX \
+	DECQ         CX \
+	JNZ          loop \
+done: \
+	MOVQ         out+40(FP), AX \
+	MOVQ         os+48(FP), BX \
+	VMOVUPS      Z8, 0(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z9, 0(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z10, 0(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z11, 0(AX) \
+	VZEROUPPER \
+	RET
+
+// FSTREAM is column xo/4 of the group at W (offset wo), rows 0-15 into
+// lo and 16-31 into hi; the column's activation is in Z26.
+#define FSTREAM(W, wo, lo, hi, t0, t1) \
+	VCVTPH2PS    wo(W), t0 \
+	VCVTPH2PS    wo+32(W), t1 \
+	VFMADD231PS  Z26, t0, lo \
+	VFMADD231PS  Z26, t1, hi
+
+#define F16BODY1X4 \
+	MOVQ         w+0(FP), SI \
+	MOVQ         gs+8(FP), BX \
+	MOVQ         x+16(FP), DI \
+	MOVQ         k+24(FP), CX \
+	LEAQ         (SI)(BX*1), R8 \
+	LEAQ         (SI)(BX*2), R9 \
+	LEAQ         (R8)(BX*2), R10 \
+	VPXORD       Z0, Z0, Z0 \
+	VPXORD       Z1, Z1, Z1 \
+	VPXORD       Z2, Z2, Z2 \
+	VPXORD       Z3, Z3, Z3 \
+	VPXORD       Z4, Z4, Z4 \
+	VPXORD       Z5, Z5, Z5 \
+	VPXORD       Z6, Z6, Z6 \
+	VPXORD       Z7, Z7, Z7 \
+loop2: \
+	CMPQ         CX, $2 \
+	JLT          tail \
+	PREFETCHT0   4096(SI) \
+	PREFETCHT0   4160(SI) \
+	PREFETCHT0   4096(R8) \
+	PREFETCHT0   4160(R8) \
+	PREFETCHT0   4096(R9) \
+	PREFETCHT0   4160(R9) \
+	PREFETCHT0   4096(R10) \
+	PREFETCHT0   4160(R10) \
+	VBROADCASTSS 0(DI), Z26 \
+	FSTREAM(SI, 0, Z0, Z1, Z16, Z17) \
+	FSTREAM(R8, 0, Z2, Z3, Z18, Z19) \
+	FSTREAM(R9, 0, Z4, Z5, Z20, Z21) \
+	FSTREAM(R10, 0, Z6, Z7, Z22, Z23) \
+	VBROADCASTSS 4(DI), Z26 \
+	FSTREAM(SI, 64, Z0, Z1, Z16, Z17) \
+	FSTREAM(R8, 64, Z2, Z3, Z18, Z19) \
+	FSTREAM(R9, 64, Z4, Z5, Z20, Z21) \
+	FSTREAM(R10, 64, Z6, Z7, Z22, Z23) \
+	ADDQ         $128, SI \
+	ADDQ         $128, R8 \
+	ADDQ         $128, R9 \
+	ADDQ         $128, R10 \
+	ADDQ         $8, DI \
+	SUBQ         $2, CX \
+	JMP          loop2 \
+tail: \
+	TESTQ        CX, CX \
+	JZ           done \
+	VBROADCASTSS 0(DI), Z26 \
+	FSTREAM(SI, 0, Z0, Z1, Z16, Z17) \
+	FSTREAM(R8, 0, Z2, Z3, Z18, Z19) \
+	FSTREAM(R9, 0, Z4, Z5, Z20, Z21) \
+	FSTREAM(R10, 0, Z6, Z7, Z22, Z23) \
+done: \
+	MOVQ         out+32(FP), AX \
+	MOVQ         os+40(FP), BX \
+	VMOVUPS      Z0, 0(AX) \
+	VMOVUPS      Z1, 64(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z2, 0(AX) \
+	VMOVUPS      Z3, 64(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z4, 0(AX) \
+	VMOVUPS      Z5, 64(AX) \
+	ADDQ         BX, AX \
+	VMOVUPS      Z6, 0(AX) \
+	VMOVUPS      Z7, 64(AX) \
+	VZEROUPPER \
+	RET
+
+
 
 // func q4x16x16AVX512(w *byte, x *int8, xs int, p *int32, ps int, nb int, out *float32, os int)
 TEXT ·q4x16x16AVX512(SB), NOSPLIT, $0-64
@@ -1093,3 +1262,11 @@ TEXT ·bf16x32x4AVX512(SB), NOSPLIT, $0-48
 // func bf16x32x1AVX512(w *byte, x *float32, xs int, k int, out *float32, os int)
 TEXT ·bf16x32x1AVX512(SB), NOSPLIT, $0-48
 	FBODY1(LDBF16Z)
+
+// func q4x16x1x4AVX512(w *byte, gs int, x *int8, p *int32, nb int, out *float32, os int)
+TEXT ·q4x16x1x4AVX512(SB), NOSPLIT, $0-56
+	Q4BODY1X4
+
+// func f16x32x1x4AVX512(w *byte, gs int, x *float32, k int, out *float32, os int)
+TEXT ·f16x32x1x4AVX512(SB), NOSPLIT, $0-48
+	F16BODY1X4

@@ -72,10 +72,13 @@ func (j *matJob) rowsIn(lo, hi int, out []float32, stride, base int) {
 	w, a, k := j.w, j.a, j.k
 	n, rb := a.n, w.rowBytes
 	at := func(t, r int) []float32 { return out[t*stride+r-base:] }
-	if n == 1 {
+	gEnd := min(hi, w.groupedRows())
+	if n == 1 && k.streams != nil && k.layout == w.layout && lo < gEnd {
+		lo = j.streams(lo, gEnd, out, stride, base)
+	} else if n == 1 {
 		prefetch(w.Data[lo*rb : min(hi, lo+(leadBytes+rb-1)/rb)*rb])
 	}
-	if gEnd := min(hi, w.groupedRows()); lo < gEnd {
+	if lo < gEnd {
 		// Interleaved groups; chunks and parts start at group boundaries.
 		gr := layoutRows[w.layout]
 		gb := gr * rb
@@ -138,6 +141,31 @@ func (j *matJob) rowsIn(lo, hi int, out []float32, stride, base int) {
 			j.single(t, lo, hi, at(t, base)[:stride], base)
 		}
 	}
+}
+
+// streams computes the one-token product of the groups of rows [lo, hi)
+// (a part that starts at row base, stride rows) four at a time, from the
+// four quarters of the range; it returns the first row left, whose groups
+// (fewer than four) the caller runs one by one.
+func (j *matJob) streams(lo, hi int, out []float32, stride, base int) int {
+	w, k := j.w, j.k
+	gr := layoutRows[w.layout]
+	gb := gr * w.rowBytes
+	g0, q := lo/gr, (hi-lo)/gr/4
+	if q == 0 {
+		prefetch(w.Data[lo*w.rowBytes : min(hi, lo+(leadBytes+w.rowBytes-1)/w.rowBytes)*w.rowBytes])
+		return lo
+	}
+	lead := min(leadBytes, q*gb)
+	for s := range 4 {
+		o := (g0 + s*q) * gb
+		prefetch(w.Data[o : o+lead])
+	}
+	_ = out[:stride]
+	for g := g0; g < g0+q; g++ {
+		k.streams(w.Data[g*gb:], q*gb, j.a, 0, out[g*gr-base:], q*gr)
+	}
+	return lo + 4*q*gr
 }
 
 // single computes token t for rows [lo, hi) of the part that starts at

@@ -732,3 +732,65 @@ func TestMatMulLocal(t *testing.T) {
 		t.Errorf("short output: %v", err)
 	}
 }
+
+// TestOneTokenStreams checks that one-token products of matrices large
+// enough for the four-stream kernels (k.streams: several groups per work
+// item, groups left over, rows past the last group, a part boundary inside
+// an item) give the bits of the same token inside a batch, which runs the
+// group kernels.
+func TestOneTokenStreams(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	pools := []*Pool{NewPool(1), NewPool(2)}
+	for _, p := range pools {
+		defer p.Close()
+	}
+	for _, l := range levels() {
+		for _, ty := range []Type{Q4_0, Q8_0, F16, BF16} {
+			for _, shape := range [][3]int{{1047, 0, 64}, {608, 1024, 96}, {2016, 0, 256}} {
+				rows, rows2, cols := shape[0], shape[1], shape[2]
+				withLevel(l, func() {
+					m := randMatrix(t, r, ty, rows, cols)
+					if rows2 > 0 {
+						var err error
+						if m, err = Concat(m, randMatrix(t, r, ty, rows2, cols)); err != nil {
+							t.Fatal(err)
+						}
+					}
+					m = Repack(m)
+					x := randVec(r, 2*cols, 1)
+					for _, p := range pools {
+						batch, one := streamsProduct(t, p, &m, x, 2), streamsProduct(t, p, &m, x[:cols], 1)
+						for k := range one {
+							for i, v := range one[k] {
+								if math.Float32bits(v) != math.Float32bits(batch[k][i]) {
+									t.Fatalf("%s %s %d+%d×%d, %d threads: part %d row %d = %g alone, %g in a batch", l, ty, rows, rows2, cols, p.Threads(), k, i, v, batch[k][i])
+								}
+							}
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// streamsProduct is the product of n tokens with every part of m.
+func streamsProduct(t *testing.T, p *Pool, m *Matrix, x []float32, n int) [][]float32 {
+	t.Helper()
+	var a Activations
+	if err := a.Set(x, n, m.Cols); err != nil {
+		t.Fatal(err)
+	}
+	outs := make([][]float32, m.Parts())
+	for k := range outs {
+		rows := m.Rows
+		if m.parts != nil {
+			rows = m.parts[k+1] - m.parts[k]
+		}
+		outs[k] = make([]float32, n*rows)
+	}
+	if err := p.MatMulParts(outs, m, &a); err != nil {
+		t.Fatal(err)
+	}
+	return outs
+}
