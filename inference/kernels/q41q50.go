@@ -34,8 +34,7 @@ func HeldBytes(t Type, rows, cols int) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	switch {
-	case t != Q4_1 && t != Q5_0 && t != Q5_1 && t != IQ4_NL, impl.level < AVX2:
+	if !widens(t) {
 		return int64(rows) * int64(rb), nil
 	}
 	per := q80Bytes
@@ -43,6 +42,13 @@ func HeldBytes(t Type, rows, cols int) (int64, error) {
 		per += 4 // the block's min, as a float32
 	}
 	return int64(rows) * int64(cols/qk0) * int64(per), nil
+}
+
+// widens reports whether Repack (widenQ8) rewrites matrices of type t as
+// Q8_0 with the kernels in use: the 32-value formats, where there is
+// Q8_0 assembly.
+func widens(t Type) bool {
+	return (t == Q4_1 || t == Q5_0 || t == Q5_1 || t == IQ4_NL) && impl.level >= AVX2
 }
 
 // widenQ8 rewrites a plain matrix of the 32-value formats as Q8_0 when
@@ -54,12 +60,7 @@ func HeldBytes(t Type, rows, cols int) (int64, error) {
 // after the Q8_0 kernels (addMinTerms) as the portable kernels do. It costs
 // 34 bytes per block (and 4 for a min) instead of 18 to 24.
 func widenQ8(m Matrix) (Matrix, bool) {
-	switch {
-	case m.Type != Q4_1 && m.Type != Q5_0 && m.Type != Q5_1 && m.Type != IQ4_NL:
-		return m, false
-	case m.layout != plain:
-		return m, false
-	case impl.level < AVX2:
+	if !widens(m.Type) || m.layout != plain {
 		return m, false
 	}
 	hasMin := m.Type == Q4_1 || m.Type == Q5_1
