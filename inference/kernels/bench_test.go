@@ -145,7 +145,7 @@ var (
 func BenchmarkBandwidth(b *testing.B) {
 	bwOnce.Do(func() {
 		bwBuf = hugeBytes(1 << 30) // on huge pages, as Repack's weights
-		adviseHuge(bwBuf)
+		AdviseHuge(bwBuf)
 		for i := range bwBuf { // touch every page so it is really there
 			bwBuf[i] = byte(i)
 		}

@@ -16,7 +16,7 @@ const hugeSize = 2 << 20
 // and the allocation reaches to
 // the next boundary when that adds at most a quarter, so that every byte
 // can sit on huge pages (a 4.5 MB matrix placed anywhere keeps about 2 MB
-// on small ones). Call adviseHuge before writing.
+// on small ones). Call AdviseHuge before writing.
 func hugeBytes(n int) []byte {
 	if n < hugeSize {
 		return make([]byte, n)
@@ -30,12 +30,15 @@ func hugeBytes(n int) []byte {
 	return b[off : off+n : off+full]
 }
 
-// adviseHuge asks the kernel to back b with 2 MB pages where b covers whole
+// AdviseHuge asks the kernel to back b with 2 MB pages where b covers whole
 // ones (transparent huge pages in "madvise" mode). Decode streams every
-// weight once per token, and with 4 KB pages each page costs a TLB miss
-// and a restart of the hardware prefetcher. It must run before b is first
-// written; failure only means small pages.
-func adviseHuge(b []byte) {
+// weight once per token and reads the KV cache's pages scattered over its
+// blocks; with 4 KB pages each page costs a TLB miss (a page walk that a
+// virtual machine pays twice over) and a restart of the hardware
+// prefetcher. It must run before b is first written, and memory the Go
+// heap hands out a second time is zeroed before it can act (see
+// collapseHuge); failure only means small pages.
+func AdviseHuge(b []byte) {
 	if h := hugePart(b); h != nil {
 		_ = unix.Madvise(h, unix.MADV_HUGEPAGE)
 	}
@@ -43,7 +46,7 @@ func adviseHuge(b []byte) {
 
 // collapseHuge moves b's whole 2 MB pages that are still small ones onto
 // huge pages, now (MADV_COLLAPSE, Linux 6.1 on). It runs after b is
-// written: memory the Go heap hands out again is zeroed before adviseHuge
+// written: memory the Go heap hands out again is zeroed before AdviseHuge
 // can act, and then only the kernel's background scan, minutes later,
 // would give it huge pages (a 1B model's decode had over half of its
 // weights on 4 KB pages). Failure only means small pages.

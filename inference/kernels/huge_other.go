@@ -2,8 +2,8 @@
 
 package kernels
 
-// adviseHuge does nothing here.
-func adviseHuge([]byte) {}
+// AdviseHuge does nothing here.
+func AdviseHuge([]byte) {}
 
 // collapseHuge does nothing here.
 func collapseHuge([]byte) {}

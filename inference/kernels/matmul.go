@@ -73,10 +73,15 @@ func (j *matJob) rowsIn(lo, hi int, out []float32, stride, base int) {
 	n, rb := a.n, w.rowBytes
 	at := func(t, r int) []float32 { return out[t*stride+r-base:] }
 	gEnd := min(hi, w.groupedRows())
-	if n == 1 && k.streams != nil && k.layout == w.layout && lo < gEnd {
-		lo = j.streams(lo, gEnd, out, stride, base)
-	} else if n == 1 {
-		prefetch(w.Data[lo*rb : min(hi, lo+(leadBytes+rb-1)/rb)*rb])
+	if n == 1 {
+		if k.streams != nil && k.layout == w.layout && lo < gEnd {
+			lo = j.streams(lo, gEnd, out, stride, base)
+		}
+		// What is left (all of it without streams) starts with its
+		// first leadBytes asked for.
+		if lo < hi {
+			prefetch(w.Data[lo*rb : min(hi, lo+(leadBytes+rb-1)/rb)*rb])
+		}
 	}
 	if lo < gEnd {
 		// Interleaved groups; chunks and parts start at group boundaries.
@@ -153,7 +158,6 @@ func (j *matJob) streams(lo, hi int, out []float32, stride, base int) int {
 	gb := gr * w.rowBytes
 	g0, q := lo/gr, (hi-lo)/gr/4
 	if q == 0 {
-		prefetch(w.Data[lo*w.rowBytes : min(hi, lo+(leadBytes+w.rowBytes-1)/w.rowBytes)*w.rowBytes])
 		return lo
 	}
 	lead := min(leadBytes, q*gb)
@@ -161,7 +165,6 @@ func (j *matJob) streams(lo, hi int, out []float32, stride, base int) int {
 		o := (g0 + s*q) * gb
 		prefetch(w.Data[o : o+lead])
 	}
-	_ = out[:stride]
 	for g := g0; g < g0+q; g++ {
 		k.streams(w.Data[g*gb:], q*gb, j.a, 0, out[g*gr-base:], q*gr)
 	}

@@ -64,7 +64,7 @@ func Repack(m Matrix) Matrix {
 	}
 	g := m.Rows / rows
 	data := hugeBytes(len(m.Data))
-	adviseHuge(data)
+	AdviseHuge(data)
 	// A one-off pass at load: spread it over the cores.
 	workers := min(runtime.GOMAXPROCS(0), g)
 	var wg sync.WaitGroup

@@ -6,6 +6,8 @@ import (
 	"hash/maphash"
 	"sync"
 	"unsafe"
+
+	"github.com/corral-ai/corral/inference/kernels"
 )
 
 // Errors returned by the package, wrapped with detail.
@@ -120,10 +122,10 @@ func New(cfg Config) (*Cache, error) {
 	c.hash = c.chain
 	if l.typ == F32 {
 		c.f32 = make([]float32, l.blocks*l.blockElems)
-		adviseHuge(unsafe.Pointer(unsafe.SliceData(c.f32)), 4*len(c.f32))
+		kernels.AdviseHuge(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(c.f32))), 4*len(c.f32)))
 	} else {
 		c.f16 = make([]uint16, l.blocks*l.blockElems)
-		adviseHuge(unsafe.Pointer(unsafe.SliceData(c.f16)), 2*len(c.f16))
+		kernels.AdviseHuge(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(c.f16))), 2*len(c.f16)))
 	}
 	for i := range c.meta {
 		c.meta[i].parent = none

@@ -234,7 +234,7 @@ func checkMemory(f *gguf.File, path string, o Options) error {
 		return nil
 	}
 	widened := ""
-	if need > file+file/20 {
+	if need > file {
 		widened = fmt.Sprintf(" (its tensors take %s in the file; formats without their own kernels are widened to Q8_0)", bytesize.Format(file))
 	}
 	return fmt.Errorf("%w: %s needs %s%s but only %s of memory is available (MemAvailable in /proc/meminfo); use a smaller or more strongly quantised model, or free memory",
