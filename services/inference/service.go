@@ -193,8 +193,8 @@ func (s *service) handleGenerate(req micro.Request) {
 		// Counted before the answer goes out, so that whoever got it
 		// also finds it in the metrics.
 		s.r.metrics.done(ctx, apiNATS, corralv1.InferenceEndpointGenerate, outcomeOf(code), start)
-		fail(req, code, err.Error(), body)
 		endSpan(span, code, err.Error())
+		fail(req, code, err.Error(), body)
 	}
 	if req.Reply() == "" {
 		s.r.log.Warn("generate request without a reply subject dropped", "subject", req.Subject())
@@ -409,11 +409,11 @@ func (s *service) answer(req micro.Request, endpoint string, in proto.Message, r
 		fail(req, code, err.Error(), nil)
 		return
 	}
+	s.r.metrics.done(ctx, apiNATS, endpoint, outcomeOK, start)
+	endSpan(span, code, "")
 	if err := req.Respond(body); err != nil {
 		s.r.log.Debug("answer", "endpoint", endpoint, "err", err)
 	}
-	s.r.metrics.done(ctx, apiNATS, endpoint, outcomeOK, start)
-	endSpan(span, code, "")
 }
 
 // stats is a snapshot of the replica.

@@ -32,10 +32,6 @@ import (
 	"github.com/corral-ai/corral/services/internal/settings"
 )
 
-// asyncAckTimeout bounds how long an asynchronous JetStream publish waits
-// for its acknowledgement in the client.
-const asyncAckTimeout = time.Minute
-
 // Names of the settings Config declares.
 const (
 	EnvNATSURL        = "NATS_URL"
@@ -275,7 +271,7 @@ func (b *Backends) startNATS(ctx context.Context, cfg Config, log *slog.Logger, 
 	// lost mid-request) is forgotten after the timeout instead of staying
 	// pending for the life of the connection; its caller stopped waiting
 	// long before (the gateway's publish timeout).
-	if b.JetStream, err = jetstream.New(nc, jetstream.WithPublishAsyncTimeout(asyncAckTimeout)); err != nil {
+	if b.JetStream, err = jetstream.New(nc); err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	b.Streams = natsbus.DefaultStreamsConfig()

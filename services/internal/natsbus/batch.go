@@ -147,6 +147,9 @@ func (p *BatchPublisher) PublishAll(ctx context.Context, wait time.Duration, out
 	if len(out) == 0 {
 		return nil, nil
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // nothing published for a caller that left
+	}
 	b := &batch{out: out, done: make(chan struct{})}
 	if len(out) == 1 {
 		b.results, b.spans = b.oneResult[:], b.oneSpan[:]
@@ -171,7 +174,7 @@ func (p *BatchPublisher) PublishAll(ctx context.Context, wait time.Duration, out
 		var err error
 		spans[i], err = p.publish(ctx, o, string(reply))
 		if err != nil {
-			p.settle(first+uint64(i), PublishResult{Err: fmt.Errorf("publish to %s: %w", o.Subject, err)})
+			p.settle(first+uint64(i), PublishResult{Err: err}) // settle names the subject
 		}
 	}
 
@@ -331,11 +334,9 @@ type pubAck struct {
 	Stream    string `json:"stream"`
 	Sequence  uint64 `json:"seq"`
 	Duplicate bool   `json:"duplicate"`
-	Error     *struct {
-		Code        int    `json:"code"`
-		ErrCode     int    `json:"err_code"`
-		Description string `json:"description"`
-	} `json:"error"`
+	// Error keeps nats.go's type, so callers can match the server's
+	// error code (errors.As, or errors.Is with jetstream's errors).
+	Error *jetstream.APIError `json:"error"`
 }
 
 // parseAck reads an acknowledgement: a PubAck, a JetStream error, or the
@@ -352,7 +353,7 @@ func parseAck(m *nats.Msg) PublishResult {
 		return PublishResult{Err: fmt.Errorf("unreadable acknowledgement %q: %w", m.Data, err)}
 	}
 	if ack.Error != nil {
-		return PublishResult{Err: fmt.Errorf("%w: %s (code %d, error code %d)", jetstream.ErrInvalidJSAck, ack.Error.Description, ack.Error.Code, ack.Error.ErrCode)}
+		return PublishResult{Err: ack.Error}
 	}
 	if ack.Stream == "" {
 		return PublishResult{Err: fmt.Errorf("%w: %q", jetstream.ErrInvalidJSAck, m.Data)}
@@ -388,6 +389,9 @@ func parseAckFast(data []byte) (PublishResult, bool) {
 	n := 0
 	for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
 		n++
+	}
+	if n > 1 && rest[0] == '0' { // not JSON: encoding/json refuses it
+		return PublishResult{}, false
 	}
 	seq, err := strconv.ParseUint(string(rest[:n]), 10, 64)
 	if err != nil {
