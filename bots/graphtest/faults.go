@@ -18,7 +18,8 @@ type Fault struct {
 	Recipient string
 	// SendsOnly skips read receipts, typing indicators and sender actions.
 	SendsOnly bool
-	// Rate is the probability that a matching call is hit, in (0, 1];
+	// Rate is the fraction of matching calls hit, in (0, 1], spread
+	// evenly from a random phase (at least one in every 1/Rate calls);
 	// 0 hits every matching call.
 	Rate float64
 	// Count stops the fault after it hit this many calls (a burst); 0

@@ -141,7 +141,8 @@ type Server struct {
 
 type faultState struct {
 	Fault
-	hits int
+	hits   int
+	credit float64 // Rate accumulated over matching calls; a hit spends 1
 }
 
 // NewServer returns a fake Graph API with opts.
@@ -170,7 +171,7 @@ func (s *Server) Inject(f Fault) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nextID++
-	s.faults[s.nextID] = &faultState{Fault: f}
+	s.faults[s.nextID] = &faultState{Fault: f, credit: s.rng.Float64()}
 	return s.nextID
 }
 
@@ -444,9 +445,17 @@ func (s *Server) hits(f *faultState, call *Call) bool {
 		f.Channel != "" && f.Channel != call.Channel,
 		f.Recipient != "" && f.Recipient != call.Recipient,
 		f.SendsOnly && !call.IsMessage(),
-		f.Count > 0 && f.hits >= f.Count,
-		f.Rate > 0 && s.rng.Float64() >= f.Rate:
+		f.Count > 0 && f.hits >= f.Count:
 		return false
+	}
+	if f.Rate > 0 {
+		// Spread evenly from a random phase: a fraction Rate of the
+		// matching calls, and never more than 1/Rate in a row without,
+		// so a short run still meets its faults.
+		if f.credit += f.Rate; f.credit < 1 {
+			return false
+		}
+		f.credit--
 	}
 	f.hits++
 	return true

@@ -160,8 +160,9 @@ func TestLoadgenGatewaySenderPipeline(t *testing.T) {
 	}{
 		{"clean Send API", []string{"--settle", "300ms", "--duration", "10s"}},
 		// The sender retries 500s and rate limits after 500ms or more, so
-		// a reply is complete only after a longer quiet time. One send in
-		// five fails: on a loaded machine a run may make only a dozen.
+		// a reply is complete only after a longer quiet time. The fake
+		// fails one send in five, evenly spread, so even the dozen sends
+		// of a run on a loaded machine meet 500s.
 		{"flaky Send API", []string{"--settle", "2s", "--graph-latency", "5ms", "--graph-jitter", "20ms", "--graph-error-rate", "0.2", "--graph-throttle-rate", "0.1"}},
 		{"open loop ramp", []string{"--settle", "300ms", "--users", "40", "--ramp", "10,30"}},
 	}
