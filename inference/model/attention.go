@@ -199,24 +199,6 @@ func scaleQuery(dst, src []float32, headDim int) {
 	kernels.Scale(dst, float32(1/math.Sqrt(float64(headDim))))
 }
 
-// weighPage adds, for n query heads of one KV head's group, the values of
-// page pg (positions p to p+pg.n-1) weighted by their probabilities: head
-// g's are probs[g*span : (g+1)*span] (span = len(probs)/n) and its output
-// out[g*hd : (g+1)*hd]. Called page after page, every output is one
-// multiply-add chain in position order, WeightedSum's arithmetic over any
-// paging, as kernels.WeightedSums computes it for prompt chunks; the
-// group's heads read each page while it is in the cache.
-func weighPage(out, probs []float32, n, p int, pg page, hd int) {
-	span := len(probs) / n
-	if pg.f16 != nil {
-		kernels.WeightedSumHalfMulti(out[:n*hd], hd, probs[p:], span, pg.n, pg.f16, pg.stride)
-		return
-	}
-	for g := range n {
-		pg.weigh(out[g*hd:(g+1)*hd], probs[g*span+p:g*span+p+pg.n])
-	}
-}
-
 // littleEndian says whether float32s in memory have the byte order of F32
 // matrices; the matrix path needs it, and big-endian machines do without.
 var littleEndian = func() bool { x := uint16(1); return *(*byte)(unsafe.Pointer(&x)) == 1 }()

@@ -328,7 +328,7 @@ func (m *llama) attendGroup(t *matAttn, l int, e Entry, i, h int, kv KV) error {
 		if j+prefetchPages < len(t.vp) {
 			t.vp[j+prefetchPages].prefetch(t.vp[j+prefetchPages].n, hd)
 		}
-		weighPage(out, scores[:group*span], group, p, pg, hd)
+		pg.weighGroup(out, hd, scores[p:group*span], span)
 		p += pg.n
 	}
 	return nil

@@ -89,14 +89,21 @@ func (p page) dotsGroup(out []float32, os int, xs []float32, width int) {
 	}
 }
 
-// weigh adds Σ a[r]·row r to out, for r < len(a) <= p.n: kernels.WeightedSum,
-// or WeightedSumHalf with the same bits.
-func (p page) weigh(out, a []float32) {
+// weighGroup adds, for each query head g of a KV head's group, the page's
+// rows weighted by a[g*as+r] (r < p.n) to out[g*width:(g+1)*width]:
+// kernels.WeightedSum per head, or for a half-float page
+// WeightedSumHalfMulti, all heads at once (each row read and converted
+// once) with the same bits. Called page after page, every output is one
+// multiply-add chain in position order, WeightedSum's arithmetic over any
+// paging, as kernels.WeightedSums computes it for prompt chunks.
+func (p page) weighGroup(out []float32, width int, a []float32, as int) {
 	if p.f16 != nil {
-		kernels.WeightedSumHalf(out, a, p.f16, p.stride)
+		kernels.WeightedSumHalfMulti(out, width, a, as, p.n, p.f16, p.stride)
 		return
 	}
-	kernels.WeightedSum(out, a, p.f32, p.stride)
+	for g := range len(out) / width {
+		kernels.WeightedSum(out[g*width:(g+1)*width], a[g*as:g*as+p.n], p.f32, p.stride)
+	}
 }
 
 // prefetch asks for the page's first n rows without waiting for them.
