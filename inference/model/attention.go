@@ -43,7 +43,7 @@ type matAttn struct {
 // computed here or alone in attendGroup. The kernels give a score the same
 // bits from MatMul as from Dot, the queries are scaled the same way before
 // either, and both paths sum the values in position order with
-// WeightedSum's arithmetic (kernels.WeightedSums here, weighPage there).
+// WeightedSum's arithmetic (kernels.WeightedSums here, page.weighGroup there).
 func (m *llama) attendRun(l int, rows []Entry, lo, hi int, kv KV) error {
 	c, s := &m.cfg, &m.s
 	group := c.Heads / c.KVHeads
@@ -176,7 +176,7 @@ func (m *llama) attendBlock(t *matAttn, l int, rows []Entry, lo, hi, h, span int
 		t.n[r] = n
 	}
 	// The weighted sums of the block's rows share each value row they read
-	// (kernels.WeightedSums); each output gets weighPage's bits, which
+	// (kernels.WeightedSums); each output gets page.weighGroup's bits, which
 	// are WeightedSum's in position order over any paging.
 	v, vs := t.vals, t.vs
 	for j := range hi - lo {
