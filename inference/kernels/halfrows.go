@@ -104,10 +104,14 @@ func DotRowsHalfMulti(out []float32, os, n int, rows []uint16, stride int, xs []
 	}
 	g := 0
 	if accel && dotRowsHalfMultiFast != nil && width%16 == 0 && n >= 4 {
+		n4 := n &^ 3 // the kernel takes rows four at a time
 		for ; g+4 <= nq; g += 4 {
-			dotRowsHalfMultiFast(out[g*os:], os, n&^3, rows, stride, xs[g*width:(g+4)*width], width)
+			dotRowsHalfMultiFast(out[g*os:], os, n4, rows, stride, xs[g*width:(g+4)*width], width)
+			if n4 == n {
+				continue
+			}
 			for q := g; q < g+4; q++ {
-				DotRowsHalf(out[q*os+n&^3:q*os+n], rows[(n&^3)*stride:], stride, xs[q*width:(q+1)*width])
+				DotRowsHalf(out[q*os+n4:q*os+n], rows[n4*stride:], stride, xs[q*width:(q+1)*width])
 			}
 		}
 	}
