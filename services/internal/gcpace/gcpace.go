@@ -31,6 +31,10 @@ const EnvFloor = "CORRAL_GC_HEAP_FLOOR"
 // ask for an absurd one.
 const maxPercent = 100_000
 
+// active says a Pacer runs: GOGC is one setting per process, and a second
+// Pacer would take the first's raised GOGC for the one to put back.
+var active atomic.Bool
+
 // liveHeap is the runtime metric read after each collection.
 const liveHeap = "/gc/heap/live:bytes"
 
@@ -56,16 +60,16 @@ type sentinel struct {
 }
 
 // Start keeps the heap goal at least floor bytes from the next collection
-// on. A floor of 0, or GOGC=off, leaves the pacing alone and returns nil;
+// on. A floor of 0, GOGC=off, or another Pacer still running leaves the
+// pacing alone and returns nil;
 // a nil Pacer's Stop does nothing.
 func Start(floor uint64) *Pacer {
 	if floor == 0 {
 		return nil
 	}
-	base := debug.SetGCPercent(100)
-	debug.SetGCPercent(base)
-	if base < 0 {
-		return nil
+	base := gogc()
+	if base < 0 || !active.CompareAndSwap(false, true) {
+		return nil // GOGC=off, or another Pacer sets GOGC already
 	}
 	p := &Pacer{floor: floor, base: base, percent: base, sample: []metrics.Sample{{Name: liveHeap}}}
 	p.adjust()
@@ -82,6 +86,7 @@ func (p *Pacer) Stop() {
 	defer p.mu.Unlock()
 	debug.SetGCPercent(p.base)
 	p.percent = p.base
+	active.Store(false)
 }
 
 // Percent is the GOGC the pacer last set.
@@ -130,4 +135,15 @@ func Percent(floor, live uint64, base int) int {
 		return base
 	}
 	return int(min(floor*100/live-100, maxPercent))
+}
+
+// gogc reads the GOGC in force without setting it (which SetGCPercent
+// would, for a moment another goroutine could see); -1 means off.
+func gogc() int {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 100
+	}
+	return int(int64(s[0].Value.Uint64())) // off is -1, stored as an unsigned
 }

@@ -68,3 +68,29 @@ func TestPacerFollowsCollections(t *testing.T) {
 		t.Fatalf("GOGC %d after Stop, want the 100 found at Start", cur)
 	}
 }
+
+// TestOnePacerAtATime: GOGC is one setting per process, so a second Start
+// while one Pacer runs does nothing, and Stop puts back the GOGC found
+// before the first (not a raised one).
+func TestOnePacerAtATime(t *testing.T) {
+	before := debug.SetGCPercent(137)
+	t.Cleanup(func() { debug.SetGCPercent(before) })
+	first := gcpace.Start(64 << 20)
+	if first == nil {
+		t.Fatal("no pacer")
+	}
+	if second := gcpace.Start(64 << 20); second != nil {
+		second.Stop()
+		first.Stop()
+		t.Fatal("a second pacer started beside the first")
+	}
+	first.Stop()
+	if got := debug.SetGCPercent(before); got != 137 {
+		t.Errorf("GOGC after Stop = %d, want 137", got)
+	}
+	again := gcpace.Start(64 << 20)
+	if again == nil {
+		t.Fatal("no pacer after the first stopped")
+	}
+	again.Stop()
+}
