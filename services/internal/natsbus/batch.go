@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -55,6 +56,7 @@ type BatchPublisher struct {
 	sub    *nats.Subscription
 	acks   chan *nats.Msg
 	prefix string // the inbox with its trailing dot; a token follows
+	closed atomic.Bool
 
 	mu      sync.Mutex
 	waiting map[uint64]slot // by token
@@ -103,6 +105,9 @@ type Outgoing struct {
 	Msg proto.Message
 }
 
+// ErrPublisherClosed is PublishAll's error after Close.
+var ErrPublisherClosed = errors.New("batch publisher closed")
+
 // PublishResult is what came of one Outgoing.
 type PublishResult struct {
 	// Stream and Sequence say where the message is stored.
@@ -130,8 +135,10 @@ func NewBatchPublisher(nc *nats.Conn) (*BatchPublisher, error) {
 	return p, nil
 }
 
-// Close unsubscribes from the inbox; calls still waiting time out.
+// Close unsubscribes from the inbox; calls still waiting time out, later
+// ones fail at once with ErrPublisherClosed.
 func (p *BatchPublisher) Close() error {
+	p.closed.Store(true)
 	if err := p.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrBadSubscription) {
 		return fmt.Errorf("unsubscribe the acknowledgement inbox: %w", err)
 	}
@@ -149,6 +156,9 @@ func (p *BatchPublisher) PublishAll(ctx context.Context, wait time.Duration, out
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err // nothing published for a caller that left
+	}
+	if p.closed.Load() {
+		return nil, ErrPublisherClosed // no acknowledgement could reach us
 	}
 	b := &batch{out: out, done: make(chan struct{})}
 	if len(out) == 1 {

@@ -146,10 +146,27 @@ func TestBatchPublisherFailures(t *testing.T) {
 	if _, err := p.PublishAll(cctx, 10*time.Second, []natsbus.Outgoing{{Subject: "silent." + name, Msg: m}}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("a cancelled call: %v", err)
 	}
+	// The silent subscriber got the timed-out call's message and nothing
+	// of the cancelled one.
+	if _, err := silent.NextMsg(time.Second); err != nil {
+		t.Fatalf("the unacknowledged message: %v", err)
+	}
+	if got, err := silent.NextMsg(100 * time.Millisecond); err == nil {
+		t.Fatalf("a cancelled call published %q", got.Subject)
+	}
 
 	// The publisher still works after calls gave up.
 	m2 := chatMessage("1", "wamid.after")
 	if _, err := p.PublishAll(ctx, 10*time.Second, []natsbus.Outgoing{{Subject: ok.Subject, MsgID: m2.DedupeID(), Msg: m2}}); err != nil {
 		t.Fatal(err)
+	}
+
+	// After Close a call fails at once instead of waiting for
+	// acknowledgements that cannot arrive.
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.PublishAll(ctx, time.Hour, []natsbus.Outgoing{{Subject: ok.Subject, Msg: m2}}); !errors.Is(err, natsbus.ErrPublisherClosed) {
+		t.Fatalf("a call after Close: %v", err)
 	}
 }
